@@ -1,0 +1,269 @@
+"""Parameters: declared once, loaded from a YAML profile plus ``-p KEY VALUE`` overrides, validated up front.
+
+Every parameter is declared in :data:`PARAMETERS` with its type, default, check and help. Validation runs
+before any notebook starts; the first problem raises :class:`~aapl_lib.errors.ParameterError` with one
+line saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ParameterError
+
+SOURCES = ("sample", "yfinance", "csv")
+MODELS = ("ridge", "linear")
+SAMPLE_TICKERS = ("AAPL", "MSFT", "IBM", "GOOG", "FB")
+# Yahoo-style symbols: letters/digits plus . - ^ = (BRK-B, ^GSPC, EURUSD=X); never a path.
+TICKER_RE = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter."""
+
+    name: str
+    kind: str  # "str", "int", "float", "bool", "date", "int_list", or "choice"
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+
+PARAMETERS: dict[str, Param] = {
+    p.name: p
+    for p in [
+        Param("ticker", "str", "AAPL", "stock symbol, e.g. AAPL, MSFT, BRK-B"),
+        Param("source", "choice", "sample", "where prices come from", choices=SOURCES),
+        Param("start", "date", "2003-01-01", "first day of the window (YYYY-MM-DD)"),
+        Param("end", "date", "2012-12-31", "last day of the window (YYYY-MM-DD, inclusive)"),
+        Param("csv_path", "str", "", "CSV file to read when source is csv"),
+        Param("download_retries", "int", 4, "attempts for a transient download error", low=1, high=10),
+        Param("retry_wait_seconds", "float", 1.0, "base of the exponential backoff", low=0, high=60),
+        Param("retry_max_wait_seconds", "float", 30.0, "cap on one backoff wait", low=0, high=600),
+        Param("split_detection", "bool", True, "detect split-sized jumps when no adjusted close is given"),
+        Param("max_abs_daily_return", "float", 0.40,
+              "a cleaned daily move beyond this is flagged in the quality report", low=0.05, high=5),
+        Param("lags", "int", 5, "lagged returns used as features", low=1, high=30),
+        Param("windows", "int_list", [5, 10, 20], "rolling windows (days) for means and volatility",
+              low=2, high=250),
+        Param("rsi_window", "int", 14, "RSI look-back (days)", low=2, high=100),
+        Param("macd_fast", "int", 12, "MACD fast EMA span", low=2, high=100),
+        Param("macd_slow", "int", 26, "MACD slow EMA span", low=3, high=200),
+        Param("macd_signal", "int", 9, "MACD signal EMA span", low=2, high=100),
+        Param("test_fraction", "float", 0.2, "share of the newest rows held out for evaluation",
+              low=0.05, high=0.5),
+        Param("model", "choice", "ridge", "regressor after the scaler", choices=MODELS),
+        Param("ridge_alpha", "float", 1.0, "ridge regularisation strength", low=1e-9, high=1e9),
+        Param("random_seed", "int", 42, "seed for every random choice", low=0, high=2**32 - 1),
+        Param("min_train_rows", "int", 100, "fewest training rows accepted", low=20, high=100000),
+        Param("cell_timeout_seconds", "int", 600, "per-cell execution timeout", low=1, high=86400),
+    ]
+}
+
+
+def defaults() -> dict[str, Any]:
+    """The built-in default value of every parameter."""
+    return {name: (list(p.default) if isinstance(p.default, list) else p.default)
+            for name, p in PARAMETERS.items()}
+
+
+def load_params_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML profile (a flat mapping of parameter names to values)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"params file {path} does not exist: pass an existing file with -f (see params/)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"params file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"params file {path} must be a mapping of parameter names to values")
+    return data
+
+
+def parse_override(name: str, text: str) -> Any:
+    """Turn the text of ``-p NAME TEXT`` into a value of the parameter's declared type."""
+    param = _param(name, "-p")
+    if param.kind in ("str", "choice", "date"):
+        return text
+    if param.kind == "bool":
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+        raise ParameterError(f"parameter {name} must be true or false, got {text!r}")
+    if param.kind == "int_list":
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if isinstance(value, str):
+            value = [v for v in re.split(r"[,\s]+", value.strip("[] ")) if v]
+            try:
+                value = [int(v) for v in value]
+            except ValueError:
+                raise ParameterError(
+                    f"parameter {name} must be a list of integers like '[5, 10, 20]', got {text!r}") from None
+        return value
+    try:
+        return int(text) if param.kind == "int" else float(text)
+    except ValueError:
+        raise ParameterError(f"parameter {name} must be {'an integer' if param.kind == 'int' else 'a number'}, "
+                             f"got {text!r}") from None
+
+
+def _param(name: str, where: str) -> Param:
+    if name not in PARAMETERS:
+        close = [k for k in PARAMETERS if k.startswith(name[:3])] if name else []
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ParameterError(f"unknown parameter {name!r} in {where}{hint}; known parameters: "
+                             f"{', '.join(PARAMETERS)}")
+    return PARAMETERS[name]
+
+
+def _check_value(name: str, value: Any) -> Any:
+    """Check one value against its declaration and return it normalised."""
+    p = PARAMETERS[name]
+    kind = p.kind
+    if kind in ("str", "choice"):
+        if not isinstance(value, str):
+            raise ParameterError(f"parameter {name} must be a string, got {type(value).__name__} {value!r}")
+        if kind == "choice" and value not in p.choices:
+            raise ParameterError(f"parameter {name} must be one of {', '.join(p.choices)}, got {value!r}")
+        return value
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise ParameterError(f"parameter {name} must be a date YYYY-MM-DD, got {value!r}")
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise ParameterError(f"parameter {name} must be a real date YYYY-MM-DD, got {value!r}") from None
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ParameterError(f"parameter {name} must be true or false, got {value!r}")
+        return value
+    if kind == "int_list":
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ParameterError(f"parameter {name} must be a non-empty list of integers, got {value!r}")
+        for v in value:
+            _check_range(p, v)
+        if len(set(value)) != len(value):
+            raise ParameterError(f"parameter {name} has repeated values: {value!r}")
+        return sorted(value)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParameterError(f"parameter {name} must be an integer, got {value!r}")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"parameter {name} must be a number, got {value!r}")
+        value = float(value)
+    _check_range(p, value)
+    return value
+
+
+def _check_range(p: Param, value: float) -> None:
+    if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
+        raise ParameterError(f"parameter {p.name} must be between {p.low:g} and {p.high:g}, got {value!r}")
+
+
+def resolve_params(file: str | Path | None = None, overrides: list[tuple[str, str]] | None = None,
+                   *, base_dir: Path | None = None, today: dt.date | None = None) -> dict[str, Any]:
+    """Defaults < params file < ``-p`` overrides, then every rule checked. Returns the resolved params.
+
+    ``base_dir`` is where a relative ``csv_path`` is resolved from (the current directory by default);
+    the resolved params carry an absolute ``csv_path``.
+    """
+    params = defaults()
+    if file is not None:
+        for name, value in load_params_file(file).items():
+            _param(str(name), f"params file {file}")
+            params[name] = value
+    for name, text in overrides or []:
+        params[name] = parse_override(name, text)
+    return validate_params(params, base_dir=base_dir, today=today)
+
+
+def validate_params(params: dict[str, Any], *, base_dir: Path | None = None,
+                    today: dt.date | None = None) -> dict[str, Any]:
+    """Check every parameter and the rules between them; return a normalised copy."""
+    for name in params:
+        _param(name, "parameters")
+    missing = [k for k in PARAMETERS if k not in params]
+    if missing:
+        raise ParameterError(f"missing parameters: {', '.join(missing)}")
+    out = {name: _check_value(name, params[name]) for name in PARAMETERS}
+    today = today or dt.date.today()
+
+    ticker = out["ticker"].strip().upper()
+    if not TICKER_RE.match(ticker):
+        raise ParameterError(f"ticker {out['ticker']!r} is not a plausible stock symbol: use letters, digits "
+                             "and . - ^ = only, at most 15 characters (e.g. AAPL, BRK-B, ^GSPC)")
+    out["ticker"] = ticker
+
+    start, end = dt.date.fromisoformat(out["start"]), dt.date.fromisoformat(out["end"])
+    if start >= end:
+        raise ParameterError(f"start {out['start']} must be before end {out['end']}: swap them or widen the "
+                             "window")
+    if start > today:
+        raise ParameterError(f"start {out['start']} is in the future (today is {today}): pick a past date")
+
+    if out["macd_fast"] >= out["macd_slow"]:
+        raise ParameterError(f"macd_fast ({out['macd_fast']}) must be smaller than macd_slow "
+                             f"({out['macd_slow']})")
+
+    if out["source"] == "sample":
+        from .sources import SAMPLE_RANGE  # local import keeps config light
+        if ticker not in SAMPLE_TICKERS:
+            raise ParameterError(f"ticker {ticker} is not in the offline sample (it has "
+                                 f"{', '.join(SAMPLE_TICKERS)}): pick one of those, or use -p source yfinance "
+                                 "or -p source csv -p csv_path FILE")
+        first, last = SAMPLE_RANGE[ticker]
+        if end < dt.date.fromisoformat(first) or start > dt.date.fromisoformat(last):
+            raise ParameterError(f"the window {out['start']}..{out['end']} does not overlap the sample's "
+                                 f"{ticker} data ({first}..{last}): pick dates inside it")
+    if out["source"] == "csv":
+        if not out["csv_path"]:
+            raise ParameterError("source is csv but csv_path is empty: add -p csv_path /path/to/prices.csv")
+        path = Path(out["csv_path"]).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        if not path.is_file():
+            raise ParameterError(f"csv_path {out['csv_path']} does not exist or is not a file: "
+                                 "give the path of your CSV file")
+        out["csv_path"] = str(path.resolve())
+    return out
+
+
+def fingerprint(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (params, task specs...)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def describe_parameters() -> str:
+    """A table of every parameter for ``runner.py --help-params`` and the README."""
+    rows = []
+    for p in PARAMETERS.values():
+        kind = "|".join(p.choices) if p.kind == "choice" else p.kind
+        rows.append(f"  {p.name:<24} {kind:<20} default {p.default!r:<14} {p.help}")
+    return "\n".join(rows)
+
+

@@ -1,0 +1,29 @@
+"""Exceptions that carry a message meant for the person running the pipeline."""
+
+
+class PipelineError(Exception):
+    """Base class: the message says what is wrong and how to fix it."""
+
+
+class ParameterError(PipelineError):
+    """A parameter or a command-line option is invalid (exit code 2, nothing runs)."""
+
+
+class DataSourceError(PipelineError):
+    """The data source gave nothing usable (unknown ticker, malformed file, empty window)."""
+
+
+class TransientSourceError(DataSourceError):
+    """A network-style failure that is worth retrying."""
+
+
+class MissingInputError(PipelineError):
+    """An upstream artifact a step needs is not there."""
+
+
+class DataQualityError(PipelineError):
+    """The data cannot be used for modelling (too short, no valid rows...)."""
+
+
+class IntegrityError(PipelineError):
+    """A file does not match the sha256 recorded for it."""

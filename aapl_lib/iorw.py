@@ -1,0 +1,82 @@
+"""Artifact I/O: atomic writes (temp file + rename), sha256, and the on-disk format of frames."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write UTF-8 text."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_json_text(obj: Any) -> str:
+    """Stable, readable JSON (sorted keys, 2-space indent) for artifacts and manifests."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write ``obj`` as JSON."""
+    return atomic_write_text(path, to_json_text(obj))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def write_frame(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+    """Atomically write a date-indexed frame as CSV (dates as YYYY-MM-DD, floats round-trip exactly)."""
+    text = frame.to_csv(date_format="%Y-%m-%d", lineterminator="\n")
+    return atomic_write_text(path, text)
+
+
+def read_frame(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a frame written by :func:`write_frame` (index parsed as dates, exact floats)."""
+    frame = pd.read_csv(path, index_col=0, parse_dates=[0], float_precision="round_trip")
+    frame.index.name = frame.index.name or "date"
+    return frame

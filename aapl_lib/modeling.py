@@ -1,0 +1,151 @@
+"""Step 4: a chronological train/test split and a scikit-learn Pipeline (scaler + linear model).
+
+Estimator conventions: no hidden state, seeds explicit. The split holds out the newest ``test_fraction``
+of the labelled rows, with a gap of one row (the target horizon) between the last training row and the
+first test row, so no training target overlaps a test day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .errors import DataQualityError, IntegrityError
+from .features import TARGET
+from .iorw import atomic_write_bytes, sha256_file
+from .metrics import regression_metrics
+
+HORIZON = 1  # trading days between a feature row and the return it predicts
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row positions of a chronological split of the labelled rows."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    gap_rows: int
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes and windows, JSON-ready."""
+        return {"train_rows": len(self.train), "test_rows": len(self.test), "gap_rows": self.gap_rows,
+                "train_window": _window(self.train), "test_window": _window(self.test)}
+
+
+def _window(frame: pd.DataFrame) -> dict[str, str]:
+    return {"first": f"{frame.index.min():%Y-%m-%d}", "last": f"{frame.index.max():%Y-%m-%d}"}
+
+
+def chronological_split(features: pd.DataFrame, test_fraction: float = 0.2, *, gap: int = HORIZON,
+                        min_train_rows: int = 100) -> Split:
+    """Split the labelled rows (target not NaN) by time: oldest for training, newest ``test_fraction``
+    for testing, ``gap`` rows dropped between them. Never shuffles."""
+    labelled = features[features[TARGET].notna()].sort_index()
+    n_test = max(int(round(len(labelled) * test_fraction)), 1)
+    n_train = len(labelled) - n_test - gap
+    if n_train < min_train_rows or n_test < 20:
+        raise DataQualityError(f"{len(labelled)} labelled rows are too few: training needs at least "
+                               f"{min_train_rows} rows and the test period 20 (got {max(n_train, 0)} and "
+                               f"{n_test}); widen the window (-p start / -p end)")
+    return Split(train=labelled.iloc[:n_train], test=labelled.iloc[n_train + gap:], gap_rows=gap)
+
+
+def make_model(model: str = "ridge", ridge_alpha: float = 1.0, random_seed: int = 42) -> Pipeline:
+    """The estimator: StandardScaler then LinearRegression or Ridge (seeded)."""
+    if model == "linear":
+        regressor = LinearRegression()
+    elif model == "ridge":
+        regressor = Ridge(alpha=ridge_alpha, random_state=random_seed)
+    else:
+        raise ValueError(f"unknown model {model!r}: use ridge or linear")
+    return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
+
+
+def train_model(split: Split, features: list[str], *, model: str = "ridge", ridge_alpha: float = 1.0,
+                random_seed: int = 42) -> tuple[Pipeline, dict[str, Any]]:
+    """Fit the pipeline on the training rows only. Returns ``(fitted, in_sample_metrics)``."""
+    estimator = make_model(model, ridge_alpha, random_seed)
+    X, y = split.train[features].to_numpy(), split.train[TARGET].to_numpy()
+    estimator.fit(X, y)
+    return estimator, regression_metrics(y, estimator.predict(X))
+
+
+def coefficients(estimator: Pipeline, features: list[str]) -> pd.Series:
+    """Standardised coefficients (per one standard deviation of each feature), largest first."""
+    coef = pd.Series(estimator.named_steps["regressor"].coef_, index=features, name="coefficient")
+    return coef.reindex(coef.abs().sort_values(ascending=False).index)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a saved model depends on."""
+    out = {"python": platform.python_version()}
+    for pkg in ("scikit-learn", "numpy", "pandas", "joblib"):
+        out[pkg] = version(pkg)
+    return out
+
+
+def save_model(estimator: Pipeline, path: str | Path) -> str:
+    """Write the fitted pipeline with joblib (atomically); return its sha256."""
+    import io
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return sha256_file(path)
+
+
+def load_model(path: str | Path, expected_sha256: str) -> Pipeline:
+    """Load a model file only when its sha256 matches the recorded one (never unpickle an unknown file)."""
+    actual = sha256_file(path)
+    if actual != expected_sha256:
+        raise IntegrityError(f"model file {path} has sha256 {actual[:12]}… but the metadata records "
+                             f"{expected_sha256[:12]}…: it was changed after training; re-run model_training")
+    return joblib.load(path)
+
+
+def model_metadata(*, ticker: str, features: list[str], split: Split, params: dict[str, Any],
+                   in_sample: dict[str, Any], sha256: str, model_file: str) -> dict[str, Any]:
+    """Everything a reviewer needs to know about a saved model."""
+    return {
+        "ticker": ticker,
+        "model_file": model_file,
+        "sha256": sha256,
+        "estimator": params["model"],
+        "hyperparameters": {"ridge_alpha": params["ridge_alpha"]} if params["model"] == "ridge" else {},
+        "random_seed": params["random_seed"],
+        "features": features,
+        "target": TARGET,
+        "target_definition": "close[t+1] / close[t] - 1 (next trading day's return)",
+        "split": split.describe(),
+        "test_fraction": params["test_fraction"],
+        "in_sample_metrics": in_sample,
+        "library_versions": library_versions(),
+        "trained_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+    }
+
+
+def predict(estimator: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """Predictions of ``estimator`` for ``frame``'s rows."""
+    return estimator.predict(frame[features].to_numpy())
+
+
+def held_out_rows(features: pd.DataFrame, model_meta: dict[str, Any]) -> pd.DataFrame:
+    """The labelled rows of the test window recorded in ``model_meta`` (the same rows training held out)."""
+    window = model_meta["split"]["test_window"]
+    labelled = features[features[TARGET].notna()]
+    rows = labelled.loc[window["first"]:window["last"]]
+    if len(rows) != model_meta["split"]["test_rows"]:
+        raise DataQualityError(f"the features hold {len(rows)} rows in the test window {window['first']}.."
+                               f"{window['last']} but training held out {model_meta['split']['test_rows']}: "
+                               "features changed after training; re-run model_training")
+    return rows

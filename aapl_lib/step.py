@@ -1,0 +1,97 @@
+"""What a notebook needs to run its step: where the run folder is, its inputs checked, its outputs' paths,
+logging in the pipeline format, and scraps glued for the manifest.
+
+A notebook's ``run_dir`` parameter is empty when an analyst runs it in Jupyter: the step then works in
+``outputs/interactive/`` so that notebooks 01..06 run one after another with their defaults. The runner
+always passes the run folder it created.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import MissingInputError
+from .logs import configure_console
+from .tasks import TaskSpec, get_task, producer_of
+
+OUTPUTS_ENV = "AAPL_OUTPUTS_DIR"
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The project folder (holding ``runner.py`` and ``notebooks/``) at or above ``start`` (cwd by default),
+    else the one containing this package; None when neither is found."""
+    for base in [Path(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]:
+        for candidate in [base, *base.parents]:
+            if (candidate / "runner.py").is_file() and (candidate / "notebooks").is_dir():
+                return candidate
+    return None
+
+
+def outputs_root() -> Path:
+    """Where runs are written: ``$AAPL_OUTPUTS_DIR``, else ``<project>/outputs``, else ``./outputs``."""
+    if os.environ.get(OUTPUTS_ENV):
+        return Path(os.environ[OUTPUTS_ENV]).expanduser().resolve()
+    root = project_root()
+    return (root / "outputs") if root else (Path.cwd() / "outputs").resolve()
+
+
+def interactive_dir() -> Path:
+    """The run folder notebooks use when run by hand with their defaults."""
+    return outputs_root() / "interactive"
+
+
+@dataclass
+class StepContext:
+    """A running step: its spec, its run folder and its scraps."""
+
+    task: TaskSpec
+    run_dir: Path
+    interactive: bool
+    started: float = field(default_factory=time.perf_counter)
+    scraps: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, relative: str) -> Path:
+        """Absolute path of an artifact (``data/raw.csv``...) in this run folder; folders are created."""
+        if relative not in self.task.inputs and relative not in self.task.outputs:
+            raise KeyError(f"{relative} is neither an input nor an output of task {self.task.name}")
+        target = self.run_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def glue(self, name: str, value: Any, display: bool = False) -> Any:
+        """Record a scrap (scrapbook) that the runner copies into the manifest."""
+        import scrapbook as sb
+
+        self.scraps[name] = value
+        sb.glue(name, value, display=display)
+        return value
+
+    def finish(self) -> float:
+        """Glue the step's duration and return it (seconds)."""
+        duration = round(time.perf_counter() - self.started, 3)
+        self.glue("step_duration_s", duration)
+        return duration
+
+
+def start_step(task_name: str, run_dir: str | os.PathLike = "", log_level: str = "INFO") -> StepContext:
+    """Open a step: resolve the run folder, check every input exists (else a MissingInputError that
+    names the task and the command producing it), and route ``aapl_lib`` logs to the notebook."""
+    task = get_task(task_name)
+    interactive = not str(run_dir)
+    folder = interactive_dir() if interactive else Path(run_dir).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    configure_console(log_level, task=task.name)
+    missing = [rel for rel in task.inputs if not (folder / rel).is_file()]
+    if missing:
+        producer = producer_of(missing[0])
+        how = (f"run notebooks/{producer.notebook} first (Jupyter, with its defaults), or from the project "
+               f"folder: python runner.py --run-dir {folder} --end-task {producer.name}"
+               if interactive else
+               f"run: python runner.py --end-task {producer.name}")
+        raise MissingInputError(f"{task.name} needs {missing[0]} in {folder}, which task {producer.name} "
+                                f"({producer.notebook}) writes: {how}")
+    return StepContext(task=task, run_dir=folder, interactive=interactive)

@@ -1,0 +1,103 @@
+"""The DAG as data: one :class:`TaskSpec` per notebook, with the artifacts it reads and writes.
+
+The runner, ``--start-task/--end-task``, the notebooks' input checks and the manifest all read these specs.
+Artifact paths are relative to a run folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ParameterError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One step of the pipeline."""
+
+    name: str
+    notebook: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    params: tuple[str, ...]
+    title: str
+
+
+TASKS: tuple[TaskSpec, ...] = (
+    TaskSpec(
+        "data_ingestion", "01_data_ingestion.ipynb", (),
+        ("data/raw.csv", "data/provenance.json"),
+        ("ticker", "source", "start", "end", "csv_path", "download_retries", "retry_wait_seconds",
+         "retry_max_wait_seconds"),
+        "Data ingestion",
+    ),
+    TaskSpec(
+        "data_cleaning", "02_data_cleaning.ipynb", ("data/raw.csv", "data/provenance.json"),
+        ("data/cleaned.csv", "reports/quality.json"),
+        ("split_detection", "max_abs_daily_return"),
+        "Data cleaning",
+    ),
+    TaskSpec(
+        "feature_engineering", "03_feature_engineering.ipynb", ("data/cleaned.csv",),
+        ("data/features.csv", "data/feature_list.json"),
+        ("lags", "windows", "rsi_window", "macd_fast", "macd_slow", "macd_signal"),
+        "Feature engineering",
+    ),
+    TaskSpec(
+        "model_training", "04_model_training.ipynb", ("data/features.csv", "data/feature_list.json"),
+        ("model/model.joblib", "model/model_meta.json"),
+        ("ticker", "test_fraction", "model", "ridge_alpha", "random_seed", "min_train_rows"),
+        "Model training",
+    ),
+    TaskSpec(
+        "model_evaluation", "05_model_evaluation.ipynb",
+        ("data/cleaned.csv", "data/features.csv", "data/feature_list.json", "model/model.joblib",
+         "model/model_meta.json"),
+        ("reports/evaluation.json", "data/predictions.csv", "reports/forecast.json",
+         "figures/predicted_vs_actual.png", "figures/residuals.png", "figures/cumulative_returns.png"),
+        ("ticker",),
+        "Model evaluation",
+    ),
+    TaskSpec(
+        "reporting", "06_reporting.ipynb",
+        ("data/provenance.json", "reports/quality.json", "model/model_meta.json", "reports/evaluation.json",
+         "reports/forecast.json", "figures/predicted_vs_actual.png", "figures/residuals.png",
+         "figures/cumulative_returns.png"),
+        ("reports/analysis.md", "reports/summary.pdf"),
+        ("ticker",),
+        "Reporting",
+    ),
+)
+
+TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
+
+
+def get_task(name: str) -> TaskSpec:
+    """The spec of task ``name``; a clear error naming the valid tasks otherwise."""
+    for task in TASKS:
+        if task.name == name:
+            return task
+    raise ParameterError(f"unknown task {name!r}: choose one of {', '.join(TASK_NAMES)}")
+
+
+def producer_of(artifact: str) -> TaskSpec:
+    """The task whose outputs include ``artifact``."""
+    for task in TASKS:
+        if artifact in task.outputs:
+            return task
+    raise KeyError(artifact)
+
+
+def select_tasks(start_task: str | None = None, end_task: str | None = None) -> list[TaskSpec]:
+    """The tasks from ``start_task`` to ``end_task`` inclusive, in DAG order."""
+    first = TASK_NAMES.index(get_task(start_task).name) if start_task else 0
+    last = TASK_NAMES.index(get_task(end_task).name) if end_task else len(TASKS) - 1
+    if first > last:
+        raise ParameterError(f"--start-task {start_task} comes after --end-task {end_task} in the pipeline "
+                             f"({' -> '.join(TASK_NAMES)})")
+    return list(TASKS[first:last + 1])
+
+
+def notebook_params(task: TaskSpec, params: dict) -> dict:
+    """The parameters papermill injects into ``task``'s notebook (its own params only)."""
+    return {name: params[name] for name in task.params}
