@@ -71,9 +71,12 @@ class StepContext:
         return value
 
     def finish(self) -> float:
-        """Glue the step's duration and return it (seconds)."""
+        """Glue the step's duration and the kernel's interpreter; return the duration (seconds)."""
+        import sys
+
         duration = round(time.perf_counter() - self.started, 3)
         self.glue("step_duration_s", duration)
+        self.glue("kernel_python", sys.executable)
         return duration
 
 

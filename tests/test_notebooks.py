@@ -1,0 +1,50 @@
+"""The notebooks themselves: parameters cells match the task specs and params/default.yaml, they are
+committed without outputs, and a notebook whose input is missing says which command produces it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import papermill as pm
+import pytest
+import yaml
+
+from aapl_lib.tasks import TASKS
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.name)
+def test_parameters_cell_matches_spec_and_default_profile(task):
+    nb_path = ROOT / "notebooks" / task.notebook
+    declared = pm.inspect_notebook(str(nb_path))
+    assert set(declared) == set(task.params) | {"run_dir"}
+    for name in task.params:
+        assert declared[name]["default"] == repr(DEFAULTS[name]), name
+    nb = json.loads(nb_path.read_text())
+    assert "parameters" in nb["cells"][0]["metadata"].get("tags", [])
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.name)
+def test_committed_without_outputs(task):
+    nb = json.loads((ROOT / "notebooks" / task.notebook).read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_missing_upstream_input_names_the_producing_command(tmp_path, monkeypatch):
+    from aapl_lib.orchestration import same_interpreter_kernel_manager
+
+    monkeypatch.setenv("AAPL_OUTPUTS_DIR", str(tmp_path))
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(ROOT / "notebooks" / "03_feature_engineering.ipynb"), str(tmp_path / "out.ipynb"),
+                            kernel_name="python3", progress_bar=False, cwd=str(ROOT / "notebooks"),
+                            kernel_manager_class=same_interpreter_kernel_manager())
+    err = info.value
+    assert err.ename == "MissingInputError"
+    assert "data/cleaned.csv" in err.evalue and "02_data_cleaning.ipynb" in err.evalue
+    assert "python runner.py --run-dir" in err.evalue and "--end-task data_cleaning" in err.evalue

@@ -1,0 +1,169 @@
+"""End-to-end: runner.py in a subprocess on the offline sample and on CSV files, as schedulers run it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aapl_lib.tasks import TASKS
+from conftest import run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
+
+# A shorter window than the default profile keeps the suite fast; it still spans the 2005 split.
+WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31"]
+
+
+def only_run(outputs: Path) -> Path:
+    runs = sorted((outputs / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    outputs = tmp_path_factory.mktemp("outputs")
+    proc = run_runner(*WINDOW, outputs=outputs)
+    return outputs, proc
+
+
+def test_run_succeeds_and_leaves_a_reviewable_run_folder(default_run):
+    outputs, proc = default_run
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run(outputs)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "success"
+    assert [manifest["tasks"][t.name]["status"] for t in TASKS] == ["success"] * 6
+    for task in TASKS:
+        assert (run_dir / "notebooks" / task.notebook).is_file()
+        assert (run_dir / "html" / task.notebook.replace(".ipynb", ".html")).stat().st_size > 10_000
+        assert (run_dir / "logs" / f"{task.name}.log").is_file()
+        for rel in task.outputs:
+            record = manifest["tasks"][task.name]["artifacts"][rel]
+            assert len(record["sha256"]) == 64 and (run_dir / rel).is_file()
+    assert (run_dir / "reports" / "summary.pdf").read_bytes().startswith(b"%PDF")
+    assert "Does the model beat doing nothing?" in (run_dir / "reports" / "analysis.md").read_text()
+    # progress line per task on stdout, and the run folder named at the end
+    assert proc.stdout.count(" ok in ") == 6 and str(run_dir) in proc.stdout
+    # environment and latest pointer
+    assert manifest["environment"]["packages"]["papermill"]
+    assert (outputs / "latest").resolve() == run_dir
+
+
+def test_manifest_holds_scraps_and_logs_have_the_format(default_run):
+    outputs, _ = default_run
+    run_dir = only_run(outputs)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    scraps = {name: manifest["tasks"][name]["scraps"] for name in manifest["tasks"]}
+    assert scraps["data_ingestion"]["rows"] > 600
+    assert scraps["data_cleaning"]["splits"] == 1  # 2005-02-28
+    assert scraps["data_cleaning"]["max_abs_return"] < 0.4
+    assert scraps["feature_engineering"]["feature_count"] >= 15
+    assert scraps["model_training"]["train_rows"] > scraps["model_training"]["test_rows"] > 20
+    assert 0 < scraps["model_evaluation"]["model_rmse"] < 0.1
+    # notebooks ran on the runner's own interpreter
+    assert {s["kernel_python"] for s in scraps.values()} == {sys.executable}
+    line = (run_dir / "logs" / "model_training.log").read_text().splitlines()[0]
+    assert line.startswith("[20") and "] [model_training] [INFO] " in line
+    summary = (outputs / "logs" / "pipeline_summary.log").read_text().splitlines()
+    assert len(summary) == 7 and all("status=success" in s for s in summary)
+
+
+def test_two_runs_with_the_same_params_agree(default_run, tmp_path):
+    outputs, _ = default_run
+    first = only_run(outputs)
+    proc = run_runner(*WINDOW, outputs=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    second = only_run(tmp_path)
+    for rel in ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "data/predictions.csv"]:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+    ev1, ev2 = (json.loads((d / "reports/evaluation.json").read_text()) for d in (first, second))
+    assert ev1 == ev2
+    f1, f2 = (json.loads((d / "reports/forecast.json").read_text()) for d in (first, second))
+    assert f1 == f2
+
+
+def test_start_task_reuses_checked_upstream_outputs(default_run):
+    outputs, _ = default_run
+    base = only_run(outputs)
+    proc = run_runner(*WINDOW, "--start-task", "model_evaluation", "--end-task", "model_evaluation",
+                      outputs=outputs)
+    assert proc.returncode == 0, proc.stderr
+    newest = max((outputs / "runs").iterdir())
+    manifest = json.loads((newest / "manifest.json").read_text())
+    assert manifest["tasks"]["model_training"] == {**manifest["tasks"]["model_training"],
+                                                   "status": "copied", "from_run": base.name}
+    assert manifest["tasks"]["model_evaluation"]["status"] == "success"
+    assert manifest["tasks"]["reporting"]["status"] == "not_selected"
+    assert not (newest / "notebooks" / "06_reporting.ipynb").exists()
+
+
+def test_start_task_with_other_upstream_params_is_refused(default_run):
+    outputs, _ = default_run
+    proc = run_runner(*WINDOW, "-p", "lags", "3", "--start-task", "model_training", outputs=outputs)
+    assert proc.returncode == 2
+    assert "lags" in proc.stderr and "feature_engineering" in proc.stderr
+
+
+@pytest.mark.parametrize("writer", [write_classic_yahoo, write_yfinance_multiheader],
+                         ids=["classic-yahoo", "yfinance-multiheader"])
+def test_csv_source_end_to_end(tmp_path, writer):
+    csv = writer(tmp_path / "prices.csv", sample_frame("2010-01-01", "2012-12-31"))
+    outputs = tmp_path / "out"
+    proc = run_runner("-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "start", "2010-01-01",
+                      "-p", "end", "2012-12-31", outputs=outputs)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run(outputs)
+    provenance = json.loads((run_dir / "data/provenance.json").read_text())
+    assert provenance["source"] == "csv" and provenance["rows"] == len(sample_frame("2010-01-01", "2012-12-31"))
+    assert (run_dir / "reports/summary.pdf").is_file()
+
+
+def test_a_failing_task_names_task_notebook_cell_and_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,price\n2020-01-02,1\n2020-01-03,2\n", encoding="utf-8")
+    outputs = tmp_path / "out"
+    proc = run_runner("-p", "source", "csv", "-p", "csv_path", str(bad), outputs=outputs)
+    assert proc.returncode == 1
+    message = proc.stderr.strip().splitlines()[-1]
+    assert "data_ingestion" in message and "01_data_ingestion.ipynb" in message and "cell" in message
+    assert "DataSourceError" in message and "'when', 'price'" in message
+    run_dir = only_run(outputs)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert manifest["tasks"]["data_ingestion"]["status"] == "failed"
+    assert manifest["tasks"]["data_cleaning"]["status"] == "pending"
+    # the partial executed notebook is kept as evidence, and rendered
+    executed = json.loads((run_dir / "notebooks/01_data_ingestion.ipynb").read_text())
+    assert any(o.get("output_type") == "error" for c in executed["cells"] for o in c.get("outputs", []))
+    assert (run_dir / "html/01_data_ingestion.html").is_file()
+    assert not (run_dir / "data/raw.csv").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-p", "tickr", "AAPL"], "unknown parameter 'tickr'"),
+    (["-p", "lags", "five"], "lags must be an integer"),
+    (["-p", "start", "2012-02-30"], "real date"),
+    (["-p", "start", "2012-01-01", "-p", "end", "2011-01-01"], "must be before end"),
+    (["-p", "ticker", "../../etc"], "not a plausible stock symbol"),
+    (["-p", "source", "ftp"], "source must be one of"),
+    (["-p", "source", "csv"], "csv_path is empty"),
+    (["-p", "source", "csv", "-p", "csv_path", "/no/such/file.csv"], "does not exist"),
+    (["-p", "ticker", "TSLA"], "not in the offline sample"),
+    (["-f", "params/nope.yaml"], "does not exist"),
+    (["--start-task", "model_training"], "no earlier run"),
+])
+def test_bad_parameters_exit_2_with_one_line_and_write_nothing(tmp_path, args, words):
+    outputs = tmp_path / "out"
+    proc = run_runner(*args, outputs=outputs)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
+    assert not outputs.exists()
+
+
+def test_unknown_task_name_is_a_usage_error(tmp_path):
+    proc = run_runner("--end-task", "training", outputs=tmp_path / "out")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
