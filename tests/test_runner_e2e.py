@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from aapl_lib.tasks import TASKS
-from conftest import run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
+from helpers import run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 # A shorter window than the default profile keeps the suite fast; it still spans the 2005 split.
 WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31"]

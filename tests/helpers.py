@@ -1,0 +1,49 @@
+"""Test helpers: run the runner as a subprocess, and write CSV fixtures in real-world layouts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_runner(*args: str, outputs: Path, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python runner.py ARGS --outputs OUTPUTS`` in a subprocess, as a scheduler would."""
+    full_env = {**os.environ, "AAPL_OUTPUTS_DIR": str(outputs), **(env or {})}
+    return subprocess.run([sys.executable, str(ROOT / "runner.py"), *args, "--outputs", str(outputs)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def sample_frame(start: str = "2011-01-01", end: str = "2012-12-31", ticker: str = "AAPL") -> pd.DataFrame:
+    from aapl_lib.sources import load_sample
+    return load_sample(ticker, start, end)
+
+
+def write_classic_yahoo(path: Path, frame: pd.DataFrame) -> Path:
+    """``Date,Open,High,Low,Close,Adj Close,Volume`` as Yahoo's download button wrote it."""
+    out = frame.rename(columns={"open": "Open", "high": "High", "low": "Low", "close": "Close",
+                                "adj_close": "Adj Close", "volume": "Volume"})
+    out = out[["Open", "High", "Low", "Close", "Adj Close", "Volume"]].copy()
+    out["Volume"] = out["Volume"].astype("int64")
+    out.index = out.index.strftime("%Y-%m-%d")
+    out.index.name = "Date"
+    out.to_csv(path, lineterminator="\n")
+    return path
+
+
+def write_yfinance_multiheader(path: Path, frame: pd.DataFrame, ticker: str = "AAPL") -> Path:
+    """yfinance's ``df.to_csv()`` of a download: ``Price,...`` / ``Ticker,...`` / ``Date,,,`` header."""
+    cols = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+    src = {"Adj Close": "adj_close", "Close": "close", "High": "high", "Low": "low", "Open": "open",
+           "Volume": "volume"}
+    lines = ["Price," + ",".join(cols), "Ticker," + ",".join([ticker] * len(cols)), "Date" + "," * len(cols)]
+    for day, row in frame.iterrows():
+        values = [repr(float(row[src[c]])) if c != "Volume" else str(int(row["volume"])) for c in cols]
+        lines.append(f"{day:%Y-%m-%d}," + ",".join(values))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

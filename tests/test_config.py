@@ -1,0 +1,90 @@
+"""Parameters: profiles, overrides, and every rule that rejects a bad value before anything runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from aapl_lib.config import PARAMETERS, defaults, parse_override, resolve_params, validate_params
+from aapl_lib.errors import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_profile_lists_every_parameter_and_validates():
+    import yaml
+    data = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
+    assert set(data) == set(PARAMETERS)
+    params = resolve_params(ROOT / "params" / "default.yaml")
+    assert params["source"] == "sample" and params["ticker"] == "AAPL"
+    assert (dt.date.fromisoformat(params["end"]) - dt.date.fromisoformat(params["start"])).days >= 365
+
+
+def test_live_profile_is_yfinance_aapl_2023():
+    params = resolve_params(ROOT / "params" / "aapl_2023.yaml")
+    assert (params["source"], params["ticker"], params["start"], params["end"]) == \
+        ("yfinance", "AAPL", "2023-01-01", "2023-12-31")
+
+
+def test_overrides_are_typed_by_declaration():
+    assert parse_override("ticker", "ON") == "ON"  # YAML would have made this True
+    assert parse_override("lags", "7") == 7
+    assert parse_override("ridge_alpha", "0.5") == 0.5
+    assert parse_override("split_detection", "false") is False
+    assert parse_override("windows", "[5, 20]") == [5, 20]
+    assert parse_override("windows", "5,20") == [5, 20]
+    params = resolve_params(None, [("ticker", "msft"), ("windows", "20 5")])
+    assert params["ticker"] == "MSFT" and params["windows"] == [5, 20]
+
+
+@pytest.mark.parametrize("override, message", [
+    (("nope", "1"), "unknown parameter 'nope'"),
+    (("lags", "1.5"), "lags must be an integer"),
+    (("lags", "0"), "lags must be between"),
+    (("test_fraction", "0.9"), "test_fraction must be between"),
+    (("split_detection", "maybe"), "true or false"),
+    (("windows", "[a, b]"), "list of integers"),
+    (("windows", "[5, 5]"), "repeated"),
+    (("model", "xgboost"), "model must be one of"),
+    (("start", "01/02/2003"), "real date"),
+    (("ticker", "AAPL;rm -rf"), "not a plausible stock symbol"),
+    (("ticker", "../../etc"), "not a plausible stock symbol"),
+    (("macd_fast", "40"), "macd_fast"),
+])
+def test_bad_overrides_are_rejected_with_one_clear_line(override, message):
+    with pytest.raises(ParameterError) as info:
+        resolve_params(ROOT / "params" / "default.yaml", [override])
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_wrong_types_in_a_profile_are_rejected(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ticker: AAPL\nlags: '5'\n")
+    with pytest.raises(ParameterError, match="lags must be an integer"):
+        resolve_params(bad)
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ParameterError, match="must be a mapping"):
+        resolve_params(bad)
+    bad.write_text("tickr: AAPL\n")
+    with pytest.raises(ParameterError, match="unknown parameter 'tickr' in params file"):
+        resolve_params(bad)
+
+
+def test_future_start_and_sample_window_outside_data():
+    base = defaults()
+    with pytest.raises(ParameterError, match="in the future"):
+        validate_params({**base, "source": "yfinance", "start": "2031-01-01", "end": "2032-01-01"},
+                        today=dt.date(2026, 11, 26))
+    with pytest.raises(ParameterError, match="does not overlap"):
+        validate_params({**base, "start": "2015-01-01", "end": "2016-01-01"})
+
+
+def test_csv_path_is_resolved_and_must_exist(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text("x")
+    params = validate_params({**defaults(), "source": "csv", "csv_path": "p.csv"}, base_dir=tmp_path)
+    assert params["csv_path"] == str(f.resolve())
+    with pytest.raises(ParameterError, match="does not exist"):
+        validate_params({**defaults(), "source": "csv", "csv_path": str(tmp_path)})

@@ -1,0 +1,115 @@
+"""Training, evaluation and reporting functions on the sample data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aapl_lib import evaluation as ev
+from aapl_lib import modeling, reporting
+from aapl_lib.cleaning import clean_prices
+from aapl_lib.errors import DataQualityError, IntegrityError
+from aapl_lib.features import TARGET, build_features
+from aapl_lib.metrics import directional_accuracy, regression_metrics
+from helpers import sample_frame
+
+
+@pytest.fixture(scope="module")
+def data():
+    cleaned, quality = clean_prices(sample_frame("2008-01-01", "2011-12-31"))
+    feats, names = build_features(cleaned)
+    return cleaned, quality, feats, names
+
+
+def test_split_is_chronological_with_a_gap(data):
+    _, _, feats, _ = data
+    split = modeling.chronological_split(feats, 0.25)
+    assert split.train.index.max() < split.test.index.min()
+    labelled = feats[feats[TARGET].notna()]
+    between = labelled.loc[split.train.index.max():split.test.index.min()]
+    assert len(between) == 2 + split.gap_rows  # the gap row lies strictly between them
+    assert split.train.index.is_monotonic_increasing
+    assert len(split.test) == round(len(labelled) * 0.25)
+
+
+def test_too_few_rows_to_train(data):
+    _, _, feats, _ = data
+    with pytest.raises(DataQualityError, match="too few"):
+        modeling.chronological_split(feats.iloc[:80], 0.2, min_train_rows=100)
+
+
+def test_training_is_deterministic_and_scaler_sees_train_rows_only(data):
+    _, _, feats, names = data
+    split = modeling.chronological_split(feats, 0.2)
+    a, _ = modeling.train_model(split, names, random_seed=7)
+    b, _ = modeling.train_model(split, names, random_seed=7)
+    np.testing.assert_array_equal(a.predict(split.test[names].to_numpy()), b.predict(split.test[names].to_numpy()))
+    np.testing.assert_allclose(a.named_steps["scaler"].mean_, split.train[names].mean().to_numpy())
+
+
+def test_model_file_integrity(data, tmp_path):
+    _, _, feats, names = data
+    split = modeling.chronological_split(feats, 0.2)
+    est, _ = modeling.train_model(split, names)
+    path = tmp_path / "m.joblib"
+    sha = modeling.save_model(est, path)
+    loaded = modeling.load_model(path, sha)
+    np.testing.assert_array_equal(loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy()))
+    path.write_bytes(path.read_bytes() + b"tampered")
+    with pytest.raises(IntegrityError, match="re-run model_training"):
+        modeling.load_model(path, sha)
+
+
+def test_metrics_and_directional_accuracy():
+    y = np.array([0.01, -0.02, 0.03, 0.0])
+    assert directional_accuracy(y, np.array([1, 1, 1, 1.0])) == pytest.approx(2 / 3)
+    assert directional_accuracy(y, np.zeros(4)) is None
+    m = regression_metrics(y, y)
+    assert m["rmse"] == 0 and m["r2"] == 1 and m["n"] == 4
+
+
+def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
+    cleaned, quality, feats, names = data
+    split = modeling.chronological_split(feats, 0.2)
+    est, in_sample = modeling.train_model(split, names)
+    meta = modeling.model_metadata(ticker="AAPL", features=names, split=split, in_sample=in_sample,
+                                   sha256="x" * 64, model_file="model.joblib",
+                                   params={"model": "ridge", "ridge_alpha": 1.0, "random_seed": 42,
+                                           "test_fraction": 0.2})
+    test = modeling.held_out_rows(feats, meta)
+    pd.testing.assert_index_equal(test.index, split.test.index)
+    preds = ev.predictions_table(est, test, names)
+    metrics = ev.compare(preds)
+    assert set(metrics) == {"model", "zero_return", "last_return"}
+    assert metrics["zero_return"]["rmse"] == pytest.approx(np.sqrt((test[TARGET] ** 2).mean()))
+    assert "zero return" in ev.verdict(metrics)
+    curve = ev.backtest(preds)
+    assert curve["buy_and_hold"].iloc[-1] == pytest.approx((1 + test[TARGET]).prod())
+    fc = ev.forecast(est, feats, names, cleaned, metrics["model"])
+    assert fc["as_of"] == f"{cleaned.index[-1]:%Y-%m-%d}" and fc["for_date"] > fc["as_of"]
+    assert "not advice" in fc["caveat"]
+    for plot, name in [(ev.plot_predicted_vs_actual, "a.png"), (ev.plot_residuals, "b.png")]:
+        assert plot(preds, tmp_path / "figures" / name, "AAPL").read_bytes()[:4] == b"\x89PNG"
+    ev.plot_cumulative(curve, tmp_path / "figures" / "c.png", "AAPL")
+
+    # reporting on the same objects: the PDF's text is real, searchable text
+    provenance = {"ticker": "AAPL", "source": "sample", "window": {"first": "2008-01-02", "last": "2011-12-30"},
+                  "rows": len(cleaned), "sha256": "ab" * 32, "retrieved_at": "2026-11-26T00:00:00+00:00"}
+    evaluation = {"metrics": metrics, "baselines": ev.BASELINES, "verdict": ev.verdict(metrics),
+                  "backtest": ev.backtest_summary(curve)}
+    pdf = reporting.summary_pdf("RUN1", provenance, quality, meta, evaluation, fc, tmp_path)
+    from pypdf import PdfReader
+    import io
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "zero_return" in text and "last_return" in text and "Caveat" in text
+    assert f"{100 * metrics['model']['rmse']:.3f} %" in text
+    md = reporting.analysis_markdown("RUN1", provenance, quality, meta, evaluation, fc)
+    assert "| model |" in md and "Caveat" in md
+
+
+def test_next_trading_day_skips_weekends_and_holidays():
+    from aapl_lib.trading_calendar import next_trading_day, trading_days
+    assert next_trading_day("2023-12-29") == pd.Timestamp("2024-01-02")
+    assert next_trading_day("2023-04-06") == pd.Timestamp("2023-04-10")  # Good Friday
+    assert len(trading_days("2023-01-01", "2023-12-31")) == 250
