@@ -128,12 +128,20 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
     pdf.set_font("Helvetica", "I", 10)
     pdf.multi_cell(0, 5, _latin("Caveat: " + forecast["caveat"] + " This is not investment advice."),
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.add_page()
     for rel, title in FIGURES:
         path = run_dir / rel
         if path.is_file():
-            pdf.add_page()
             _heading(pdf, title)
             pdf.image(str(path), w=pdf.epw)
+            pdf.ln(2)
+    pdf.add_page()
+    _heading(pdf, "Data quality")
+    from .cleaning import quality_table
+    with pdf.table(col_widths=(110, 70), text_align="LEFT") as table:
+        table.row(["check", "value"])
+        for check, value in quality_table(quality)["value"].items():
+            table.row([_latin(str(check)), _latin(str(value))])
     return bytes(pdf.output())
 
 

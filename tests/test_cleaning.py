@@ -175,8 +175,7 @@ def test_unsorted_input_is_sorted_and_reported():
 def test_ohlc_violations_are_repaired_and_counted():
     raw = synthetic()
     high_day, low_day = raw.index[4], raw.index[9]
-    raw.loc[high_day, "high"] = raw.loc[high_day, "close"] - 0.5 if raw.loc[high_day, "close"] >= raw.loc[
-        high_day, "open"] else raw.loc[high_day, "open"] - 0.5
+    raw.loc[high_day, "high"] = max(raw.loc[high_day, ["open", "close"]]) - 0.1
     raw.loc[low_day, "low"] = max(raw.loc[low_day, ["open", "close"]]) + 0.1
 
     cleaned, quality = cleaning.clean_prices(raw)
