@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -136,23 +137,43 @@ def _download_once(ticker: str, start: str, end: str) -> pd.DataFrame:
 
     # yfinance's ``end`` is exclusive; ours is inclusive.
     end_exclusive = (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    # yf.download does not raise for a failed symbol: it logs the error and returns an empty frame.
+    captured = _CapturedErrors()
+    yf_logger = logging.getLogger("yfinance")
+    yf_logger.addHandler(captured)
     try:
-        frame = yf.download(ticker, start=start, end=end_exclusive, interval="1d", auto_adjust=False,
-                            actions=False, progress=False, threads=False, multi_level_index=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*inplace.*")
+            frame = yf.download(ticker, start=start, end=end_exclusive, interval="1d", auto_adjust=False,
+                                actions=False, progress=False, threads=False, multi_level_index=True)
     except (ConnectionError, TimeoutError, OSError) as exc:
         raise TransientSourceError(f"yfinance download of {ticker} failed: {exc}") from exc
     except Exception as exc:  # yfinance raises its own types (YFRateLimitError...)
         if _is_transient(f"{type(exc).__name__} {exc}"):
             raise TransientSourceError(f"yfinance download of {ticker} failed: {exc}") from exc
         raise DataSourceError(f"yfinance download of {ticker} failed: {exc}") from exc
+    finally:
+        yf_logger.removeHandler(captured)
     if frame is None or frame.empty or frame.dropna(how="all").empty:
-        reason = _yfinance_error(ticker)
+        reason = _yfinance_error(ticker) or "; ".join(captured.messages)
         if reason and _is_transient(reason):
             raise TransientSourceError(f"yfinance could not reach Yahoo for {ticker}: {reason}")
         detail = f" (yfinance said: {reason})" if reason else ""
         raise DataSourceError(f"yfinance returned no prices for {ticker} in {start}..{end}{detail}: check the "
                               "symbol on finance.yahoo.com and the dates, or use -p source csv")
     return flatten_yfinance_frame(frame, ticker)
+
+
+class _CapturedErrors(logging.Handler):
+    """Collects the error messages yfinance logs during one download."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split())[:300])
 
 
 def _yfinance_error(ticker: str) -> str:
