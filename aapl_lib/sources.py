@@ -107,6 +107,7 @@ def flatten_yfinance_frame(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     if index.tz is not None:
         index = index.tz_convert("America/New_York").tz_localize(None)
     out.index = index.normalize().rename("date")
+    out.columns.name = None
     return out.astype("float64")
 
 
@@ -228,11 +229,13 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     layout: dict[str, Any] = {"delimiter": delimiter, "file_ticker": None}
 
     skip = 1
+    symbols_row: list[str] | None = None
     if first and _norm(first[0]) == "price" and len(lines) >= 3:
         # yfinance's multi-row header: Price,<fields> / Ticker,<symbols> / Date,,,
         second = [c.strip() for c in next(csv.reader([lines[1]], delimiter=delimiter))]
         if second and _norm(second[0]) == "ticker":
             symbols = sorted({s for s in second[1:] if s})
+            symbols_row = second
             layout["file_ticker"] = symbols[0] if len(symbols) == 1 else symbols
             third = [c.strip() for c in next(csv.reader([lines[2]], delimiter=delimiter))]
             skip = 3 if third and _norm(third[0]) in ("date", "datetime") else 2
@@ -240,8 +243,16 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
             layout["layout"] = "yfinance multi-row header"
     layout.setdefault("layout", "single header")
 
+    wanted = None
+    if isinstance(layout["file_ticker"], list):  # several tickers side by side: keep the asked one's columns
+        if not ticker or ticker.upper() not in {s.upper() for s in layout["file_ticker"]}:
+            raise DataSourceError(f"{path} holds prices of {', '.join(layout['file_ticker'])}, not {ticker}: "
+                                  "pass -p ticker with one of them")
+        wanted = ticker.upper()
     mapped: dict[int, str] = {}
     for i, name in enumerate(first):
+        if wanted and i > 0 and (i >= len(symbols_row) or symbols_row[i].upper() != wanted):
+            continue
         target = _ALIASES.get(_norm(name))
         if target and target not in mapped.values():
             mapped[i] = target
@@ -261,7 +272,8 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     raw = pd.read_csv(io.StringIO(body), header=None, delimiter=delimiter, dtype=str,
                       skipinitialspace=True, usecols=sorted(mapped), keep_default_na=True)
     raw.columns = [mapped[i] for i in sorted(mapped)]
-    frame = _parse_columns(raw, path)
+    frame = _parse_columns(raw, path, delimiter)
+    frame = frame[[c for c in (*PRICE_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]]
     layout["columns_found"] = first
     layout["columns_used"] = [mapped[i] for i in sorted(mapped)]
     layout["extra_columns"] = [c for i, c in enumerate(first) if i not in mapped]
@@ -272,9 +284,19 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     return frame, layout
 
 
-def _parse_columns(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",") -> pd.DataFrame:
     dates = raw["date"].str.strip()
-    parsed = pd.to_datetime(dates, errors="coerce", utc=True, format="mixed")
+    if dates.isna().any():
+        raise DataSourceError(f"{path}: {int(dates.isna().sum())} row(s) have an empty date: fill or remove them")
+    slashed = dates.str.extract(r"^(\d{1,2})[/.](\d{1,2})[/.]\d{4}$").astype("float64")
+    if slashed.notna().all(axis=None):  # DD/MM/YYYY or MM/DD/YYYY: one reading for the whole file
+        day_first = bool((slashed[0] > 12).any())
+        if day_first and (slashed[1] > 12).any():
+            raise DataSourceError(f"{path}: the dates mix DD/MM and MM/DD orders; use YYYY-MM-DD")
+        parsed = pd.to_datetime(dates.str.replace(".", "/", regex=False), errors="coerce", utc=True,
+                                format="%d/%m/%Y" if day_first else "%m/%d/%Y")
+    else:
+        parsed = pd.to_datetime(dates, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna() & dates.notna()
     if bad.any():
         examples = dates[bad].head(3).tolist()
@@ -285,8 +307,15 @@ def _parse_columns(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         # A time zone is given: the trading day is the New York calendar day.
         parsed = parsed.dt.tz_convert("America/New_York")
     frame = pd.DataFrame(index=pd.DatetimeIndex(parsed.dt.tz_localize(None).dt.normalize(), name="date"))
+    prices = raw[[c for c in raw.columns if c in ("open", "high", "low", "close", "adj_close")]]
+    # With ';' or tab as delimiter a comma followed by other than 3 digits is a decimal comma (130,28).
+    decimal_comma = delimiter != "," and bool(
+        prices.apply(lambda c: c.str.strip().str.contains(r"^-?[\d.]+,(?:\d{1,2}|\d{4,})$", na=False)).any(axis=None))
     for col in [c for c in raw.columns if c != "date"]:
-        values = raw[col].str.replace(",", "", regex=False).str.strip()
+        if decimal_comma:
+            values = raw[col].str.strip().str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        else:
+            values = raw[col].str.replace(",", "", regex=False).str.strip()
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() & values.notna() & (values != "")
         if bad.any():
