@@ -24,6 +24,7 @@ from .logs import TaskFormatter, file_handler
 from .tasks import TASKS, TaskSpec, notebook_params, producer_of, select_tasks
 
 log = logging.getLogger("aapl_lib.runner")
+log.propagate = False  # runner messages go to the task logs; the console gets one progress line per task
 
 EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -56,8 +57,8 @@ def same_interpreter_kernel_manager(stderr_path: Path | None = None):
         async def start_kernel(self, **kw):  # type: ignore[override]
             if stderr_path is not None and "stderr" not in kw:
                 stderr_path.parent.mkdir(parents=True, exist_ok=True)
-                self._stderr_file = open(stderr_path, "ab")  # closed when the process ends
-                kw["stderr"] = self._stderr_file
+                with open(stderr_path, "ab") as stderr:  # the child keeps its own copy of the descriptor
+                    return await super().start_kernel(**kw, stderr=stderr)
             return await super().start_kernel(**kw)
 
         @property

@@ -83,6 +83,11 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
     return "\n".join(lines)
 
 
+def without_images(markdown: str) -> str:
+    """The Markdown without its image lines (for showing it inside a notebook, which shows figures itself)."""
+    return "\n".join(line for line in markdown.splitlines() if not line.startswith("!["))
+
+
 class _Report(FPDF):
     def footer(self) -> None:
         self.set_y(-12)

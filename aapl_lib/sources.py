@@ -124,7 +124,11 @@ def download_yfinance(ticker: str, start: str, end: str, *, attempts: int = 4, w
         before_sleep=on_retry or _log_retry,
         reraise=True,
     )
-    return retrying(_download_once, ticker, start, end)
+    try:
+        return retrying(_download_once, ticker, start, end)
+    except TransientSourceError as exc:
+        raise TransientSourceError(f"{exc} (gave up after {attempts} attempt(s)): check the network, raise "
+                                   "-p download_retries, or use -p source sample / csv") from exc
 
 
 def _log_retry(state: RetryCallState) -> None:
