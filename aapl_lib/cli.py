@@ -1,8 +1,18 @@
-"""``runner.py``: the command line that runs the pipeline (papermill's cli, in spirit)."""
+"""``runner.py``: the command line (papermill's cli, in spirit).
+
+    python runner.py [run] [-f FILE] [-p KEY VALUE]... [--start-task T] [--end-task T] [--only T]
+                     [--force] [--force-task T]... [--log-level L] [--outputs DIR] [--run-dir DIR]
+    python runner.py resume [RUN_ID]
+    python runner.py status [RUN_ID]
+    python runner.py list
+    python runner.py prune --keep-days N [--dry-run]
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -10,73 +20,178 @@ from typing import Sequence
 from .errors import PipelineError
 from .tasks import TASK_NAMES
 
+COMMANDS = ("run", "resume", "status", "list", "prune")
 EXIT_CODES = """exit codes:
-  0  success
-  1  a task failed (the message names the task, notebook, cell and error)
-  2  bad parameters or usage (nothing ran, nothing was written)"""
+  0  success (also: resume of a finished run, status, list, prune)
+  1  a task failed or timed out (the message names the task, notebook, cell and error)
+  2  bad parameters or usage (nothing ran, nothing was written)
+  4  another runner holds the lock of the run folder or of the reuse cache"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--outputs", metavar="DIR", help="outputs folder (default: $AAPL_OUTPUTS_DIR or ./outputs)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="console and task-log verbosity (default INFO)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``runner.py``."""
+    """The argument parser of ``runner.py`` (``run`` is the default command)."""
     parser = argparse.ArgumentParser(
         prog="python runner.py",
         description="Run the six-notebook stock prediction pipeline with papermill. Each run writes a folder "
                     "outputs/runs/<run_id>/ with the executed notebooks, their HTML, artifacts, logs and "
-                    "manifest.json.",
+                    "manifest.json. Without a command, 'run' is meant.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-f", "--file", metavar="FILE",
-                        help="parameters YAML (default: params/default.yaml)")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
-                        help="override one parameter; repeatable (see --list-params)")
-    parser.add_argument("--start-task", choices=TASK_NAMES, metavar="TASK",
-                        help=f"first task to run ({', '.join(TASK_NAMES)}); earlier outputs are copied from "
-                             "the latest run (or --from-run) after checking their sha256")
-    parser.add_argument("--end-task", choices=TASK_NAMES, metavar="TASK", help="last task to run")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="console and task-log verbosity (default INFO)")
-    parser.add_argument("--outputs", metavar="DIR",
-                        help="outputs folder (default: $AAPL_OUTPUTS_DIR or ./outputs)")
-    parser.add_argument("--run-dir", metavar="DIR",
-                        help="write into this folder instead of a new outputs/runs/<run_id>/ "
-                             "(e.g. outputs/interactive, the notebooks' own default)")
-    parser.add_argument("--from-run", metavar="RUN_ID",
-                        help="with --start-task: take earlier tasks' outputs from this run")
-    parser.add_argument("--list-params", action="store_true", help="print every parameter and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start a new run (the default)", epilog=EXIT_CODES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("-f", "--file", metavar="FILE", help="parameters YAML (default: params/default.yaml)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
+                     help="override one parameter; repeatable (see --list-params)")
+    run.add_argument("--start-task", choices=TASK_NAMES, metavar="TASK",
+                     help=f"first task to run ({', '.join(TASK_NAMES)}); earlier outputs are copied from the "
+                          "latest run (or --from-run) after checking their sha256")
+    run.add_argument("--end-task", choices=TASK_NAMES, metavar="TASK", help="last task to run")
+    run.add_argument("--only", choices=TASK_NAMES, metavar="TASK", help="run just this task (= --start-task T "
+                                                                         "--end-task T)")
+    run.add_argument("--force", action="store_true", help="execute every task, reuse nothing")
+    run.add_argument("--force-task", action="append", default=[], choices=TASK_NAMES, metavar="TASK",
+                     help="execute this task even if an earlier result could be reused; repeatable")
+    run.add_argument("--run-dir", metavar="DIR",
+                     help="write into this folder instead of a new outputs/runs/<run_id>/ "
+                          "(e.g. outputs/interactive, the notebooks' own default)")
+    run.add_argument("--from-run", metavar="RUN_ID", help="with --start-task: take earlier outputs from this run")
+    run.add_argument("--list-params", action="store_true", help="print every parameter and exit")
+    _common(run)
+
+    resume = sub.add_parser("resume", help="continue a run from its first unfinished task")
+    resume.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the latest run")
+    _common(resume)
+    status = sub.add_parser("status", help="each task's state, duration, reused-or-run and notebook")
+    status.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the latest run")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    _common(status)
+    lst = sub.add_parser("list", help="list runs, newest first, with their status")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    _common(lst)
+    prune = sub.add_parser("prune", help="delete runs older than N days (never the latest or a locked one)")
+    prune.add_argument("--keep-days", type=int, required=True, metavar="N")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    _common(prune)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    from .config import describe_parameters, resolve_params
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]
+    args = build_parser().parse_args(argv)
+    from .locks import LockBusyError
     from .logs import configure_console
     from .step import OUTPUTS_ENV, outputs_root, project_root
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.list_params:
-        print(describe_parameters())
-        return 0
     configure_console(args.log_level)
     root = project_root() or Path.cwd()
+    outputs = Path(args.outputs).resolve() if args.outputs else outputs_root()
+    os.environ[OUTPUTS_ENV] = str(outputs)  # kernels resolve the same outputs folder
     try:
-        params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
-        params = resolve_params(params_file, [tuple(p) for p in args.parameter])
-        outputs = Path(args.outputs).resolve() if args.outputs else outputs_root()
-        run_dir = Path(args.run_dir).resolve() if args.run_dir else None
-        from_run = None
-        if args.from_run:
-            from_run = outputs / "runs" / args.from_run
-            if "/" in args.from_run or not (from_run / "manifest.json").is_file():
-                raise PipelineError(f"--from-run {args.from_run} is not a run in {outputs / 'runs'}")
-        from .orchestration import run_pipeline
-        import os
-        os.environ.setdefault(OUTPUTS_ENV, str(outputs))  # kernels resolve the same outputs folder
-        result = run_pipeline(params, outputs_dir=outputs, notebooks_dir=root / "notebooks",
-                              start_task=args.start_task, end_task=args.end_task, run_dir=run_dir,
-                              from_run=from_run, log_level=args.log_level, project=root)
+        if args.command == "run":
+            return _run(args, root, outputs)
+        if args.command == "resume":
+            from .orchestration import resume_run
+            result = resume_run(args.run_id, outputs_dir=outputs, notebooks_dir=root / "notebooks",
+                                log_level=args.log_level, project=root)
+            return _finish(result)
+        if args.command == "status":
+            return _status(args, outputs)
+        if args.command == "list":
+            return _list(args, outputs)
+        if args.command == "prune":
+            from .retention import prune_runs
+            if args.keep_days < 0:
+                raise PipelineError("--keep-days must be 0 or more")
+            report = prune_runs(outputs, args.keep_days, dry_run=args.dry_run)
+            verb = "would delete" if args.dry_run else "deleted"
+            print(f"{verb} {len(report['deleted'])} run(s) started before {report['cutoff']}")
+            for run_id in report["deleted"]:
+                print(f"  {run_id}")
+            for item in report["skipped"]:
+                print(f"  kept {item['run_id']} ({item['reason']})")
+            return 0
+    except LockBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 2
+
+
+def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from .config import describe_parameters, resolve_params
+
+    if args.list_params:
+        print(describe_parameters())
+        return 0
+    if args.only and (args.start_task or args.end_task):
+        raise PipelineError("--only cannot be combined with --start-task/--end-task")
+    params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
+    params = resolve_params(params_file, [tuple(p) for p in args.parameter])
+    run_dir = Path(args.run_dir).resolve() if args.run_dir else None
+    from_run = None
+    if args.from_run:
+        from .orchestration import find_run
+        from_run = find_run(outputs, args.from_run)
+    from .orchestration import run_pipeline
+    result = run_pipeline(params, outputs_dir=outputs, notebooks_dir=root / "notebooks",
+                          start_task=args.only or args.start_task, end_task=args.only or args.end_task,
+                          run_dir=run_dir, from_run=from_run, log_level=args.log_level, project=root,
+                          force=args.force, force_tasks=tuple(args.force_task))
+    return _finish(result)
+
+
+def _finish(result) -> int:
     stream = sys.stdout if result.exit_code == 0 else sys.stderr
     print(("" if result.exit_code == 0 else "error: ") + result.message, file=stream)
     return result.exit_code
+
+
+def _status(args: argparse.Namespace, outputs: Path) -> int:
+    from .manifest import load
+    from .orchestration import describe_run, find_run
+
+    run_dir = find_run(outputs, args.run_id)
+    rows = describe_run(run_dir)
+    manifest = load(run_dir)
+    if args.json:
+        print(json.dumps({"run_id": manifest["run_id"], "status": manifest["status"], "tasks": rows}, indent=2))
+        return 0
+    print(f"run {manifest['run_id']}  status {manifest['status']}  {run_dir}")
+    print(f"{'task':<21}{'state':<12}{'seconds':>8}  {'how':<40} executed notebook")
+    for row in rows:
+        secs = "" if row["duration_s"] is None else f"{row['duration_s']:.1f}"
+        print(f"{row['task']:<21}{row['status']:<12}{secs:>8}  {row['how']:<40} {row['notebook']}")
+        if row["error"]:
+            print(f"    {row['error']}")
+    return 0
+
+
+def _list(args: argparse.Namespace, outputs: Path) -> int:
+    from .orchestration import list_runs
+
+    rows = list_runs(outputs)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no runs in {outputs / 'runs'}")
+        return 0
+    print(f"{'run id':<36}{'status':<11}{'ticker':<8}{'source':<10}{'window':<24}{'seconds':>8}  tasks")
+    for r in rows:
+        tasks = ", ".join(f"{n} {s}" for s, n in sorted((r.get("tasks") or {}).items()))
+        secs = "" if r.get("duration_s") is None else f"{r['duration_s']:.1f}"
+        print(f"{r['run_id']:<36}{str(r.get('status')):<11}{r.get('ticker', ''):<8}{r.get('source', ''):<10}"
+              f"{r.get('window', ''):<24}{secs:>8}  {tasks}")
+    return 0

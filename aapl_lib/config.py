@@ -21,7 +21,15 @@ from .errors import ParameterError
 
 SOURCES = ("sample", "yfinance", "csv")
 MODELS = ("ridge", "linear")
-SAMPLE_TICKERS = ("AAPL", "MSFT", "IBM", "GOOG", "FB")
+# Date ranges of the offline sample (bokeh_sampledata), per ticker; a test checks them against the package.
+SAMPLE_RANGE = {
+    "AAPL": ("2000-03-01", "2013-03-01"),
+    "MSFT": ("2000-03-01", "2013-03-01"),
+    "IBM": ("2000-03-01", "2013-03-01"),
+    "GOOG": ("2004-08-19", "2013-03-01"),
+    "FB": ("2012-05-18", "2013-03-01"),
+}
+SAMPLE_TICKERS = tuple(SAMPLE_RANGE)
 # Yahoo-style symbols: letters/digits plus . - ^ = (BRK-B, ^GSPC, EURUSD=X); never a path.
 TICKER_RE = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 
@@ -31,7 +39,7 @@ class Param:
     """One declared parameter."""
 
     name: str
-    kind: str  # "str", "int", "float", "bool", "date", "int_list", or "choice"
+    kind: str  # "str", "int", "float", "bool", "date", "int_list", "task_map" or "choice"
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -67,14 +75,28 @@ PARAMETERS: dict[str, Param] = {
         Param("random_seed", "int", 42, "seed for every random choice", low=0, high=2**32 - 1),
         Param("min_train_rows", "int", 100, "fewest training rows accepted", low=20, high=100000),
         Param("cell_timeout_seconds", "int", 600, "per-cell execution timeout", low=1, high=86400),
+        Param("task_timeout_seconds", "int", 1800, "wall-clock limit of one notebook", low=1, high=86400),
+        Param("task_retries", "task_map", {"data_ingestion": 2},
+              "extra attempts per task after a transient failure (others: none)", low=0, high=10),
+        Param("task_retry_wait_seconds", "float", 5.0, "base of the backoff between task attempts",
+              low=0, high=3600),
+        Param("lock_timeout_seconds", "float", 10.0, "how long to wait for the shared reuse-cache lock",
+              low=0, high=3600),
+        Param("retention_days", "int", 0, "delete runs older than this at the start of a run (0 = keep all)",
+              low=0, high=36500),
+        Param("summary_log_days", "int", 365, "lines of outputs/logs/pipeline_summary.log kept (days)",
+              low=1, high=36500),
+        Param("on_success", "str", "", "shell command run after a successful run (env AAPL_RUN_ID, "
+              "AAPL_RUN_STATUS, AAPL_RUN_DIR)"),
+        Param("on_failure", "str", "", "shell command run after a failed or timed-out run (same env)"),
     ]
 }
 
 
 def defaults() -> dict[str, Any]:
     """The built-in default value of every parameter."""
-    return {name: (list(p.default) if isinstance(p.default, list) else p.default)
-            for name, p in PARAMETERS.items()}
+    import copy
+    return {name: copy.deepcopy(p.default) for name, p in PARAMETERS.items()}
 
 
 def load_params_file(path: str | Path) -> dict[str, Any]:
@@ -103,6 +125,13 @@ def parse_override(name: str, text: str) -> Any:
         if lowered in ("false", "no", "0", "off"):
             return False
         raise ParameterError(f"parameter {name} must be true or false, got {text!r}")
+    if param.kind == "task_map":
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ParameterError(f"parameter {name} must be a mapping like '{{data_ingestion: 2}}', got {text!r}") \
+                from None
+        return value
     if param.kind == "int_list":
         try:
             value = yaml.safe_load(text)
@@ -168,6 +197,17 @@ def _check_value(name: str, value: Any) -> Any:
         if len(set(value)) != len(value):
             raise ParameterError(f"parameter {name} has repeated values: {value!r}")
         return sorted(value)
+    if kind == "task_map":
+        from .tasks import TASK_NAMES
+        if not isinstance(value, dict):
+            raise ParameterError(f"parameter {name} must be a mapping of task names to integers, got {value!r}")
+        for task, number in value.items():
+            if task not in TASK_NAMES:
+                raise ParameterError(f"parameter {name} names unknown task {task!r}: use {', '.join(TASK_NAMES)}")
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise ParameterError(f"parameter {name}: {task} must be an integer, got {number!r}")
+            _check_range(p, number)
+        return {task: value[task] for task in TASK_NAMES if task in value}
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParameterError(f"parameter {name} must be an integer, got {value!r}")
@@ -230,7 +270,6 @@ def validate_params(params: dict[str, Any], *, base_dir: Path | None = None,
                              f"({out['macd_slow']})")
 
     if out["source"] == "sample":
-        from .sources import SAMPLE_RANGE  # local import keeps config light
         if ticker not in SAMPLE_TICKERS:
             raise ParameterError(f"ticker {ticker} is not in the offline sample (it has "
                                  f"{', '.join(SAMPLE_TICKERS)}): pick one of those, or use -p source yfinance "

@@ -7,9 +7,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported only where frames are read or written (a no-op rerun needs none)
+    import pandas as pd
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -51,7 +52,7 @@ def to_json_text(obj: Any) -> str:
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):  # numpy scalars
         return obj.item()
-    if isinstance(obj, (pd.Timestamp,)):
+    if hasattr(obj, "isoformat"):  # datetime, date, pandas Timestamp
         return obj.isoformat()
     if isinstance(obj, Path):
         return str(obj)
@@ -69,14 +70,16 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(fh)
 
 
-def write_frame(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+def write_frame(path: str | os.PathLike, frame: "pd.DataFrame") -> Path:
     """Atomically write a date-indexed frame as CSV (dates as YYYY-MM-DD, floats round-trip exactly)."""
     text = frame.to_csv(date_format="%Y-%m-%d", lineterminator="\n")
     return atomic_write_text(path, text)
 
 
-def read_frame(path: str | os.PathLike) -> pd.DataFrame:
+def read_frame(path: str | os.PathLike) -> "pd.DataFrame":
     """Read a frame written by :func:`write_frame` (index parsed as dates, exact floats)."""
+    import pandas as pd
+
     frame = pd.read_csv(path, index_col=0, parse_dates=[0], float_precision="round_trip")
     frame.index.name = frame.index.name or "date"
     return frame

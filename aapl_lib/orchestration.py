@@ -1,8 +1,13 @@
 """Runs the DAG: each task's notebook executed by papermill into the run folder, scraps read back with
 scrapbook, the manifest and the logs kept up to date, HTML rendered for reviewers.
 
-Imports of papermill/nbformat/scrapbook happen inside functions so that ``runner.py --help`` and parameter
-errors answer fast.
+Checkpoints: a run folder is locked while a runner works in it; every task gets a fingerprint
+(:mod:`aapl_lib.fingerprints`); a task whose fingerprint matches an earlier successful one is *reused*
+(its artifacts, executed notebook and HTML linked from that run) instead of executed; ``resume`` continues a
+run from its first unfinished task after checking the finished ones' artifacts against their sha256.
+
+papermill, nbformat, scrapbook and pandas are imported only when a notebook is actually executed, so a rerun
+with nothing to do stays fast.
 """
 
 from __future__ import annotations
@@ -10,23 +15,31 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import shutil
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import manifest as mf
-from .config import fingerprint
+from .config import fingerprint as params_fingerprint
 from .errors import ParameterError
+from .fingerprints import explain_difference, task_fingerprint
+from .locks import LockBusyError, PathLock
 from .logs import TaskFormatter, file_handler
+from .reuse_cache import ReuseCache, link_or_copy
 from .tasks import TASKS, TaskSpec, notebook_params, producer_of, select_tasks
 
 log = logging.getLogger("aapl_lib.runner")
 log.propagate = False  # runner messages go to the task logs; the console gets one progress line per task
 
-EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 4
+DONE = ("success", "reused", "copied")
+# Errors worth another attempt of a whole task (the task's own retry policy decides how many).
+TRANSIENT_ERRORS = {"TransientSourceError", "DeadKernelError", "ConnectionError", "ConnectionResetError",
+                    "TimeoutError"}
 
 
 @dataclass
@@ -39,17 +52,33 @@ class RunResult:
     message: str
 
 
+@dataclass
+class RunOptions:
+    """How to run (not what: that is the params)."""
+
+    outputs_dir: Path
+    notebooks_dir: Path
+    project: Path | None = None
+    log_level: str = "INFO"
+    force: bool = False
+    force_tasks: tuple[str, ...] = ()
+    progress: Callable[[str], None] = print
+    today: dt.date | None = None
+    _cache: ReuseCache | None = field(default=None, repr=False)
+
+
 def make_run_id(params: dict[str, Any], now: dt.datetime | None = None) -> str:
     """``20261126T233000Z-aapl-1a2b3c``: sorts by time; ticker; first 6 hex of the params fingerprint."""
     now = now or dt.datetime.now(dt.timezone.utc)
     safe_ticker = "".join(ch if ch.isalnum() else "_" for ch in params["ticker"].lower())
-    return f"{now:%Y%m%dT%H%M%SZ}-{safe_ticker}-{fingerprint(params)[:6]}"
+    return f"{now:%Y%m%dT%H%M%SZ}-{safe_ticker}-{params_fingerprint(params)[:6]}"
 
 
-def same_interpreter_kernel_manager(stderr_path: Path | None = None):
+def same_interpreter_kernel_manager(stderr_path: Path | None = None,
+                                    on_start: Callable[[int], None] | None = None):
     """A kernel manager class that starts ipykernel with the runner's own interpreter, whatever ``python3``
     kernelspec is installed elsewhere on the machine; the kernel process's own stderr (start-up warnings,
-    crash traces) goes to ``stderr_path`` instead of the runner's console."""
+    crash traces) goes to ``stderr_path``; ``on_start`` receives the kernel's pid (for the watchdog)."""
     from jupyter_client.kernelspec import KernelSpec
     from jupyter_client.manager import AsyncKernelManager
 
@@ -58,8 +87,14 @@ def same_interpreter_kernel_manager(stderr_path: Path | None = None):
             if stderr_path is not None and "stderr" not in kw:
                 stderr_path.parent.mkdir(parents=True, exist_ok=True)
                 with open(stderr_path, "ab") as stderr:  # the child keeps its own copy of the descriptor
-                    return await super().start_kernel(**kw, stderr=stderr)
-            return await super().start_kernel(**kw)
+                    result = await super().start_kernel(**kw, stderr=stderr)
+            else:
+                result = await super().start_kernel(**kw)
+            pid = getattr(self.provisioner, "pid", None) or getattr(
+                getattr(self.provisioner, "process", None), "pid", None)
+            if on_start and pid:
+                on_start(int(pid))
+            return result
 
         @property
         def kernel_spec(self) -> KernelSpec:  # type: ignore[override]
@@ -72,12 +107,21 @@ def same_interpreter_kernel_manager(stderr_path: Path | None = None):
     return SameInterpreterKernelManager
 
 
-def _summary_line(outputs_dir: Path, task: str, message: str, level: int = logging.INFO) -> None:
-    line = _format(task, level, message)
-    path = outputs_dir / "logs" / "pipeline_summary.log"
+# ------------------------------------------------------------------------------------------ small helpers
+def _format(task: str, level: int, message: str) -> str:
+    record = logging.LogRecord("aapl_lib.runner", level, "", 0, message, None, None)
+    record.task = task
+    return TaskFormatter(task).format(record)
+
+
+def _append(path: Path, task: str, level: int, message: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+        fh.write(_format(task, level, message) + "\n")
+
+
+def _summary_line(outputs_dir: Path, task: str, message: str, level: int = logging.INFO) -> None:
+    _append(outputs_dir / "logs" / "pipeline_summary.log", task, level, message)
 
 
 def _update_latest(outputs_dir: Path, run_dir: Path) -> None:
@@ -104,6 +148,21 @@ def latest_run_dir(outputs_dir: Path) -> Path | None:
     return None
 
 
+def find_run(outputs_dir: Path, run_id: str | None) -> Path:
+    """The folder of ``run_id`` (default: the latest run); a ParameterError naming the choices otherwise."""
+    if run_id is None:
+        latest = latest_run_dir(outputs_dir)
+        if latest is None or not (latest / "manifest.json").is_file():
+            raise ParameterError(f"there is no run in {outputs_dir / 'runs'} yet: start one with python runner.py")
+        return latest
+    if "/" in run_id or run_id in ("", ".", ".."):
+        raise ParameterError(f"{run_id!r} is not a run id (like 20261126T233000Z-aapl-1a2b3c)")
+    run_dir = outputs_dir / "runs" / run_id
+    if not (run_dir / "manifest.json").is_file():
+        raise ParameterError(f"no run {run_id} in {outputs_dir / 'runs'}: see python runner.py list")
+    return run_dir
+
+
 def _task_error_message(task: TaskSpec, exc: BaseException, executed: Path) -> str:
     """One line naming the task, the notebook, the cell and the error."""
     from papermill.exceptions import PapermillExecutionError
@@ -114,161 +173,209 @@ def _task_error_message(task: TaskSpec, exc: BaseException, executed: Path) -> s
                 f"(`{first.strip()[:60]}`): {exc.ename}: {exc.evalue} — executed notebook: {executed}")
     name = type(exc).__name__
     if name == "CellTimeoutError":
-        return f"task {task.name} timed out in notebooks/{task.notebook}: {exc} — executed notebook: {executed}"
+        return (f"task {task.name} timed out in notebooks/{task.notebook}: a cell ran longer than "
+                f"cell_timeout_seconds — executed notebook: {executed}")
     if name == "DeadKernelError":
         return f"task {task.name}: the kernel died while running notebooks/{task.notebook}: {exc}"
     return f"task {task.name} failed in notebooks/{task.notebook}: {name}: {exc}"
 
 
-def _prepare_upstream(tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_dir: Path,
-                      from_run: Path | None) -> dict[str, dict[str, Any]]:
-    """For a run that starts after task 1: make the inputs of the first selected task available in
-    ``run_dir``, copied (and sha256-checked) from an earlier run whose upstream params match."""
+def _error_name(exc: BaseException) -> str:
+    return getattr(exc, "ename", None) or type(exc).__name__
+
+
+def _artifact_mismatch(run_dir: Path, record: dict[str, Any]) -> str | None:
+    """The first artifact of a finished task that is missing or differs from its recorded sha256."""
+    for rel, info in (record.get("artifacts") or {}).items():
+        path = run_dir / rel
+        if not path.is_file():
+            return f"{rel} is missing"
+        if mf.sha256_file(path) != info["sha256"]:
+            return f"{rel} no longer matches the sha256 recorded in the manifest"
+    return None
+
+
+def _live_window(task: TaskSpec, params: dict[str, Any], today: dt.date) -> bool:
+    return (task.name == "data_ingestion" and params["source"] == "yfinance"
+            and params["end"] >= today.isoformat())
+
+
+# ------------------------------------------------------------------------------------------ upstream copy
+def _plan_upstream(tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_dir: Path,
+                   from_run: Path | None) -> tuple[Path | None, list[TaskSpec], dict]:
+    """For a run that starts after task 1: the earlier run whose outputs can stand in for the tasks before
+    it (same params for those tasks, files matching their sha256). Raises ParameterError otherwise."""
     first = tasks[0]
-    upstream = [t for t in TASKS[:[t.name for t in TASKS].index(first.name)]]
+    upstream = list(TASKS[:[t.name for t in TASKS].index(first.name)])
     if not upstream:
-        return {}
-    records: dict[str, dict[str, Any]] = {}
-    needed = [o for t in upstream for o in t.outputs]
-    if all((run_dir / rel).is_file() for rel in needed):
-        for t in upstream:
-            records[t.name] = {"status": "present", "note": f"inputs already in {run_dir}"}
-        return records
+        return None, [], {}
+    if all((run_dir / rel).is_file() for t in upstream for rel in t.outputs):
+        return None, upstream, {}
     base = from_run or latest_run_dir(outputs_dir)
+    producer = producer_of(first.inputs[0]) if first.inputs else upstream[-1]
     if base is None or not (base / "manifest.json").is_file():
-        producer = producer_of(first.inputs[0]) if first.inputs else upstream[-1]
         raise ParameterError(f"--start-task {first.name} needs the outputs of {producer.name}, and no earlier "
                              f"run has them: run python runner.py --end-task {producer.name} first")
     base_manifest = mf.load(base)
     for t in upstream:
         state = base_manifest["tasks"].get(t.name, {})
-        if state.get("status") not in ("success", "copied"):
+        if state.get("status") not in DONE:
             raise ParameterError(f"--start-task {first.name}: task {t.name} did not succeed in run "
                                  f"{base.name}: run python runner.py --end-task {t.name} first")
         changed = [p for p in t.params if base_manifest["params"].get(p) != params.get(p)]
         if changed:
             raise ParameterError(f"--start-task {first.name}: run {base.name} ran {t.name} with other values of "
                                  f"{', '.join(changed)}; run the whole pipeline with these parameters instead")
-        for rel in t.outputs:
-            src, dst = base / rel, run_dir / rel
-            expected = state.get("artifacts", {}).get(rel, {}).get("sha256")
-            if not src.is_file() or (expected and mf.sha256_file(src) != expected):
-                raise ParameterError(f"--start-task {first.name}: {rel} of run {base.name} is missing or was "
-                                     f"changed since it was written: run the whole pipeline")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-        records[t.name] = {"status": "copied", "from_run": base.name,
-                           "artifacts": mf.artifact_records(run_dir, t.outputs)}
-    return records
+        if _artifact_mismatch(base, state):
+            raise ParameterError(f"--start-task {first.name}: the outputs of {t.name} in run {base.name} are "
+                                 "missing or changed since they were written: run the whole pipeline")
+    return base, upstream, base_manifest
 
 
+# ------------------------------------------------------------------------------------------ entry points
 def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Path, start_task: str | None = None,
                  end_task: str | None = None, run_dir: Path | None = None, from_run: Path | None = None,
-                 log_level: str = "INFO", progress: Callable[[str], None] = print,
-                 project: Path | None = None) -> RunResult:
-    """Execute the selected tasks in order. Parameters must already be validated."""
-    import papermill as pm
-    import scrapbook as sb
-
+                 log_level: str = "INFO", progress: Callable[[str], None] = print, project: Path | None = None,
+                 force: bool = False, force_tasks: tuple[str, ...] = (), today: dt.date | None = None) -> RunResult:
+    """Start a new run of the selected tasks. Parameters must already be validated."""
+    opts = RunOptions(outputs_dir=outputs_dir.resolve(), notebooks_dir=notebooks_dir, project=project,
+                      log_level=log_level, force=force, force_tasks=tuple(force_tasks), progress=progress,
+                      today=today)
     tasks = select_tasks(start_task, end_task)
-    outputs_dir = outputs_dir.resolve()
+    outputs_dir = opts.outputs_dir
     run_id = run_dir.name if run_dir else make_run_id(params)
     run_dir = (run_dir or outputs_dir / "runs" / run_id).resolve()
-    if run_dir.is_relative_to(outputs_dir / "runs") and (run_dir / "manifest.json").exists() and not from_run:
+    in_runs = run_dir.parent == outputs_dir / "runs"
+    if in_runs and run_dir.exists():
         run_id = f"{run_id}-{os.getpid()}"  # same second, same params: keep both
         run_dir = outputs_dir / "runs" / run_id
-    copied = _prepare_upstream(tasks, params, run_dir, outputs_dir, from_run)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    base, upstream, base_manifest = _plan_upstream(tasks, params, run_dir, outputs_dir, from_run)
 
-    level = getattr(logging, log_level.upper())
-    manifest: dict[str, Any] = {
-        "run_id": run_id, "status": "running", "created_at": mf.utc_now(), "run_dir": str(run_dir),
-        "params": params, "params_fingerprint": fingerprint(params),
-        "selection": {"start_task": tasks[0].name, "end_task": tasks[-1].name},
-        "environment": mf.environment(project),
-        "tasks": {t.name: {"status": "not_selected", "notebook": f"notebooks/{t.notebook}"} for t in TASKS},
-    }
-    for name, rec in copied.items():
-        manifest["tasks"][name].update(rec)
-    for t in tasks:
-        manifest["tasks"][t.name]["status"] = "pending"
-    mf.save(run_dir, manifest)
+    if params.get("retention_days"):
+        from .retention import prune_runs
+        pruned = prune_runs(outputs_dir, params["retention_days"])
+        if pruned["deleted"]:
+            _summary_line(outputs_dir, "pipeline", f"retention: deleted {len(pruned['deleted'])} run(s) older "
+                                                   f"than {params['retention_days']} days")
+    if params.get("summary_log_days"):
+        from .retention import trim_summary_log
+        trim_summary_log(outputs_dir, params["summary_log_days"])
 
-    kernel_manager = same_interpreter_kernel_manager(run_dir / "logs" / "kernel_stderr.log")
-    pm_logger = logging.getLogger("papermill")
+    lock = PathLock(run_dir / ".lock", f"run folder {run_dir}")
+    with lock:
+        if lock.took_over:
+            progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
+        manifest: dict[str, Any] = {
+            "run_id": run_id, "status": "running", "created_at": mf.utc_now(), "run_dir": str(run_dir),
+            "params": params, "params_fingerprint": params_fingerprint(params),
+            "selection": {"start_task": tasks[0].name, "end_task": tasks[-1].name},
+            "environment": mf.environment(project),
+            "tasks": {t.name: {"status": "not_selected", "notebook": f"notebooks/{t.notebook}"} for t in TASKS},
+        }
+        for t in upstream:
+            if base is None:
+                manifest["tasks"][t.name].update(status="present", note=f"outputs already in {run_dir}",
+                                                 artifacts=mf.artifact_records(run_dir, t.outputs))
+                continue
+            for rel in t.outputs:
+                link_or_copy(base / rel, run_dir / rel)
+            manifest["tasks"][t.name].update(status="copied", from_run=base.name,
+                                             artifacts=base_manifest["tasks"][t.name]["artifacts"])
+        for t in tasks:
+            manifest["tasks"][t.name]["status"] = "pending"
+        mf.save(run_dir, manifest)
+        return _execute(manifest, run_dir, tasks, opts, resume=False)
+
+
+def resume_run(run_id: str | None, *, outputs_dir: Path, notebooks_dir: Path, log_level: str = "INFO",
+               progress: Callable[[str], None] = print, project: Path | None = None,
+               today: dt.date | None = None) -> RunResult:
+    """Continue a run from its first task that is not finished; finished tasks are checked, not re-run."""
+    opts = RunOptions(outputs_dir=outputs_dir.resolve(), notebooks_dir=notebooks_dir, project=project,
+                      log_level=log_level, progress=progress, today=today)
+    run_dir = find_run(opts.outputs_dir, run_id)
+    lock = PathLock(run_dir / ".lock", f"run {run_dir.name}")
+    with lock:
+        if lock.took_over:
+            progress(f"note: took over the lock of run {run_dir.name} left by dead process "
+                     f"{lock.took_over['pid']}")
+        manifest = mf.load(run_dir)
+        selection = manifest.get("selection", {})
+        tasks = select_tasks(selection.get("start_task"), selection.get("end_task"))
+        manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "previous_status": manifest["status"]})
+        manifest["status"] = "running"
+        mf.save(run_dir, manifest)
+        return _execute(manifest, run_dir, tasks, opts, resume=True)
+
+
+# ------------------------------------------------------------------------------------------ the loop
+def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opts: RunOptions,
+             resume: bool) -> RunResult:
+    params, run_id, outputs_dir = manifest["params"], manifest["run_id"], opts.outputs_dir
+    cache = ReuseCache(outputs_dir, params.get("lock_timeout_seconds", 10.0))
+    versions = {"python": manifest["environment"]["python"], **manifest["environment"]["packages"]}
+    today = opts.today or dt.date.today()
+    previous = _previous_manifest(outputs_dir, run_dir, params)
     run_started = time.perf_counter()
     exit_code, message = EXIT_OK, f"run {run_id} succeeded: {run_dir}"
-    for position, task in enumerate(tasks, 1):
-        record = manifest["tasks"][task.name]
-        executed = run_dir / "notebooks" / task.notebook
-        executed.parent.mkdir(parents=True, exist_ok=True)
-        handler = file_handler(run_dir / "logs" / f"{task.name}.log", task.name, level)
-        for logger in (pm_logger, log):
-            logger.addHandler(handler)
-        pm_logger.setLevel(logging.INFO)
-        log.setLevel(level)
-        record.update(status="running", started_at=mf.utc_now(), executed_notebook=f"notebooks/{task.notebook}")
-        mf.save(run_dir, manifest)
-        log.info("start %s (%s) in %s", task.name, task.notebook, run_dir, extra={"task": task.name})
-        started = time.perf_counter()
-        error: BaseException | None = None
-        injected = {**notebook_params(task, params), "run_dir": str(run_dir)}
-        try:
-            pm.execute_notebook(
-                str(notebooks_dir / task.notebook), str(executed), parameters=injected,
-                kernel_name="python3", language="python", progress_bar=False, log_output=True,
-                cwd=str(notebooks_dir), execution_timeout=params["cell_timeout_seconds"],
-                kernel_manager_class=kernel_manager,
-            )
-        except Exception as exc:  # papermill/nbclient errors of every kind end the run here
-            error = exc
-        duration = round(time.perf_counter() - started, 3)
-        record.update(ended_at=mf.utc_now(), duration_s=duration, parameters=injected)
-        if executed.is_file():
-            try:
-                record["scraps"] = {name: scrap.data for name, scrap in sb.read_notebook(str(executed)).scraps.items()}
-            except Exception as exc:  # a half-written notebook must not hide the real error
-                record["scraps_error"] = str(exc)
-            try:
-                from .render import notebook_to_html
-                notebook_to_html(executed, run_dir / "html" / executed.with_suffix(".html").name)
-                record["html"] = f"html/{executed.with_suffix('.html').name}"
-            except Exception as exc:
-                record["html_error"] = str(exc)
-        if error is None:
-            missing = [rel for rel in task.outputs if not (run_dir / rel).is_file()]
-            if missing:
-                error = RuntimeError(f"notebook finished but did not write {', '.join(missing)}")
-        record["artifacts"] = mf.artifact_records(run_dir, task.outputs)
-        for logger in (pm_logger, log):
-            logger.removeHandler(handler)
-        if error is not None:
-            text = _task_error_message(task, error, executed)
-            record.update(status="timed_out" if type(error).__name__ == "CellTimeoutError" else "failed",
-                          error=text)
-            with open(run_dir / "logs" / f"{task.name}.log", "a", encoding="utf-8") as fh:
-                fh.write(_format(task.name, logging.ERROR, text) + "\n")
-            _summary_line(outputs_dir, task.name, f"run={run_id} status={record['status']} duration={duration}s "
-                                                  f"error={text}", logging.ERROR)
-            progress(f"[{position}/{len(tasks)}] {task.name:<20} {record['status'].upper()} after {duration:.1f} s")
-            exit_code, message = EXIT_TASK_FAILED, text
-            handler.close()
-            break
-        record["status"] = "success"
-        with open(run_dir / "logs" / f"{task.name}.log", "a", encoding="utf-8") as fh:
-            fh.write(_format(task.name, logging.INFO, f"success in {duration:.2f} s; artifacts: "
-                             + ", ".join(f"{k} sha256={v['sha256'][:12]}" for k, v in record["artifacts"].items()))
-                     + "\n")
-        handler.close()
-        _summary_line(outputs_dir, task.name, f"run={run_id} status=success duration={duration}s")
-        progress(f"[{position}/{len(tasks)}] {task.name:<20} ok in {duration:.1f} s")
-        mf.save(run_dir, manifest)
-
-    manifest["status"] = "success" if exit_code == EXIT_OK else "failed"
+    stale = False  # once a finished task must be redone, everything after it is executed again
+    try:
+        for position, task in enumerate(tasks, 1):
+            record = manifest["tasks"][task.name]
+            label = f"[{position}/{len(tasks)}] {task.name:<20}"
+            task_log = run_dir / "logs" / f"{task.name}.log"
+            if resume and record.get("status") in DONE and not stale:
+                problem = _artifact_mismatch(run_dir, record)
+                if problem is None:
+                    opts.progress(f"{label} done earlier ({record['status']}), artifacts verified")
+                    continue
+                stale = True
+                record["rerun_reason"] = problem
+                _append(task_log, task.name, logging.WARNING, f"re-running: {problem}")
+                opts.progress(f"{label} re-running: {problem}")
+            fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions)
+            record.update(fingerprint=fp, fingerprint_parts=parts)
+            reusable = not (stale or opts.force or task.name in opts.force_tasks
+                            or _live_window(task, params, today))
+            entry = cache.lookup(fp) if reusable else None
+            if entry is not None and entry["run_id"] != run_id:
+                _reuse(entry, task, record, run_dir, outputs_dir)
+                _append(task_log, task.name, logging.INFO,
+                        f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed")
+                _summary_line(outputs_dir, task.name, f"run={run_id} status=reused from={entry['run_id']}")
+                opts.progress(f"{label} reused from run {entry['run_id']}")
+                mf.save(run_dir, manifest)
+                continue
+            why = _why_run(task, record, previous, opts, stale, _live_window(task, params, today))
+            record["run_reason"] = why
+            ok = _run_task(task, record, manifest, run_dir, opts, why)
+            opts.progress(f"{label} " + (f"ok in {record['duration_s']:.1f} s ({why})" if ok else
+                                         f"{record['status'].upper()} after {record['duration_s']:.1f} s"))
+            if not ok:
+                exit_code, message = EXIT_TASK_FAILED, record["error"]
+                break
+            if not _live_window(task, params, today):
+                cache.record(fp, {"run_id": run_id, "task": task.name, "artifacts":
+                                  {rel: info["sha256"] for rel, info in record["artifacts"].items()},
+                                  "notebook": record.get("executed_notebook"), "html": record.get("html"),
+                                  "scraps": record.get("scraps", {}), "duration_s": record["duration_s"]})
+    except LockBusyError as exc:
+        exit_code, message = EXIT_LOCKED, str(exc)
+    failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in ("failed", "timed_out")]
+    manifest["status"] = ("success" if exit_code == EXIT_OK else
+                          "timed_out" if failed and manifest["tasks"][failed[0].name]["status"] == "timed_out"
+                          else "locked" if exit_code == EXIT_LOCKED else "failed")
     manifest["ended_at"] = mf.utc_now()
     manifest["duration_s"] = round(time.perf_counter() - run_started, 3)
+    hook = params.get("on_success") if exit_code == EXIT_OK else params.get("on_failure")
+    if hook:
+        from .hooks import run_hook
+        manifest["hook"] = run_hook(hook, run_id=run_id, status=manifest["status"], run_dir=run_dir)
+        if manifest["hook"]["exit_code"] != 0:
+            opts.progress(f"warning: the {'on_success' if exit_code == EXIT_OK else 'on_failure'} hook "
+                          f"exited {manifest['hook']['exit_code']}: {manifest['hook']['output'][-200:]}")
     mf.save(run_dir, manifest)
-    if run_dir.is_relative_to(outputs_dir / "runs"):
+    if run_dir.parent == outputs_dir / "runs":
         _update_latest(outputs_dir, run_dir)
     _summary_line(outputs_dir, "pipeline", f"run={run_id} status={manifest['status']} "
                                            f"duration={manifest['duration_s']}s dir={run_dir}",
@@ -276,7 +383,218 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
     return RunResult(exit_code, run_id, run_dir, message)
 
 
-def _format(task: str, level: int, message: str) -> str:
-    record = logging.LogRecord("aapl_lib.runner", level, "", 0, message, None, None)
-    record.task = task
-    return TaskFormatter(task).format(record)
+def _previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict | None:
+    """The latest other run's manifest (to explain why a task runs again)."""
+    latest = latest_run_dir(outputs_dir)
+    if latest is None or latest == run_dir or not (latest / "manifest.json").is_file():
+        return None
+    try:
+        return mf.load(latest)
+    except (OSError, ValueError):
+        return None
+
+
+def _why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOptions, stale: bool,
+             live: bool) -> str:
+    if stale:
+        return "an earlier task was redone"
+    if opts.force or task.name in opts.force_tasks:
+        return "forced"
+    if live:
+        return "live download window reaches today"
+    old = (previous or {}).get("tasks", {}).get(task.name, {}).get("fingerprint_parts")
+    if not old:
+        return "first run of this task"
+    changed = explain_difference(old, record["fingerprint_parts"])
+    return f"changed: {changed}" if changed != "nothing" else "no reusable result in the cache"
+
+
+def _reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir: Path) -> None:
+    source = outputs_dir / "runs" / entry["run_id"]
+    for rel in entry["artifacts"]:
+        link_or_copy(source / rel, run_dir / rel)
+    for key in ("notebook", "html"):
+        rel = entry.get(key)
+        if rel and (source / rel).is_file():
+            link_or_copy(source / rel, run_dir / rel)
+    record.update(status="reused", reused_from=entry["run_id"], duration_s=0.0,
+                  original_duration_s=entry.get("duration_s"), executed_notebook=entry.get("notebook"),
+                  html=entry.get("html"), scraps=entry.get("scraps", {}),
+                  artifacts=mf.artifact_records(run_dir, task.outputs), ended_at=mf.utc_now())
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, error: BaseException, transient: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.transient = error, transient
+
+
+def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: RunOptions, why: str) -> bool:
+    """Execute the task's notebook with its retry policy and time limits; update ``record``."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+    params = manifest["params"]
+    retries = int(params.get("task_retries", {}).get(task.name, 0))
+    task_log = run_dir / "logs" / f"{task.name}.log"
+    record.update(status="running", started_at=mf.utc_now(), attempts=[],
+                  executed_notebook=f"notebooks/{task.notebook}")
+    record.pop("error", None)
+    mf.save(run_dir, manifest)
+    _append(task_log, task.name, logging.INFO, f"start {task.notebook} in {run_dir} ({why})")
+    started = time.perf_counter()
+
+    def attempt() -> None:
+        error, timed_out = _execute_notebook(task, params, run_dir, opts)
+        if error is not None:
+            raise _AttemptFailed(error, transient=not timed_out and _error_name(error) in TRANSIENT_ERRORS) \
+                from error
+        record["timed_out"] = False
+
+    def before_sleep(state) -> None:
+        delay = state.next_action.sleep if state.next_action else 0.0
+        failure = state.outcome.exception()
+        text = _task_error_message(task, failure.error, run_dir / "notebooks" / task.notebook)
+        record["attempts"].append({"attempt": state.attempt_number, "error": text, "delay_s": round(delay, 3)})
+        _append(task_log, task.name, logging.WARNING,
+                f"attempt {state.attempt_number} of {retries + 1} failed with a transient error; retrying in "
+                f"{delay:.2f} s: {text}")
+        mf.save(run_dir, manifest)
+
+    retrying = Retrying(stop=stop_after_attempt(retries + 1), reraise=True, before_sleep=before_sleep,
+                        wait=wait_random_exponential(multiplier=params.get("task_retry_wait_seconds", 5.0), max=600),
+                        retry=retry_if_exception(lambda e: isinstance(e, _AttemptFailed) and e.transient))
+    error: BaseException | None = None
+    timed_out = False
+    try:
+        retrying(attempt)
+    except _AttemptFailed as failure:
+        error, timed_out = failure.error, getattr(failure.error, "_aapl_timed_out", False)
+    executed = run_dir / "notebooks" / task.notebook
+    record.update(ended_at=mf.utc_now(), duration_s=round(time.perf_counter() - started, 3),
+                  parameters={**notebook_params(task, params), "run_dir": str(run_dir)})
+    _collect_notebook(record, executed, run_dir)
+    if error is None:
+        missing = [rel for rel in task.outputs if not (run_dir / rel).is_file()]
+        if missing:
+            error = RuntimeError(f"notebook finished but did not write {', '.join(missing)}")
+    record["artifacts"] = mf.artifact_records(run_dir, task.outputs)
+    if error is not None:
+        text = _task_error_message(task, error, executed)
+        if timed_out and _error_name(error) != "CellTimeoutError":
+            text = (f"task {task.name} timed out: notebooks/{task.notebook} ran longer than task_timeout_seconds="
+                    f"{params['task_timeout_seconds']} s and its kernel was stopped — executed notebook: {executed}")
+        status = "timed_out" if timed_out or _error_name(error) == "CellTimeoutError" else "failed"
+        record.update(status=status, error=text)
+        _append(task_log, task.name, logging.ERROR, text)
+        _summary_line(opts.outputs_dir, task.name, f"run={manifest['run_id']} status={status} "
+                                                   f"duration={record['duration_s']}s error={text}", logging.ERROR)
+        mf.save(run_dir, manifest)
+        return False
+    record["status"] = "success"
+    _append(task_log, task.name, logging.INFO, f"success in {record['duration_s']:.2f} s; artifacts: "
+            + ", ".join(f"{k} sha256={v['sha256'][:12]}" for k, v in record["artifacts"].items()))
+    _summary_line(opts.outputs_dir, task.name, f"run={manifest['run_id']} status=success "
+                                               f"duration={record['duration_s']}s")
+    mf.save(run_dir, manifest)
+    return True
+
+
+def _execute_notebook(task: TaskSpec, params: dict, run_dir: Path, opts: RunOptions
+                      ) -> tuple[BaseException | None, bool]:
+    """One papermill execution, with the cell timeout and a wall-clock watchdog that stops the kernel."""
+    import papermill as pm
+
+    executed = run_dir / "notebooks" / task.notebook
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    level = getattr(logging, opts.log_level.upper())
+    handler = file_handler(run_dir / "logs" / f"{task.name}.log", task.name, level)
+    pm_logger = logging.getLogger("papermill")
+    pm_logger.addHandler(handler)
+    pm_logger.setLevel(logging.INFO)
+    state: dict[str, Any] = {}
+
+    def stop_kernel() -> None:
+        state["fired"] = True
+        if state.get("pid"):
+            try:
+                os.kill(state["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    watchdog = threading.Timer(params["task_timeout_seconds"], stop_kernel)
+    watchdog.daemon = True
+    kernel_manager = same_interpreter_kernel_manager(run_dir / "logs" / "kernel_stderr.log",
+                                                     on_start=lambda pid: state.__setitem__("pid", pid))
+    error: BaseException | None = None
+    try:
+        watchdog.start()
+        pm.execute_notebook(
+            str(opts.notebooks_dir / task.notebook), str(executed),
+            parameters={**notebook_params(task, params), "run_dir": str(run_dir)},
+            kernel_name="python3", language="python", progress_bar=False, log_output=True,
+            cwd=str(opts.notebooks_dir), execution_timeout=params["cell_timeout_seconds"],
+            kernel_manager_class=kernel_manager,
+        )
+    except Exception as exc:  # papermill/nbclient errors of every kind are recorded by the caller
+        error = exc
+    finally:
+        watchdog.cancel()
+        pm_logger.removeHandler(handler)
+        handler.close()
+    timed_out = bool(state.get("fired")) and error is not None
+    if error is not None:
+        error._aapl_timed_out = timed_out  # type: ignore[attr-defined]
+    return error, timed_out
+
+
+def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:
+    """Scraps into the manifest and the executed notebook rendered to HTML (failed ones too)."""
+    if not executed.is_file():
+        return
+    try:
+        import scrapbook as sb
+        record["scraps"] = {name: scrap.data for name, scrap in sb.read_notebook(str(executed)).scraps.items()}
+    except Exception as exc:  # a half-written notebook must not hide the real error
+        record["scraps_error"] = str(exc)
+    try:
+        from .render import notebook_to_html
+        html = run_dir / "html" / executed.with_suffix(".html").name
+        notebook_to_html(executed, html)
+        record["html"] = f"html/{html.name}"
+    except Exception as exc:
+        record["html_error"] = str(exc)
+
+
+def describe_run(run_dir: Path) -> list[dict[str, Any]]:
+    """One row per task: state, duration, reused-or-run, executed notebook (for ``status``)."""
+    manifest = mf.load(run_dir)
+    rows = []
+    for task in TASKS:
+        rec = manifest["tasks"].get(task.name, {})
+        how = {"reused": f"reused from {rec.get('reused_from')}", "copied": f"copied from {rec.get('from_run')}",
+               "success": "run", "failed": "run", "timed_out": "run"}.get(rec.get("status", ""), "")
+        nb = rec.get("executed_notebook")
+        rows.append({"task": task.name, "status": rec.get("status", "?"), "duration_s": rec.get("duration_s"),
+                     "how": how, "notebook": str(run_dir / nb) if nb and (run_dir / nb).exists() else "",
+                     "error": rec.get("error", "")})
+    return rows
+
+
+def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
+    """Every run folder, newest first, with its status (for ``list``)."""
+    runs_dir = outputs_dir / "runs"
+    rows = []
+    for run_dir in sorted(runs_dir.iterdir(), reverse=True) if runs_dir.is_dir() else []:
+        try:
+            m = mf.load(run_dir)
+        except (OSError, ValueError):
+            rows.append({"run_id": run_dir.name, "status": "unreadable"})
+            continue
+        counts: dict[str, int] = {}
+        for rec in m["tasks"].values():
+            counts[rec.get("status", "?")] = counts.get(rec.get("status", "?"), 0) + 1
+        rows.append({"run_id": m["run_id"], "status": m.get("status"), "ticker": m["params"]["ticker"],
+                     "source": m["params"]["source"], "window": f"{m['params']['start']}..{m['params']['end']}",
+                     "created_at": m.get("created_at"), "duration_s": m.get("duration_s"), "tasks": counts})
+    return rows
+

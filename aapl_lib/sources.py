@@ -21,21 +21,13 @@ import pandas as pd
 from tenacity import (RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential,
                       Retrying)
 
+from .config import SAMPLE_RANGE
 from .errors import DataSourceError, TransientSourceError
 
 log = logging.getLogger(__name__)
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 OPTIONAL_COLUMNS = ("adj_close",)
-# Date ranges of the offline sample, per ticker (checked by a test against the package).
-SAMPLE_RANGE = {
-    "AAPL": ("2000-03-01", "2013-03-01"),
-    "MSFT": ("2000-03-01", "2013-03-01"),
-    "IBM": ("2000-03-01", "2013-03-01"),
-    "GOOG": ("2004-08-19", "2013-03-01"),
-    "FB": ("2012-05-18", "2013-03-01"),
-}
-
 # Names seen in real files, normalised (lower case, no spaces/underscores/dashes) -> our column.
 _ALIASES = {
     "date": "date", "datetime": "date", "timestamp": "date", "time": "date", "day": "date",
