@@ -7,7 +7,6 @@ first test row, so no training target overlaps a test day.
 
 from __future__ import annotations
 
-import datetime as dt
 import platform
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -130,7 +129,7 @@ def model_metadata(*, ticker: str, features: list[str], split: Split, params: di
         "test_fraction": params["test_fraction"],
         "in_sample_metrics": in_sample,
         "library_versions": library_versions(),
-        "trained_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        # no timestamp here: the same data and params give a byte-identical file (the manifest has the time)
     }
 
 

@@ -204,32 +204,45 @@ def _live_window(task: TaskSpec, params: dict[str, Any], today: dt.date) -> bool
 def _plan_upstream(tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_dir: Path,
                    from_run: Path | None) -> tuple[Path | None, list[TaskSpec], dict]:
     """For a run that starts after task 1: the earlier run whose outputs can stand in for the tasks before
-    it (same params for those tasks, files matching their sha256). Raises ParameterError otherwise."""
+    it — ``from_run``, else the newest run where those tasks finished with the same values of their params
+    and files that still match their sha256. Raises ParameterError when there is none."""
     first = tasks[0]
     upstream = list(TASKS[:[t.name for t in TASKS].index(first.name)])
     if not upstream:
         return None, [], {}
     if all((run_dir / rel).is_file() for t in upstream for rel in t.outputs):
         return None, upstream, {}
-    base = from_run or latest_run_dir(outputs_dir)
     producer = producer_of(first.inputs[0]) if first.inputs else upstream[-1]
-    if base is None or not (base / "manifest.json").is_file():
+    runs_dir = outputs_dir / "runs"
+    candidates = [from_run] if from_run else sorted(
+        (p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), reverse=True) if runs_dir.is_dir() else []
+    if not candidates:
         raise ParameterError(f"--start-task {first.name} needs the outputs of {producer.name}, and no earlier "
                              f"run has them: run python runner.py --end-task {producer.name} first")
-    base_manifest = mf.load(base)
+    first_problem = None
+    for base in candidates:
+        base_manifest = mf.load(base)
+        problem = _upstream_problem(base, base_manifest, upstream, params)
+        if problem is None:
+            return base, upstream, base_manifest
+        first_problem = first_problem or f"run {base.name}: {problem}"
+    raise ParameterError(f"--start-task {first.name}: no earlier run can supply the outputs of "
+                         f"{producer.name} (newest checked, {first_problem}); run python runner.py --end-task "
+                         f"{producer.name} with these parameters first")
+
+
+def _upstream_problem(base: Path, base_manifest: dict, upstream: list[TaskSpec], params: dict) -> str | None:
     for t in upstream:
         state = base_manifest["tasks"].get(t.name, {})
         if state.get("status") not in DONE:
-            raise ParameterError(f"--start-task {first.name}: task {t.name} did not succeed in run "
-                                 f"{base.name}: run python runner.py --end-task {t.name} first")
+            return f"{t.name} did not finish there"
         changed = [p for p in t.params if base_manifest["params"].get(p) != params.get(p)]
         if changed:
-            raise ParameterError(f"--start-task {first.name}: run {base.name} ran {t.name} with other values of "
-                                 f"{', '.join(changed)}; run the whole pipeline with these parameters instead")
-        if _artifact_mismatch(base, state):
-            raise ParameterError(f"--start-task {first.name}: the outputs of {t.name} in run {base.name} are "
-                                 "missing or changed since they were written: run the whole pipeline")
-    return base, upstream, base_manifest
+            return f"{t.name} ran with other values of {', '.join(changed)}"
+        mismatch = _artifact_mismatch(base, state)
+        if mismatch:
+            return f"{t.name}: {mismatch}"
+    return None
 
 
 # ------------------------------------------------------------------------------------------ entry points
@@ -266,7 +279,8 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
         if lock.took_over:
             progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
         manifest: dict[str, Any] = {
-            "run_id": run_id, "status": "running", "created_at": mf.utc_now(), "run_dir": str(run_dir),
+            "run_id": run_id, "status": "running", "run_dir": str(run_dir),
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),  # microseconds: orders same-second runs
             "params": params, "params_fingerprint": params_fingerprint(params),
             "selection": {"start_task": tasks[0].name, "end_task": tasks[-1].name},
             "environment": mf.environment(project),
@@ -596,5 +610,6 @@ def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
         rows.append({"run_id": m["run_id"], "status": m.get("status"), "ticker": m["params"]["ticker"],
                      "source": m["params"]["source"], "window": f"{m['params']['start']}..{m['params']['end']}",
                      "created_at": m.get("created_at"), "duration_s": m.get("duration_s"), "tasks": counts})
+    rows.sort(key=lambda r: (r.get("created_at") or "", r["run_id"]), reverse=True)
     return rows
 

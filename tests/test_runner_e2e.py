@@ -88,8 +88,7 @@ def test_two_runs_with_the_same_params_agree(default_run, tmp_path):
 def test_start_task_reuses_checked_upstream_outputs(default_run):
     outputs, _ = default_run
     base = only_run(outputs)
-    proc = run_runner(*WINDOW, "--start-task", "model_evaluation", "--end-task", "model_evaluation",
-                      outputs=outputs)
+    proc = run_runner(*WINDOW, "--only", "model_evaluation", "--force", outputs=outputs)
     assert proc.returncode == 0, proc.stderr
     newest = max((outputs / "runs").iterdir())
     manifest = json.loads((newest / "manifest.json").read_text())
@@ -104,7 +103,7 @@ def test_start_task_with_other_upstream_params_is_refused(default_run):
     outputs, _ = default_run
     proc = run_runner(*WINDOW, "-p", "lags", "3", "--start-task", "model_training", outputs=outputs)
     assert proc.returncode == 2
-    assert "lags" in proc.stderr and "feature_engineering" in proc.stderr
+    assert "lags" in proc.stderr and "feature_engineering" in proc.stderr and "no earlier run" in proc.stderr
 
 
 @pytest.mark.parametrize("writer", [write_classic_yahoo, write_yfinance_multiheader],

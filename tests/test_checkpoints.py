@@ -1,0 +1,403 @@
+"""Checkpoints: resume (after a failure and after kill -9), incremental reuse, locks, timeouts, retries,
+hooks, retention, and the cost of a rerun with nothing to do.
+
+These tests run a copy of the project (runner.py, notebooks/, params/, aapl_lib/) in a temporary folder, so
+they can edit notebooks and library code without touching the repository. PYTHONPATH points the runner and
+its kernels at the copy's aapl_lib.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT
+
+WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31"]
+ALL = ["data_ingestion", "data_cleaning", "feature_engineering", "model_training", "model_evaluation", "reporting"]
+
+
+class Project:
+    """A throw-away copy of the project with its own outputs folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for name in ("aapl_lib", "notebooks", "params"):
+            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy2(ROOT / "runner.py", root / "runner.py")
+        self.outputs = root / "outputs"
+        self.env = {**os.environ, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(self.outputs)}
+
+    def cmd(self, *args: str) -> list[str]:
+        return [sys.executable, str(self.root / "runner.py"), *args]
+
+    def run(self, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(self.cmd(*args), cwd=self.root, capture_output=True, text=True, timeout=timeout,
+                              env={**self.env, **(env or {})})
+
+    def latest(self) -> Path:
+        return (self.outputs / "latest").resolve()
+
+    def manifest(self, run_dir: Path | None = None) -> dict:
+        return json.loads(((run_dir or self.latest()) / "manifest.json").read_text())
+
+    def statuses(self, run_dir: Path | None = None) -> dict[str, str]:
+        return {name: rec["status"] for name, rec in self.manifest(run_dir)["tasks"].items()}
+
+    def executed(self, run_dir: Path | None = None) -> set[str]:
+        return {name for name, status in self.statuses(run_dir).items() if status == "success"}
+
+    def add_cell(self, notebook: str, code: str, position: int = 2) -> None:
+        """Insert a code cell (after the parameters and title cells by default)."""
+        path = self.root / "notebooks" / notebook
+        nb = json.loads(path.read_text())
+        nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"test-{position}",
+                                      "metadata": {}, "outputs": [], "source": code})
+        path.write_text(json.dumps(nb, indent=1))
+
+    def restore(self, notebook: str) -> None:
+        shutil.copy2(ROOT / "notebooks" / notebook, self.root / "notebooks" / notebook)
+
+
+SLEEP = "import os, time\ntime.sleep(float(os.environ.get('AAPL_TEST_SLEEP', '0')))"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Project:
+    proj = Project(tmp_path_factory.mktemp("project"))
+    proc = proj.run(*WINDOW)
+    assert proc.returncode == 0, proc.stderr
+    return proj
+
+
+def test_a_rerun_with_nothing_changed_reuses_every_task(project):
+    first = project.latest()
+    proc = project.run(*WINDOW)
+    assert proc.returncode == 0, proc.stderr
+    second = project.latest()
+    assert second != first
+    manifest = project.manifest(second)
+    assert {rec["status"] for rec in manifest["tasks"].values()} == {"reused"}
+    assert {rec["reused_from"] for rec in manifest["tasks"].values()} == {first.name}
+    for task in manifest["tasks"].values():
+        for rel, info in task["artifacts"].items():
+            assert (second / rel).is_file()
+    assert (second / "notebooks" / "05_model_evaluation.ipynb").is_file()
+    assert (second / "html" / "06_reporting.html").is_file()
+    assert proc.stdout.count("reused from run") == 6
+
+
+def test_a_rerun_with_nothing_changed_imports_no_heavy_library(project):
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['runner.py', *{WINDOW!r}]\n"
+             "try:\n    runpy.run_path('runner.py', run_name='__main__')\nexcept SystemExit as e:\n"
+             "    assert e.code == 0, e.code\n"
+             "print(sorted(m for m in ('pandas', 'papermill', 'nbformat', 'numpy', 'scrapbook') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=project.root, env=project.env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_editing_a_notebook_reruns_that_task_only(project):
+    project.add_cell("05_model_evaluation.ipynb", "# a reviewer's note: nothing computed differently")
+    try:
+        proc = project.run(*WINDOW)
+    finally:
+        project.restore("05_model_evaluation.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    # reporting's inputs came out byte-identical, so it is reused too
+    assert project.executed() == {"model_evaluation"}
+    assert "changed: notebook source" in proc.stdout
+
+
+def test_changing_a_parameter_reruns_the_tasks_that_read_it_and_what_follows(project):
+    proc = project.run(*WINDOW, "-p", "ridge_alpha", "30")
+    assert proc.returncode == 0, proc.stderr
+    assert project.executed() == {"model_training", "model_evaluation", "reporting"}
+    statuses = project.statuses()
+    assert [statuses[t] for t in ALL[:3]] == ["reused"] * 3
+
+
+def test_editing_an_aapl_lib_module_reruns_the_tasks_that_import_it(project):
+    path = project.root / "aapl_lib" / "features.py"
+    original = path.read_text()
+    path.write_text(original.replace('    """Wilder\'s relative strength index (0..100), from closes up to each day."""',
+                                     '    """Wilder\'s RSI (0..100), from closes up to each day."""'))
+    try:
+        proc = project.run(*WINDOW)
+    finally:
+        path.write_text(original)
+    assert proc.returncode == 0, proc.stderr
+    # features.py is imported by notebooks 03, 04 (TARGET) and 05; not by 01, 02 or 06
+    assert project.executed() == {"feature_engineering", "model_training", "model_evaluation"}
+    reasons = {name: rec.get("run_reason") for name, rec in project.manifest()["tasks"].items()}
+    assert reasons["feature_engineering"] == "changed: aapl_lib code"
+
+
+def test_force_and_force_task(project):
+    proc = project.run(*WINDOW, "--force-task", "data_cleaning")
+    assert proc.returncode == 0, proc.stderr
+    assert project.executed() == {"data_cleaning"}  # its output is identical, so the rest is reused
+    proc = project.run(*WINDOW, "--only", "reporting", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert project.executed() == {"reporting"}
+
+
+def test_resume_after_a_task_failure(project):
+    project.add_cell("04_model_training.ipynb", "raise RuntimeError('simulated failure in training')")
+    try:
+        proc = project.run(*WINDOW, "-p", "ridge_alpha", "7")
+    finally:
+        project.restore("04_model_training.ipynb")
+    assert proc.returncode == 1
+    assert "model_training" in proc.stderr and "simulated failure" in proc.stderr
+    failed_run = project.latest()
+    assert project.statuses(failed_run)["model_training"] == "failed"
+    before = {t: project.manifest(failed_run)["tasks"][t].get("ended_at") for t in ALL[:3]}
+
+    proc = project.run("resume", failed_run.name)
+    assert proc.returncode == 0, proc.stderr
+    manifest = project.manifest(failed_run)
+    assert manifest["status"] == "success"
+    assert [manifest["tasks"][t]["status"] for t in ALL[3:]] == ["success"] * 3
+    assert {t: manifest["tasks"][t].get("ended_at") for t in ALL[:3]} == before  # not executed again
+    assert proc.stdout.count("artifacts verified") == 3
+
+
+def test_resume_rechecks_artifacts_and_redoes_a_changed_one(project):
+    run_dir = project.latest()
+    target = run_dir / "data" / "cleaned.csv"
+    target.unlink()
+    target.write_text("tampered\n")
+    proc = project.run("resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "data_cleaning" in proc.stdout and "no longer matches the sha256" in proc.stdout
+    manifest = project.manifest(run_dir)
+    assert manifest["tasks"]["data_cleaning"]["rerun_reason"].startswith("data/cleaned.csv")
+    assert all(manifest["tasks"][t]["status"] == "success" for t in ALL[1:])
+    assert target.read_text() != "tampered\n"
+
+
+def test_resume_after_kill_9_matches_an_uninterrupted_run(project, tmp_path):
+    project.add_cell("04_model_training.ipynb", SLEEP)
+    try:
+        runner = subprocess.Popen(project.cmd(*WINDOW, "-p", "ridge_alpha", "3"), cwd=project.root,
+                                  env={**project.env, "AAPL_TEST_SLEEP": "120"}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120
+        run_dir = None
+        while time.time() < deadline:
+            runs = sorted((project.outputs / "runs").iterdir())
+            manifest = runs[-1] / "manifest.json"
+            if manifest.is_file():
+                try:
+                    if json.loads(manifest.read_text())["tasks"]["model_training"]["status"] == "running":
+                        run_dir = runs[-1]
+                        break
+                except (ValueError, KeyError):
+                    pass
+            time.sleep(0.2)
+        assert run_dir is not None, "the runner never reached model_training"
+        time.sleep(2)  # well inside the sleeping cell
+        os.killpg(runner.pid, signal.SIGKILL)  # the runner and its kernel, as a crash would
+        runner.wait(timeout=30)
+    finally:
+        project.restore("04_model_training.ipynb")
+    assert project.statuses(run_dir)["model_training"] == "running"
+
+    proc = project.run("resume", run_dir.name)
+    assert proc.returncode == 0, proc.stderr
+    assert project.manifest(run_dir)["status"] == "success"
+
+    reference = Project(tmp_path / "reference")
+    proc = reference.run(*WINDOW, "-p", "ridge_alpha", "3")
+    assert proc.returncode == 0, proc.stderr
+    ref_dir = reference.latest()
+    for rel in ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib",
+                "data/predictions.csv", "reports/evaluation.json", "reports/forecast.json"]:
+        assert (run_dir / rel).read_bytes() == (ref_dir / rel).read_bytes(), rel
+
+
+def test_a_busy_run_folder_exits_4_and_a_dead_holder_is_taken_over(project):
+    from aapl_lib.locks import PathLock
+
+    run_dir = project.latest()
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time\nfrom aapl_lib.locks import PathLock\n"
+                               f"held = PathLock({str(run_dir / '.lock')!r}, 'run').acquire()\n"
+                               "print('locked', flush=True)\ntime.sleep(120)"],
+                              env=project.env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        proc = project.run("resume", run_dir.name)
+        assert proc.returncode == 4
+        assert f"pid {holder.pid}" in proc.stderr and "locked" in proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = PathLock(run_dir / ".lock", "run")
+    with lock:
+        assert lock.took_over and lock.took_over["pid"] == holder.pid
+    proc = project.run("resume", run_dir.name)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_busy_reuse_cache_exits_4(project):
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import time\nfrom aapl_lib.reuse_cache import ReuseCache\n"
+                               f"held = ReuseCache(__import__('pathlib').Path({str(project.outputs)!r})).lock().acquire()\n"
+                               "print('locked', flush=True)\ntime.sleep(120)"],
+                              env=project.env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        proc = project.run(*WINDOW, "--only", "reporting", "--force", "-p", "lock_timeout_seconds", "0")
+        assert proc.returncode == 4
+        assert "reuse cache" in proc.stderr and f"pid {holder.pid}" in proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_timed_out_cell_is_recorded_as_timed_out(project):
+    project.add_cell("04_model_training.ipynb", SLEEP)
+    try:
+        proc = project.run(*WINDOW, "--only", "model_training", "--force", "-p", "cell_timeout_seconds", "2",
+                           env={"AAPL_TEST_SLEEP": "30"})
+    finally:
+        project.restore("04_model_training.ipynb")
+    assert proc.returncode == 1
+    manifest = project.manifest()
+    assert manifest["tasks"]["model_training"]["status"] == "timed_out"
+    assert manifest["status"] == "timed_out"
+    assert "timed out" in proc.stderr
+    log = (project.latest() / "logs" / "model_training.log").read_text()
+    assert "[model_training] [ERROR]" in log and "timed out" in log
+
+
+def test_a_notebook_over_its_wall_clock_limit_is_stopped(project):
+    project.add_cell("04_model_training.ipynb", SLEEP)
+    try:
+        started = time.time()
+        proc = project.run(*WINDOW, "--only", "model_training", "--force", "-p", "task_timeout_seconds", "4",
+                           env={"AAPL_TEST_SLEEP": "60"})
+        elapsed = time.time() - started
+    finally:
+        project.restore("04_model_training.ipynb")
+    assert proc.returncode == 1 and elapsed < 45
+    record = project.manifest()["tasks"]["model_training"]
+    assert record["status"] == "timed_out" and "task_timeout_seconds=4" in record["error"]
+
+
+def test_transient_failures_are_retried_with_logged_delays(project, tmp_path):
+    marker = tmp_path / "failed-once"
+    project.add_cell("01_data_ingestion.ipynb",
+                     "from pathlib import Path\nfrom aapl_lib.errors import TransientSourceError\n"
+                     f"if not Path({str(marker)!r}).exists():\n"
+                     f"    Path({str(marker)!r}).touch()\n"
+                     "    raise TransientSourceError('simulated network outage')")
+    try:
+        proc = project.run(*WINDOW, "--end-task", "data_ingestion", "--force",
+                           "-p", "task_retries", "{data_ingestion: 2}", "-p", "task_retry_wait_seconds", "0.01")
+    finally:
+        project.restore("01_data_ingestion.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    record = project.manifest()["tasks"]["data_ingestion"]
+    assert record["status"] == "success"
+    assert len(record["attempts"]) == 1 and "simulated network outage" in record["attempts"][0]["error"]
+    assert record["attempts"][0]["delay_s"] >= 0
+    log = (project.latest() / "logs" / "data_ingestion.log").read_text()
+    assert "attempt 1 of 3 failed with a transient error; retrying in" in log
+
+
+def test_other_tasks_do_not_retry_by_default(project):
+    project.add_cell("03_feature_engineering.ipynb",
+                     "from aapl_lib.errors import TransientSourceError\nraise TransientSourceError('x')")
+    try:
+        proc = project.run(*WINDOW, "--only", "feature_engineering", "--force", "-p", "task_retry_wait_seconds", "0")
+    finally:
+        project.restore("03_feature_engineering.ipynb")
+    assert proc.returncode == 1
+    assert project.manifest()["tasks"]["feature_engineering"]["attempts"] == []
+
+
+def test_hooks_receive_run_id_and_status(project, tmp_path):
+    out = tmp_path / "hook.txt"
+    proc = project.run(*WINDOW, "-p", "on_success", f'echo "$1 $2 $AAPL_RUN_STATUS" > {out}')
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().split() == [project.latest().name, "success", "success"]
+    proc = project.run(*WINDOW, "--only", "model_training", "-p", "ridge_alpha", "oops",
+                       "-p", "on_failure", f"echo $AAPL_RUN_ID > {out}")
+    assert proc.returncode == 2  # bad parameter: nothing ran, no hook
+    project.add_cell("06_reporting.ipynb", "raise RuntimeError('report broke')")
+    try:
+        proc = project.run(*WINDOW, "-p", "on_failure", f'echo "$1 $2" > {out}')
+    finally:
+        project.restore("06_reporting.ipynb")
+    assert proc.returncode == 1
+    assert out.read_text().split() == [project.latest().name, "failed"]
+
+
+def test_status_and_list(project):
+    proc = project.run("status")
+    assert proc.returncode == 0, proc.stderr
+    for task in ALL:
+        assert task in proc.stdout
+    assert str(project.latest() / "notebooks") in proc.stdout
+    data = json.loads(project.run("status", "--json").stdout)
+    assert data["run_id"] == project.latest().name and len(data["tasks"]) == 6
+    listing = json.loads(project.run("list", "--json").stdout)
+    assert listing[0]["run_id"] == project.latest().name
+    assert len(listing) == len(list((project.outputs / "runs").iterdir()))
+    proc = project.run("status", "20990101T000000Z-none-000000")
+    assert proc.returncode == 2 and "no run" in proc.stderr
+
+
+def test_prune_deletes_old_runs_and_forgets_them_in_the_cache(tmp_path):
+    from aapl_lib.iorw import write_json
+    from aapl_lib.retention import prune_runs, trim_summary_log
+    from aapl_lib.reuse_cache import ReuseCache
+
+    outputs = tmp_path / "outputs"
+    for run_id in ["20200101T000000Z-aapl-aaaaaa", "20200102T000000Z-aapl-bbbbbb", "20991231T000000Z-aapl-cccccc"]:
+        (outputs / "runs" / run_id / "data").mkdir(parents=True)
+        write_json(outputs / "runs" / run_id / "manifest.json", {"run_id": run_id})
+    os.symlink("runs/20200102T000000Z-aapl-bbbbbb", outputs / "latest")
+    ReuseCache(outputs).record("fp1", {"run_id": "20200101T000000Z-aapl-aaaaaa", "artifacts": {}})
+    dry = prune_runs(outputs, 30, dry_run=True)
+    assert dry["deleted"] == ["20200101T000000Z-aapl-aaaaaa"] and (outputs / "runs" / dry["deleted"][0]).exists()
+    report = prune_runs(outputs, 30)
+    assert report["deleted"] == ["20200101T000000Z-aapl-aaaaaa"]
+    assert sorted(p.name for p in (outputs / "runs").iterdir()) == ["20200102T000000Z-aapl-bbbbbb",
+                                                                   "20991231T000000Z-aapl-cccccc"]
+    assert json.loads((outputs / "cache" / "index.json").read_text()) == {}
+    log = outputs / "logs" / "pipeline_summary.log"
+    log.parent.mkdir()
+    log.write_text("[2020-01-01T00:00:00Z] [pipeline] [INFO] old\n[2099-01-01T00:00:00Z] [pipeline] [INFO] new\n")
+    assert trim_summary_log(outputs, 365) == 1 and "old" not in log.read_text()
+
+
+def test_prune_command_line(project):
+    proc = project.run("prune", "--keep-days", "30", "--dry-run")
+    assert proc.returncode == 0 and "would delete 0 run(s)" in proc.stdout
+
+
+def test_a_live_window_reaching_today_is_never_reused():
+    import datetime as dt
+    from aapl_lib.orchestration import _live_window
+    from aapl_lib.tasks import get_task
+
+    ingest = get_task("data_ingestion")
+    live = {"source": "yfinance", "end": "2026-11-26"}
+    assert _live_window(ingest, live, dt.date(2026, 11, 26))
+    assert not _live_window(ingest, {**live, "end": "2023-12-31"}, dt.date(2026, 11, 26))
+    assert not _live_window(ingest, {**live, "source": "sample"}, dt.date(2026, 11, 26))
+    assert not _live_window(get_task("data_cleaning"), live, dt.date(2026, 11, 26))
