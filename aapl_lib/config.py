@@ -53,7 +53,7 @@ PARAMETERS: dict[str, Param] = {
         Param("ticker", "str", "AAPL", "stock symbol, e.g. AAPL, MSFT, BRK-B"),
         Param("source", "choice", "sample", "where prices come from", choices=SOURCES),
         Param("start", "date", "2003-01-01", "first day of the window (YYYY-MM-DD)"),
-        Param("end", "date", "2012-12-31", "last day of the window (YYYY-MM-DD, inclusive)"),
+        Param("end", "date", "2012-12-31", "last day of the window (YYYY-MM-DD inclusive, or 'today')"),
         Param("csv_path", "str", "", "CSV file to read when source is csv"),
         Param("download_retries", "int", 4, "attempts for a transient download error", low=1, high=10),
         Param("retry_wait_seconds", "float", 1.0, "base of the exponential backoff", low=0, high=60),
@@ -249,8 +249,10 @@ def validate_params(params: dict[str, Any], *, base_dir: Path | None = None,
     missing = [k for k in PARAMETERS if k not in params]
     if missing:
         raise ParameterError(f"missing parameters: {', '.join(missing)}")
-    out = {name: _check_value(name, params[name]) for name in PARAMETERS}
     today = today or dt.date.today()
+    params = {k: (today.isoformat() if PARAMETERS[k].kind == "date" and isinstance(v, str)
+                  and v.strip().lower() == "today" else v) for k, v in params.items()}
+    out = {name: _check_value(name, params[name]) for name in PARAMETERS}
 
     ticker = out["ticker"].strip().upper()
     if not TICKER_RE.match(ticker):

@@ -88,3 +88,9 @@ def test_csv_path_is_resolved_and_must_exist(tmp_path):
     assert params["csv_path"] == str(f.resolve())
     with pytest.raises(ParameterError, match="does not exist"):
         validate_params({**defaults(), "source": "csv", "csv_path": str(tmp_path)})
+
+
+def test_today_is_a_date_for_scheduled_runs():
+    params = validate_params({**defaults(), "source": "yfinance", "start": "2026-01-01", "end": "today"},
+                             today=dt.date(2026, 11, 26))
+    assert params["end"] == "2026-11-26"
