@@ -24,18 +24,36 @@ SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 7.0, 8.0, 10.0, 1.5, 20.0)
 SPLIT_TOLERANCE = 0.04
 
 
-def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True,
-                 max_abs_daily_return: float = 0.40) -> tuple[pd.DataFrame, dict[str, Any]]:
+DEFAULT_THRESHOLDS: dict[str, Any] = {
+    "quality_max_missing_days_pct": 5.0,
+    "quality_max_dropped_rows_pct": 5.0,
+    "quality_max_repaired_rows_pct": 2.0,
+    "max_abs_daily_return": 0.40,
+    "quality_fail_on_large_moves": False,
+}
+
+
+def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_daily_return: float = 0.40,
+                 thresholds: dict[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Clean ``raw`` (a raw price frame, see :mod:`aapl_lib.sources`). Returns ``(cleaned, quality)``.
 
     ``cleaned`` has columns ``open, high, low, close, volume`` adjusted for splits and dividends.
-    ``quality`` is a JSON-ready dict of everything that was found and done.
+    ``quality`` is a JSON-ready dict of everything that was found and done, with ``checks`` (each
+    pass/warn/fail against ``thresholds``) and an overall ``status``; :func:`enforce_quality` turns a
+    ``fail`` into an error.
     """
     q: dict[str, Any] = {"rows_in": int(len(raw))}
     frame = raw.copy()
     frame.index = pd.DatetimeIndex(frame.index).normalize()
     frame.index.name = "date"
     frame = frame.apply(pd.to_numeric, errors="coerce").astype("float64")
+    empty = [c for c in OHLC + ["volume"] if c in frame.columns and len(frame) and frame[c].isna().all()]
+    if empty:
+        raise DataQualityError(f"column {empty[0]} has no values at all ({len(frame)} rows): the file or the "
+                               "source is broken; fix that column or use another file")
+    if "adj_close" in frame.columns and len(frame) and frame["adj_close"].isna().all():
+        frame = frame.drop(columns="adj_close")  # documented repair: treated as absent
+        q["adj_close_dropped"] = "the adj_close column was empty: treated as absent"
 
     q["was_sorted"] = bool(frame.index.is_monotonic_increasing)
     frame = frame.sort_index(kind="mergesort")
@@ -65,6 +83,10 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True,
 
     frame, q["ohlc_repairs"] = repair_ohlc(frame)
     q["zero_volume_days"] = int((frame["volume"] == 0).sum())
+    if len(frame):
+        closed = frame.index.difference(trading_calendar.trading_days(frame.index.min(), frame.index.max()))
+        q["rows_dropped_non_trading"] = [f"{d:%Y-%m-%d}" for d in closed]
+        frame = frame.drop(index=closed)  # a row on a weekend or an exchange holiday is not a trading day
 
     if frame.empty:
         raise DataQualityError("no usable price rows are left after cleaning (all rows had missing or "
@@ -89,8 +111,54 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True,
                     100 * item["return"], item["date"])
     q["rows_out"] = int(len(frame))
     q["window"] = {"first": f"{frame.index.min():%Y-%m-%d}", "last": f"{frame.index.max():%Y-%m-%d}"}
+    q["checks"] = quality_checks(q, {**DEFAULT_THRESHOLDS, "max_abs_daily_return": max_abs_daily_return,
+                                     **(thresholds or {})})
+    q["status"] = ("fail" if any(c["status"] == "fail" for c in q["checks"]) else
+                   "warn" if any(c["status"] == "warn" for c in q["checks"]) else "pass")
     cleaned = frame[OHLC + ["volume"]].copy()
     return cleaned, q
+
+
+def quality_checks(q: dict[str, Any], t: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each quality figure against its threshold: ``pass``, ``warn`` or ``fail``."""
+    rows_in = max(q["rows_in"], 1)
+    dropped = (q["rows_dropped_missing"] + q["rows_dropped_nonpositive"] + len(q["conflicting_duplicate_dates"])
+               + len(q.get("rows_dropped_non_trading", [])))
+    expected = max(q["calendar"].get("expected_trading_days", 0), 1)
+
+    def check(name: str, value: float, limit: float, over: str, unit: str = "") -> dict[str, Any]:
+        return {"check": name, "value": round(float(value), 4), "limit": limit, "unit": unit,
+                "status": over if value > limit else "pass"}
+
+    large = "fail" if t["quality_fail_on_large_moves"] else "warn"
+    return [
+        check("trading days missing (% of expected)", 100 * q["calendar"].get("missing_days", 0) / expected,
+              t["quality_max_missing_days_pct"], "fail", "%"),
+        check("rows dropped (% of rows in)", 100 * dropped / rows_in, t["quality_max_dropped_rows_pct"], "fail", "%"),
+        check("rows with OHLC repaired (% of rows in)", 100 * q["ohlc_repairs"]["rows"] / rows_in,
+              t["quality_max_repaired_rows_pct"], "fail", "%"),
+        check(f"daily moves beyond {100 * t['max_abs_daily_return']:.0f} % after adjustment",
+              len(q["suspicious_moves"]), 0, large),
+        check("dates given twice with different values", len(q["conflicting_duplicate_dates"]), 0, "warn"),
+        check("rows on non-trading days (dropped)", len(q.get("rows_dropped_non_trading", [])), 0, "warn"),
+        check("zero-volume days", q["zero_volume_days"], 0, "warn"),
+    ]
+
+
+def enforce_quality(quality: dict[str, Any]) -> None:
+    """Raise DataQualityError naming every failed check (after the report has been saved)."""
+    failed = [c for c in quality.get("checks", []) if c["status"] == "fail"]
+    if failed:
+        text = "; ".join(f"{c['check']} is {c['value']:g}{c['unit']}, over the limit {c['limit']:g}{c['unit']}"
+                         for c in failed)
+        raise DataQualityError(f"data quality check failed: {text}. See reports/quality.json; raise the "
+                               "quality_* thresholds with -p only if the data is known to be right")
+
+
+def checks_table(quality: dict[str, Any]) -> pd.DataFrame:
+    """The threshold checks as a table (check, value, limit, status)."""
+    return pd.DataFrame(quality.get("checks", []), columns=["check", "value", "limit", "unit", "status"]) \
+        .set_index("check")
 
 
 def repair_ohlc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -210,11 +278,12 @@ def quality_table(quality: dict[str, Any]) -> pd.DataFrame:
         ("rows with OHLC violations (repaired)", repairs.get("rows", 0)),
         ("zero-volume days", quality["zero_volume_days"]),
         ("trading days missing vs NYSE calendar", cal.get("missing_days", 0)),
-        ("rows on non-trading days", cal.get("non_trading_rows", 0)),
+        ("rows on non-trading days (dropped)", len(quality.get("rows_dropped_non_trading", []))),
         ("adjustment", adj.get("method", "none")),
         ("splits", ", ".join(f"{s['date']} x{s['ratio']:g}" for s in adj.get("splits", [])) or "none"),
         ("largest daily move", ", ".join(f"{m['date']} {100 * m['return']:+.1f}%"
                                           for m in quality["largest_moves"][:1]) or "n/a"),
         ("moves beyond the flag threshold", len(quality["suspicious_moves"])),
+        ("overall", quality.get("status", "n/a")),
     ]
     return pd.DataFrame(rows, columns=["check", "value"]).set_index("check")

@@ -140,6 +140,9 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
     params = resolve_params(params_file, [tuple(p) for p in args.parameter])
     run_dir = Path(args.run_dir).resolve() if args.run_dir else None
+    if run_dir is not None and (run_dir == outputs or not run_dir.is_relative_to(outputs)):
+        raise PipelineError(f"--run-dir {args.run_dir} is outside the outputs folder {outputs}: runs are written "
+                            "below it (e.g. --run-dir outputs/interactive), or choose another --outputs")
     from_run = None
     if args.from_run:
         from .orchestration import find_run

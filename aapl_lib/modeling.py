@@ -148,3 +148,14 @@ def held_out_rows(features: pd.DataFrame, model_meta: dict[str, Any]) -> pd.Data
                                f"{window['last']} but training held out {model_meta['split']['test_rows']}: "
                                "features changed after training; re-run model_training")
     return rows
+
+
+def check_chronology(split: Split, estimator: Pipeline, features: pd.DataFrame, names: list[str]) -> dict[str, Any]:
+    """The leakage guard's chronology check for this split and fitted pipeline (raises LeakageError)."""
+    from . import leakage
+
+    labelled = features.index[features[TARGET].notna()]
+    report = leakage.chronology(split.train.index, split.test.index, labelled, HORIZON,
+                                estimator.named_steps["scaler"].mean_, split.train[names].mean().to_numpy())
+    leakage.enforce(report)
+    return report

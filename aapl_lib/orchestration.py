@@ -169,8 +169,10 @@ def _task_error_message(task: TaskSpec, exc: BaseException, executed: Path) -> s
 
     if isinstance(exc, PapermillExecutionError):
         first = next((ln for ln in str(exc.source).splitlines() if ln.strip() and not ln.startswith("#")), "")
+        lines = str(exc.evalue).splitlines() or [""]
+        detail = lines[0] + (" (the executed notebook shows the details)" if len(lines) > 1 else "")
         return (f"task {task.name} failed in notebooks/{task.notebook}, cell {exc.exec_count} "
-                f"(`{first.strip()[:60]}`): {exc.ename}: {exc.evalue} — executed notebook: {executed}")
+                f"(`{first.strip()[:60]}`): {exc.ename}: {detail} — executed notebook: {executed}")
     name = type(exc).__name__
     if name == "CellTimeoutError":
         return (f"task {task.name} timed out in notebooks/{task.notebook}: a cell ran longer than "

@@ -52,8 +52,30 @@ def run_facts(run_id: str, provenance: dict, model_meta: dict, quality: dict) ->
     ]
 
 
+def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
+    """The leakage guard's verdict and what it checked, as sentences."""
+    checks = list(leakage.get("checks", []))
+    if model_meta.get("leakage_guard"):
+        checks.append(model_meta["leakage_guard"])
+    passed = all(c["passed"] for c in checks)
+    lines = [f"leakage guard: {'passed' if passed else 'FAILED'}"]
+    for c in checks:
+        if c["check"] == "truncation invariance":
+            what = (f"{c['features_checked']} features recomputed on prices cut at {', '.join(c['cut_dates'])} "
+                    "equal the full computation")
+        elif c["check"].startswith("no feature"):
+            what = (f"none of {c['features_checked']} features equals or tracks (|correlation| > "
+                    f"{c['correlation_limit']}) the target or the return 1-5 days ahead")
+        else:
+            what = (f"last training day {c['last_train_day']} before first test day {c['first_test_day']} with "
+                    f"{c['gap_rows']} row(s) between (horizon {c['horizon']}); scaler fitted on training rows only: "
+                    f"{'yes' if c['scaler_fitted_on_training_rows_only'] else 'NO'}")
+        lines.append(f"{c['check']}: {'passed' if c['passed'] else 'FAILED'} - {what}")
+    return lines
+
+
 def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: dict, evaluation: dict,
-                      forecast: dict) -> str:
+                      forecast: dict, leakage: dict | None = None) -> str:
     """The report as Markdown (figure links are relative to the ``reports/`` folder)."""
     lines = [f"# {provenance['ticker']} next-day return: analysis of run {run_id}", ""]
     lines += ["## Run facts", "", "| | |", "|---|---|"]
@@ -73,7 +95,14 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
     lines += ["", "## Data quality", ""]
     from .cleaning import quality_table
     table = quality_table(quality)
-    lines += ["| check | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in table["value"].items()]
+    lines += ["| finding | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in table["value"].items()]
+    if quality.get("checks"):
+        lines += ["", "| threshold check | value | limit | status |", "|---|---|---|---|"]
+        lines += [f"| {c['check']} | {c['value']:g}{c['unit']} | {c['limit']:g}{c['unit']} | {c['status']} |"
+                  for c in quality["checks"]]
+    if leakage is not None:
+        guard = leakage_lines(leakage, model_meta)
+        lines += ["", "## Leakage guard", "", f"**{guard[0]}**", ""] + [f"- {g}" for g in guard[1:]]
     lines += ["", "## Forecast", "",
               f"For {forecast['for_date']} (from data up to {forecast['as_of']}): predicted return "
               f"{_pct(forecast['predicted_return'], 3)} ({forecast['direction']}), implied adjusted close "
@@ -97,7 +126,7 @@ class _Report(FPDF):
 
 
 def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, evaluation: dict,
-                forecast: dict, run_dir: str | Path) -> bytes:
+                forecast: dict, run_dir: str | Path, leakage: dict | None = None) -> bytes:
     """A short PDF: title, run facts, metrics vs baselines, the verdict, forecast with caveat, figures."""
     run_dir = Path(run_dir)
     pdf = _Report(format="A4")
@@ -144,9 +173,23 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
     _heading(pdf, "Data quality")
     from .cleaning import quality_table
     with pdf.table(col_widths=(110, 70), text_align="LEFT") as table:
-        table.row(["check", "value"])
+        table.row(["finding", "value"])
         for check, value in quality_table(quality)["value"].items():
             table.row([_latin(str(check)), _latin(str(value))])
+    if quality.get("checks"):
+        pdf.ln(3)
+        with pdf.table(col_widths=(100, 30, 30, 20), text_align="LEFT") as table:
+            table.row(["threshold check", "value", "limit", "status"])
+            for c in quality["checks"]:
+                table.row([_latin(c["check"]), f"{c['value']:g}{c['unit']}", f"{c['limit']:g}{c['unit']}",
+                           c["status"]])
+    if leakage is not None:
+        pdf.ln(3)
+        guard = leakage_lines(leakage, model_meta)
+        _heading(pdf, guard[0].capitalize())
+        pdf.set_font("Helvetica", size=9)
+        for line in guard[1:]:
+            pdf.multi_cell(0, 5, _latin("- " + line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())
 
 
@@ -168,11 +211,12 @@ def _latin(text: str) -> str:
 
 
 def write_reports(run_dir: str | Path, run_id: str, provenance: dict, quality: dict, model_meta: dict,
-                  evaluation: dict, forecast: dict) -> dict[str, Path]:
+                  evaluation: dict, forecast: dict, leakage: dict | None = None) -> dict[str, Path]:
     """Write ``reports/analysis.md`` and ``reports/summary.pdf`` atomically."""
     run_dir = Path(run_dir)
     md = atomic_write_text(run_dir / "reports/analysis.md",
-                           analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast))
+                           analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast, leakage))
     pdf = atomic_write_bytes(run_dir / "reports/summary.pdf",
-                             summary_pdf(run_id, provenance, quality, model_meta, evaluation, forecast, run_dir))
+                             summary_pdf(run_id, provenance, quality, model_meta, evaluation, forecast, run_dir,
+                                         leakage))
     return {"analysis": md, "summary_pdf": pdf}

@@ -273,6 +273,19 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     layout["columns_found"] = first
     layout["columns_used"] = [mapped[i] for i in sorted(mapped)]
     layout["extra_columns"] = [c for i, c in enumerate(first) if i not in mapped]
+    future = frame.index[frame.index > pd.Timestamp.now().normalize()]
+    if len(future):
+        raise DataSourceError(f"{path}: {len(future)} row(s) are dated in the future (first {future.min():%Y-%m-%d})"
+                              ": the file's dates are wrong (day and month swapped?)")
+    if layout["file_ticker"] is None:
+        symbol_col = next((i for i, c in enumerate(first) if _norm(c) in ("ticker", "symbol")), None)
+        if symbol_col is not None:
+            values = pd.read_csv(io.StringIO(body), header=None, delimiter=delimiter, dtype=str,
+                                 usecols=[symbol_col]).iloc[:, 0].dropna().str.strip().str.upper().unique()
+            layout["file_ticker"] = values[0] if len(values) == 1 else sorted(values)
+            if ticker and len(values) > 1:
+                raise DataSourceError(f"{path} mixes several tickers ({', '.join(sorted(values)[:5])}) in one "
+                                      f"column: keep only the {ticker} rows")
     if ticker and layout["file_ticker"] and isinstance(layout["file_ticker"], str) \
             and layout["file_ticker"].upper() != ticker.upper():
         raise DataSourceError(f"{path} holds prices of {layout['file_ticker']}, not {ticker}: pass "

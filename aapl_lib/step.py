@@ -62,6 +62,37 @@ class StepContext:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
+    def read_frame(self, relative: str):
+        """Read an input frame and check it against its schema (raw, cleaned or features)."""
+        from .iorw import read_frame
+
+        frame = read_frame(self.path(relative))
+        return self._check(relative, frame, "read")
+
+    def write_frame(self, relative: str, frame, features: list[str] | None = None):
+        """Check an output frame against its schema, then write it atomically (a bad frame is never written)."""
+        from .iorw import write_frame
+
+        self._check(relative, frame, "wrote", features)
+        return write_frame(self.path(relative), frame)
+
+    def _check(self, relative: str, frame, action: str, features: list[str] | None = None):
+        from . import schemas
+        from .iorw import read_json
+
+        if relative == "data/raw.csv":
+            schema = schemas.raw_schema()
+        elif relative == "data/cleaned.csv":
+            schema = schemas.cleaned_schema()
+        elif relative == "data/features.csv":
+            if features is None:
+                features = read_json(self.run_dir / "data/feature_list.json")["features"]
+            schema = schemas.features_schema(features)
+        else:
+            return frame
+        return schemas.validate(frame, schema, step=self.task.name,
+                                action="was given" if action == "read" else "produced")
+
     def glue(self, name: str, value: Any, display: bool = False) -> Any:
         """Record a scrap (scrapbook) that the runner copies into the manifest."""
         import scrapbook as sb

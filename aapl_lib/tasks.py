@@ -34,12 +34,13 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "data_cleaning", "02_data_cleaning.ipynb", ("data/raw.csv", "data/provenance.json"),
         ("data/cleaned.csv", "reports/quality.json"),
-        ("split_detection", "max_abs_daily_return"),
+        ("split_detection", "max_abs_daily_return", "quality_max_missing_days_pct", "quality_max_dropped_rows_pct",
+         "quality_max_repaired_rows_pct", "quality_fail_on_large_moves"),
         "Data cleaning",
     ),
     TaskSpec(
         "feature_engineering", "03_feature_engineering.ipynb", ("data/cleaned.csv",),
-        ("data/features.csv", "data/feature_list.json"),
+        ("data/features.csv", "data/feature_list.json", "reports/leakage_features.json"),
         ("lags", "windows", "rsi_window", "macd_fast", "macd_slow", "macd_signal"),
         "Feature engineering",
     ),
@@ -60,7 +61,8 @@ TASKS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         "reporting", "06_reporting.ipynb",
-        ("data/provenance.json", "reports/quality.json", "model/model_meta.json", "reports/evaluation.json",
+        ("data/provenance.json", "reports/quality.json", "reports/leakage_features.json", "model/model_meta.json",
+         "reports/evaluation.json",
          "reports/forecast.json", "figures/predicted_vs_actual.png", "figures/residuals.png",
          "figures/cumulative_returns.png"),
         ("reports/analysis.md", "reports/summary.pdf"),

@@ -225,7 +225,8 @@ def test_all_rows_bad_raises_data_quality_error(spoil):
     raw = synthetic(days=10)
     raw["close"] = np.nan if spoil == "missing" else 0.0
 
-    with pytest.raises(DataQualityError, match="no usable price rows"):
+    with pytest.raises(DataQualityError, match="no usable price rows" if spoil != "missing"
+                       else "column close has no values at all"):
         cleaning.clean_prices(raw)
 
 
@@ -278,8 +279,8 @@ def test_quality_table_lists_the_checks():
         "dates given twice with different values (last kept)", "missing values (all columns)",
         "rows dropped for missing prices", "rows dropped for non-positive prices",
         "rows with OHLC violations (repaired)", "zero-volume days", "trading days missing vs NYSE calendar",
-        "rows on non-trading days", "adjustment", "splits", "largest daily move",
-        "moves beyond the flag threshold",
+        "rows on non-trading days (dropped)", "adjustment", "splits", "largest daily move",
+        "moves beyond the flag threshold", "overall",
     ]
     assert table.loc["rows in", "value"] == 41 and table.loc["rows out", "value"] == 39
     assert table.loc["input sorted by date", "value"] == "no (sorted)"

@@ -1,0 +1,117 @@
+"""The leakage guard, run in every pipeline run: features that peek at tomorrow are worse than none.
+
+Three checks:
+
+* **truncation invariance** — features recomputed on the prices cut at day t equal the full computation for
+  every row up to t, for a few sampled t (a feature that uses future prices changes when the future is cut);
+* **no feature is the target or a future value** — no feature equals, or is near-perfectly correlated with,
+  the target or the return 1..5 days ahead;
+* **chronology** — the last training day is before the first test day with at least the target horizon
+  between them, and the scaler's statistics are those of the training rows only.
+
+The first two run in feature engineering (so a leak stops the pipeline before training); the third in
+training, before the model is saved. Each returns a JSON-ready report; :func:`enforce` raises
+:class:`LeakageError` naming the feature.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import PipelineError
+from .features import TARGET
+
+FUTURE_LAGS = (1, 2, 3, 4, 5)
+CORRELATION_LIMIT = 0.98
+
+
+class LeakageError(PipelineError):
+    """A feature or a split lets information from the future in."""
+
+
+def truncation_invariance(cleaned: pd.DataFrame, builder: Callable[[pd.DataFrame], tuple[pd.DataFrame, list[str]]],
+                          samples: int = 4, min_rows: int = 80) -> dict[str, Any]:
+    """Recompute the features on ``cleaned`` cut at ``samples`` evenly spaced days and compare every common
+    row with the full computation. ``builder(cleaned) -> (frame, names)``."""
+    full, names = builder(cleaned)
+    n = len(cleaned)
+    cuts = sorted({int(x) for x in np.linspace(min(min_rows, n - 1), n - 2, samples)}) if n > min_rows else []
+    offenders: dict[str, str] = {}
+    for cut in cuts:
+        part, _ = builder(cleaned.iloc[:cut + 1])
+        common = part.index.intersection(full.index)
+        for name in names:
+            a, b = part.loc[common, name].to_numpy(), full.loc[common, name].to_numpy()
+            if not np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True):
+                bad = common[~np.isclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)][0]
+                offenders.setdefault(name, f"differs on {bad:%Y-%m-%d} when prices after "
+                                           f"{cleaned.index[cut]:%Y-%m-%d} are removed")
+    return {"check": "truncation invariance", "cut_dates": [f"{cleaned.index[c]:%Y-%m-%d}" for c in cuts],
+            "features_checked": len(names), "passed": not offenders, "offenders": offenders}
+
+
+def future_values(features: pd.DataFrame, names: list[str], cleaned: pd.DataFrame) -> dict[str, Any]:
+    """No feature equals or near-perfectly tracks the target or the close-to-close return 1..5 days ahead."""
+    ret = cleaned["close"].pct_change().reindex(features.index)
+    futures = {TARGET: features[TARGET]}
+    futures.update({f"return {k} day(s) ahead": ret.shift(-k) for k in FUTURE_LAGS})
+    offenders: dict[str, str] = {}
+    for name in names:
+        x = features[name]
+        for label, future in futures.items():
+            both = x.notna() & future.notna()
+            if both.sum() < 10:
+                continue
+            xs, fs = x[both].to_numpy(), future[both].to_numpy()
+            if np.allclose(xs, fs, rtol=1e-9, atol=1e-12):
+                offenders[name] = f"equals the {label}"
+                break
+            if np.std(xs) > 0 and np.std(fs) > 0:
+                corr = float(np.corrcoef(xs, fs)[0, 1])
+                if abs(corr) > CORRELATION_LIMIT:
+                    offenders[name] = f"tracks the {label} (correlation {corr:+.3f})"
+                    break
+    return {"check": "no feature is the target or a future value", "compared_with": list(futures),
+            "correlation_limit": CORRELATION_LIMIT, "features_checked": len(names), "passed": not offenders,
+            "offenders": offenders}
+
+
+def chronology(train_index: pd.DatetimeIndex, test_index: pd.DatetimeIndex, all_index: pd.DatetimeIndex,
+               horizon: int, scaler_mean: np.ndarray, train_mean: np.ndarray) -> dict[str, Any]:
+    """The split is in time order with a gap of at least ``horizon`` rows, and the scaler saw training rows
+    only (its means are the training means)."""
+    last_train, first_test = train_index.max(), test_index.min()
+    gap = int(all_index.get_loc(first_test) - all_index.get_loc(last_train) - 1)
+    problems = {}
+    if not last_train < first_test:
+        problems["split"] = f"last training day {last_train:%Y-%m-%d} is not before first test day {first_test:%Y-%m-%d}"
+    elif gap < horizon:
+        problems["split"] = f"only {gap} row(s) between training and test; the target horizon needs {horizon}"
+    if not np.allclose(scaler_mean, train_mean, rtol=1e-9, atol=1e-12):
+        problems["scaler"] = "the scaler's means differ from the training rows' means: it saw other rows"
+    return {"check": "train/test chronology", "last_train_day": f"{last_train:%Y-%m-%d}",
+            "first_test_day": f"{first_test:%Y-%m-%d}", "gap_rows": gap, "horizon": horizon,
+            "scaler_fitted_on_training_rows_only": "scaler" not in problems, "passed": not problems,
+            "offenders": problems}
+
+
+def enforce(*reports: dict[str, Any]) -> None:
+    """Raise LeakageError naming the first offending feature (or split problem)."""
+    for report in reports:
+        if not report["passed"]:
+            name, why = next(iter(report["offenders"].items()))
+            raise LeakageError(f"leakage guard ({report['check']}) failed: {name} {why}; remove or fix that "
+                               "feature — it uses information from after the day it describes")
+
+
+def summary(reports: list[dict[str, Any]]) -> str:
+    """One line for reports: ``leakage guard: passed (...)`` or which check failed."""
+    if all(r["passed"] for r in reports):
+        return "leakage guard: passed (" + "; ".join(
+            f"{r['check']}" + (f" on {r['features_checked']} features" if "features_checked" in r else "")
+            for r in reports) + ")"
+    failed = [r["check"] for r in reports if not r["passed"]]
+    return "leakage guard: FAILED (" + ", ".join(failed) + ")"
