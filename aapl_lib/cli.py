@@ -6,6 +6,7 @@
     python runner.py status [RUN_ID]
     python runner.py list
     python runner.py prune --keep-days N [--dry-run]
+    python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import PipelineError
+from .errors import IntegrityError, PipelineError
 from .tasks import TASK_NAMES
 
-COMMANDS = ("run", "resume", "status", "list", "prune")
+COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject")
 EXIT_CODES = """exit codes:
   0  success (also: resume of a finished run, status, list, prune)
   1  a task failed or timed out (the message names the task, notebook, cell and error)
   2  bad parameters or usage (nothing ran, nothing was written)
+  3  stopped at the approval gate: the run awaits 'approve' or 'reject', then 'resume'
   4  another runner holds the lock of the run folder or of the reuse cache"""
 
 
@@ -79,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--keep-days", type=int, required=True, metavar="N")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _common(prune)
+    for verb, text in (("approve", "approve a run awaiting approval: its challenger becomes the champion"),
+                       ("reject", "reject a run awaiting approval: the champion stays")):
+        cmd = sub.add_parser(verb, help=text)
+        cmd.add_argument("run_id", metavar="RUN_ID")
+        cmd.add_argument("--by", required=True, metavar="NAME", help="who decides (recorded)")
+        cmd.add_argument("--note", default="", metavar="TEXT", help="why (recorded)")
+        _common(cmd)
     return parser
 
 
@@ -104,6 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = resume_run(args.run_id, outputs_dir=outputs, notebooks_dir=root / "notebooks",
                                 log_level=args.log_level, project=root)
             return _finish(result)
+        if args.command in ("approve", "reject"):
+            from .orchestration import decide
+            print(decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note,
+                         outputs_dir=outputs))
+            return 0
         if args.command == "status":
             return _status(args, outputs)
         if args.command == "list":
@@ -123,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4
+    except IntegrityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -156,8 +173,10 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
 
 def _finish(result) -> int:
-    stream = sys.stdout if result.exit_code == 0 else sys.stderr
-    print(("" if result.exit_code == 0 else "error: ") + result.message, file=stream)
+    if result.exit_code in (0, 3):  # success, or waiting for a person: not an error
+        print(result.message)
+    else:
+        print("error: " + result.message, file=sys.stderr)
     return result.exit_code
 
 

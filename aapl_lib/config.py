@@ -20,7 +20,7 @@ import yaml
 from .errors import ParameterError
 
 SOURCES = ("sample", "yfinance", "csv")
-MODELS = ("ridge", "linear")
+MODELS = ("linear", "ridge", "gradient_boosting")
 # Date ranges of the offline sample (bokeh_sampledata), per ticker; a test checks them against the package.
 SAMPLE_RANGE = {
     "AAPL": ("2000-03-01", "2013-03-01"),
@@ -39,7 +39,7 @@ class Param:
     """One declared parameter."""
 
     name: str
-    kind: str  # "str", "int", "float", "bool", "date", "int_list", "task_map" or "choice"
+    kind: str  # "str", "int", "float", "bool", "date", "int_list", "choice_list", "task_map" or "choice"
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -78,8 +78,24 @@ PARAMETERS: dict[str, Param] = {
         Param("macd_signal", "int", 9, "MACD signal EMA span", low=2, high=100),
         Param("test_fraction", "float", 0.2, "share of the newest rows held out for evaluation",
               low=0.05, high=0.5),
-        Param("model", "choice", "ridge", "regressor after the scaler", choices=MODELS),
+        Param("candidates", "choice_list", ["linear", "ridge", "gradient_boosting"],
+              "candidate models compared walk-forward (the best becomes the challenger)", choices=MODELS),
         Param("ridge_alpha", "float", 1.0, "ridge regularisation strength", low=1e-9, high=1e9),
+        Param("gb_n_estimators", "int", 150, "gradient boosting: number of trees", low=1, high=5000),
+        Param("gb_max_depth", "int", 2, "gradient boosting: depth of each tree", low=1, high=10),
+        Param("gb_learning_rate", "float", 0.05, "gradient boosting: learning rate", low=1e-4, high=1),
+        Param("gb_subsample", "float", 0.8, "gradient boosting: share of rows per tree", low=0.1, high=1),
+        Param("walk_forward_folds", "int", 5, "expanding-window folds over the training period", low=2, high=20),
+        Param("transaction_cost_bps", "float", 5.0, "backtest cost per unit of position change (basis points)",
+              low=0, high=1000),
+        Param("approval_policy", "choice", "manual", "who promotes a challenger: a person (manual) or "
+              "thresholds (auto)", choices=("manual", "auto")),
+        Param("auto_min_rmse_gain_pct", "float", 1.0,
+              "auto: the challenger's RMSE must beat the best naive baseline's by this %", low=0, high=100),
+        Param("auto_min_directional_accuracy", "float", 0.52,
+              "auto: the challenger must call the direction right at least this often", low=0, high=1),
+        Param("auto_max_p_value", "float", 0.05,
+              "auto: the binomial test of directional accuracy must give p below this", low=0, high=1),
         Param("random_seed", "int", 42, "seed for every random choice", low=0, high=2**32 - 1),
         Param("min_train_rows", "int", 100, "fewest training rows accepted", low=20, high=100000),
         Param("cell_timeout_seconds", "int", 600, "per-cell execution timeout", low=1, high=86400),
@@ -133,6 +149,8 @@ def parse_override(name: str, text: str) -> Any:
         if lowered in ("false", "no", "0", "off"):
             return False
         raise ParameterError(f"parameter {name} must be true or false, got {text!r}")
+    if param.kind == "choice_list":
+        return [v for v in re.split(r"[,\s\[\]]+", text) if v]
     if param.kind == "task_map":
         try:
             value = yaml.safe_load(text)
@@ -205,6 +223,14 @@ def _check_value(name: str, value: Any) -> Any:
         if len(set(value)) != len(value):
             raise ParameterError(f"parameter {name} has repeated values: {value!r}")
         return sorted(value)
+    if kind == "choice_list":
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ParameterError(f"parameter {name} must be a non-empty list of names from "
+                                 f"{', '.join(p.choices)}, got {value!r}")
+        unknown = [v for v in value if v not in p.choices]
+        if unknown:
+            raise ParameterError(f"parameter {name}: unknown {unknown[0]!r}; choose from {', '.join(p.choices)}")
+        return [c for c in p.choices if c in value]
     if kind == "task_map":
         from .tasks import TASK_NAMES
         if not isinstance(value, dict):
@@ -311,7 +337,8 @@ def describe_parameters() -> str:
     """A table of every parameter for ``runner.py --help-params`` and the README."""
     rows = []
     for p in PARAMETERS.values():
-        kind = "|".join(p.choices) if p.kind == "choice" else p.kind
+        kind = "|".join(p.choices) if p.kind == "choice" else ("list of " + "|".join(p.choices)
+                                                               if p.kind == "choice_list" else p.kind)
         rows.append(f"  {p.name:<24} {kind:<20} default {p.default!r:<14} {p.help}")
     return "\n".join(rows)
 

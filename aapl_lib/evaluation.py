@@ -18,32 +18,52 @@ from .features import TARGET  # noqa: E402
 from .iorw import atomic_write_bytes  # noqa: E402
 from .metrics import regression_metrics  # noqa: E402
 from .trading_calendar import next_trading_day  # noqa: E402
+from .candidates import BASELINES, baseline_predictions  # noqa: E402
+from .significance import diebold_mariano, direction_test  # noqa: E402
 
-BASELINES = {
-    "zero_return": "predicts 0 % every day (a random walk)",
-    "last_return": "predicts that tomorrow repeats today's return",
-}
+TRADING_DAYS = 252
 
 
-def predictions_table(estimator, test: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """Actual next-day return, the model's prediction and each baseline's, one row per test day."""
-    return pd.DataFrame({
-        "actual": test[TARGET].to_numpy(),
-        "model": estimator.predict(test[features].to_numpy()),
-        "zero_return": 0.0,
-        "last_return": test["ret_1d"].to_numpy(),
-    }, index=test.index)
+def predictions_table(estimator, test: pd.DataFrame, features: list[str], champion=None,
+                      champion_features: list[str] | None = None) -> pd.DataFrame:
+    """Actual next-day return, the challenger's prediction, each baseline's and (when there is one) the
+    champion's, one row per held-out day."""
+    table = pd.DataFrame({"actual": test[TARGET].to_numpy(),
+                          "model": estimator.predict(test[features].to_numpy())}, index=test.index)
+    for name, pred in baseline_predictions(test).items():
+        table[name] = pred
+    if champion is not None:
+        table["champion"] = champion.predict(test[champion_features or features].to_numpy())
+    return table
 
 
 def compare(predictions: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Metrics of the model and of every baseline on the same days."""
-    return {name: regression_metrics(predictions["actual"], predictions[name])
-            for name in ["model", *BASELINES]}
+    """Metrics of every predictor on the same days, with a Diebold–Mariano test against the zero return and
+    against the best naive baseline, and a binomial test of directional accuracy."""
+    actual = predictions["actual"].to_numpy()
+    names = [c for c in predictions.columns if c != "actual"]
+    out = {name: regression_metrics(actual, predictions[name]) for name in names}
+    best = min(BASELINES, key=lambda b: out[b]["rmse"])
+    for name in names:
+        pred = predictions[name].to_numpy()
+        out[name]["dm_vs_zero_return_p"] = (None if name == "zero_return" else
+                                            diebold_mariano(actual, pred, predictions["zero_return"])["p_value_a_better"])
+        out[name]["dm_vs_best_baseline_p"] = (None if name == best else
+                                              diebold_mariano(actual, pred, predictions[best])["p_value_a_better"])
+        out[name]["direction_p"] = direction_test(actual, pred)["p_value"]
+        out[name]["kind"] = "baseline" if name in BASELINES else name if name == "champion" else "challenger"
+    return out
+
+
+def best_baseline(metrics: dict[str, Any]) -> str:
+    """Name of the naive baseline with the lowest RMSE."""
+    return min((b for b in BASELINES if b in metrics), key=lambda b: metrics[b]["rmse"])
 
 
 def verdict(metrics: dict[str, dict[str, Any]]) -> str:
-    """One honest sentence: does the model beat doing nothing?"""
+    """One honest sentence: does the model beat doing nothing, and the best naive baseline?"""
     model, zero = metrics["model"], metrics["zero_return"]
+    best = best_baseline(metrics)
     change = (model["rmse"] - zero["rmse"]) / zero["rmse"]
     da = model["directional_accuracy"]
     da_text = f"{100 * da:.1f} %" if da is not None else "n/a"
@@ -53,29 +73,66 @@ def verdict(metrics: dict[str, dict[str, Any]]) -> str:
         head = f"The model's RMSE is {100 * change:.1f} % higher than always predicting a zero return"
     else:
         head = "The model's RMSE is within 0.5 % of always predicting a zero return"
-    return (f"{head} (R² {model['r2']:+.4f}); it calls the direction right on {da_text} of test days. "
-            "Daily returns are close to unpredictable: treat any edge this small as noise until it holds "
-            "out of sample over a long period.")
+    p = model.get("dm_vs_zero_return_p")
+    sig = f", Diebold-Mariano p = {p:.2f} for 'better than zero'" if p is not None else ""
+    direction = (f"; it calls the direction right on {da_text} of test days (binomial p = "
+                 f"{model['direction_p']:.2f})" if model.get("direction_p") is not None else "")
+    return (f"{head} (R² {model['r2']:+.4f}{sig}; best naive baseline: {best}){direction}. Daily returns are "
+            "close to unpredictable: treat any edge this small as noise until it holds out of sample over a "
+            "long period.")
 
 
-def backtest(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative growth of 1 for buy-and-hold and for a long/flat trade-on-predicted-sign strategy
-    (no transaction costs, in-sample research backtest)."""
-    position = (predictions["model"] > 0).astype(float)
-    strat = position * predictions["actual"]
-    return pd.DataFrame({
-        "buy_and_hold": (1 + predictions["actual"]).cumprod(),
-        "trade_on_sign": (1 + strat).cumprod(),
-        "position": position,
-    }, index=predictions.index)
+def metrics_table(metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The comparison as a table (one row per predictor), with p-values."""
+    table = pd.DataFrame(metrics).T[["kind", "mae", "rmse", "r2", "directional_accuracy", "dm_vs_zero_return_p",
+                                  "dm_vs_best_baseline_p", "direction_p", "n"]]
+    table.index.name = "predictor"
+    return table
 
 
-def backtest_summary(curve: pd.DataFrame) -> dict[str, Any]:
-    """Total return of both curves and how often the strategy is invested."""
-    return {"buy_and_hold_return": float(curve["buy_and_hold"].iloc[-1] - 1),
-            "trade_on_sign_return": float(curve["trade_on_sign"].iloc[-1] - 1),
-            "share_of_days_long": float(curve["position"].mean()),
-            "costs": "none (research backtest on the held-out period)"}
+def _strategy(actual: np.ndarray, position: np.ndarray, cost: float) -> np.ndarray:
+    changes = np.abs(np.diff(np.concatenate([[0.0], position])))
+    return position * actual - cost * changes
+
+
+def backtest(predictions: pd.DataFrame, cost_bps: float = 0.0) -> pd.DataFrame:
+    """Daily returns of buy-and-hold and of trading on the predicted sign: long/flat (long when a rise is
+    predicted) and long/short, each paying ``cost_bps`` per unit of position change."""
+    actual = predictions["actual"].to_numpy()
+    pred = predictions["model"].to_numpy()
+    cost = cost_bps / 1e4
+    positions = {"buy_and_hold": np.ones(len(actual)), "long_flat": (pred > 0).astype(float),
+                 "long_short": np.sign(pred)}
+    frame = pd.DataFrame({name: _strategy(actual, pos, cost) for name, pos in positions.items()},
+                         index=predictions.index)
+    for name, pos in positions.items():
+        frame[f"{name}_position"] = pos
+    return frame
+
+
+def backtest_summary(daily: pd.DataFrame, cost_bps: float = 0.0) -> dict[str, Any]:
+    """Cumulative return, annualised Sharpe, max drawdown and turnover of each strategy."""
+    out: dict[str, Any] = {"transaction_cost_bps": cost_bps,
+                           "caveat": "in-sample research backtest on the held-out period: no slippage, no "
+                                     "borrowing costs, close-to-close fills; not a trading record"}
+    for name in ("buy_and_hold", "long_flat", "long_short"):
+        r = daily[name].to_numpy()
+        equity = np.cumprod(1 + r)
+        peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
+        sd = r.std(ddof=1) if len(r) > 1 else 0.0
+        pos = daily[f"{name}_position"].to_numpy()
+        out[name] = {"cumulative_return": float(equity[-1] - 1),
+                     "sharpe_annualised": float(r.mean() / sd * np.sqrt(TRADING_DAYS)) if sd > 0 else None,
+                     "max_drawdown": float((equity / peak - 1).min()),
+                     "turnover_per_day": float(np.abs(np.diff(np.concatenate([[0.0], pos]))).mean()),
+                     "days_long": float((pos > 0).mean())}
+    return out
+
+
+def backtest_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """The backtest summary as a table."""
+    rows = {k: v for k, v in summary.items() if isinstance(v, dict)}
+    return pd.DataFrame(rows).T
 
 
 def forecast(estimator, features_frame: pd.DataFrame, features: list[str], cleaned: pd.DataFrame,
@@ -142,20 +199,15 @@ def plot_residuals(predictions: pd.DataFrame, path: str | Path, ticker: str) -> 
     return _save(fig, path)
 
 
-def plot_cumulative(curve: pd.DataFrame, path: str | Path, ticker: str) -> Path:
-    """Growth of 1 for buy-and-hold and for trading on the predicted sign."""
+def plot_cumulative(daily: pd.DataFrame, path: str | Path, ticker: str, cost_bps: float = 0.0) -> Path:
+    """Growth of 1 for buy-and-hold and for trading on the predicted sign (long/flat and long/short)."""
     fig, ax = plt.subplots(figsize=(11, 4))
-    ax.plot(curve.index, curve["buy_and_hold"], label="buy and hold")
-    ax.plot(curve.index, curve["trade_on_sign"], label="long when the model predicts up, else flat")
+    labels = {"buy_and_hold": "buy and hold", "long_flat": "long when the model predicts up, else flat",
+              "long_short": "long when up, short when down"}
+    for name, label in labels.items():
+        ax.plot(daily.index, (1 + daily[name]).cumprod(), label=label)
     ax.set_ylabel("growth of 1")
-    ax.set_title(f"{ticker}: cumulative return on the held-out period (no costs)")
+    ax.set_title(f"{ticker}: cumulative return on the held-out period (costs {cost_bps:g} bps per trade)")
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
     return _save(fig, path)
-
-
-def metrics_table(metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The comparison as a table (one row per predictor)."""
-    table = pd.DataFrame(metrics).T[["mae", "rmse", "r2", "directional_accuracy", "n"]]
-    table.index.name = "predictor"
-    return table

@@ -113,14 +113,15 @@ def code_hash(modules: Iterable[str]) -> str:
 
 
 def task_fingerprint(task: TaskSpec, params: dict[str, Any], run_dir: Path, notebooks_dir: Path,
-                     versions: dict[str, str]) -> tuple[str, dict[str, Any]]:
+                     versions: dict[str, str], extra: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """The task's fingerprint and the parts it was made from (kept in the manifest to explain a re-run)."""
     notebook = notebooks_dir / task.notebook
     modules = notebook_modules(notebook)
     parts: dict[str, Any] = {
         "notebook": notebook_source_hash(notebook),
         "params": _digest(notebook_params(task, params)),
-        "inputs": {rel: sha256_file(run_dir / rel) for rel in task.inputs if (run_dir / rel).is_file()},
+        "inputs": {rel: sha256_file(run_dir / rel) for rel in (*task.inputs, *task.optional_inputs)
+                   if (run_dir / rel).is_file()},
         "code": code_hash(modules),
         "code_modules": modules,
         "versions": _digest(versions),
@@ -128,6 +129,8 @@ def task_fingerprint(task: TaskSpec, params: dict[str, Any], run_dir: Path, note
     if "csv_path" in task.params and params.get("source") == "csv" and params.get("csv_path"):
         csv = Path(params["csv_path"])
         parts["external"] = {"csv_sha256": sha256_file(csv) if csv.is_file() else "missing"}
+    if extra:  # state outside the run folder the task reads (the registry's champion)
+        parts["external"] = {**parts.get("external", {}), **extra}
     return _digest(parts), parts
 
 
@@ -136,6 +139,6 @@ def explain_difference(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if not old:
         return "no earlier run to compare with"
     names = {"notebook": "notebook source", "params": "parameters", "inputs": "input artifacts",
-             "code": "aapl_lib code", "versions": "package versions", "external": "CSV file"}
+             "code": "aapl_lib code", "versions": "package versions", "external": "CSV file or champion"}
     changed = [names.get(k, k) for k in names if old.get(k) != new.get(k)]
     return ", ".join(changed) or "nothing"

@@ -1,4 +1,4 @@
-"""Step 4: a chronological train/test split and a scikit-learn Pipeline (scaler + linear model).
+"""Step 4: a chronological train/test split, the challenger chosen walk-forward, fitted and saved.
 
 Estimator conventions: no hidden state, seeds explicit. The split holds out the newest ``test_fraction``
 of the labelled rows, with a gap of one row (the target horizon) between the last training row and the
@@ -16,9 +16,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from .errors import DataQualityError, IntegrityError
 from .features import TARGET
@@ -60,30 +58,25 @@ def chronological_split(features: pd.DataFrame, test_fraction: float = 0.2, *, g
     return Split(train=labelled.iloc[:n_train], test=labelled.iloc[n_train + gap:], gap_rows=gap)
 
 
-def make_model(model: str = "ridge", ridge_alpha: float = 1.0, random_seed: int = 42) -> Pipeline:
-    """The estimator: StandardScaler then LinearRegression or Ridge (seeded)."""
-    if model == "linear":
-        regressor = LinearRegression()
-    elif model == "ridge":
-        regressor = Ridge(alpha=ridge_alpha, random_state=random_seed)
-    else:
-        raise ValueError(f"unknown model {model!r}: use ridge or linear")
-    return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
+def train_model(split: Split, features: list[str], name: str, params: dict[str, Any]
+                ) -> tuple[Pipeline, dict[str, Any]]:
+    """Fit candidate ``name`` on the training rows only. Returns ``(fitted, in_sample_metrics)``."""
+    from .candidates import make_candidate
 
-
-def train_model(split: Split, features: list[str], *, model: str = "ridge", ridge_alpha: float = 1.0,
-                random_seed: int = 42) -> tuple[Pipeline, dict[str, Any]]:
-    """Fit the pipeline on the training rows only. Returns ``(fitted, in_sample_metrics)``."""
-    estimator = make_model(model, ridge_alpha, random_seed)
+    estimator = make_candidate(name, params)
     X, y = split.train[features].to_numpy(), split.train[TARGET].to_numpy()
     estimator.fit(X, y)
     return estimator, regression_metrics(y, estimator.predict(X))
 
 
-def coefficients(estimator: Pipeline, features: list[str]) -> pd.Series:
-    """Standardised coefficients (per one standard deviation of each feature), largest first."""
-    coef = pd.Series(estimator.named_steps["regressor"].coef_, index=features, name="coefficient")
-    return coef.reindex(coef.abs().sort_values(ascending=False).index)
+def feature_importance(estimator: Pipeline, features: list[str]) -> pd.Series:
+    """Standardised coefficients (linear models) or impurity importances (trees), largest first."""
+    regressor = estimator.named_steps["regressor"]
+    values = getattr(regressor, "coef_", None)
+    if values is None:
+        values = regressor.feature_importances_
+    series = pd.Series(values, index=features, name="coefficient" if hasattr(regressor, "coef_") else "importance")
+    return series.reindex(series.abs().sort_values(ascending=False).index)
 
 
 def library_versions() -> dict[str, str]:
@@ -112,15 +105,17 @@ def load_model(path: str | Path, expected_sha256: str) -> Pipeline:
     return joblib.load(path)
 
 
-def model_metadata(*, ticker: str, features: list[str], split: Split, params: dict[str, Any],
+def model_metadata(*, ticker: str, features: list[str], split: Split, name: str, params: dict[str, Any],
                    in_sample: dict[str, Any], sha256: str, model_file: str) -> dict[str, Any]:
     """Everything a reviewer needs to know about a saved model."""
+    from .candidates import hyperparameters
+
     return {
         "ticker": ticker,
         "model_file": model_file,
         "sha256": sha256,
-        "estimator": params["model"],
-        "hyperparameters": {"ridge_alpha": params["ridge_alpha"]} if params["model"] == "ridge" else {},
+        "estimator": name,
+        "hyperparameters": hyperparameters(name, params),
         "random_seed": params["random_seed"],
         "features": features,
         "target": TARGET,

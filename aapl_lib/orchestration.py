@@ -29,13 +29,14 @@ from .errors import ParameterError
 from .fingerprints import explain_difference, task_fingerprint
 from .locks import LockBusyError, PathLock
 from .logs import TaskFormatter, file_handler
+from .registry import Registry
 from .reuse_cache import ReuseCache, link_or_copy
 from .tasks import TASKS, TaskSpec, notebook_params, producer_of, select_tasks
 
 log = logging.getLogger("aapl_lib.runner")
 log.propagate = False  # runner messages go to the task logs; the console gets one progress line per task
 
-EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 4
+EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_AWAITING, EXIT_LOCKED = 0, 1, 2, 3, 4
 DONE = ("success", "reused", "copied")
 # Errors worth another attempt of a whole task (the task's own retry policy decides how many).
 TRANSIENT_ERRORS = {"TransientSourceError", "DeadKernelError", "ConnectionError", "ConnectionResetError",
@@ -349,7 +350,14 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
                 record["rerun_reason"] = problem
                 _append(task_log, task.name, logging.WARNING, f"re-running: {problem}")
                 opts.progress(f"{label} re-running: {problem}")
-            fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions)
+            if task.name == "reporting":
+                waiting = _approval_gate(manifest, run_dir, opts, cache)
+                if waiting is not None:
+                    exit_code, message = EXIT_AWAITING, waiting
+                    break
+            extra = ({"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
+                     if "approval_policy" in task.params else None)
+            fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions, extra)
             record.update(fingerprint=fp, fingerprint_parts=parts)
             reusable = not (stale or opts.force or task.name in opts.force_tasks
                             or _live_window(task, params, today))
@@ -379,11 +387,12 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
         exit_code, message = EXIT_LOCKED, str(exc)
     failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in ("failed", "timed_out")]
     manifest["status"] = ("success" if exit_code == EXIT_OK else
+                          "awaiting_approval" if exit_code == EXIT_AWAITING else
                           "timed_out" if failed and manifest["tasks"][failed[0].name]["status"] == "timed_out"
                           else "locked" if exit_code == EXIT_LOCKED else "failed")
     manifest["ended_at"] = mf.utc_now()
     manifest["duration_s"] = round(time.perf_counter() - run_started, 3)
-    hook = params.get("on_success") if exit_code == EXIT_OK else params.get("on_failure")
+    hook = params.get("on_success") if exit_code == EXIT_OK else params.get("on_failure")  # incl. awaiting approval
     if hook:
         from .hooks import run_hook
         manifest["hook"] = run_hook(hook, run_id=run_id, status=manifest["status"], run_dir=run_dir)
@@ -397,6 +406,114 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
                                            f"duration={manifest['duration_s']}s dir={run_dir}",
                   logging.INFO if exit_code == EXIT_OK else logging.ERROR)
     return RunResult(exit_code, run_id, run_dir, message)
+
+
+def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, cache: ReuseCache) -> str | None:
+    """Decide on the challenger before reporting. Returns None to go on, or the message of a run that must
+    wait for a person (exit 3)."""
+    from . import gate
+    from .config import fingerprint as digest
+    from .iorw import read_json, write_json
+
+    params, run_id = manifest["params"], manifest["run_id"]
+    record = manifest.setdefault("gate", {})
+    decision_path = run_dir / "reports" / "decision.json"
+    if record.get("status") == "decided" and decision_path.is_file() \
+            and mf.sha256_file(decision_path) == record.get("sha256"):
+        return None
+    proposal = read_json(run_dir / "reports" / "gate.json")
+    registry = Registry(opts.outputs_dir, params["ticker"])
+    champion = registry.champion()
+    if proposal["proposal"] == "awaiting_approval":
+        record.update(status="awaiting_approval", proposal=proposal["proposal"], reasons=proposal["reasons"],
+                      since=record.get("since") or mf.utc_now())
+        mf.save(run_dir, manifest)
+        _summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} status=awaiting_approval")
+        return (f"run {run_id} is awaiting approval. Read {run_dir / 'html' / '05_model_evaluation.html'} "
+                f"(and 04_model_training.html), then decide:\n"
+                f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
+                f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
+                f"and finish the report with: python runner.py resume {run_id}")
+    key = "gate:" + digest({"proposal": mf.sha256_file(run_dir / "reports" / "gate.json"),
+                            "champion": champion["sha256"] if champion else None, "policy": params["approval_policy"]})
+    cached = cache.lookup(key) if proposal["proposal"] in ("keep", "unchanged") else None
+    if cached is not None:
+        link_or_copy(opts.outputs_dir / "runs" / cached["run_id"] / "reports" / "decision.json", decision_path)
+        decision = read_json(decision_path)
+    else:
+        decision = {"policy": params["approval_policy"], "proposal": proposal["proposal"],
+                    "reasons": proposal["reasons"], "checks": proposal["checks"], "by": "auto policy",
+                    "at": mf.utc_now(), "note": "", "challenger_sha256": proposal["challenger_sha256"],
+                    "champion_sha256_before": champion["sha256"] if champion else None}
+        if proposal["proposal"] == "promote":
+            evaluation = read_json(run_dir / "reports" / "evaluation.json")
+            promoted = registry.promote(run_dir / "model" / "model.joblib", read_json(run_dir / "model/model_meta.json"),
+                                        run_id=run_id, by="auto policy", at=decision["at"], note="",
+                                        policy="auto", metrics=evaluation["metrics"]["model"])
+            decision.update(decision="promoted", champion_sha256_after=promoted["sha256"])
+        else:
+            decision.update(decision="kept" if proposal["proposal"] == "keep" else "unchanged",
+                            champion_sha256_after=decision["champion_sha256_before"])
+            if proposal["proposal"] == "keep":
+                registry.record_decision({"event": "kept", "run_id": run_id, **decision})
+        write_json(decision_path, decision)
+        if proposal["proposal"] in ("keep", "unchanged"):
+            cache.record(key, {"run_id": run_id, "task": "approval_gate",
+                               "artifacts": {"reports/decision.json": mf.sha256_file(decision_path)}})
+    record.update(status="decided", decision=decision["decision"], by=decision["by"], at=decision["at"],
+                  note=decision.get("note", ""), reasons=decision["reasons"], sha256=mf.sha256_file(decision_path))
+    mf.save(run_dir, manifest)
+    _summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} decision={decision['decision']}")
+    opts.progress(f"      approval gate        {gate.describe(decision, proposal)}")
+    return None
+
+
+def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path) -> str:
+    """``runner.py approve|reject``: record a person's decision on an awaiting run (approval promotes its
+    challenger); ``resume`` then finishes the report."""
+    from .errors import IntegrityError
+    from .iorw import read_json, write_json
+
+    if not by.strip():
+        raise ParameterError("--by NAME is required: say who decides")
+    run_dir = find_run(outputs_dir, run_id)
+    with PathLock(run_dir / ".lock", f"run {run_dir.name}"):
+        manifest = mf.load(run_dir)
+        record = manifest.get("gate", {})
+        if record.get("status") != "awaiting_approval":
+            raise ParameterError(f"run {run_dir.name} is not awaiting approval (its gate is "
+                                 f"{record.get('status', 'not reached')}; run status {manifest['status']})")
+        model_record = manifest["tasks"]["model_training"].get("artifacts", {}).get("model/model.joblib", {})
+        if mf.sha256_file(run_dir / "model" / "model.joblib") != model_record.get("sha256"):
+            raise IntegrityError(f"run {run_dir.name}'s model file does not match the sha256 in its manifest: "
+                                 "it was changed after training; it will not be promoted")
+        proposal = read_json(run_dir / "reports" / "gate.json")
+        registry = Registry(outputs_dir, manifest["params"]["ticker"])
+        champion = registry.champion()
+        at = mf.utc_now()
+        decision = {"policy": "manual", "proposal": proposal["proposal"], "reasons": proposal["reasons"],
+                    "checks": proposal["checks"], "by": by, "at": at, "note": note,
+                    "challenger_sha256": proposal["challenger_sha256"],
+                    "champion_sha256_before": champion["sha256"] if champion else None}
+        if approve:
+            evaluation = read_json(run_dir / "reports" / "evaluation.json")
+            promoted = registry.promote(run_dir / "model" / "model.joblib", read_json(run_dir / "model/model_meta.json"),
+                                        run_id=run_dir.name, by=by, at=at, note=note, policy="manual",
+                                        metrics=evaluation["metrics"]["model"])
+            decision.update(decision="approved", champion_sha256_after=promoted["sha256"])
+        else:
+            decision.update(decision="rejected", champion_sha256_after=decision["champion_sha256_before"])
+            registry.record_decision({"event": "rejected", "run_id": run_dir.name, **decision})
+        path = write_json(run_dir / "reports" / "decision.json", decision)
+        record.update(status="decided", decision=decision["decision"], by=by, at=at, note=note,
+                      sha256=mf.sha256_file(path))
+        manifest["status"] = decision["decision"]
+        mf.save(run_dir, manifest)
+        _summary_line(outputs_dir, "approval_gate", f"run={run_dir.name} decision={decision['decision']} by={by}")
+    return (f"run {run_dir.name} {decision['decision']} by {by}"
+            + (": the challenger is now the champion of " + manifest["params"]["ticker"] if approve else
+               ": the champion is unchanged")
+            + f". Finish the report with: python runner.py resume {run_dir.name}")
 
 
 def _previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict | None:

@@ -22,13 +22,34 @@ def _pct(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{100 * x:.{digits}f} %"
 
 
-def metrics_rows(evaluation: dict[str, Any]) -> list[list[str]]:
-    """Header plus one row per predictor, formatted for tables."""
-    rows = [["predictor", "MAE", "RMSE", "R2", "direction right", "days"]]
-    for name, m in evaluation["metrics"].items():
-        rows.append([name, _pct(m["mae"], 3), _pct(m["rmse"], 3), f"{m['r2']:+.4f}",
-                     _pct(m["directional_accuracy"], 1), str(m["n"])])
+def _p(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def metrics_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Header plus one row per predictor (metrics and p-values), formatted for tables."""
+    rows = [["predictor", "MAE", "RMSE", "R2", "direction right", "DM p vs zero", "DM p vs best base", "binomial p",
+             "days"]]
+    for name, m in sorted(metrics.items(), key=lambda kv: kv[1]["rmse"]):
+        rows.append([name, _pct(m["mae"], 3), _pct(m["rmse"], 3), f"{m['r2']:+.4f}", _pct(m["directional_accuracy"], 1),
+                     _p(m.get("dm_vs_zero_return_p")), _p(m.get("dm_vs_best_baseline_p")), _p(m.get("direction_p")),
+                     str(m["n"])])
     return rows
+
+
+def backtest_rows(backtest: dict[str, Any]) -> list[list[str]]:
+    """Header plus one row per strategy."""
+    rows = [["strategy", "cumulative return", "Sharpe (annualised)", "max drawdown", "turnover / day"]]
+    for name in ("buy_and_hold", "long_flat", "long_short"):
+        b = backtest[name]
+        rows.append([name, _pct(b["cumulative_return"], 1), "n/a" if b["sharpe_annualised"] is None else
+                     f"{b['sharpe_annualised']:.2f}", _pct(b["max_drawdown"], 1), f"{b['turnover_per_day']:.3f}"])
+    return rows
+
+
+def _md_table(rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(r) + " |"
+                                                                             for r in rows[1:]]
 
 
 def run_facts(run_id: str, provenance: dict, model_meta: dict, quality: dict) -> list[tuple[str, str]]:
@@ -43,8 +64,8 @@ def run_facts(run_id: str, provenance: dict, model_meta: dict, quality: dict) ->
         ("retrieved at", provenance["retrieved_at"]),
         ("cleaning", f"{quality['rows_in']} rows in, {quality['rows_out']} out; adjustment: "
                      f"{quality['adjustment']['method']}"),
-        ("model", f"StandardScaler + {model_meta['estimator']} on {len(model_meta['features'])} features "
-                  f"(seed {model_meta['random_seed']})"),
+        ("challenger", f"StandardScaler + {model_meta['estimator']} on {len(model_meta['features'])} features "
+                       f"(seed {model_meta['random_seed']}), sha256 {model_meta['sha256'][:12]}"),
         ("training", f"{split['train_window']['first']} .. {split['train_window']['last']} "
                      f"({split['train_rows']} days)"),
         ("test (held out)", f"{split['test_window']['first']} .. {split['test_window']['last']} "
@@ -75,21 +96,38 @@ def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
 
 
 def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: dict, evaluation: dict,
-                      forecast: dict, leakage: dict | None = None) -> str:
+                      forecast: dict, leakage: dict | None = None, walk_forward: dict | None = None,
+                      proposal: dict | None = None, decision: dict | None = None) -> str:
     """The report as Markdown (figure links are relative to the ``reports/`` folder)."""
+    from .gate import describe
+
     lines = [f"# {provenance['ticker']} next-day return: analysis of run {run_id}", ""]
     lines += ["## Run facts", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in run_facts(run_id, provenance, model_meta, quality)]
     lines += ["", "## Does the model beat doing nothing?", "", evaluation["verdict"], ""]
-    rows = metrics_rows(evaluation)
-    lines += ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    lines += ["", "Baselines: " + "; ".join(f"`{k}` {v}" for k, v in evaluation["baselines"].items()) + ".", ""]
+    lines += [f"Held-out period {evaluation['test_window']['first']} .. {evaluation['test_window']['last']}; "
+              f"challenger: {evaluation.get('challenger', model_meta['estimator'])}; champion: "
+              + ("none yet" if not evaluation.get("champion") else
+                 f"{evaluation['champion']['estimator']} from run {evaluation['champion']['run_id']}") + ".", ""]
+    lines += _md_table(metrics_rows(evaluation["metrics"]))
+    lines += ["", "Baselines: " + "; ".join(f"`{k}` {v}" for k, v in evaluation["baselines"].items()) + ". "
+              "p-values: one-sided Diebold-Mariano (lower squared error than the zero return / the best naive "
+              "baseline) and a one-sided binomial test of directional accuracy against 50 %.", ""]
+    if walk_forward:
+        lines += ["## Walk-forward comparison (training period)", "",
+                  f"{len(walk_forward['folds'])} expanding-window folds, gap {walk_forward['gap_rows']} day; the "
+                  f"challenger is the candidate with the lowest pooled RMSE: **{walk_forward['challenger']}**.", ""]
+        lines += _md_table(metrics_rows(walk_forward["pooled"])) + [""]
+    if proposal is not None:
+        lines += ["## Approval gate", "", f"**{describe(decision, proposal)}**", ""]
+        lines += ["| check | value | limit | passed |", "|---|---|---|---|"]
+        lines += [f"| {c['check']} | {c['value']} | {c['limit']} | {'yes' if c['passed'] else 'no'} |"
+                  for c in proposal["checks"]] + [""]
     bt = evaluation["backtest"]
     lines += ["## Trade-on-sign backtest (held-out period)", "",
-              f"Buy and hold: {_pct(bt['buy_and_hold_return'])}; long when the model predicts a rise, "
-              f"else flat: {_pct(bt['trade_on_sign_return'])} (long on {_pct(bt['share_of_days_long'], 0)} "
-              "of days). No transaction costs, a research backtest, not a trading record.", ""]
+              f"Transaction cost {bt['transaction_cost_bps']:g} bps per unit of position change. Caveat: "
+              f"{bt['caveat']}.", ""]
+    lines += _md_table(backtest_rows(bt)) + [""]
     lines += ["## Figures", ""]
     lines += [f"![{title}](../{path})" for path, title in FIGURES]
     lines += ["", "## Data quality", ""]
@@ -126,7 +164,8 @@ class _Report(FPDF):
 
 
 def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, evaluation: dict,
-                forecast: dict, run_dir: str | Path, leakage: dict | None = None) -> bytes:
+                forecast: dict, run_dir: str | Path, leakage: dict | None = None, walk_forward: dict | None = None,
+                proposal: dict | None = None, decision: dict | None = None) -> bytes:
     """A short PDF: title, run facts, metrics vs baselines, the verdict, forecast with caveat, figures."""
     run_dir = Path(run_dir)
     pdf = _Report(format="A4")
@@ -145,14 +184,21 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
         for key, value in run_facts(run_id, provenance, model_meta, quality):
             table.row([key, _latin(value)])
     pdf.ln(3)
-    _heading(pdf, "Model vs naive baselines (held-out period)")
+    _heading(pdf, "Challenger vs naive baselines (held-out period)")
+    pdf.set_font("Helvetica", size=8)
     with pdf.table(text_align="RIGHT") as table:
-        for row in metrics_rows(evaluation):
+        for row in metrics_rows(evaluation["metrics"]):
             table.row(row)
     pdf.ln(2)
     pdf.set_font("Helvetica", size=10)
     pdf.multi_cell(0, 5, _latin(evaluation["verdict"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
+    if proposal is not None:
+        from .gate import describe
+        _heading(pdf, "Approval gate")
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.multi_cell(0, 5, _latin(describe(decision, proposal)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(2)
     _heading(pdf, "Forecast")
     pdf.set_font("Helvetica", size=10)
     pdf.multi_cell(0, 5, _latin(
@@ -162,6 +208,23 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
     pdf.set_font("Helvetica", "I", 10)
     pdf.multi_cell(0, 5, _latin("Caveat: " + forecast["caveat"] + " This is not investment advice."),
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.add_page()
+    if walk_forward:
+        _heading(pdf, f"Walk-forward comparison ({len(walk_forward['folds'])} folds, training period); "
+                      f"challenger: {walk_forward['challenger']}")
+        pdf.set_font("Helvetica", size=8)
+        with pdf.table(text_align="RIGHT") as table:
+            for row in metrics_rows(walk_forward["pooled"]):
+                table.row(row)
+        pdf.ln(3)
+    bt = evaluation["backtest"]
+    _heading(pdf, f"Trade-on-sign backtest ({bt['transaction_cost_bps']:g} bps per trade)")
+    pdf.set_font("Helvetica", size=8)
+    with pdf.table(text_align="RIGHT") as table:
+        for row in backtest_rows(bt):
+            table.row(row)
+    pdf.set_font("Helvetica", "I", 8)
+    pdf.multi_cell(0, 4, _latin("Caveat: " + bt["caveat"] + "."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.add_page()
     for rel, title in FIGURES:
         path = run_dir / rel
@@ -211,12 +274,14 @@ def _latin(text: str) -> str:
 
 
 def write_reports(run_dir: str | Path, run_id: str, provenance: dict, quality: dict, model_meta: dict,
-                  evaluation: dict, forecast: dict, leakage: dict | None = None) -> dict[str, Path]:
+                  evaluation: dict, forecast: dict, leakage: dict | None = None, walk_forward: dict | None = None,
+                  proposal: dict | None = None, decision: dict | None = None) -> dict[str, Path]:
     """Write ``reports/analysis.md`` and ``reports/summary.pdf`` atomically."""
     run_dir = Path(run_dir)
+    extra = dict(leakage=leakage, walk_forward=walk_forward, proposal=proposal, decision=decision)
     md = atomic_write_text(run_dir / "reports/analysis.md",
-                           analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast, leakage))
+                           analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast, **extra))
     pdf = atomic_write_bytes(run_dir / "reports/summary.pdf",
                              summary_pdf(run_id, provenance, quality, model_meta, evaluation, forecast, run_dir,
-                                         leakage))
+                                         **extra))
     return {"analysis": md, "summary_pdf": pdf}

@@ -56,7 +56,7 @@ class StepContext:
 
     def path(self, relative: str) -> Path:
         """Absolute path of an artifact (``data/raw.csv``...) in this run folder; folders are created."""
-        if relative not in self.task.inputs and relative not in self.task.outputs:
+        if relative not in (*self.task.inputs, *self.task.optional_inputs, *self.task.outputs):
             raise KeyError(f"{relative} is neither an input nor an output of task {self.task.name}")
         target = self.run_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ class TaskSpec:
     outputs: tuple[str, ...]
     params: tuple[str, ...]
     title: str
+    optional_inputs: tuple[str, ...] = ()
 
 
 TASKS: tuple[TaskSpec, ...] = (
@@ -46,30 +47,38 @@ TASKS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         "model_training", "04_model_training.ipynb", ("data/features.csv", "data/feature_list.json"),
-        ("model/model.joblib", "model/model_meta.json"),
-        ("ticker", "test_fraction", "model", "ridge_alpha", "random_seed", "min_train_rows"),
+        ("model/model.joblib", "model/model_meta.json", "reports/walk_forward.json"),
+        ("ticker", "test_fraction", "candidates", "ridge_alpha", "gb_n_estimators", "gb_max_depth",
+         "gb_learning_rate", "gb_subsample", "walk_forward_folds", "random_seed", "min_train_rows"),
         "Model training",
     ),
     TaskSpec(
         "model_evaluation", "05_model_evaluation.ipynb",
         ("data/cleaned.csv", "data/features.csv", "data/feature_list.json", "model/model.joblib",
          "model/model_meta.json"),
-        ("reports/evaluation.json", "data/predictions.csv", "reports/forecast.json",
+        ("reports/evaluation.json", "data/predictions.csv", "reports/forecast.json", "reports/gate.json",
          "figures/predicted_vs_actual.png", "figures/residuals.png", "figures/cumulative_returns.png"),
-        ("ticker",),
+        ("ticker", "transaction_cost_bps", "approval_policy", "auto_min_rmse_gain_pct",
+         "auto_min_directional_accuracy", "auto_max_p_value"),
         "Model evaluation",
     ),
     TaskSpec(
         "reporting", "06_reporting.ipynb",
         ("data/provenance.json", "reports/quality.json", "reports/leakage_features.json", "model/model_meta.json",
-         "reports/evaluation.json",
-         "reports/forecast.json", "figures/predicted_vs_actual.png", "figures/residuals.png",
+         "reports/evaluation.json", "reports/walk_forward.json",
+         "reports/forecast.json", "reports/gate.json", "figures/predicted_vs_actual.png", "figures/residuals.png",
          "figures/cumulative_returns.png"),
         ("reports/analysis.md", "reports/summary.pdf"),
         ("ticker",),
         "Reporting",
+        optional_inputs=("reports/decision.json",),
     ),
 )
+
+# The human approval gate between evaluation and reporting: not a notebook, the runner's own step. Notebook 05
+# proposes (reports/gate.json); the policy (auto) or a person (approve/reject) decides (reports/decision.json).
+APPROVAL_GATE = TaskSpec("approval_gate", "", ("reports/gate.json",), ("reports/decision.json",),
+                         ("approval_policy",), "Approval gate")
 
 TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
 
@@ -84,7 +93,7 @@ def get_task(name: str) -> TaskSpec:
 
 def producer_of(artifact: str) -> TaskSpec:
     """The task whose outputs include ``artifact``."""
-    for task in TASKS:
+    for task in (*TASKS, APPROVAL_GATE):
         if artifact in task.outputs:
             return task
     raise KeyError(artifact)
