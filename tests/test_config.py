@@ -35,6 +35,7 @@ def test_overrides_are_typed_by_declaration():
     assert parse_override("split_detection", "false") is False
     assert parse_override("windows", "[5, 20]") == [5, 20]
     assert parse_override("windows", "5,20") == [5, 20]
+    assert parse_override("candidates", "[ridge, linear]") == ["ridge", "linear"]
     params = resolve_params(None, [("ticker", "msft"), ("windows", "20 5")])
     assert params["ticker"] == "MSFT" and params["windows"] == [5, 20]
 
@@ -47,7 +48,8 @@ def test_overrides_are_typed_by_declaration():
     (("split_detection", "maybe"), "true or false"),
     (("windows", "[a, b]"), "list of integers"),
     (("windows", "[5, 5]"), "repeated"),
-    (("model", "xgboost"), "model must be one of"),
+    (("candidates", "[ridge, xgboost]"), "unknown 'xgboost'"),
+    (("approval_policy", "sometimes"), "approval_policy must be one of"),
     (("start", "01/02/2003"), "real date"),
     (("ticker", "AAPL;rm -rf"), "not a plausible stock symbol"),
     (("ticker", "../../etc"), "not a plausible stock symbol"),

@@ -14,6 +14,9 @@ from aapl_lib.features import TARGET, build_features
 from aapl_lib.metrics import directional_accuracy, regression_metrics
 from helpers import sample_frame
 
+HYPER = {"random_seed": 42, "ridge_alpha": 1.0, "gb_n_estimators": 30, "gb_max_depth": 2, "gb_learning_rate": 0.1,
+         "gb_subsample": 0.8}
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -42,8 +45,8 @@ def test_too_few_rows_to_train(data):
 def test_training_is_deterministic_and_scaler_sees_train_rows_only(data):
     _, _, feats, names = data
     split = modeling.chronological_split(feats, 0.2)
-    a, _ = modeling.train_model(split, names, random_seed=7)
-    b, _ = modeling.train_model(split, names, random_seed=7)
+    a, _ = modeling.train_model(split, names, "gradient_boosting", {**HYPER, "random_seed": 7})
+    b, _ = modeling.train_model(split, names, "gradient_boosting", {**HYPER, "random_seed": 7})
     np.testing.assert_array_equal(a.predict(split.test[names].to_numpy()), b.predict(split.test[names].to_numpy()))
     np.testing.assert_allclose(a.named_steps["scaler"].mean_, split.train[names].mean().to_numpy())
 
@@ -51,7 +54,7 @@ def test_training_is_deterministic_and_scaler_sees_train_rows_only(data):
 def test_model_file_integrity(data, tmp_path):
     _, _, feats, names = data
     split = modeling.chronological_split(feats, 0.2)
-    est, _ = modeling.train_model(split, names)
+    est, _ = modeling.train_model(split, names, "ridge", HYPER)
     path = tmp_path / "m.joblib"
     sha = modeling.save_model(est, path)
     loaded = modeling.load_model(path, sha)
@@ -72,40 +75,52 @@ def test_metrics_and_directional_accuracy():
 def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     cleaned, quality, feats, names = data
     split = modeling.chronological_split(feats, 0.2)
-    est, in_sample = modeling.train_model(split, names)
-    meta = modeling.model_metadata(ticker="AAPL", features=names, split=split, in_sample=in_sample,
-                                   sha256="x" * 64, model_file="model.joblib",
-                                   params={"model": "ridge", "ridge_alpha": 1.0, "random_seed": 42,
-                                           "test_fraction": 0.2})
+    est, in_sample = modeling.train_model(split, names, "ridge", HYPER)
+    meta = modeling.model_metadata(ticker="AAPL", features=names, split=split, name="ridge", in_sample=in_sample,
+                                   sha256="x" * 64, model_file="model.joblib", params={**HYPER, "test_fraction": 0.2})
     test = modeling.held_out_rows(feats, meta)
     pd.testing.assert_index_equal(test.index, split.test.index)
-    preds = ev.predictions_table(est, test, names)
+    champion, _ = modeling.train_model(split, names, "linear", HYPER)
+    preds = ev.predictions_table(est, test, names, champion=champion)
     metrics = ev.compare(preds)
-    assert set(metrics) == {"model", "zero_return", "last_return"}
+    assert set(metrics) == {"model", "zero_return", "last_return", "rolling_mean", "champion"}
     assert metrics["zero_return"]["rmse"] == pytest.approx(np.sqrt((test[TARGET] ** 2).mean()))
+    assert metrics["rolling_mean"]["rmse"] == pytest.approx(
+        np.sqrt(((test[TARGET] - test["ret_mean_20d"]) ** 2).mean()))
+    assert 0 <= metrics["model"]["dm_vs_zero_return_p"] <= 1 and metrics["zero_return"]["dm_vs_zero_return_p"] is None
     assert "zero return" in ev.verdict(metrics)
-    curve = ev.backtest(preds)
-    assert curve["buy_and_hold"].iloc[-1] == pytest.approx((1 + test[TARGET]).prod())
+    daily = ev.backtest(preds, cost_bps=10)
+    free = ev.backtest(preds, cost_bps=0)
+    assert (1 + free["buy_and_hold"]).prod() == pytest.approx((1 + test[TARGET]).prod())
+    summary = ev.backtest_summary(daily, 10)
+    assert summary["long_short"]["cumulative_return"] < ev.backtest_summary(free)["long_short"]["cumulative_return"]
+    assert summary["buy_and_hold"]["turnover_per_day"] == pytest.approx(1 / len(test))
+    assert summary["long_flat"]["max_drawdown"] <= 0
     fc = ev.forecast(est, feats, names, cleaned, metrics["model"])
     assert fc["as_of"] == f"{cleaned.index[-1]:%Y-%m-%d}" and fc["for_date"] > fc["as_of"]
     assert "not advice" in fc["caveat"]
     for plot, name in [(ev.plot_predicted_vs_actual, "a.png"), (ev.plot_residuals, "b.png")]:
         assert plot(preds, tmp_path / "figures" / name, "AAPL").read_bytes()[:4] == b"\x89PNG"
-    ev.plot_cumulative(curve, tmp_path / "figures" / "c.png", "AAPL")
+    ev.plot_cumulative(daily, tmp_path / "figures" / "c.png", "AAPL", 10)
 
     # reporting on the same objects: the PDF's text is real, searchable text
     provenance = {"ticker": "AAPL", "source": "sample", "window": {"first": "2008-01-02", "last": "2011-12-30"},
                   "rows": len(cleaned), "sha256": "ab" * 32, "retrieved_at": "2026-11-26T00:00:00+00:00"}
     evaluation = {"metrics": metrics, "baselines": ev.BASELINES, "verdict": ev.verdict(metrics),
-                  "backtest": ev.backtest_summary(curve)}
-    pdf = reporting.summary_pdf("RUN1", provenance, quality, meta, evaluation, fc, tmp_path)
+                  "backtest": summary, "test_window": meta["split"]["test_window"], "challenger": "ridge",
+                  "champion": None}
+    from aapl_lib import gate
+    proposal = gate.propose("auto", metrics, ev.best_baseline(metrics),
+                            {"auto_min_rmse_gain_pct": 1.0, "auto_min_directional_accuracy": 0.52,
+                             "auto_max_p_value": 0.05}, "x" * 64, None)
+    pdf = reporting.summary_pdf("RUN1", provenance, quality, meta, evaluation, fc, tmp_path, proposal=proposal)
     from pypdf import PdfReader
     import io
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    assert "zero_return" in text and "last_return" in text and "Caveat" in text
+    assert "zero_return" in text and "rolling_mean" in text and "Caveat" in text and "Approval gate" in text
     assert f"{100 * metrics['model']['rmse']:.3f} %" in text
-    md = reporting.analysis_markdown("RUN1", provenance, quality, meta, evaluation, fc)
-    assert "| model |" in md and "Caveat" in md
+    md = reporting.analysis_markdown("RUN1", provenance, quality, meta, evaluation, fc, proposal=proposal)
+    assert "| model |" in md and "Caveat" in md and "long_short" in md and "## Approval gate" in md
 
 
 def test_next_trading_day_skips_weekends_and_holidays():

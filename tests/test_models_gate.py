@@ -1,0 +1,226 @@
+"""Candidates, walk-forward evaluation, significance, the champion registry and the approval gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aapl_lib import gate, modeling, walkforward
+from aapl_lib.cleaning import clean_prices
+from aapl_lib.errors import IntegrityError
+from aapl_lib.features import TARGET, build_features
+from aapl_lib.registry import Registry
+from aapl_lib.significance import diebold_mariano, direction_test
+from helpers import run_runner, sample_frame
+
+HYPER = {"random_seed": 42, "ridge_alpha": 1.0, "gb_n_estimators": 30, "gb_max_depth": 2, "gb_learning_rate": 0.1,
+         "gb_subsample": 0.8}
+FAST = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "30",
+        "-p", "walk_forward_folds", "3"]
+THRESHOLDS = {"auto_min_rmse_gain_pct": 1.0, "auto_min_directional_accuracy": 0.52, "auto_max_p_value": 0.05}
+
+
+@pytest.fixture(scope="module")
+def dev():
+    cleaned, _ = clean_prices(sample_frame("2006-01-01", "2009-12-31"))
+    feats, names = build_features(cleaned)
+    split = modeling.chronological_split(feats, 0.2)
+    return split.train, names
+
+
+def test_walk_forward_folds_never_train_on_the_future(dev):
+    frame, names = dev
+    report = walkforward.walk_forward(frame, names, ["linear", "ridge", "gradient_boosting"], HYPER, folds=4, gap=1)
+    assert len(report["folds"]) == 4
+    index = frame.index
+    for fold in report["folds"]:
+        last_train, first_test = fold["train_window"]["last"], fold["test_window"]["first"]
+        assert last_train < first_test
+        gap = index.get_loc(np.datetime64(first_test)) - index.get_loc(np.datetime64(last_train)) - 1
+        assert gap >= 1
+    # expanding window: every fold trains on more rows, all starting at the first day
+    assert [f["train_rows"] for f in report["folds"]] == sorted(f["train_rows"] for f in report["folds"])
+    assert {f["train_window"]["first"] for f in report["folds"]} == {f"{index[0]:%Y-%m-%d}"}
+    assert report["challenger"] == min(report["candidates"], key=lambda c: report["pooled"][c]["rmse"])
+    assert set(report["pooled"]) == {"zero_return", "last_return", "rolling_mean", "linear", "ridge",
+                                     "gradient_boosting"}
+    table = walkforward.comparison_table(report)
+    assert list(table["rmse"]) == sorted(table["rmse"])
+
+
+def test_walk_forward_is_deterministic(dev):
+    frame, names = dev
+    a = walkforward.walk_forward(frame, names, ["gradient_boosting"], HYPER, folds=3)
+    b = walkforward.walk_forward(frame, names, ["gradient_boosting"], HYPER, folds=3)
+    assert a == b
+    c = walkforward.walk_forward(frame, names, ["gradient_boosting"], {**HYPER, "random_seed": 1}, folds=3)
+    assert c["pooled"]["gradient_boosting"]["rmse"] != a["pooled"]["gradient_boosting"]["rmse"]
+
+
+def test_significance_tests():
+    rng = np.random.default_rng(0)
+    actual = rng.normal(0, 0.02, 500)
+    same = diebold_mariano(actual, np.zeros(500), np.zeros(500))
+    assert same["p_value_a_better"] == 0.5
+    good = diebold_mariano(actual, actual * 0.5, np.zeros(500))
+    assert good["statistic"] < 0 and good["p_value_a_better"] < 1e-6
+    bad = diebold_mariano(actual, np.zeros(500), actual * 0.5)
+    assert bad["p_value_a_better"] > 0.999
+    coin = direction_test(actual, rng.normal(0, 1, 500))
+    assert 0.01 < coin["p_value"] < 0.99
+    assert direction_test(actual, actual)["p_value"] < 1e-10
+    assert direction_test(actual, np.zeros(500))["p_value"] is None
+
+
+def _metrics(model_rmse, da, p, zero_rmse=0.02):
+    base = {"rmse": zero_rmse, "directional_accuracy": None, "direction_p": None}
+    return {"model": {"rmse": model_rmse, "directional_accuracy": da, "direction_p": p}, "zero_return": base}
+
+
+def test_gate_policies():
+    good = _metrics(0.019, 0.56, 0.01)
+    assert gate.propose("auto", good, "zero_return", THRESHOLDS, "a" * 64, None)["proposal"] == "promote"
+    weak = _metrics(0.0199, 0.56, 0.01)  # 0.5 % gain < 1 %
+    kept = gate.propose("auto", weak, "zero_return", THRESHOLDS, "a" * 64, None)
+    assert kept["proposal"] == "keep" and any("RMSE gain" in r for r in kept["reasons"])
+    assert gate.propose("auto", _metrics(0.019, 0.51, 0.01), "zero_return", THRESHOLDS, "a" * 64,
+                        None)["proposal"] == "keep"
+    assert gate.propose("auto", _metrics(0.019, 0.56, 0.2), "zero_return", THRESHOLDS, "a" * 64,
+                        None)["proposal"] == "keep"
+    manual = gate.propose("manual", good, "zero_return", THRESHOLDS, "a" * 64, None)
+    assert manual["proposal"] == "awaiting_approval" and "would promote" in manual["reasons"][0]
+    same = gate.propose("manual", good, "zero_return", THRESHOLDS, "a" * 64, {"sha256": "a" * 64})
+    assert same["proposal"] == "unchanged"
+    with_champion = {**good, "champion": {"rmse": 0.018}}
+    assert gate.propose("auto", with_champion, "zero_return", THRESHOLDS, "a" * 64,
+                        {"sha256": "b" * 64})["proposal"] == "keep"
+
+
+def test_registry_integrity(dev, tmp_path):
+    frame, names = dev
+    split = modeling.chronological_split(frame.assign(**{TARGET: frame[TARGET]}), 0.2)
+    est, _ = modeling.train_model(split, names, "ridge", HYPER)
+    model_path = tmp_path / "run" / "model.joblib"
+    model_path.parent.mkdir()
+    sha = modeling.save_model(est, model_path)
+    registry = Registry(tmp_path / "outputs", "AAPL")
+    assert registry.champion() is None and registry.load_champion() is None
+    with pytest.raises(IntegrityError, match="refusing to promote"):
+        registry.promote(model_path, {"sha256": "0" * 64}, run_id="R0", by="x", at="t", note="", policy="manual")
+    record = registry.promote(model_path, {"sha256": sha, "estimator": "ridge", "features": names}, run_id="R1",
+                              by="alice", at="2026-11-26T00:00:00+00:00", note="looks fine", policy="manual")
+    assert record["approved_by"] == "alice" and record["run_id"] == "R1"
+    loaded, rec = registry.load_champion()
+    np.testing.assert_array_equal(loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy()))
+    stored = registry.dir / rec["model_file"]
+    stored.write_bytes(b"not a pickle at all")
+    with pytest.raises(IntegrityError, match="does not match the sha256"):
+        registry.load_champion()
+    history = (registry.dir / "history.jsonl").read_text().splitlines()
+    assert json.loads(history[-1])["event"] == "promoted"
+
+
+# ------------------------------------------------------------------------------------------ end to end
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gate-outputs")
+
+
+def _latest(outputs: Path) -> Path:
+    return (outputs / "latest").resolve()
+
+
+def _manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs):
+    proc = run_runner(*FAST, "-p", "approval_policy", "manual", outputs=outputs)
+    assert proc.returncode == 3, proc.stderr
+    run_dir = _latest(outputs)
+    run_id = run_dir.name
+    assert f"python runner.py approve {run_id} --by NAME" in proc.stdout
+    assert f"python runner.py reject {run_id} --by NAME" in proc.stdout
+    assert "05_model_evaluation.html" in proc.stdout
+    manifest = _manifest(run_dir)
+    assert manifest["status"] == "awaiting_approval" and manifest["gate"]["status"] == "awaiting_approval"
+    assert manifest["tasks"]["reporting"]["status"] == "pending"
+    assert not (outputs / "models" / "AAPL" / "champion.json").exists()  # nothing promoted without approval
+
+    again = run_runner("resume", run_id, outputs=outputs)
+    assert again.returncode == 3  # still waiting
+
+    approved = run_runner("approve", run_id, "--by", "alice", "--note", "reviewed notebook 05", outputs=outputs)
+    assert approved.returncode == 0, approved.stderr
+    assert "resume" in approved.stdout
+    champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
+    assert champion["run_id"] == run_id and champion["approved_by"] == "alice" and champion["policy"] == "manual"
+    assert champion["sha256"] == _manifest(run_dir)["tasks"]["model_training"]["artifacts"]["model/model.joblib"]["sha256"]
+
+    finished = run_runner("resume", run_id, outputs=outputs)
+    assert finished.returncode == 0, finished.stderr
+    manifest = _manifest(run_dir)
+    assert manifest["status"] == "success"
+    assert manifest["gate"]["decision"] == "approved" and manifest["gate"]["by"] == "alice"
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "approved by alice" in report and "reviewed notebook 05" in report
+
+    second = run_runner("approve", run_id, "--by", "bob", outputs=outputs)
+    assert second.returncode == 2 and "not awaiting approval" in second.stderr
+
+
+def test_reject_keeps_the_champion_and_reporting_records_it(outputs):
+    before = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
+    proc = run_runner(*FAST, "-p", "start", "2004-09-01", "-p", "approval_policy", "manual", outputs=outputs)
+    assert proc.returncode == 3, proc.stderr
+    run_id = _latest(outputs).name
+    rejected = run_runner("reject", run_id, "--by", "bob", "--note", "edge is noise", outputs=outputs)
+    assert rejected.returncode == 0, rejected.stderr
+    assert json.loads((outputs / "models" / "AAPL" / "champion.json").read_text()) == before
+    finished = run_runner("resume", run_id, outputs=outputs)
+    assert finished.returncode == 0, finished.stderr
+    report = (_latest(outputs) / "reports" / "analysis.md").read_text()
+    assert "rejected by bob" in report and "edge is noise" in report
+    evaluation = json.loads((_latest(outputs) / "reports" / "evaluation.json").read_text())
+    assert "champion" in evaluation["metrics"]  # compared with the champion on the same held-out days
+    history = (outputs / "models" / "AAPL" / "history.jsonl").read_text()
+    assert '"event": "rejected"' in history
+
+
+def test_auto_policy_keeps_or_promotes_by_thresholds(outputs):
+    champion_before = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
+    kept = run_runner(*FAST, "-p", "start", "2004-08-02", "-p", "approval_policy", "auto", outputs=outputs)
+    assert kept.returncode == 0, kept.stderr
+    decision = json.loads((_latest(outputs) / "reports" / "decision.json").read_text())
+    assert decision["decision"] == "kept" and decision["reasons"]
+    assert json.loads((outputs / "models" / "AAPL" / "champion.json").read_text()) == champion_before
+
+    loose = ["-p", "auto_min_rmse_gain_pct", "0", "-p", "auto_min_directional_accuracy", "0",
+             "-p", "auto_max_p_value", "1"]
+    promoted = run_runner(*FAST, "-p", "start", "2004-08-02", "-p", "approval_policy", "auto", *loose,
+                          outputs=outputs)
+    assert promoted.returncode == 0, promoted.stderr
+    decision = json.loads((_latest(outputs) / "reports" / "decision.json").read_text())
+    champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
+    if decision["decision"] == "promoted":
+        assert champion["run_id"] == _latest(outputs).name and champion["approved_by"] == "auto policy"
+    else:  # the only threshold left is beating the champion on the same days
+        assert decision["decision"] == "kept" and any("champion" in r for r in decision["reasons"])
+        assert champion == champion_before
+
+
+def test_a_tampered_champion_is_never_loaded(outputs):
+    champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
+    path = outputs / "models" / "AAPL" / champion["model_file"]
+    original = path.read_bytes()
+    path.write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # a malicious pickle must not be unpickled
+    try:
+        proc = run_runner(*FAST, "-p", "start", "2004-07-01", "-p", "approval_policy", "auto", outputs=outputs)
+    finally:
+        path.write_bytes(original)
+    assert proc.returncode == 1
+    assert "IntegrityError" in proc.stderr and "does not match the sha256" in proc.stderr
+    assert "model_evaluation" in proc.stderr
