@@ -77,7 +77,8 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_dai
     q["rows_dropped_missing"] = int(missing_rows.sum())
     frame = frame[~missing_rows]
 
-    nonpositive = (frame[OHLC] <= 0).any(axis=1) | (frame["volume"] < 0)
+    prices = OHLC + (["adj_close"] if "adj_close" in frame.columns else [])  # a zero adj_close is no price either
+    nonpositive = (frame[prices] <= 0).any(axis=1) | (frame["volume"] < 0)
     q["rows_dropped_nonpositive"] = int(nonpositive.sum())
     frame = frame[~nonpositive]
 

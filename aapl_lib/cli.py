@@ -7,6 +7,9 @@
     python runner.py list
     python runner.py prune --keep-days N [--dry-run]
     python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
+    python runner.py compare RUN_A RUN_B [--json]
+    python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
+    python runner.py browse
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Sequence
 from .errors import IntegrityError, PipelineError
 from .tasks import TASK_NAMES
 
-COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject")
+COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse")
 EXIT_CODES = """exit codes:
   0  success (also: resume of a finished run, status, list, prune)
   1  a task failed or timed out (the message names the task, notebook, cell and error)
@@ -88,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--by", required=True, metavar="NAME", help="who decides (recorded)")
         cmd.add_argument("--note", default="", metavar="TEXT", help="why (recorded)")
         _common(cmd)
+    cmp_ = sub.add_parser("compare", help="parameter, artifact (sha256) and metric differences of two runs")
+    cmp_.add_argument("run_a", metavar="RUN_A")
+    cmp_.add_argument("run_b", metavar="RUN_B")
+    cmp_.add_argument("--json", action="store_true", help="print JSON")
+    _common(cmp_)
+    dag = sub.add_parser("dag", help="draw the DAG from the task specs")
+    dag.add_argument("--output", metavar="FILE", help="FILE.png or FILE.svg (default: print Mermaid text)")
+    dag.add_argument("--format", choices=["mermaid", "png", "svg"], help="default: from --output, else mermaid")
+    _common(dag)
+    browse = sub.add_parser("browse", help="rebuild the run browser (outputs/index.html) and print its path")
+    _common(browse)
     return parser
 
 
@@ -117,6 +131,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .orchestration import decide
             print(decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note,
                          outputs_dir=outputs))
+            return 0
+        if args.command == "compare":
+            from .compare import compare_runs, format_text
+            from .orchestration import find_run
+            run_a, run_b = find_run(outputs, args.run_a), find_run(outputs, args.run_b)
+            diff = compare_runs(run_a, run_b)
+            print(json.dumps(diff, indent=2, default=str) if args.json else format_text(diff))
+            from .browser import build_compare_page
+            build_compare_page(run_a, run_b)
+            return 0
+        if args.command == "dag":
+            return _dag(args)
+        if args.command == "browse":
+            from .browser import build_run_page, refresh
+            for run_dir in sorted((outputs / "runs").iterdir()) if (outputs / "runs").is_dir() else []:
+                if (run_dir / "manifest.json").is_file():
+                    build_run_page(run_dir)
+            print(refresh(outputs))
             return 0
         if args.command == "status":
             return _status(args, outputs)
@@ -178,6 +210,24 @@ def _finish(result) -> int:
     else:
         print("error: " + result.message, file=sys.stderr)
     return result.exit_code
+
+
+def _dag(args: argparse.Namespace) -> int:
+    from . import dag
+
+    fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mermaid")
+    if fmt == "mermaid":
+        text = dag.mermaid()
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            print(args.output)
+        else:
+            print(text, end="")
+        return 0
+    if not args.output or Path(args.output).suffix.lower() != f".{fmt}":
+        raise PipelineError(f"--format {fmt} needs --output FILE.{fmt}")
+    print(dag.draw(args.output))
+    return 0
 
 
 def _status(args: argparse.Namespace, outputs: Path) -> int:

@@ -103,6 +103,9 @@ def enforce(*reports: dict[str, Any]) -> None:
     for report in reports:
         if not report["passed"]:
             name, why = next(iter(report["offenders"].items()))
+            if report["check"] == "train/test chronology":
+                raise LeakageError(f"leakage guard (train/test chronology) failed: {name}: {why}; fix the split "
+                                   "or fit preprocessing on the training rows only")
             raise LeakageError(f"leakage guard ({report['check']}) failed: {name} {why}; remove or fix that "
                                "feature — it uses information from after the day it describes")
 

@@ -382,6 +382,7 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
                 cache.record(fp, {"run_id": run_id, "task": task.name, "artifacts":
                                   {rel: info["sha256"] for rel, info in record["artifacts"].items()},
                                   "notebook": record.get("executed_notebook"), "html": record.get("html"),
+                                  "report_html": record.get("report_html"),
                                   "scraps": record.get("scraps", {}), "duration_s": record["duration_s"]})
     except LockBusyError as exc:
         exit_code, message = EXIT_LOCKED, str(exc)
@@ -405,7 +406,17 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
     _summary_line(outputs_dir, "pipeline", f"run={run_id} status={manifest['status']} "
                                            f"duration={manifest['duration_s']}s dir={run_dir}",
                   logging.INFO if exit_code == EXIT_OK else logging.ERROR)
+    refresh_browser(outputs_dir, run_dir, opts.progress)
     return RunResult(exit_code, run_id, run_dir, message)
+
+
+def refresh_browser(outputs_dir: Path, run_dir: Path | None, progress: Callable[[str], None] = print) -> None:
+    """Rebuild the run browser pages; a failure here is reported, never fatal to the run."""
+    try:
+        from .browser import refresh
+        refresh(outputs_dir, run_dir)
+    except Exception as exc:  # the browser is a view: the run's own result stands
+        progress(f"warning: could not rebuild the run browser: {type(exc).__name__}: {exc}")
 
 
 def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, cache: ReuseCache) -> str | None:
@@ -510,6 +521,7 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
         manifest["status"] = decision["decision"]
         mf.save(run_dir, manifest)
         _summary_line(outputs_dir, "approval_gate", f"run={run_dir.name} decision={decision['decision']} by={by}")
+    refresh_browser(outputs_dir, run_dir)
     return (f"run {run_dir.name} {decision['decision']} by {by}"
             + (": the challenger is now the champion of " + manifest["params"]["ticker"] if approve else
                ": the champion is unchanged")
@@ -546,13 +558,13 @@ def _reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir
     source = outputs_dir / "runs" / entry["run_id"]
     for rel in entry["artifacts"]:
         link_or_copy(source / rel, run_dir / rel)
-    for key in ("notebook", "html"):
+    for key in ("notebook", "html", "report_html"):
         rel = entry.get(key)
         if rel and (source / rel).is_file():
             link_or_copy(source / rel, run_dir / rel)
     record.update(status="reused", reused_from=entry["run_id"], duration_s=0.0,
                   original_duration_s=entry.get("duration_s"), executed_notebook=entry.get("notebook"),
-                  html=entry.get("html"), scraps=entry.get("scraps", {}),
+                  html=entry.get("html"), report_html=entry.get("report_html"), scraps=entry.get("scraps", {}),
                   artifacts=mf.artifact_records(run_dir, task.outputs), ended_at=mf.utc_now())
 
 
@@ -690,10 +702,9 @@ def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:
     except Exception as exc:  # a half-written notebook must not hide the real error
         record["scraps_error"] = str(exc)
     try:
-        from .render import notebook_to_html
-        html = run_dir / "html" / executed.with_suffix(".html").name
-        notebook_to_html(executed, html)
-        record["html"] = f"html/{html.name}"
+        from .render import render_both
+        full, report = render_both(executed, run_dir / "html")
+        record["html"], record["report_html"] = f"html/{full.name}", f"html/{report.name}"
     except Exception as exc:
         record["html_error"] = str(exc)
 

@@ -36,7 +36,8 @@ def _date_index(pa, *, unique: bool, sorted_: bool):
     checks = [pa.Check(lambda idx: pd.api.types.is_datetime64_any_dtype(idx), element_wise=False,
                        name="is a date", error="the index must hold dates")]
     if sorted_:
-        checks.append(pa.Check(lambda idx: idx.is_monotonic_increasing, element_wise=False,
+        # row by row (each date not before the one above it), so the message can show the rows out of order
+        checks.append(pa.Check(lambda idx: ~(pd.to_datetime(idx, errors="coerce").diff() < pd.Timedelta(0)),
                                name="dates ascending", error="dates must be in ascending order"))
     return pa.Index(name="date", unique=unique, checks=checks)
 
@@ -71,7 +72,8 @@ def features_schema(features: Sequence[str], target: str = "target_next_return")
     columns = {f: pa.Column(float, pa.Check(lambda s: np.isfinite(s), name="finite"), nullable=False)
                for f in features}
     columns[target] = pa.Column(float, nullable=True, checks=[
-        pa.Check(lambda s: s.isna().to_numpy()[:-1].sum() == 0 if len(s) else True, element_wise=False,
+        # ignore_na=False: pandera drops the NaNs of a nullable column before its checks by default
+        pa.Check(lambda s: s.notna() | (np.arange(len(s)) == len(s) - 1), ignore_na=False,
                  name="missing on the last row only", error="the target may be missing on the last row only")])
     return pa.DataFrameSchema(columns, index=_date_index(pa, unique=True, sorted_=True), name="features",
                               strict=True)
@@ -84,9 +86,16 @@ def validate(frame: "pd.DataFrame", schema, *, step: str, action: str) -> "pd.Da
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
+        # rules on one column first: they name the column at fault (a negative close also breaks low <= close)
+        cases = cases.sort_values("schema_context", key=lambda s: s.eq("DataFrameSchema"), kind="stable")
         first = cases.iloc[0]
         rule = str(first.get("check"))
-        if first.get("schema_context") == "DataFrameSchema":  # a rule across columns: show whole rows
+        if rule in ("column_in_schema", "column_in_dataframe"):  # a column too many, or one missing
+            column = str(first["failure_case"])
+            table = (frame[[column]].head(MAX_ROWS_SHOWN).to_string() if column in frame.columns
+                     else f"columns given: {', '.join(map(str, frame.columns))}")
+            count = len(cases)
+        elif first.get("schema_context") == "DataFrameSchema":  # a rule across columns: show whole rows
             column = rule.split()[0]
             bad = cases.loc[cases["check"] == first["check"], "index"].drop_duplicates()
             table = frame.loc[frame.index.isin(bad)].head(MAX_ROWS_SHOWN).to_string()

@@ -260,7 +260,8 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
         raise DataSourceError(
             f"{path} has columns {first} but needs Date, Open, High, Low, Close, Volume (Adj Close optional; "
             f"any case or order): missing {', '.join(missing)}"
-            + (f". The delimiter looks like {delimiter!r}" if len(first) == 1 else ""))
+            + (". The delimiter looks like none of , ; tab or | (the header was read as a single column)"
+               if len(first) == 1 else ""))
 
     body = "\n".join(lines[skip:])
     if not body.strip():

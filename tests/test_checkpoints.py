@@ -120,7 +120,8 @@ def test_editing_a_notebook_reruns_that_task_only(project):
 
 
 def test_changing_a_parameter_reruns_the_tasks_that_read_it_and_what_follows(project):
-    proc = project.run(*WINDOW, "-p", "ridge_alpha", "30")
+    # test_fraction is read by training only; the new split changes the model, its evaluation and the report
+    proc = project.run(*WINDOW, "-p", "test_fraction", "0.25")
     assert proc.returncode == 0, proc.stderr
     assert project.executed() == {"model_training", "model_evaluation", "reporting"}
     statuses = project.statuses()
@@ -155,7 +156,7 @@ def test_force_and_force_task(project):
 def test_resume_after_a_task_failure(project):
     project.add_cell("04_model_training.ipynb", "raise RuntimeError('simulated failure in training')")
     try:
-        proc = project.run(*WINDOW, "-p", "ridge_alpha", "7")
+        proc = project.run(*WINDOW, "-p", "test_fraction", "0.3")
     finally:
         project.restore("04_model_training.ipynb")
     assert proc.returncode == 1

@@ -3,7 +3,7 @@
 Every fixture starts from a classic Yahoo CSV of the offline sample (AAPL 2010-2012, 754 rows) and spoils
 it the way real files are spoiled. Each case ends one of three ways:
 
-* **failure** — exit 1, the last stderr line names the task, its notebook and the problem (no traceback),
+* **failure** — exit 1, one stderr line (and no traceback) names the task, its notebook and the problem;
   the manifest says ``failed``, and neither the failed task's outputs nor any later task's exist;
 * **repair** — a repair the library documents: exit 0 (``--end-task data_cleaning``) and the repair
   recorded in the run's ``reports/quality.json``;
@@ -20,16 +20,15 @@ import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from aapl_lib import sources
+from aapl_lib import cleaning, sources
 from aapl_lib.errors import DataSourceError
 from aapl_lib.tasks import TASKS
 from helpers import ROOT, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
@@ -109,12 +108,12 @@ def non_numeric_price(folder: Path) -> list[str]:
     return csv_args(write_lines(folder / "AAPL.csv", lines))
 
 
-def nonpositive_prices(count: int, columns: tuple[str, ...] = ("close", "open", "low")):
-    """Zero or negative prices on ``count`` rows: 0, -1, -5 in turn, in ``columns`` in turn."""
+def nonpositive_prices(count: int):
+    """Zero or negative prices on ``count`` rows: close 0, open -1, low -5 in turn."""
     def spoil(folder: Path) -> list[str]:
         frame = base()
         for n, pos in enumerate(rows(count, step=3 if count > 10 else 97)):
-            frame.iloc[pos, frame.columns.get_loc(columns[n % len(columns)])] = (0.0, -1.0, -5.0)[n % 3]
+            frame.iloc[pos, frame.columns.get_loc(("close", "open", "low")[n % 3])] = (0.0, -1.0, -5.0)[n % 3]
         return csv_args(classic(folder, frame), *(["--end-task", "data_cleaning"] if count <= 10 else []))
     return spoil
 
@@ -130,6 +129,9 @@ def high_below_low(count: int):
     return spoil
 
 
+DUPLICATED = [120, 480]  # row positions given twice
+
+
 def conflicting_duplicates(folder: Path) -> list[str]:
     """Two dates given twice, the second time with every price 1 % higher (a corrected row appended)."""
     lines = text_of_classic(folder)
@@ -141,9 +143,6 @@ def conflicting_duplicates(folder: Path) -> list[str]:
             cells[1:6] = [repr(round(float(v) * 1.01, 6)) for v in cells[1:6]]
             out.append(",".join(cells))
     return csv_args(write_lines(folder / "AAPL.csv", out), "--end-task", "data_cleaning")
-
-
-DUPLICATED = [120, 480]
 
 
 def newest_first(folder: Path) -> list[str]:
@@ -207,7 +206,6 @@ class Case:
     evidence: tuple[str, ...] = ()      # outputs of the failed task that are kept on purpose
     check: Callable[[Path], None] | None = None  # more checks of the run folder
     cost: int = 1                       # notebooks it executes (longest first)
-    marks: tuple = field(default=())
 
 
 def quality(run_dir: Path) -> dict[str, Any]:
@@ -274,9 +272,6 @@ def check_adj_close_absent(run_dir: Path) -> None:
     assert provenance["rows"] == ROWS
 
 
-BUG_ZERO_ADJ_CLOSE = ("bug: cleaning drops rows with a non-positive open/high/low/close but not adj_close; "
-                      "a zero Adj Close crashes adjust_by_adj_close with ZeroDivisionError")
-
 CASES: dict[str, Case] = {
     # ---- ingestion refuses the file
     "empty_file": Case(empty_file, 1, "data_ingestion", "DataSourceError", ("is empty",)),
@@ -294,8 +289,6 @@ CASES: dict[str, Case] = {
                                        ("holds prices of MSFT, not AAPL", "-p ticker MSFT")),
     # ---- cleaning repairs (documented) or refuses
     "nonpositive_prices_few": Case(nonpositive_prices(3), 0, check=check_nonpositive_dropped, cost=2),
-    "nonpositive_adj_close_few": Case(nonpositive_prices(3, ("adj_close",)), 0, check=check_nonpositive_dropped,
-                                      cost=2, marks=(pytest.mark.xfail(strict=True, reason=BUG_ZERO_ADJ_CLOSE),)),
     "nonpositive_prices_many": Case(nonpositive_prices(60), 1, "data_cleaning", "DataQualityError",
                                     ("data quality check failed", "rows dropped (% of rows in) is 7.9576%",
                                      "over the limit 5%", "quality_*"),
@@ -316,16 +309,18 @@ CASES: dict[str, Case] = {
     "single_row": Case(single_row, 1, "feature_engineering", "DataQualityError",
                        ("only 1 cleaned rows", "widen the window"), cost=3),
     "window_too_short_to_train": Case(short_window, 1, "model_training", "DataQualityError",
-                                      ("labelled rows are too few", "widen the window (-p start / -p end)"), cost=4),
+                                      ("labelled rows are too few", "widen the window (-p start / -p end)"),
+                                      cost=4),
     # ---- refused before anything runs
-    "ticker_is_a_path": Case(path_ticker, 2, words=("ticker '../../etc' is not a plausible stock symbol",), cost=0),
+    "ticker_is_a_path": Case(path_ticker, 2, words=("ticker '../../etc' is not a plausible stock symbol",),
+                             cost=0),
     "run_dir_outside_outputs": Case(path_run_dir, 2, words=("--run-dir ../../etc is outside the outputs folder",),
                                     cost=0),
 }
 
 
 def _params():
-    return [pytest.param(name, id=name, marks=list(case.marks)) for name, case in CASES.items()]
+    return [pytest.param(name, id=name) for name in CASES]
 
 
 # --------------------------------------------------------------------------------------------- running them
@@ -389,7 +384,8 @@ def test_hostile_input(case: str, outcomes: dict[str, Outcome]) -> None:
     if spec.exit_code == 2:  # refused: one line, nothing written
         assert len(lines) == 1 and lines[0].startswith("error: "), context
         assert all(w in lines[0] for w in spec.words), context
-        assert not outcome.outputs.exists() or not any(outcome.outputs.rglob("*")), list(outcome.outputs.rglob("*"))
+        written = list(outcome.outputs.rglob("*")) if outcome.outputs.exists() else []
+        assert written == [], written
         return
 
     run_dir = the_run(outcome.outputs)
@@ -403,8 +399,9 @@ def test_hostile_input(case: str, outcomes: dict[str, Outcome]) -> None:
         spec.check(run_dir)
         return
 
-    # failed: one clear last line naming the task, the notebook and the problem
+    # failed: one clear line (the only one on stderr) naming the task, the notebook and the problem
     task = TASKS[TASK_INDEX[spec.task]]
+    assert len(lines) == 1, context
     last = lines[-1]
     assert last.startswith(f"error: task {task.name} failed in notebooks/{task.notebook}, cell "), context
     assert f"{spec.error}: " in last, context
@@ -431,15 +428,28 @@ def test_run_dir_outside_outputs_writes_nothing_there(outcomes: dict[str, Outcom
     if "run_dir_outside_outputs" not in outcomes:
         pytest.skip("the run_dir_outside_outputs case is not selected")
     target = (ROOT / "../../etc").resolve()
-    assert not (target / "manifest.json").exists() and not (target / "notebooks" / "01_data_ingestion.ipynb").exists()
+    assert not (target / "manifest.json").exists()
+    assert not (target / "notebooks" / "01_data_ingestion.ipynb").exists()
 
 
-# --------------------------------------------------------------------------------------------- messages (no runner)
-BUG_DELIMITER = ("bug: for a header read as a single column, read_price_csv says 'The delimiter looks like ','' — "
-                 "the delimiter it fell back to, not the file's (':'), which points the user the wrong way")
+# --------------------------------------------------------------------------------------------- no runner
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_DELIMITER)
+def test_zero_or_negative_adj_close_rows_are_dropped_like_other_prices() -> None:
+    raw = base()
+    positions = rows(3, step=97)
+    raw.iloc[positions, raw.columns.get_loc("adj_close")] = [0.0, -1.0, 0.0]
+
+    cleaned, q = cleaning.clean_prices(raw)
+
+    assert q["rows_dropped_nonpositive"] == 3 and len(cleaned) == ROWS - 3
+    assert not cleaned.index.isin(raw.index[positions]).any()
+    assert (cleaned[["open", "high", "low", "close"]] > 0).all(axis=None)
+    assert q["status"] != "fail"
+
+
+
+
 def test_wrong_delimiter_message_points_at_the_delimiter(tmp_path: Path) -> None:
     colon_delimiter(tmp_path)
 

@@ -294,27 +294,18 @@ def _infinite_feature(f):
     return _set(f, 9, "ret_1d", np.inf)
 
 
-BUG_MESSAGE_COLUMN = ("bug: schemas.validate takes the column of a cross-column rule from the rule's text, so a "
-                      "negative close is reported as column low, rule 'low <= min(open, close)'")
-BUG_UNSORTED = ("bug: the 'dates ascending' index check is not element-wise, so the message shows no offending "
-                "row (index None, failure_case False)")
-BUG_TARGET = ("bug: the target's 'missing on the last row only' check runs with pandera's default ignore_na=True "
-              "on a nullable column, so it never sees a NaN: a target missing mid-frame passes")
-
 # (spoil, frame kind, step, column named, rule named)
 VIOLATIONS = [
     pytest.param(_high_below_close, "cleaned", "data_cleaning", "high", "high >= max(open, close)",
                  id="high_below_close"),
     pytest.param(_negative_low, "cleaned", "data_cleaning", "low", "greater_than(0)", id="negative_low"),
-    pytest.param(_negative_close, "cleaned", "data_cleaning", "close", "greater_than(0)", id="negative_close",
-                 marks=pytest.mark.xfail(strict=True, reason=BUG_MESSAGE_COLUMN)),
+    pytest.param(_negative_close, "cleaned", "data_cleaning", "close", "greater_than(0)", id="negative_close"),
     pytest.param(_duplicated_date, "cleaned", "data_cleaning", "date", "field_uniqueness", id="duplicated_date"),
     pytest.param(_unsorted_dates, "cleaned", "data_cleaning", "date", "dates must be in ascending order",
-                 id="unsorted_dates", marks=pytest.mark.xfail(strict=True, reason=BUG_UNSORTED)),
+                 id="unsorted_dates"),
     pytest.param(_nan_feature, "features", "feature_engineering", "rsi_14", "not_nullable", id="nan_feature"),
     pytest.param(_target_missing_in_the_middle, "features", "feature_engineering", TARGET,
-                 "the target may be missing on the last row only", id="target_missing_in_the_middle",
-                 marks=pytest.mark.xfail(strict=True, reason=BUG_TARGET)),
+                 "the target may be missing on the last row only", id="target_missing_in_the_middle"),
     pytest.param(_infinite_feature, "features", "feature_engineering", "ret_1d", "finite", id="infinite_feature"),
 ]
 
@@ -337,11 +328,8 @@ def test_a_schema_violation_names_step_column_rule_and_shows_the_rows(cleaned, b
     assert rest and f"{day:%Y-%m-%d}" in "\n".join(rest), str(info.value)
 
 
-BUG_EXTRA = ("bug: schemas.validate treats pandera's column_in_schema failure as a cross-column rule: the message "
-             "says 'column column_in_schema' instead of naming the extra column, and its table is empty")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_EXTRA)
 @pytest.mark.parametrize("kind, step", [("raw", "data_ingestion"), ("cleaned", "data_cleaning")])
 def test_an_unexpected_column_is_named(raw, cleaned, kind, step):
     base, schema = (raw, schemas.raw_schema()) if kind == "raw" else (cleaned, schemas.cleaned_schema())
