@@ -50,6 +50,10 @@ INDEX = """{% extends "base" %}{% block body %}
 <td>{% if r.compare %}<a href="{{ r.compare }}">vs previous</a>{% endif %}</td></tr>
 {% endfor %}</tbody></table>
 <p class="muted">Task columns: {% for t in tasks %}{{ loop.index }} {{ t }}{% if not loop.last %} · {% endif %}{% endfor %}.</p>
+{% if batches %}<h2>Batches</h2><table id="batches"><tr><th>batch</th><th>status</th><th>tickers</th><th>executor</th><th>seconds</th></tr>
+{% for b in batches %}<tr><td class="mono"><a href="batches/{{ b.batch_id }}/index.html">{{ b.batch_id }}</a></td>
+<td class="st {{ b.status }}">{{ b.status }}</td><td>{{ b.tickers|join(", ") }}</td><td>{{ b.executor_description or b.executor }}</td>
+<td class="num">{{ "%.1f"|format(b.duration_s or 0) }}</td></tr>{% endfor %}</table>{% endif %}
 {% endblock %}"""
 
 RUN = """{% extends "base" %}{% block body %}
@@ -150,8 +154,11 @@ def build_index(outputs_dir: Path) -> Path:
             "direction": _fmt_pct(scraps.get("model_directional_accuracy")),
             "compare": f"compare/{prev}__{m['run_id']}.html" if prev else None,
         })
+    from .batch import list_batches
+
+    batches = [b for b in list_batches(outputs_dir) if (outputs_dir / "batches" / b["batch_id"] / "index.html").is_file()]
     page = _env().get_template("index").render(title="Pipeline runs", runs=rows, outputs=str(outputs_dir),
-                                               tasks=[t.name for t in TASKS])
+                                               tasks=[t.name for t in TASKS], batches=batches)
     return atomic_write_text(outputs_dir / "index.html", page)
 
 

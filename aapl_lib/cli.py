@@ -30,6 +30,8 @@ EXIT_CODES = """exit codes:
   1  a task failed or timed out (the message names the task, notebook, cell and error)
   2  bad parameters or usage (nothing ran, nothing was written)
   3  stopped at the approval gate: the run awaits 'approve' or 'reject', then 'resume'
+     (a batch exits 1 when any ticker failed, else 3 when any awaits approval, else 0)
+     (a batch: 1 if any ticker failed, else 3 if any awaits approval)
   4  another runner holds the lock of the run folder or of the reuse cache"""
 
 
@@ -37,6 +39,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", metavar="DIR", help="outputs folder (default: $AAPL_OUTPUTS_DIR or ./outputs)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="console and task-log verbosity (default INFO)")
+
+
+def _batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=["local", "dask"], default="local",
+                        help="batches: a local process pool (default) or a Dask cluster")
+    parser.add_argument("--workers", type=int, metavar="N", help="batches: parallel pipelines (default: the cores)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="with --executor dask: an existing dask.distributed scheduler (default: a LocalCluster "
+                             "on loopback)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,10 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
                           "(e.g. outputs/interactive, the notebooks' own default)")
     run.add_argument("--from-run", metavar="RUN_ID", help="with --start-task: take earlier outputs from this run")
     run.add_argument("--list-params", action="store_true", help="print every parameter and exit")
+    _batch_options(run)
+    run.add_argument("--tickers", nargs="+", metavar="TICKER",
+                     help="run one pipeline per ticker as a batch (also: tickers: in params)")
     _common(run)
 
-    resume = sub.add_parser("resume", help="continue a run from its first unfinished task")
-    resume.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the latest run")
+    resume = sub.add_parser("resume", help="continue a run from its first unfinished task, or a batch's "
+                                           "unfinished tickers")
+    resume.add_argument("run_id", nargs="?", metavar="RUN_ID|BATCH_ID", help="default: the latest run")
+    _batch_options(resume)
     _common(resume)
     status = sub.add_parser("status", help="each task's state, duration, reused-or-run and notebook")
     status.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the latest run")
@@ -122,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, root, outputs)
+        if args.command == "resume" and args.run_id and (outputs / "batches" / args.run_id / "manifest.json").is_file():
+            return _resume_batch(args, root, outputs)
         if args.command == "resume":
             from .orchestration import resume_run
             result = resume_run(args.run_id, outputs_dir=outputs, notebooks_dir=root / "notebooks",
@@ -187,7 +205,14 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     if args.only and (args.start_task or args.end_task):
         raise PipelineError("--only cannot be combined with --start-task/--end-task")
     params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
-    params = resolve_params(params_file, [tuple(p) for p in args.parameter])
+    overrides = [tuple(p) for p in args.parameter]
+    if args.tickers:
+        overrides.append(("tickers", " ".join(args.tickers)))
+    tickers = _batch_tickers(params_file, overrides)
+    if tickers:
+        return _run_batch(args, root, outputs, params_file, overrides, tickers)
+    _check_batch_options(args)
+    params = resolve_params(params_file, overrides)
     run_dir = Path(args.run_dir).resolve() if args.run_dir else None
     if run_dir is not None and (run_dir == outputs or not run_dir.is_relative_to(outputs)):
         raise PipelineError(f"--run-dir {args.run_dir} is outside the outputs folder {outputs}: runs are written "
@@ -201,6 +226,75 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
                           start_task=args.only or args.start_task, end_task=args.only or args.end_task,
                           run_dir=run_dir, from_run=from_run, log_level=args.log_level, project=root,
                           force=args.force, force_tasks=tuple(args.force_task))
+    return _finish(result)
+
+
+def _batch_tickers(params_file: Path, overrides: list) -> list[str]:
+    from .config import load_params_file, parse_override
+
+    tickers = load_params_file(params_file).get("tickers") or []
+    for name, text in overrides:
+        if name == "tickers":
+            tickers = parse_override("tickers", text)
+    if not isinstance(tickers, list):
+        raise PipelineError(f"tickers must be a list of symbols, got {tickers!r}")
+    return list(dict.fromkeys(str(t).strip().upper() for t in tickers if str(t).strip()))
+
+
+def _check_batch_options(args: argparse.Namespace) -> None:
+    if args.executor != "local" or args.workers or args.scheduler:
+        raise PipelineError("--executor, --workers and --scheduler apply to batches: add --tickers T1 T2 ...")
+    if args.scheduler and args.executor != "dask":
+        raise PipelineError("--scheduler needs --executor dask")
+
+
+def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
+    """Each ticker's validated params, or why they are invalid (a bad ticker fails alone, not the batch)."""
+    from .config import resolve_params
+    from .errors import ParameterError
+
+    base = [o for o in overrides if o[0] not in ("tickers", "ticker")]
+    out = {}
+    for ticker in tickers:
+        try:
+            out[ticker] = (resolve_params(params_file, base + [("ticker", ticker), ("tickers", "[]")]), None)
+        except ParameterError as exc:
+            out[ticker] = (None, str(exc))
+    return out
+
+
+def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: list, tickers: list[str]) -> int:
+    from .batch import run_batch
+
+    if args.start_task or args.end_task or args.only or args.run_dir or args.from_run:
+        raise PipelineError("a batch runs whole pipelines: --start-task/--end-task/--only/--run-dir/--from-run "
+                            "apply to single runs")
+    if args.scheduler and args.executor != "dask":
+        raise PipelineError("--scheduler needs --executor dask")
+    if args.workers is not None and args.workers < 1:
+        raise PipelineError("--workers must be 1 or more")
+    per_ticker = _per_ticker(params_file, overrides, tickers)
+    result = run_batch(per_ticker, outputs_dir=outputs, notebooks_dir=root / "notebooks", project=root,
+                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                       log_level=args.log_level)
+    return _finish(result)
+
+
+def _resume_batch(args, root: Path, outputs: Path) -> int:
+    from .batch import run_batch
+    from .iorw import read_json
+
+    manifest = read_json(outputs / "batches" / args.run_id / "manifest.json")
+    per_ticker = {}
+    for ticker in manifest["tickers"]:
+        run_id = manifest["runs"].get(ticker, {}).get("run_id")
+        params = read_json(outputs / "runs" / run_id / "manifest.json")["params"] if run_id and \
+            (outputs / "runs" / run_id / "manifest.json").is_file() else None
+        error = None if params else manifest["runs"].get(ticker, {}).get("message", "never started")
+        per_ticker[ticker] = (params, error)
+    result = run_batch(per_ticker, outputs_dir=outputs, notebooks_dir=root / "notebooks", project=root,
+                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                       log_level=args.log_level, batch_id=args.run_id, resume=True)
     return _finish(result)
 
 

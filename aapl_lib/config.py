@@ -39,7 +39,7 @@ class Param:
     """One declared parameter."""
 
     name: str
-    kind: str  # "str", "int", "float", "bool", "date", "int_list", "choice_list", "task_map" or "choice"
+    kind: str  # "str", "int", "float", "bool", "date", "int_list", "str_list", "choice_list", "task_map", "choice"
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -51,6 +51,7 @@ PARAMETERS: dict[str, Param] = {
     p.name: p
     for p in [
         Param("ticker", "str", "AAPL", "stock symbol, e.g. AAPL, MSFT, BRK-B"),
+        Param("tickers", "str_list", [], "run one pipeline per ticker as a batch (empty: just `ticker`)"),
         Param("source", "choice", "sample", "where prices come from", choices=SOURCES),
         Param("start", "date", "2003-01-01", "first day of the window (YYYY-MM-DD)"),
         Param("end", "date", "2012-12-31", "last day of the window (YYYY-MM-DD inclusive, or 'today')"),
@@ -149,7 +150,7 @@ def parse_override(name: str, text: str) -> Any:
         if lowered in ("false", "no", "0", "off"):
             return False
         raise ParameterError(f"parameter {name} must be true or false, got {text!r}")
-    if param.kind == "choice_list":
+    if param.kind in ("choice_list", "str_list"):
         return [v for v in re.split(r"[,\s\[\]]+", text) if v]
     if param.kind == "task_map":
         try:
@@ -223,6 +224,10 @@ def _check_value(name: str, value: Any) -> Any:
         if len(set(value)) != len(value):
             raise ParameterError(f"parameter {name} has repeated values: {value!r}")
         return sorted(value)
+    if kind == "str_list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ParameterError(f"parameter {name} must be a list of strings, got {value!r}")
+        return [v.strip().upper() for v in value]
     if kind == "choice_list":
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ParameterError(f"parameter {name} must be a non-empty list of names from "

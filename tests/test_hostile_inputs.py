@@ -350,7 +350,7 @@ def _execute(name: str, folder: Path) -> Outcome:
 def outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
     """Run every selected case once, ``WORKERS`` at a time, the longest first."""
     selected = {item.callspec.params["case"] for item in request.session.items
-                if item.module is request.module and "case" in getattr(getattr(item, "callspec", None),
+                if getattr(item, "module", None) is request.module and "case" in getattr(getattr(item, "callspec", None),
                                                                        "params", {})}
     folder = tmp_path_factory.mktemp("hostile")
     order = sorted(selected, key=lambda n: -CASES[n].cost)

@@ -1,0 +1,294 @@
+"""Many tickers: one full pipeline per ticker, run in parallel by a process pool on this machine or by a
+Dask cluster beyond it, grouped under a batch id.
+
+``outputs/batches/<batch_id>/`` holds the batch manifest (every ticker's run id, status, duration and message),
+``summary.md``, ``summary.png`` and ``index.html`` comparing the tickers. A ticker that fails does not stop the
+others; ``runner.py resume BATCH_ID`` re-runs only what did not finish. Workers write their run folders to the
+same outputs path, so on a cluster that path must be on a filesystem every worker shares.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import manifest as mf
+from .config import fingerprint
+from .iorw import atomic_write_bytes, atomic_write_text, read_json, write_json
+from .locks import PathLock
+
+EXIT_OK, EXIT_FAILED, EXIT_AWAITING = 0, 1, 3
+FINISHED = ("success",)
+
+
+@dataclass
+class BatchResult:
+    exit_code: int
+    batch_id: str
+    batch_dir: Path
+    message: str
+
+
+def make_batch_id(tickers: list[str], params: dict[str, Any], now: dt.datetime | None = None) -> str:
+    """``20261127T010000Z-batch-3-1a2b3c``: time, ticker count, hash of tickers and params."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-batch-{len(tickers)}-{fingerprint({'t': tickers, 'p': params})[:6]}"
+
+
+def run_ticker(params: dict[str, Any] | None, ticker: str, error: str | None, outputs_dir: str, notebooks_dir: str,
+               project: str | None, log_level: str, resume_run_id: str | None = None) -> dict[str, Any]:
+    """One ticker's pipeline, in a worker process (top-level so process pools and Dask can ship it)."""
+    os.environ["AAPL_OUTPUTS_DIR"] = outputs_dir
+    from .errors import PipelineError
+    from .locks import LockBusyError
+    from .orchestration import resume_run, run_pipeline
+
+    started = time.perf_counter()
+    base = {"ticker": ticker, "worker_pid": os.getpid(), "worker_host": os.uname().nodename}
+    if error is not None:  # the parameters of this ticker did not validate
+        return {**base, "status": "failed", "exit_code": 2, "message": error, "run_id": None, "duration_s": 0.0}
+    kwargs = dict(outputs_dir=Path(outputs_dir), notebooks_dir=Path(notebooks_dir), log_level=log_level,
+                  progress=lambda _line: None, project=Path(project) if project else None)
+    try:
+        result = (resume_run(resume_run_id, **kwargs) if resume_run_id else run_pipeline(params, **kwargs))
+    except LockBusyError as exc:
+        return {**base, "status": "locked", "exit_code": 4, "message": str(exc), "run_id": resume_run_id,
+                "duration_s": round(time.perf_counter() - started, 3)}
+    except PipelineError as exc:
+        return {**base, "status": "failed", "exit_code": 2, "message": str(exc), "run_id": resume_run_id,
+                "duration_s": round(time.perf_counter() - started, 3)}
+    except Exception as exc:  # a worker must always answer
+        return {**base, "status": "failed", "exit_code": 1, "message": f"{type(exc).__name__}: {exc}",
+                "run_id": resume_run_id, "duration_s": round(time.perf_counter() - started, 3)}
+    status = mf.load(result.run_dir).get("status", "failed")
+    return {**base, "status": status, "exit_code": result.exit_code, "message": result.message.splitlines()[0],
+            "run_id": result.run_id, "duration_s": round(time.perf_counter() - started, 3)}
+
+
+class _Executor:
+    """Submits ticker jobs and yields their results as they finish."""
+
+    def __init__(self, kind: str, workers: int, scheduler: str | None) -> None:
+        self.kind, self.workers, self.scheduler = kind, workers, scheduler
+        self.description = ""
+
+    def __enter__(self) -> "_Executor":
+        if self.kind == "local":
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self.description = f"local process pool, {self.workers} worker(s)"
+        else:
+            from distributed import Client, LocalCluster
+            if self.scheduler:
+                self.cluster = None
+                self.client = Client(self.scheduler, timeout="30s")
+                self.description = f"dask cluster at {self.scheduler}"
+            else:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+                self.description = f"dask LocalCluster on loopback, {self.workers} worker process(es)"
+        return self
+
+    def run(self, jobs: list[tuple]):
+        if self.kind == "local":
+            from concurrent.futures import as_completed
+            futures = [self.pool.submit(run_ticker, *job) for job in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+        else:
+            from distributed import as_completed
+            futures = [self.client.submit(run_ticker, *job, pure=False, key=f"ticker-{job[1]}-{os.getpid()}-{i}")
+                       for i, job in enumerate(jobs)]
+            for future in as_completed(futures):
+                yield future.result()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.kind == "local":
+            self.pool.shutdown()
+        else:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_dir: Path, notebooks_dir: Path,
+              project: Path | None, executor: str = "local", workers: int | None = None,
+              scheduler: str | None = None, log_level: str = "INFO", progress: Callable[[str], None] = print,
+              batch_id: str | None = None, resume: bool = False) -> BatchResult:
+    """Run (or, with ``resume``, finish) one pipeline per ticker. ``per_ticker`` maps each ticker to
+    ``(validated params, None)`` or ``(None, the reason its params are invalid)``."""
+    outputs_dir = outputs_dir.resolve()
+    workers = workers or os.cpu_count() or 1
+    tickers = list(per_ticker)
+    common = next((p for p, _ in per_ticker.values() if p), {})
+    batch_id = batch_id or make_batch_id(tickers, {k: v for k, v in common.items() if k != "ticker"})
+    batch_dir = outputs_dir / "batches" / batch_id
+    with PathLock(batch_dir / ".lock", f"batch {batch_id}"):
+        manifest = read_json(batch_dir / "manifest.json") if resume else {
+            "batch_id": batch_id, "created_at": mf.utc_now(), "tickers": tickers, "runs": {}}
+        todo = [t for t in tickers if manifest["runs"].get(t, {}).get("status") not in FINISHED]
+        manifest.update(status="running", executor=executor, workers=workers, scheduler=scheduler)
+        if resume:
+            manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "tickers": todo})
+        write_json(batch_dir / "manifest.json", manifest)
+        jobs = []
+        for t in todo:
+            params, error = per_ticker[t]
+            previous = manifest["runs"].get(t, {}).get("run_id")
+            resumable = resume and previous and (outputs_dir / "runs" / previous / "manifest.json").is_file()
+            jobs.append((params, t, error, str(outputs_dir), str(notebooks_dir), str(project) if project else None,
+                         log_level, previous if resumable else None))
+        started = time.perf_counter()
+        done = failed = 0
+        with _Executor(executor, min(workers, max(len(jobs), 1)), scheduler) as pool:
+            progress(f"batch {batch_id}: {len(jobs)} ticker(s) on {pool.description}"
+                     + (f" ({len(tickers) - len(jobs)} already finished)" if resume else ""))
+            manifest["executor_description"] = pool.description
+            for result in pool.run(jobs):
+                manifest["runs"][result["ticker"]] = result
+                done += 1
+                failed += result["status"] not in FINISHED
+                write_json(batch_dir / "manifest.json", manifest)
+                progress(f"[batch] {result['ticker']:<8} {result['status']:<18} {result['duration_s']:>6.1f} s  "
+                         f"done {done}/{len(jobs)}, failed {failed}, left {len(jobs) - done}"
+                         + (f"  — {result['message']}" if result["status"] not in FINISHED else ""))
+        statuses = {t: manifest["runs"].get(t, {}).get("status") for t in tickers}
+        bad = [t for t, s in statuses.items() if s not in FINISHED and s != "awaiting_approval"]
+        waiting = [t for t, s in statuses.items() if s == "awaiting_approval"]
+        manifest["status"] = "failed" if bad else "awaiting_approval" if waiting else "success"
+        manifest["duration_s"] = round(time.perf_counter() - started, 3)
+        manifest["ended_at"] = mf.utc_now()
+        write_json(batch_dir / "manifest.json", manifest)
+        write_summary(outputs_dir, batch_dir, manifest)
+    try:
+        from .browser import build_index
+        build_index(outputs_dir)
+    except Exception as exc:  # a view only
+        progress(f"warning: could not rebuild the run browser: {exc}")
+    if bad:
+        message = (f"batch {batch_id}: {len(bad)} of {len(tickers)} ticker(s) did not finish: "
+                   + "; ".join(f"{t} ({manifest['runs'][t]['message']})" for t in bad)
+                   + f". Re-run them with: python runner.py resume {batch_id}")
+        return BatchResult(EXIT_FAILED, batch_id, batch_dir, message)
+    if waiting:
+        return BatchResult(EXIT_AWAITING, batch_id, batch_dir,
+                           f"batch {batch_id}: {', '.join(waiting)} await approval (python runner.py approve RUN_ID "
+                           f"--by NAME); summary: {batch_dir / 'summary.md'}")
+    return BatchResult(EXIT_OK, batch_id, batch_dir, f"batch {batch_id} succeeded for {', '.join(tickers)}: "
+                                                     f"{batch_dir / 'summary.md'}")
+
+
+def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per ticker: status, challenger, metrics against the best baseline, gate, backtest."""
+    rows = []
+    for ticker in manifest["tickers"]:
+        run = manifest["runs"].get(ticker, {})
+        row: dict[str, Any] = {"ticker": ticker, "status": run.get("status", "not run"), "run_id": run.get("run_id"),
+                               "seconds": run.get("duration_s")}
+        run_dir = outputs_dir / "runs" / (run.get("run_id") or "-")
+        evaluation = run_dir / "reports" / "evaluation.json"
+        if evaluation.is_file():
+            ev = read_json(evaluation)
+            m, best = ev["metrics"]["model"], ev.get("best_baseline", "zero_return")
+            row.update(challenger=ev.get("challenger"), model_rmse=m["rmse"], best_baseline=best,
+                       baseline_rmse=ev["metrics"][best]["rmse"],
+                       rmse_gain_pct=100 * (ev["metrics"][best]["rmse"] - m["rmse"]) / ev["metrics"][best]["rmse"],
+                       directional_accuracy=m.get("directional_accuracy"), dm_p=m.get("dm_vs_zero_return_p"),
+                       long_flat=ev["backtest"]["long_flat"]["cumulative_return"],
+                       buy_and_hold=ev["backtest"]["buy_and_hold"]["cumulative_return"])
+        decision = run_dir / "reports" / "decision.json"
+        row["gate"] = read_json(decision)["decision"] if decision.is_file() else (
+            "awaiting approval" if row["status"] == "awaiting_approval" else None)
+        rows.append(row)
+    return rows
+
+
+def _f(x: Any, pct: bool = False, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{100 * x:.{digits}f} %" if pct else f"{x:.{digits}f}"
+    return str(x)
+
+
+def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) -> Path:
+    """``summary.md``, ``summary.png`` and ``index.html`` comparing the batch's tickers."""
+    rows = summary_rows(outputs_dir, manifest)
+    head = ["ticker", "status", "challenger", "model RMSE", "best baseline", "baseline RMSE", "RMSE gain",
+            "direction right", "DM p vs zero", "gate", "long/flat", "buy & hold", "seconds", "run"]
+    table = [[r["ticker"], r["status"], _f(r.get("challenger")), _f(r.get("model_rmse"), True),
+              _f(r.get("best_baseline")), _f(r.get("baseline_rmse"), True),
+              "-" if r.get("rmse_gain_pct") is None else f"{r['rmse_gain_pct']:+.2f} %",
+              _f(r.get("directional_accuracy"), True, 1), _f(r.get("dm_p")), _f(r.get("gate")),
+              _f(r.get("long_flat"), True, 1), _f(r.get("buy_and_hold"), True, 1), _f(r.get("seconds"), digits=1),
+              r.get("run_id") or "-"] for r in rows]
+    lines = [f"# Batch {manifest['batch_id']}", "",
+             f"{len(rows)} ticker(s) on {manifest.get('executor_description', manifest.get('executor'))}; status "
+             f"**{manifest['status']}**; wall time {manifest.get('duration_s', 0):.1f} s.", "",
+             "RMSE gain: how much lower the challenger's held-out RMSE is than the best naive baseline's "
+             "(negative: the model is worse than doing nothing). Backtests: held-out period, with costs.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in table]
+    lines += ["", "![model vs best baseline](summary.png)", ""]
+    atomic_write_text(batch_dir / "summary.md", "\n".join(lines))
+    _plot(rows, batch_dir / "summary.png", manifest["batch_id"])
+    _html(batch_dir, manifest, head, table)
+    return batch_dir / "summary.md"
+
+
+def _plot(rows: list[dict[str, Any]], path: Path, batch_id: str) -> None:
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    have = [r for r in rows if r.get("model_rmse") is not None]
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(rows)), 3.6))
+    x = np.arange(len(have))
+    ax.bar(x - 0.2, [100 * r["model_rmse"] for r in have], 0.4, label="challenger")
+    ax.bar(x + 0.2, [100 * r["baseline_rmse"] for r in have], 0.4, label="best naive baseline")
+    ax.set_xticks(x, [f"{r['ticker']}\n{r.get('gate') or ''}" for r in have])
+    ax.set_ylabel("held-out RMSE (%)")
+    ax.set_title(f"Batch {batch_id}: challenger vs best naive baseline")
+    ax.legend()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _html(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: list[list[str]]) -> None:
+    from jinja2 import Environment
+
+    from .browser import CSS
+
+    template = Environment(autoescape=True).from_string(
+        """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch {{ m.batch_id }}</title>
+<style>{{ css }}</style></head><body><nav><a href="../../index.html">all runs</a></nav>
+<h1>Batch {{ m.batch_id }}</h1><p>Status <span class="st {{ m.status }}">{{ m.status }}</span> ·
+{{ m.executor_description }} · {{ '%.1f' % (m.duration_s or 0) }} s</p>
+<table id="tickers"><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in table %}<tr>{% for c in r[:-1] %}<td{% if loop.index == 2 %} class="st {{ c }}"{% endif %}>{{ c }}</td>{% endfor %}
+<td class="mono">{% if r[-1] != '-' %}<a href="../../runs/{{ r[-1] }}/index.html">{{ r[-1] }}</a>{% else %}-{% endif %}</td></tr>{% endfor %}
+</table><img src="summary.png" alt="challenger vs best naive baseline per ticker"></body></html>""")
+    atomic_write_text(batch_dir / "index.html", template.render(m=manifest, head=head, table=table, css=CSS))
+
+
+def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
+    """Every batch's manifest, newest first."""
+    found = []
+    for path in sorted((outputs_dir / "batches").glob("*/manifest.json"), reverse=True):
+        try:
+            found.append(read_json(path))
+        except (OSError, ValueError):
+            continue
+    return found

@@ -1,0 +1,96 @@
+"""Batches: one pipeline per ticker, in parallel on a local process pool and on a Dask LocalCluster, with a
+failing ticker that does not stop the others, and batch resume."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import run_runner
+
+FAST = ["-p", "start", "2005-01-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "20",
+        "-p", "walk_forward_folds", "2", "-p", "candidates", "[ridge, gradient_boosting]"]
+
+
+def batch_manifest(outputs: Path) -> tuple[Path, dict]:
+    batches = sorted((outputs / "batches").iterdir())
+    assert len(batches) == 1
+    return batches[0], json.loads((batches[0] / "manifest.json").read_text())
+
+
+def test_batch_of_three_sample_tickers_on_the_local_executor(tmp_path):
+    outputs = tmp_path / "out"
+    proc = run_runner("--tickers", "AAPL", "MSFT", "IBM", *FAST, "--workers", "2", outputs=outputs)
+    assert proc.returncode == 0, proc.stderr
+    batch_dir, manifest = batch_manifest(outputs)
+    assert manifest["status"] == "success" and manifest["tickers"] == ["AAPL", "MSFT", "IBM"]
+    assert "local process pool, 2 worker(s)" in manifest["executor_description"]
+    runs = {t: r["run_id"] for t, r in manifest["runs"].items()}
+    assert len(set(runs.values())) == 3
+    for ticker, run_id in runs.items():
+        run = json.loads((outputs / "runs" / run_id / "manifest.json").read_text())
+        assert run["params"]["ticker"] == ticker and run["status"] == "success"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[batch]")]
+    assert len(lines) == 3 and "done 3/3, failed 0, left 0" in lines[-1]
+    summary = (batch_dir / "summary.md").read_text()
+    for ticker in ("AAPL", "MSFT", "IBM"):
+        assert f"| {ticker} | success |" in summary
+    assert "RMSE gain" in summary and (batch_dir / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"batches/{batch_dir.name}/index.html" in (outputs / "index.html").read_text()
+    assert {r["worker_pid"] for r in manifest["runs"].values()} - {os.getpid()}
+
+
+def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(tmp_path):
+    outputs = tmp_path / "out"
+    proc = run_runner("--tickers", "AAPL", "ZZZZ", "MSFT", *FAST, "--workers", "2", outputs=outputs)
+    assert proc.returncode == 1
+    assert "ZZZZ" in proc.stderr and "not in the offline sample" in proc.stderr
+    assert "python runner.py resume" in proc.stderr
+    batch_dir, manifest = batch_manifest(outputs)
+    assert {t: r["status"] for t, r in manifest["runs"].items()} == {"AAPL": "success", "ZZZZ": "failed",
+                                                                    "MSFT": "success"}
+    assert "| ZZZZ | failed |" in (batch_dir / "summary.md").read_text()
+
+    # MSFT's run dies before its report (as after a crash); resume finishes only that
+    msft_run = outputs / "runs" / manifest["runs"]["MSFT"]["run_id"]
+    run = json.loads((msft_run / "manifest.json").read_text())
+    run["tasks"]["reporting"]["status"] = "running"
+    run["status"] = "running"
+    (msft_run / "manifest.json").write_text(json.dumps(run))
+    manifest["runs"]["MSFT"]["status"] = "failed"
+    (batch_dir / "manifest.json").write_text(json.dumps(manifest))
+    aapl_before = (outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text()
+
+    proc = run_runner("resume", batch_dir.name, outputs=outputs)
+    assert proc.returncode == 1  # ZZZZ still cannot run
+    after = json.loads((batch_dir / "manifest.json").read_text())
+    assert after["runs"]["MSFT"]["status"] == "success"
+    assert after["runs"]["MSFT"]["run_id"] == msft_run.name  # the same run, resumed
+    assert after["resumed"][-1]["tickers"] == ["ZZZZ", "MSFT"]
+    assert (outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text() == aapl_before
+    resumed = json.loads((msft_run / "manifest.json").read_text())
+    assert resumed["status"] == "success" and resumed["tasks"]["model_training"]["status"] == "success"
+    assert "resumed" in resumed
+
+
+def test_batch_on_a_dask_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    outputs = tmp_path / "out"
+    proc = run_runner("--tickers", "AAPL", "MSFT", "IBM", *FAST, "--executor", "dask", "--workers", "2",
+                      outputs=outputs, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    _, manifest = batch_manifest(outputs)
+    assert manifest["status"] == "success"
+    assert "dask LocalCluster on loopback, 2 worker process(es)" == manifest["executor_description"]
+    pids = {r["worker_pid"] for r in manifest["runs"].values()}
+    assert 1 <= len(pids) <= 2 and os.getpid() not in pids
+    for r in manifest["runs"].values():
+        assert (outputs / "runs" / r["run_id"] / "reports" / "summary.pdf").is_file()
+
+
+def test_batch_options_need_a_batch(tmp_path):
+    proc = run_runner("--workers", "2", outputs=tmp_path / "out")
+    assert proc.returncode == 2 and "--tickers" in proc.stderr
