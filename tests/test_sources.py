@@ -2,7 +2,7 @@
 network: ``yfinance.download`` is replaced by a fake returning a frame shaped like yfinance 0.2.5x+/1.x's).
 
 Every CSV fixture is written into ``tmp_path`` from ~40 rows of the offline sample, in the exact layouts of
-the real files described in ``shared/real-data/README.md`` (the tests never read that folder)."""
+the real-world AAPL files the team collected (the tests never read them: fixtures are written here)."""
 
 from __future__ import annotations
 
