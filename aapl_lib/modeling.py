@@ -128,11 +128,6 @@ def model_metadata(*, ticker: str, features: list[str], split: Split, name: str,
     }
 
 
-def predict(estimator: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """Predictions of ``estimator`` for ``frame``'s rows."""
-    return estimator.predict(frame[features].to_numpy())
-
-
 def held_out_rows(features: pd.DataFrame, model_meta: dict[str, Any]) -> pd.DataFrame:
     """The labelled rows of the test window recorded in ``model_meta`` (the same rows training held out)."""
     window = model_meta["split"]["test_window"]
