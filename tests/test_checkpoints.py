@@ -21,7 +21,8 @@ import pytest
 
 from helpers import ROOT
 
-WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31"]
+WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
+          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]  # small models keep the suite fast
 ALL = ["data_ingestion", "data_cleaning", "feature_engineering", "model_training", "model_evaluation", "reporting"]
 
 

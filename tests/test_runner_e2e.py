@@ -13,7 +13,8 @@ from aapl_lib.tasks import TASKS
 from helpers import run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 # A shorter window than the default profile keeps the suite fast; it still spans the 2005 split.
-WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31"]
+WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
+          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]  # small models keep the suite fast
 
 
 def only_run(outputs: Path) -> Path:
@@ -114,7 +115,7 @@ def test_csv_source_end_to_end(tmp_path, writer):
     csv = writer(tmp_path / "prices.csv", sample_frame("2010-01-01", "2012-12-31"))
     outputs = tmp_path / "out"
     proc = run_runner("-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "start", "2010-01-01",
-                      "-p", "end", "2012-12-31", outputs=outputs)
+                      "-p", "end", "2012-12-31", *WINDOW[4:], outputs=outputs)
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run(outputs)
     provenance = json.loads((run_dir / "data/provenance.json").read_text())
