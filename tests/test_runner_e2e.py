@@ -115,7 +115,7 @@ def test_csv_source_end_to_end(tmp_path, writer):
     csv = writer(tmp_path / "prices.csv", sample_frame("2010-01-01", "2012-12-31"))
     outputs = tmp_path / "out"
     proc = run_runner("-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "start", "2010-01-01",
-                      "-p", "end", "2012-12-31", *WINDOW[4:], outputs=outputs)
+                      "-p", "end", "2012-12-31", *WINDOW[6:], outputs=outputs)
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run(outputs)
     provenance = json.loads((run_dir / "data/provenance.json").read_text())
