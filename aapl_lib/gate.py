@@ -10,6 +10,7 @@ the champion, and what the policy says. The runner then *decides* (``reports/dec
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 THRESHOLDS = ("auto_min_rmse_gain_pct", "auto_min_directional_accuracy", "auto_max_p_value")
@@ -64,3 +65,29 @@ def describe(decision: dict[str, Any] | None, proposal: dict[str, Any]) -> str:
     note = f" — note: {decision['note']}" if decision.get("note") else ""
     return (f"gate ({decision['policy']} policy): {decision['decision']}{who}{when}; "
             f"{'; '.join(decision.get('reasons', []))}{note}")
+
+
+def apply(run_dir: Path, run_id: str, registry, proposal: dict[str, Any], *, outcome: str, policy: str, by: str,
+          at: str, note: str = "") -> dict[str, Any]:
+    """Carry out a decision on the run's challenger and return its record (for ``reports/decision.json``).
+
+    ``outcome`` is ``promoted``/``approved`` (the challenger becomes the champion), ``kept``/``rejected``
+    (the champion stays; the registry's history says so) or ``unchanged``."""
+    from .iorw import read_json
+
+    champion = registry.champion()
+    decision = {"policy": policy, "proposal": proposal["proposal"], "reasons": proposal["reasons"],
+                "checks": proposal["checks"], "by": by, "at": at, "note": note,
+                "challenger_sha256": proposal["challenger_sha256"],
+                "champion_sha256_before": champion["sha256"] if champion else None, "decision": outcome}
+    if outcome in ("promoted", "approved"):
+        evaluation = read_json(run_dir / "reports" / "evaluation.json")
+        promoted = registry.promote(run_dir / "model" / "model.joblib", read_json(run_dir / "model/model_meta.json"),
+                                    run_id=run_id, by=by, at=at, note=note, policy=policy,
+                                    metrics=evaluation["metrics"]["model"])
+        decision["champion_sha256_after"] = promoted["sha256"]
+    else:
+        decision["champion_sha256_after"] = decision["champion_sha256_before"]
+        if outcome in ("kept", "rejected"):
+            registry.record_decision({"event": outcome, "run_id": run_id, **decision})
+    return decision

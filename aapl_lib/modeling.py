@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 

@@ -452,21 +452,9 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
         link_or_copy(opts.outputs_dir / "runs" / cached["run_id"] / "reports" / "decision.json", decision_path)
         decision = read_json(decision_path)
     else:
-        decision = {"policy": params["approval_policy"], "proposal": proposal["proposal"],
-                    "reasons": proposal["reasons"], "checks": proposal["checks"], "by": "auto policy",
-                    "at": mf.utc_now(), "note": "", "challenger_sha256": proposal["challenger_sha256"],
-                    "champion_sha256_before": champion["sha256"] if champion else None}
-        if proposal["proposal"] == "promote":
-            evaluation = read_json(run_dir / "reports" / "evaluation.json")
-            promoted = registry.promote(run_dir / "model" / "model.joblib", read_json(run_dir / "model/model_meta.json"),
-                                        run_id=run_id, by="auto policy", at=decision["at"], note="",
-                                        policy="auto", metrics=evaluation["metrics"]["model"])
-            decision.update(decision="promoted", champion_sha256_after=promoted["sha256"])
-        else:
-            decision.update(decision="kept" if proposal["proposal"] == "keep" else "unchanged",
-                            champion_sha256_after=decision["champion_sha256_before"])
-            if proposal["proposal"] == "keep":
-                registry.record_decision({"event": "kept", "run_id": run_id, **decision})
+        outcome = {"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged")
+        decision = gate.apply(run_dir, run_id, registry, proposal, outcome=outcome, policy=params["approval_policy"],
+                              by="auto policy", at=mf.utc_now())
         write_json(decision_path, decision)
         if proposal["proposal"] in ("keep", "unchanged"):
             cache.record(key, {"run_id": run_id, "task": "approval_gate",
@@ -482,6 +470,7 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
 def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path) -> str:
     """``runner.py approve|reject``: record a person's decision on an awaiting run (approval promotes its
     challenger); ``resume`` then finishes the report."""
+    from . import gate
     from .errors import IntegrityError
     from .iorw import read_json, write_json
 
@@ -500,21 +489,9 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
                                  "it was changed after training; it will not be promoted")
         proposal = read_json(run_dir / "reports" / "gate.json")
         registry = Registry(outputs_dir, manifest["params"]["ticker"])
-        champion = registry.champion()
         at = mf.utc_now()
-        decision = {"policy": "manual", "proposal": proposal["proposal"], "reasons": proposal["reasons"],
-                    "checks": proposal["checks"], "by": by, "at": at, "note": note,
-                    "challenger_sha256": proposal["challenger_sha256"],
-                    "champion_sha256_before": champion["sha256"] if champion else None}
-        if approve:
-            evaluation = read_json(run_dir / "reports" / "evaluation.json")
-            promoted = registry.promote(run_dir / "model" / "model.joblib", read_json(run_dir / "model/model_meta.json"),
-                                        run_id=run_dir.name, by=by, at=at, note=note, policy="manual",
-                                        metrics=evaluation["metrics"]["model"])
-            decision.update(decision="approved", champion_sha256_after=promoted["sha256"])
-        else:
-            decision.update(decision="rejected", champion_sha256_after=decision["champion_sha256_before"])
-            registry.record_decision({"event": "rejected", "run_id": run_dir.name, **decision})
+        decision = gate.apply(run_dir, run_dir.name, registry, proposal, outcome="approved" if approve else "rejected",
+                              policy="manual", by=by, at=at, note=note)
         path = write_json(run_dir / "reports" / "decision.json", decision)
         record.update(status="decided", decision=decision["decision"], by=by, at=at, note=note,
                       sha256=mf.sha256_file(path))

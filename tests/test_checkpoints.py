@@ -229,17 +229,23 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(project, tmp_path):
         assert (run_dir / rel).read_bytes() == (ref_dir / rel).read_bytes(), rel
 
 
+def hold_lock(project: Project, lock_path: Path) -> subprocess.Popen:
+    """Another live process that holds the lock at ``lock_path`` until killed."""
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import time\nfrom aapl_lib.locks import PathLock\n"
+                               f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
+                               "print('locked', flush=True)\ntime.sleep(120)"],
+                              env=project.env, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 def test_a_busy_run_folder_exits_4_and_a_dead_holder_is_taken_over(project):
     from aapl_lib.locks import PathLock
 
     run_dir = project.latest()
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import sys, time\nfrom aapl_lib.locks import PathLock\n"
-                               f"held = PathLock({str(run_dir / '.lock')!r}, 'run').acquire()\n"
-                               "print('locked', flush=True)\ntime.sleep(120)"],
-                              env=project.env, stdout=subprocess.PIPE, text=True)
+    holder = hold_lock(project, run_dir / ".lock")
     try:
-        assert holder.stdout.readline().strip() == "locked"
         proc = project.run("resume", run_dir.name)
         assert proc.returncode == 4
         assert f"pid {holder.pid}" in proc.stderr and "locked" in proc.stderr
@@ -254,13 +260,10 @@ def test_a_busy_run_folder_exits_4_and_a_dead_holder_is_taken_over(project):
 
 
 def test_a_busy_reuse_cache_exits_4(project):
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import time\nfrom aapl_lib.reuse_cache import ReuseCache\n"
-                               f"held = ReuseCache(__import__('pathlib').Path({str(project.outputs)!r})).lock().acquire()\n"
-                               "print('locked', flush=True)\ntime.sleep(120)"],
-                              env=project.env, stdout=subprocess.PIPE, text=True)
+    from aapl_lib.reuse_cache import ReuseCache
+
+    holder = hold_lock(project, ReuseCache(project.outputs).lock().lock_path)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         proc = project.run(*WINDOW, "--only", "reporting", "--force", "-p", "lock_timeout_seconds", "0")
         assert proc.returncode == 4
         assert "reuse cache" in proc.stderr and f"pid {holder.pid}" in proc.stderr
