@@ -183,6 +183,16 @@ def _task_error_message(task: TaskSpec, exc: BaseException, executed: Path) -> s
     return f"task {task.name} failed in notebooks/{task.notebook}: {name}: {exc}"
 
 
+KERNEL_STARTS = 3  # attempts to start a notebook's kernel before the task counts as failed
+
+
+def kernel_failed_to_start(exc: BaseException) -> bool:
+    """True when the kernel died or never answered before the first cell ran — e.g. jupyter_client's port race
+    ('Address already in use') when several runners start kernels at once."""
+    text = str(exc)
+    return "before replying to kernel_info" in text or "Kernel didn't respond in" in text
+
+
 def _error_name(exc: BaseException) -> str:
     return getattr(exc, "ename", None) or type(exc).__name__
 
@@ -566,7 +576,14 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
     started = time.perf_counter()
 
     def attempt() -> None:
-        error, timed_out = _execute_notebook(task, params, run_dir, opts)
+        for start in range(1, KERNEL_STARTS + 1):
+            error, timed_out = _execute_notebook(task, params, run_dir, opts)
+            if error is None or not kernel_failed_to_start(error) or start == KERNEL_STARTS:
+                break
+            # no cell ran: starting the kernel again is always safe, whatever the task's retry policy
+            record["kernel_restarts"] = record.get("kernel_restarts", 0) + 1
+            _append(task_log, task.name, logging.WARNING,
+                    f"the kernel failed to start ({error}; see logs/kernel_stderr.log); starting it again")
         if error is not None:
             raise _AttemptFailed(error, transient=not timed_out and _error_name(error) in TRANSIENT_ERRORS) \
                 from error

@@ -406,3 +406,32 @@ def test_a_live_window_reaching_today_is_never_reused():
     assert not _live_window(ingest, {**live, "end": "2023-12-31"}, dt.date(2026, 11, 26))
     assert not _live_window(ingest, {**live, "source": "sample"}, dt.date(2026, 11, 26))
     assert not _live_window(get_task("data_cleaning"), live, dt.date(2026, 11, 26))
+
+
+def test_a_kernel_that_fails_to_start_is_started_again(tmp_path, monkeypatch):
+    """Several runners starting kernels at once can lose jupyter_client's port race ('Address already in use'):
+    the kernel dies before the first cell, and starting it again is safe whatever the retry policy."""
+    from aapl_lib import orchestration
+    from aapl_lib.config import defaults
+    from aapl_lib.tasks import get_task
+
+    task = get_task("data_cleaning")
+    run_dir = tmp_path / "run"
+    for rel in task.outputs:
+        (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / rel).write_text("x")
+    calls = []
+
+    def fake_execute(task, params, run_dir, opts):
+        calls.append(1)
+        if len(calls) == 1:
+            return RuntimeError("Kernel died before replying to kernel_info"), False
+        return None, False
+
+    monkeypatch.setattr(orchestration, "_execute_notebook", fake_execute)
+    manifest = {"run_id": "R", "params": {**defaults(), "task_retries": {}},
+                "tasks": {task.name: {"status": "pending"}}}
+    opts = orchestration.RunOptions(outputs_dir=tmp_path / "out", notebooks_dir=ROOT / "notebooks")
+    assert orchestration._run_task(task, manifest["tasks"][task.name], manifest, run_dir, opts, "test")
+    assert len(calls) == 2 and manifest["tasks"][task.name]["kernel_restarts"] == 1
+    assert "the kernel failed to start" in (run_dir / "logs" / "data_cleaning.log").read_text()
