@@ -202,7 +202,8 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
                        rmse_gain_pct=100 * (ev["metrics"][best]["rmse"] - m["rmse"]) / ev["metrics"][best]["rmse"],
                        directional_accuracy=m.get("directional_accuracy"), dm_p=m.get("dm_vs_zero_return_p"),
                        long_flat=ev["backtest"]["long_flat"]["cumulative_return"],
-                       buy_and_hold=ev["backtest"]["buy_and_hold"]["cumulative_return"])
+                       buy_and_hold=ev["backtest"]["buy_and_hold"]["cumulative_return"],
+                       implausible=bool((ev.get("plausibility") or {}).get("implausible")))
         decision = run_dir / "reports" / "decision.json"
         row["gate"] = read_json(decision)["decision"] if decision.is_file() else (
             "awaiting approval" if row["status"] == "awaiting_approval" else None)
@@ -226,7 +227,8 @@ def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) 
     table = [[r["ticker"], r["status"], _f(r.get("challenger")), _f(r.get("model_rmse"), True),
               _f(r.get("best_baseline")), _f(r.get("baseline_rmse"), True),
               "-" if r.get("rmse_gain_pct") is None else f"{r['rmse_gain_pct']:+.2f} %",
-              _f(r.get("directional_accuracy"), True, 1), _f(r.get("dm_p")), _f(r.get("gate")),
+              _f(r.get("directional_accuracy"), True, 1), _f(r.get("dm_p")),
+              _f(r.get("gate")) + (" (IMPLAUSIBLE: too good to be true)" if r.get("implausible") else ""),
               _f(r.get("long_flat"), True, 1), _f(r.get("buy_and_hold"), True, 1), _f(r.get("seconds"), digits=1),
               r.get("run_id") or "-"] for r in rows]
     lines = [f"# Batch {manifest['batch_id']}", "",

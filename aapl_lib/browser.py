@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from . import manifest as mf
-from .iorw import atomic_write_text
+from .iorw import atomic_write_text, read_json
 from .tasks import TASKS
 
 CSS = """
@@ -25,7 +25,7 @@ th{background:#f9fafb}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .failed{background:#fee2e2;color:#991b1b}.timed_out{background:#ffedd5;color:#9a3412}
 .running,.pending{background:#dbeafe;color:#1e40af}.not_selected{background:#fff;color:#9ca3af}
 .awaiting_approval{background:#fef3c7;color:#92400e}.approved,.promoted{background:#dcfce7;color:#166534}
-.rejected,.kept,.unchanged{background:#f3f4f6;color:#374151}.locked{background:#fae8ff;color:#86198f}
+.rejected,.kept,.unchanged{background:#f3f4f6;color:#374151}.implausible{background:#991b1b;color:#fff}.locked{background:#fae8ff;color:#86198f}
 img{max-width:100%;border:1px solid #e5e7eb;margin:.3rem 0}.muted{color:#6b7280;font-size:.85rem}
 nav a{margin-right:1rem}.report{border-left:3px solid #e5e7eb;padding-left:1rem}
 """
@@ -43,7 +43,7 @@ INDEX = """{% extends "base" %}{% block body %}
 {% for r in runs %}<tr>
 <td class="mono"><a href="runs/{{ r.run_id }}/index.html">{{ r.run_id }}</a></td><td>{{ r.ticker }}</td>
 <td>{{ r.window }}</td><td>{{ r.source }}</td><td>{{ r.started }}</td><td class="num">{{ r.duration }}</td>
-<td class="st {{ r.status }}">{{ r.status }}</td>
+<td class="st {{ r.status }}">{{ r.status }}{% if r.implausible %} <span class="st implausible" title="held-out results too good to be true for daily returns: see the run's report">implausible</span>{% endif %}</td>
 {% for t in r.tasks %}<td class="st {{ t.status }}" title="{{ t.name }}: {{ t.status }}">{{ t.short }}</td>{% endfor %}
 <td class="st {{ r.gate }}">{{ r.gate or "" }}</td><td class="num">{{ r.model_rmse }}</td>
 <td class="num">{{ r.zero_rmse }}</td><td class="num">{{ r.direction }}</td>
@@ -60,6 +60,7 @@ RUN = """{% extends "base" %}{% block body %}
 <nav><a href="../../index.html">all runs</a><a href="manifest.json">manifest.json</a>
 {% if pdf %}<a href="reports/summary.pdf">summary.pdf</a>{% endif %}{% if compare %}<a href="{{ compare }}">compare with previous</a>{% endif %}</nav>
 <h1>Run {{ m.run_id }}</h1>
+{% if implausible %}<p class="st implausible" id="implausible">IMPLAUSIBLE — too good to be true for daily returns: {{ implausible|join("; ") }}. A feature almost certainly sees the future; the gate never promotes such a model automatically.</p>{% endif %}
 <table><tr><th>status</th><td class="st {{ m.status }}">{{ m.status }}</td></tr>
 <tr><th>ticker</th><td>{{ m.params.ticker }}</td></tr><tr><th>source</th><td>{{ m.params.source }}</td></tr>
 <tr><th>window</th><td>{{ m.params.start }} .. {{ m.params.end }}</td></tr>
@@ -152,6 +153,7 @@ def build_index(outputs_dir: Path) -> Path:
                        "short": SHORT.get(m["tasks"].get(t.name, {}).get("status", ""), "?")} for t in TASKS],
             "model_rmse": _fmt_pct(scraps.get("model_rmse")), "zero_rmse": _fmt_pct(scraps.get("zero_return_rmse")),
             "direction": _fmt_pct(scraps.get("model_directional_accuracy")),
+            "implausible": bool(scraps.get("implausible")),
             "compare": f"compare/{prev}__{m['run_id']}.html" if prev else None,
         })
     from .batch import list_batches
@@ -202,8 +204,11 @@ def build_run_page(run_dir: Path) -> Path:
         gate_text = g.get("decision") or g.get("status")
         if g.get("by"):
             gate_text += f" by {g['by']} at {g.get('at')}" + (f" — {g['note']}" if g.get("note") else "")
+    evaluation = run_dir / "reports" / "evaluation.json"
+    plausible = (read_json(evaluation).get("plausibility") or {}) if evaluation.is_file() else {}
     page = _env().get_template("run").render(
         title=f"Run {m['run_id']}", m=m, tasks=tasks, figures=figures, report=report, gate=gate_text,
+        implausible=plausible.get("reasons") if plausible.get("implausible") else None,
         params=sorted(m["params"].items()), artifacts=artifacts, pdf=(run_dir / "reports/summary.pdf").is_file(),
         compare=f"../../compare/{prev}__{m['run_id']}.html" if prev else None)
     if prev:

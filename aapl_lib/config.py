@@ -39,7 +39,8 @@ class Param:
     """One declared parameter."""
 
     name: str
-    kind: str  # "str", "int", "float", "bool", "date", "int_list", "str_list", "choice_list", "task_map", "choice"
+    kind: str  # "str", "int", "float", "bool", "date", "int_list", "str_list", "spec_list", "choice_list",
+    #            "task_map", "choice"
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -77,6 +78,8 @@ PARAMETERS: dict[str, Param] = {
         Param("macd_fast", "int", 12, "MACD fast EMA span", low=2, high=100),
         Param("macd_slow", "int", 26, "MACD slow EMA span", low=3, high=200),
         Param("macd_signal", "int", 9, "MACD signal EMA span", low=2, high=100),
+        Param("extra_features", "spec_list", [],
+              "analysts' own feature functions, 'module:function' (module on the project root or PYTHONPATH)"),
         Param("test_fraction", "float", 0.2, "share of the newest rows held out for evaluation",
               low=0.05, high=0.5),
         Param("candidates", "choice_list", ["linear", "ridge", "gradient_boosting"],
@@ -93,10 +96,18 @@ PARAMETERS: dict[str, Param] = {
               "thresholds (auto)", choices=("manual", "auto")),
         Param("auto_min_rmse_gain_pct", "float", 1.0,
               "auto: the challenger's RMSE must beat the best naive baseline's by this %", low=0, high=100),
-        Param("auto_min_directional_accuracy", "float", 0.52,
-              "auto: the challenger must call the direction right at least this often", low=0, high=1),
+        Param("auto_min_direction_edge_pct", "float", 1.0,
+              "auto: the challenger must call the direction right on this many percentage points more days "
+              "than always_up (the training period's majority direction)", low=0, high=100),
         Param("auto_max_p_value", "float", 0.05,
-              "auto: the binomial test of directional accuracy must give p below this", low=0, high=1),
+              "auto: Diebold-Mariano against the best baseline and the direction test against chance must "
+              "both give p below this", low=0, high=1),
+        Param("max_plausible_r2", "float", 0.10,
+              "a held-out R² above this is too good to be true for daily returns: the run is marked "
+              "implausible and never promoted automatically", low=0, high=1),
+        Param("max_plausible_directional_accuracy", "float", 0.65,
+              "a held-out directional accuracy above this is marked implausible (never auto-promoted)",
+              low=0.5, high=1),
         Param("random_seed", "int", 42, "seed for every random choice", low=0, high=2**32 - 1),
         Param("min_train_rows", "int", 100, "fewest training rows accepted", low=20, high=100000),
         Param("cell_timeout_seconds", "int", 600, "per-cell execution timeout", low=1, high=86400),
@@ -150,8 +161,8 @@ def parse_override(name: str, text: str) -> Any:
         if lowered in ("false", "no", "0", "off"):
             return False
         raise ParameterError(f"parameter {name} must be true or false, got {text!r}")
-    if param.kind in ("choice_list", "str_list"):
-        return [v for v in re.split(r"[,\s\[\]]+", text) if v]
+    if param.kind in ("choice_list", "str_list", "spec_list"):
+        return [v.strip("'\"") for v in re.split(r"[,\s\[\]]+", text) if v.strip("'\"")]
     if param.kind == "task_map":
         try:
             value = yaml.safe_load(text)
@@ -181,7 +192,17 @@ def parse_override(name: str, text: str) -> Any:
                              f"got {text!r}") from None
 
 
+# Parameters that were renamed or replaced: a profile that still has one gets told what to use instead.
+RETIRED = {
+    "auto_min_directional_accuracy": "it was replaced by auto_min_direction_edge_pct (percentage points above "
+                                     "the always_up baseline's directional accuracy, which a coin-flip bar of 0.52 "
+                                     "did not beat): delete it or rename it",
+}
+
+
 def _param(name: str, where: str) -> Param:
+    if name in RETIRED:
+        raise ParameterError(f"parameter {name!r} in {where} is no longer used: {RETIRED[name]}")
     if name not in PARAMETERS:
         close = [k for k in PARAMETERS if k.startswith(name[:3])] if name else []
         hint = f" (did you mean {close[0]}?)" if close else ""
@@ -228,6 +249,16 @@ def _check_value(name: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ParameterError(f"parameter {name} must be a list of strings, got {value!r}")
         return [v.strip().upper() for v in value]
+    if kind == "spec_list":
+        from .extra_features import check_spec, module_file
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ParameterError(f"parameter {name} must be a list of 'module:function' strings, got {value!r}")
+        specs = [check_spec(v) for v in value]
+        if len(set(specs)) != len(specs):
+            raise ParameterError(f"parameter {name} names a function twice: {specs!r}")
+        for spec in specs:
+            module_file(spec)  # the module must exist now, not fail later inside a notebook
+        return specs
     if kind == "choice_list":
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ParameterError(f"parameter {name} must be a non-empty list of names from "

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 TARGET = "target_next_return"
 FEATURE_DEFAULTS: dict[str, Any] = {"lags": 5, "windows": [5, 10, 20], "rsi_window": 14, "macd_fast": 12,
-                                    "macd_slow": 26, "macd_signal": 9}
+                                    "macd_slow": 26, "macd_signal": 9, "extra_features": []}
 
 
 def rsi(close: pd.Series, window: int = 14) -> pd.Series:
@@ -50,11 +50,14 @@ def macd(close: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> p
 
 
 def build_features(cleaned: pd.DataFrame, *, lags: int = 5, windows: Sequence[int] = (5, 10, 20),
-                   rsi_window: int = 14, macd_fast: int = 12, macd_slow: int = 26,
-                   macd_signal: int = 9) -> tuple[pd.DataFrame, list[str]]:
+                   rsi_window: int = 14, macd_fast: int = 12, macd_slow: int = 26, macd_signal: int = 9,
+                   extra_features: Sequence[str] = (), complete_only: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Features plus the target column. Returns ``(frame, feature_names)``.
 
-    Rows without a full look-back are dropped; the last row keeps a NaN target (it is the forecast row).
+    ``extra_features`` are analysts' own ``"module:function"`` specs (:mod:`aapl_lib.extra_features`); their
+    columns follow the built-in ones. With ``complete_only`` (the default) rows where any feature is NaN
+    (no full look-back yet) are dropped; the last row keeps a NaN target (it is the forecast row). The leakage
+    guard builds with ``complete_only=False`` so that a row a look-ahead feature loses is still compared.
     """
     if len(cleaned) < max(max(windows), macd_slow + macd_signal, rsi_window, lags) + 20:
         raise DataQualityError(f"only {len(cleaned)} cleaned rows: features need at least "
@@ -78,14 +81,34 @@ def build_features(cleaned: pd.DataFrame, *, lags: int = 5, windows: Sequence[in
     log_vol = np.log(cleaned["volume"].where(cleaned["volume"] > 0))
     vw = max(windows)
     feats[f"volume_z_{vw}d"] = (log_vol - log_vol.rolling(vw).mean()) / log_vol.rolling(vw).std()
+    sources = {name: "built-in" for name in feats.columns}
+    if extra_features:
+        from . import extra_features as extra
+
+        own = extra.compute(cleaned, extra_features, taken=[*feats.columns, TARGET])
+        sources.update(own.attrs["feature_sources"])
+        feats = feats.join(own)
     names = list(feats.columns)
     feats[TARGET] = close.shift(-1) / close - 1
     feats = feats.replace([np.inf, -np.inf], np.nan)
+    if not complete_only:
+        feats.attrs["feature_sources"] = sources
+        return feats, names
     complete = feats[names].notna().all(axis=1)
-    out = feats.loc[complete]
+    out = feats.loc[complete].copy()
+    out.attrs["feature_sources"] = sources  # which function made each column: "built-in" or "module:function"
     log.info("built %d features on %d rows (%d rows dropped for look-back)", len(names), len(out),
              int((~complete).sum()))
     return out, names
+
+
+def summary_table(frame: pd.DataFrame, names: list[str], sources: dict[str, str] | None = None) -> pd.DataFrame:
+    """Each feature's origin ("built-in" or "module:function") and its mean, std, min and max, for reading."""
+    stats = frame[names].describe().T[["mean", "std", "min", "max"]]
+    table = stats.map(lambda x: f"{x:.4g}")
+    table.insert(0, "source", [(sources or {}).get(n, "built-in") for n in names])
+    table.index.name = "feature"
+    return table
 
 
 def feature_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ A task's fingerprint hashes everything its result depends on:
 * the sha256 of each input artifact (and of the CSV file for the ``csv`` source);
 * the source of the ``aapl_lib`` modules the notebook imports, followed transitively through their own
   imports — so editing ``reporting.py`` re-runs reporting only, while editing ``iorw.py`` re-runs all;
+* the source of the modules holding the analysts' ``extra_features`` functions (feature engineering);
 * the versions of Python and of the key packages.
 
 Pure standard library (json, ast, hashlib): deciding that nothing changed must not import pandas,
@@ -126,6 +127,9 @@ def task_fingerprint(task: TaskSpec, params: dict[str, Any], run_dir: Path, note
         "code_modules": modules,
         "versions": _digest(versions),
     }
+    if "extra_features" in task.params and params.get("extra_features"):
+        from .extra_features import source_digests  # analysts' feature modules: their edits re-run the task
+        parts["extra_feature_code"] = source_digests(params["extra_features"])
     if "csv_path" in task.params and params.get("source") == "csv" and params.get("csv_path"):
         csv = Path(params["csv_path"])
         parts["external"] = {"csv_sha256": sha256_file(csv) if csv.is_file() else "missing"}
@@ -139,6 +143,6 @@ def explain_difference(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if not old:
         return "no earlier run to compare with"
     names = {"notebook": "notebook source", "params": "parameters", "inputs": "input artifacts",
-             "code": "aapl_lib code", "versions": "package versions", "external": "CSV file or champion"}
+             "code": "aapl_lib code", "extra_feature_code": "extra feature code", "versions": "package versions", "external": "CSV file or champion"}
     changed = [names.get(k, k) for k in names if old.get(k) != new.get(k)]
     return ", ".join(changed) or "nothing"

@@ -3,7 +3,8 @@
 Three checks:
 
 * **truncation invariance** — features recomputed on the prices cut at day t equal the full computation for
-  every row up to t, for a few sampled t (a feature that uses future prices changes when the future is cut);
+  every row up to t (values, and whether a row has them at all), for evenly spaced t and each of the last five
+  days (a feature that uses future prices changes, or goes missing, when the future is cut);
 * **no feature is the target or a future value** — no feature equals, or is near-perfectly correlated with,
   the target or the return 1..5 days ahead;
 * **chronology** — the last training day is before the first test day with at least the target horizon
@@ -32,25 +33,74 @@ class LeakageError(PipelineError):
     """A feature or a split lets information from the future in."""
 
 
+def build_and_guard(cleaned: pd.DataFrame, **feature_params: Any
+                    ) -> tuple[pd.DataFrame, list[str], list[dict[str, Any]]]:
+    """What notebook 03 does: build the features (built-in and ``extra_features``) with
+    :func:`~aapl_lib.features.build_features` and run both feature checks on that very builder.
+    Returns ``(frame, names, reports)``; :func:`enforce` on the reports stops a leak."""
+    from functools import partial
+
+    from .features import build_features
+
+    build = partial(build_features, **feature_params)
+    frame, names = build(cleaned)
+    reports = [truncation_invariance(cleaned, partial(build, complete_only=False)),
+               future_values(frame, names, cleaned)]
+    return frame, names, reports
+
+
+def cut_positions(n: int, samples: int = 8, last_days: int = 5, min_rows: int = 80) -> list[int]:
+    """Row positions to cut the prices after: ``samples`` evenly spaced ones and each of the last
+    ``last_days`` days (a look-ahead shows first where the future is shortest)."""
+    if n <= min_rows:
+        return []
+    spaced = {int(x) for x in np.linspace(min_rows, n - 2, samples)}
+    recent = {n - 1 - k for k in range(1, last_days + 1) if n - 1 - k >= min_rows}
+    return sorted(spaced | recent)
+
+
 def truncation_invariance(cleaned: pd.DataFrame, builder: Callable[[pd.DataFrame], tuple[pd.DataFrame, list[str]]],
-                          samples: int = 4, min_rows: int = 80) -> dict[str, Any]:
-    """Recompute the features on ``cleaned`` cut at ``samples`` evenly spaced days and compare every common
-    row with the full computation. ``builder(cleaned) -> (frame, names)``."""
+                          samples: int = 8, last_days: int = 5, min_rows: int = 80) -> dict[str, Any]:
+    """Recompute the features on ``cleaned`` cut after each of :func:`cut_positions` and compare them with the
+    full computation on every day up to the cut.
+
+    ``builder(cleaned) -> (frame, names)`` should keep every row (``build_features(..., complete_only=False)``)
+    so that a row a look-ahead feature loses on the cut prices is compared too; with a builder that drops
+    incomplete rows, a row present in the full build up to the cut but missing from the cut build counts as a
+    difference in every feature that is set there. Equal means equal values, or NaN in both."""
     full, names = builder(cleaned)
-    n = len(cleaned)
-    cuts = sorted({int(x) for x in np.linspace(min(min_rows, n - 1), n - 2, samples)}) if n > min_rows else []
-    offenders: dict[str, str] = {}
+    cuts = cut_positions(len(cleaned), samples, last_days, min_rows)
+    first_diff: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
     for cut in cuts:
+        cut_day = cleaned.index[cut]
         part, _ = builder(cleaned.iloc[:cut + 1])
-        common = part.index.intersection(full.index)
+        expected = full.loc[full.index <= cut_day]
+        got = part.reindex(expected.index)
+        appeared = part.index.difference(expected.index)
         for name in names:
-            a, b = part.loc[common, name].to_numpy(), full.loc[common, name].to_numpy()
-            if not np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True):
-                bad = common[~np.isclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)][0]
-                offenders.setdefault(name, f"differs on {bad:%Y-%m-%d} when prices after "
-                                           f"{cleaned.index[cut]:%Y-%m-%d} are removed")
+            a = expected[name].to_numpy(dtype=float)
+            b = got[name].to_numpy(dtype=float) if name in got else np.full(len(a), np.nan)
+            same = np.isclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
+            if not same.all():
+                day = expected.index[~same][0]
+            elif len(appeared) and name in part and part.loc[appeared, name].notna().any():
+                day = appeared[0]
+            else:
+                continue
+            if name not in first_diff or day < first_diff[name][0]:
+                first_diff[name] = (day, cut_day)
+    sources = full.attrs.get("feature_sources", {})
+    offenders = {name: _origin(name, sources) + f"differs on {day:%Y-%m-%d} when prices after {cut_day:%Y-%m-%d} "
+                 "are removed" for name, (day, cut_day) in sorted(first_diff.items(), key=lambda kv: (kv[1][0], kv[0]))}
     return {"check": "truncation invariance", "cut_dates": [f"{cleaned.index[c]:%Y-%m-%d}" for c in cuts],
-            "features_checked": len(names), "passed": not offenders, "offenders": offenders}
+            "features_checked": len(names), "passed": not offenders, "offenders": offenders,
+            "first_differences": {name: f"{day:%Y-%m-%d}" for name, (day, _) in first_diff.items()}}
+
+
+def _origin(name: str, sources: dict[str, str]) -> str:
+    """``(from my_features:momentum) `` for an analyst's feature, nothing for a built-in one."""
+    source = sources.get(name, "built-in")
+    return "" if source == "built-in" else f"(from {source}) "
 
 
 def future_values(features: pd.DataFrame, names: list[str], cleaned: pd.DataFrame) -> dict[str, Any]:
@@ -66,13 +116,14 @@ def future_values(features: pd.DataFrame, names: list[str], cleaned: pd.DataFram
             if both.sum() < 10:
                 continue
             xs, fs = x[both].to_numpy(), future[both].to_numpy()
+            origin = _origin(name, features.attrs.get("feature_sources", {}))
             if np.allclose(xs, fs, rtol=1e-9, atol=1e-12):
-                offenders[name] = f"equals the {label}"
+                offenders[name] = f"{origin}equals the {label}"
                 break
             if np.std(xs) > 0 and np.std(fs) > 0:
                 corr = float(np.corrcoef(xs, fs)[0, 1])
                 if abs(corr) > CORRELATION_LIMIT:
-                    offenders[name] = f"tracks the {label} (correlation {corr:+.3f})"
+                    offenders[name] = f"{origin}tracks the {label} (correlation {corr:+.3f})"
                     break
     return {"check": "no feature is the target or a future value", "compared_with": list(futures),
             "correlation_limit": CORRELATION_LIMIT, "features_checked": len(names), "passed": not offenders,
@@ -106,7 +157,9 @@ def enforce(*reports: dict[str, Any]) -> None:
             if report["check"] == "train/test chronology":
                 raise LeakageError(f"leakage guard (train/test chronology) failed: {name}: {why}; fix the split "
                                    "or fit preprocessing on the training rows only")
-            raise LeakageError(f"leakage guard ({report['check']}) failed: {name} {why}; remove or fix that "
+            others = [n for n in report["offenders"] if n != name]
+            also = f" (also: {', '.join(others)})" if others else ""
+            raise LeakageError(f"leakage guard ({report['check']}) failed: {name} {why}{also}; remove or fix that "
                                "feature — it uses information from after the day it describes")
 
 

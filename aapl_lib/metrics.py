@@ -18,13 +18,28 @@ def directional_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float | None
     return float(np.mean(np.sign(y_true[mask]) == np.sign(y_pred[mask])))
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
-    """MAE, RMSE, R² and directional accuracy, as plain floats."""
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray,
+                       benchmark: np.ndarray | float | None = None) -> dict[str, Any]:
+    """MAE, RMSE, R² and directional accuracy, as plain floats.
+
+    ``r2`` is **out-of-sample** R² against ``benchmark`` — the training period's mean return, the forecast one
+    could make without any model (Campbell & Thompson, 2008): ``1 - SSE(model) / SSE(benchmark)``. Without a
+    benchmark (in-sample metrics) it is the usual R² against the mean of ``y_true``."""
     y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    if benchmark is None:
+        r2 = float(r2_score(y_true, y_pred))
+    else:
+        base = np.broadcast_to(np.asarray(benchmark, float), y_true.shape)
+        sse_base = float(np.sum((y_true - base) ** 2))
+        r2 = float(1 - np.sum((y_true - y_pred) ** 2) / sse_base) if sse_base > 0 else float("nan")
     return {
         "mae": float(mean_absolute_error(y_true, y_pred)),
         "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
-        "r2": float(r2_score(y_true, y_pred)),
+        "r2": r2,
         "directional_accuracy": directional_accuracy(y_true, y_pred),
         "n": int(len(y_true)),
     }
+
+
+R2_DEFINITION = ("out-of-sample R² = 1 - SSE(forecast) / SSE(training-period mean return), on the same days; "
+                 "negative means worse than forecasting the training mean every day")

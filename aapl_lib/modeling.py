@@ -39,6 +39,14 @@ class Split:
                 "train_window": _window(self.train), "test_window": _window(self.test)}
 
 
+def split_table(split: Split) -> pd.DataFrame:
+    """The split as a small table to read: rows and first/last day of training and test."""
+    return pd.DataFrame([{"part": part, "rows": len(frame), "first day": f"{frame.index.min():%Y-%m-%d}",
+                          "last day": f"{frame.index.max():%Y-%m-%d}"}
+                         for part, frame in (("training", split.train), ("test (held out)", split.test))]
+                        ).set_index("part")
+
+
 def _window(frame: pd.DataFrame) -> dict[str, str]:
     return {"first": f"{frame.index.min():%Y-%m-%d}", "last": f"{frame.index.max():%Y-%m-%d}"}
 
@@ -137,6 +145,14 @@ def held_out_rows(features: pd.DataFrame, model_meta: dict[str, Any]) -> pd.Data
                                f"{window['last']} but training held out {model_meta['split']['test_rows']}: "
                                "features changed after training; re-run model_training")
     return rows
+
+
+def training_rows(features: pd.DataFrame, model_meta: dict[str, Any]) -> pd.DataFrame:
+    """The labelled rows of the training window recorded in ``model_meta`` (what the baselines may learn from:
+    ``always_up``'s direction and the training mean that out-of-sample R² is measured against)."""
+    window = model_meta["split"]["train_window"]
+    labelled = features[features[TARGET].notna()]
+    return labelled.loc[window["first"]:window["last"]]
 
 
 def check_chronology(split: Split, estimator: Pipeline, features: pd.DataFrame, names: list[str]) -> dict[str, Any]:

@@ -9,47 +9,55 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from .evaluation import backtest_rows
+from .formatting import METRICS_NOTE, metrics_rows, pct
 from .iorw import atomic_write_bytes, atomic_write_text
 
-FIGURES = [
-    ("figures/predicted_vs_actual.png", "Predicted vs actual next-day return (held-out period)"),
-    ("figures/residuals.png", "Residuals"),
-    ("figures/cumulative_returns.png", "Trade-on-sign vs buy-and-hold (held-out period, no costs)"),
-]
-
-
-def _pct(x: float | None, digits: int = 2) -> str:
-    return "n/a" if x is None else f"{100 * x:.{digits}f} %"
-
-
-def _p(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def metrics_rows(metrics: dict[str, Any]) -> list[list[str]]:
-    """Header plus one row per predictor (metrics and p-values), formatted for tables."""
-    rows = [["predictor", "MAE", "RMSE", "R2", "direction right", "DM p vs zero", "DM p vs best base", "binomial p",
-             "days"]]
-    for name, m in sorted(metrics.items(), key=lambda kv: kv[1]["rmse"]):
-        rows.append([name, _pct(m["mae"], 3), _pct(m["rmse"], 3), f"{m['r2']:+.4f}", _pct(m["directional_accuracy"], 1),
-                     _p(m.get("dm_vs_zero_return_p")), _p(m.get("dm_vs_best_baseline_p")), _p(m.get("direction_p")),
-                     str(m["n"])])
-    return rows
-
-
-def backtest_rows(backtest: dict[str, Any]) -> list[list[str]]:
-    """Header plus one row per strategy."""
-    rows = [["strategy", "cumulative return", "Sharpe (annualised)", "max drawdown", "turnover / day"]]
-    for name in ("buy_and_hold", "long_flat", "long_short"):
-        b = backtest[name]
-        rows.append([name, _pct(b["cumulative_return"], 1), "n/a" if b["sharpe_annualised"] is None else
-                     f"{b['sharpe_annualised']:.2f}", _pct(b["max_drawdown"], 1), f"{b['turnover_per_day']:.3f}"])
-    return rows
+def figures(cost_bps: float) -> list[tuple[str, str]]:
+    """The report's figures and their captions (the backtest caption states the cost it was drawn with)."""
+    return [
+        ("figures/predicted_vs_actual.png", "Predicted vs actual next-day return (held-out period)"),
+        ("figures/residuals.png", "Residuals (held-out period)"),
+        ("figures/cumulative_returns.png", f"Trade-on-sign vs buy-and-hold (held-out period, {cost_bps:g} bps per "
+                                           "unit of position change)"),
+    ]
 
 
 def _md_table(rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(r) + " |"
                                                                              for r in rows[1:]]
+
+
+PROMOTED = ("promoted", "approved", "unchanged")
+
+
+def chosen_forecast(forecast: dict, decision: dict | None, proposal: dict | None) -> tuple[dict, str]:
+    """The forecast the report presents and its label: the champion's after the gate (this run's challenger
+    when it was promoted, approved or already the champion; else the registry's champion), or — when there is
+    no champion — the challenger's, labelled as not promoted."""
+    outcome = (decision or {}).get("decision")
+    if outcome in PROMOTED:
+        return forecast["challenger"], f"champion (this run's challenger, {outcome})"
+    if forecast.get("champion"):
+        why = {"kept": "kept by the gate", "rejected": "rejected"}.get(outcome, "awaiting a decision")
+        return forecast["champion"], f"champion (from the registry; this run's challenger: {why})"
+    why = {"kept": "not promoted: kept out by the gate", "rejected": "rejected by a reviewer"}.get(
+        outcome, "not promoted: awaiting a decision" if (proposal or {}).get("proposal") == "awaiting_approval"
+        else "not promoted: no gate decision")
+    return forecast["challenger"], f"challenger ({why}; there is no champion)"
+
+
+def forecast_sentences(forecast: dict, decision: dict | None, proposal: dict | None) -> list[str]:
+    """The forecast section's text: whose forecast, for which day, from prices up to which day, the caveat."""
+    chosen, label = chosen_forecast(forecast, decision, proposal)
+    if not chosen["available"]:
+        return [f"No forecast for {chosen['for_date']} ({label}): {chosen['reason']}."]
+    band = chosen["band_1rmse"]
+    return [f"Forecast for {chosen['for_date']}, the trading day after the last price row "
+            f"({chosen['last_price_date']}), by the {label}: next-day return {pct(chosen['predicted_return'], 3)} "
+            f"({chosen['direction']}); one held-out RMSE either side: {pct(band[0], 2)} .. {pct(band[1], 2)}.",
+            f"Caveat. {chosen['caveat']} Past relationships between these indicators and returns need not hold "
+            "tomorrow; this is not investment advice."]
 
 
 def run_facts(run_id: str, provenance: dict, model_meta: dict, quality: dict) -> list[tuple[str, str]]:
@@ -66,11 +74,23 @@ def run_facts(run_id: str, provenance: dict, model_meta: dict, quality: dict) ->
                      f"{quality['adjustment']['method']}"),
         ("challenger", f"StandardScaler + {model_meta['estimator']} on {len(model_meta['features'])} features "
                        f"(seed {model_meta['random_seed']}), sha256 {model_meta['sha256'][:12]}"),
+        *_own_features(model_meta),
         ("training", f"{split['train_window']['first']} .. {split['train_window']['last']} "
                      f"({split['train_rows']} days)"),
         ("test (held out)", f"{split['test_window']['first']} .. {split['test_window']['last']} "
                             f"({split['test_rows']} days)"),
     ]
+
+
+def _own_features(model_meta: dict) -> list[tuple[str, str]]:
+    """A run-facts row naming the analysts' own features and the functions that made them (none: no row)."""
+    by_spec: dict[str, list[str]] = {}
+    for name, source in (model_meta.get("feature_sources") or {}).items():
+        if source != "built-in":
+            by_spec.setdefault(source, []).append(name)
+    if not by_spec:
+        return []
+    return [("own features", "; ".join(f"{', '.join(names)} (from {spec})" for spec, names in by_spec.items()))]
 
 
 def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
@@ -82,8 +102,8 @@ def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
     lines = [f"leakage guard: {'passed' if passed else 'FAILED'}"]
     for c in checks:
         if c["check"] == "truncation invariance":
-            what = (f"{c['features_checked']} features recomputed on prices cut at {', '.join(c['cut_dates'])} "
-                    "equal the full computation")
+            what = (f"{c['features_checked']} features recomputed on prices cut after {', '.join(c['cut_dates'])} "
+                    "equal the full computation on every day up to the cut (values, and present on the same days)")
         elif c["check"].startswith("no feature"):
             what = (f"none of {c['features_checked']} features equals or tracks (|correlation| > "
                     f"{c['correlation_limit']}) the target or the return 1-5 days ahead")
@@ -99,11 +119,16 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
                       forecast: dict, leakage: dict | None = None, walk_forward: dict | None = None,
                       proposal: dict | None = None, decision: dict | None = None) -> str:
     """The report as Markdown (figure links are relative to the ``reports/`` folder)."""
-    from .gate import describe
+    from .gate import checks_rows, describe
 
     lines = [f"# {provenance['ticker']} next-day return: analysis of run {run_id}", ""]
     lines += ["## Run facts", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in run_facts(run_id, provenance, model_meta, quality)]
+    plausible = evaluation.get("plausibility") or {}
+    if plausible.get("implausible"):
+        lines += ["", "> **IMPLAUSIBLE — too good to be true for daily returns:** " + "; ".join(plausible["reasons"])
+                  + ". This almost always means a feature uses information from after the day it describes. "
+                  "The gate never promotes such a model automatically."]
     lines += ["", "## Does the model beat doing nothing?", "", evaluation["verdict"], ""]
     lines += [f"Held-out period {evaluation['test_window']['first']} .. {evaluation['test_window']['last']}; "
               f"challenger: {evaluation.get('challenger', model_meta['estimator'])}; champion: "
@@ -111,8 +136,7 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
                  f"{evaluation['champion']['estimator']} from run {evaluation['champion']['run_id']}") + ".", ""]
     lines += _md_table(metrics_rows(evaluation["metrics"]))
     lines += ["", "Baselines: " + "; ".join(f"`{k}` {v}" for k, v in evaluation["baselines"].items()) + ". "
-              "p-values: one-sided Diebold-Mariano (lower squared error than the zero return / the best naive "
-              "baseline) and a one-sided binomial test of directional accuracy against 50 %.", ""]
+              + METRICS_NOTE, ""]
     if walk_forward:
         lines += ["## Walk-forward comparison (training period)", "",
                   f"{len(walk_forward['folds'])} expanding-window folds, gap {walk_forward['gap_rows']} day; the "
@@ -120,16 +144,14 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
         lines += _md_table(metrics_rows(walk_forward["pooled"])) + [""]
     if proposal is not None:
         lines += ["## Approval gate", "", f"**{describe(decision, proposal)}**", ""]
-        lines += ["| check | value | limit | passed |", "|---|---|---|---|"]
-        lines += [f"| {c['check']} | {c['value']} | {c['limit']} | {'yes' if c['passed'] else 'no'} |"
-                  for c in proposal["checks"]] + [""]
+        lines += _md_table(checks_rows(proposal)) + [""]
     bt = evaluation["backtest"]
     lines += ["## Trade-on-sign backtest (held-out period)", "",
               f"Transaction cost {bt['transaction_cost_bps']:g} bps per unit of position change. Caveat: "
               f"{bt['caveat']}.", ""]
     lines += _md_table(backtest_rows(bt)) + [""]
     lines += ["## Figures", ""]
-    lines += [f"![{title}](../{path})" for path, title in FIGURES]
+    lines += [f"![{title}](../{path})" for path, title in figures(bt["transaction_cost_bps"])]
     lines += ["", "## Data quality", ""]
     from .cleaning import quality_table
     table = quality_table(quality)
@@ -141,12 +163,9 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
     if leakage is not None:
         guard = leakage_lines(leakage, model_meta)
         lines += ["", "## Leakage guard", "", f"**{guard[0]}**", ""] + [f"- {g}" for g in guard[1:]]
-    lines += ["", "## Forecast", "",
-              f"For {forecast['for_date']} (from data up to {forecast['as_of']}): predicted return "
-              f"{_pct(forecast['predicted_return'], 3)} ({forecast['direction']}), implied adjusted close "
-              f"{forecast['implied_close']:.2f} from {forecast['last_close_adjusted']:.2f}.", "",
-              f"**Caveat.** {forecast['caveat']} Past relationships between these indicators and returns "
-              "need not hold tomorrow; this is not investment advice.", ""]
+    text = forecast_sentences(forecast, decision, proposal)
+    lines += ["", "## Forecast", "", text[0], ""] + ([f"**{text[1].split('. ', 1)[0]}.** {text[1].split('. ', 1)[1]}", ""]
+                                                    if len(text) > 1 else [])
     return "\n".join(lines)
 
 
@@ -192,6 +211,8 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
     pdf.ln(2)
     pdf.set_font("Helvetica", size=10)
     pdf.multi_cell(0, 5, _latin(evaluation["verdict"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", size=7)
+    pdf.multi_cell(0, 4, _latin(METRICS_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
     if proposal is not None:
         from .gate import describe
@@ -200,14 +221,12 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
         pdf.multi_cell(0, 5, _latin(describe(decision, proposal)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(2)
     _heading(pdf, "Forecast")
+    text = forecast_sentences(forecast, decision, proposal)
     pdf.set_font("Helvetica", size=10)
-    pdf.multi_cell(0, 5, _latin(
-        f"For {forecast['for_date']} (data up to {forecast['as_of']}): predicted return "
-        f"{_pct(forecast['predicted_return'], 3)} ({forecast['direction']}); implied adjusted close "
-        f"{forecast['implied_close']:.2f}."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("Helvetica", "I", 10)
-    pdf.multi_cell(0, 5, _latin("Caveat: " + forecast["caveat"] + " This is not investment advice."),
-                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5, _latin(text[0]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if len(text) > 1:
+        pdf.set_font("Helvetica", "I", 10)
+        pdf.multi_cell(0, 5, _latin(text[1]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.add_page()
     if walk_forward:
         _heading(pdf, f"Walk-forward comparison ({len(walk_forward['folds'])} folds, training period); "
@@ -226,7 +245,7 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
     pdf.set_font("Helvetica", "I", 8)
     pdf.multi_cell(0, 4, _latin("Caveat: " + bt["caveat"] + "."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.add_page()
-    for rel, title in FIGURES:
+    for rel, title in figures(evaluation["backtest"]["transaction_cost_bps"]):
         path = run_dir / rel
         if path.is_file():
             _heading(pdf, title)

@@ -101,14 +101,13 @@ class StepContext:
         sb.glue(name, value, display=display)
         return value
 
-    def finish(self) -> float:
-        """Glue the step's duration and the kernel's interpreter; return the duration (seconds)."""
+    def finish(self) -> None:
+        """Glue the step's duration (seconds) and the kernel's interpreter. Returns nothing, so that a
+        notebook's last cell shows no stray value."""
         import sys
 
-        duration = round(time.perf_counter() - self.started, 3)
-        self.glue("step_duration_s", duration)
+        self.glue("step_duration_s", round(time.perf_counter() - self.started, 3))
         self.glue("kernel_python", sys.executable)
-        return duration
 
 
 def start_step(task_name: str, run_dir: str | os.PathLike = "", log_level: str = "INFO") -> StepContext:

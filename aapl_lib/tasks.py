@@ -42,7 +42,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "feature_engineering", "03_feature_engineering.ipynb", ("data/cleaned.csv",),
         ("data/features.csv", "data/feature_list.json", "reports/leakage_features.json"),
-        ("lags", "windows", "rsi_window", "macd_fast", "macd_slow", "macd_signal"),
+        ("lags", "windows", "rsi_window", "macd_fast", "macd_slow", "macd_signal", "extra_features"),
         "Feature engineering",
     ),
     TaskSpec(
@@ -59,7 +59,7 @@ TASKS: tuple[TaskSpec, ...] = (
         ("reports/evaluation.json", "data/predictions.csv", "reports/forecast.json", "reports/gate.json",
          "figures/predicted_vs_actual.png", "figures/residuals.png", "figures/cumulative_returns.png"),
         ("ticker", "transaction_cost_bps", "approval_policy", "auto_min_rmse_gain_pct",
-         "auto_min_directional_accuracy", "auto_max_p_value"),
+         "auto_min_direction_edge_pct", "auto_max_p_value", "max_plausible_r2", "max_plausible_directional_accuracy"),
         "Model evaluation",
     ),
     TaskSpec(

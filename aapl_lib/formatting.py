@@ -1,0 +1,72 @@
+"""Numbers as people read them, the same in notebooks, ``analysis.md``, ``summary.pdf`` and the browser:
+percentages with their unit, p-values to three places, ``n/a`` where there is no value (never ``None``/NaN)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def pct(x: float | None, digits: int = 2) -> str:
+    """``0.0123 -> "1.23 %"``; ``n/a`` for a missing value."""
+    return "n/a" if _missing(x) else f"{100 * x:.{digits}f} %"
+
+
+def points(x: float | None, digits: int = 1) -> str:
+    """A difference of two shares in percentage points, signed: ``0.012 -> "+1.2 pp"``."""
+    return "n/a" if _missing(x) else f"{100 * x:+.{digits}f} pp"
+
+
+def pvalue(x: float | None) -> str:
+    """A p-value to three places (``< 0.001`` below that); ``n/a`` when no test applies."""
+    if _missing(x):
+        return "n/a"
+    return "< 0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def signed(x: float | None, digits: int = 4) -> str:
+    """``+0.0123``; ``n/a`` for a missing value."""
+    return "n/a" if _missing(x) else f"{x:+.{digits}f}"
+
+
+METRIC_COLUMNS = ["predictor", "MAE", "RMSE", "R² OOS", "direction right", "chance", "vs always_up",
+                  "DM p vs zero", "DM p vs best", "direction p", "days"]
+
+
+def metrics_rows(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Header plus one row per predictor, lowest RMSE first: errors, out-of-sample R², directional accuracy
+    with its chance level and its edge over ``always_up``, and the p-values."""
+    rows = [list(METRIC_COLUMNS)]
+    for name, m in sorted(metrics.items(), key=lambda kv: kv[1]["rmse"]):
+        rows.append([name, pct(m["mae"], 3), pct(m["rmse"], 3), signed(m["r2"]),
+                     pct(m["directional_accuracy"], 1), pct(m.get("direction_chance"), 1),
+                     points(m.get("direction_edge_vs_always_up")), pvalue(m.get("dm_vs_zero_return_p")),
+                     pvalue(m.get("dm_vs_best_baseline_p")), pvalue(m.get("direction_p")), str(m["n"])])
+    return rows
+
+
+METRICS_NOTE = ("R² OOS: out-of-sample R² against the training period's mean return (negative: worse than "
+                "forecasting that mean every day). Direction right: share of days whose sign the forecast called "
+                "right; chance: what a forecast with the same share of up calls scores by luck, given the share of "
+                "up days; vs always_up: percentage points above the always_up baseline on the same days. "
+                "p-values, one-sided: Diebold-Mariano for a lower squared error than the zero return / the best "
+                "naive baseline; Pesaran-Timmermann for direction calls better than chance (n/a for a forecast "
+                "that never changes its call).")
+
+
+def metrics_frame(metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """:func:`metrics_rows` as a DataFrame indexed by predictor (for notebooks)."""
+    rows = metrics_rows(metrics)
+    return pd.DataFrame(rows[1:], columns=rows[0]).set_index("predictor")
+
+
+def metrics_line(m: dict[str, Any]) -> str:
+    """One predictor's metrics in a line: ``RMSE 1.234 %, MAE 0.987 %, R² +0.0123, direction right 52.1 %``."""
+    return (f"RMSE {pct(m['rmse'], 3)}, MAE {pct(m['mae'], 3)}, R² {signed(m['r2'])}, direction right "
+            f"{pct(m.get('directional_accuracy'), 1)} ({m['n']} days)")

@@ -1,0 +1,400 @@
+"""Analysts' own features and a leakage guard and statistics that cannot be fooled (issue 10).
+
+Leaks are injected the way an analyst adds a feature: a function in a module of their own, declared in
+``extra_features`` and computed by ``build_features`` — never by editing a frame after its rows were dropped.
+End-to-end tests drive ``runner.py`` with ``-p extra_features`` and a CSV of prices.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aapl_lib import cleaning, config, evaluation as ev, gate, leakage, modeling, reporting
+from aapl_lib import features as fe
+from aapl_lib.candidates import always_up_value, baseline_predictions, describe_baselines
+from aapl_lib.errors import ParameterError
+from aapl_lib.extra_features import FeatureFunctionError
+from aapl_lib.features import TARGET
+from aapl_lib.leakage import LeakageError
+from aapl_lib.metrics import regression_metrics
+from aapl_lib.significance import direction_test, sharpe_standard_error
+from aapl_lib.trading_calendar import next_trading_day, trading_days
+from helpers import run_runner, sample_frame, write_classic_yahoo
+
+MODULE = "analyst_features_t10"
+FEATURES_SOURCE = textwrap.dedent('''
+    """An analyst's feature module: some honest features, some that peek at the future."""
+    import pandas as pd
+
+
+    def momentum(prices):
+        return pd.DataFrame({"mom_10d": prices["close"].pct_change(10),
+                             "up_days_5d": (prices["close"].diff() > 0).rolling(5).mean()})
+
+
+    def centred_mean(prices):  # uses t+1 and t+2
+        return pd.DataFrame({"centred_ma": prices["close"].rolling(5, center=True).mean() / prices["close"] - 1})
+
+
+    def tomorrow(prices):  # NaN on the last day: the forecast row would silently vanish
+        return pd.DataFrame({"next_ret": prices["close"].shift(-1) / prices["close"] - 1})
+
+
+    def whole_sample_zscore(prices):  # normalised with the mean and std of every day, future ones included
+        close = prices["close"]
+        return pd.DataFrame({"close_z": (close - close.mean()) / close.std()})
+
+
+    def filled_future(prices):  # a future value with the gap at the end filled: never NaN
+        return pd.DataFrame({"next_close_ratio": prices["close"].shift(-2).ffill() / prices["close"]})
+
+
+    def raises(prices):
+        raise ValueError("column 'vwap' not found")
+
+
+    def wrong_index(prices):
+        return pd.DataFrame({"x": prices["close"].iloc[:-3].pct_change()})
+
+
+    def text_column(prices):
+        return pd.DataFrame({"label": ["up"] * len(prices)}, index=prices.index)
+
+
+    def clashes(prices):
+        return pd.DataFrame({"ret_1d": prices["close"].pct_change()})
+
+
+    def a_series(prices):
+        return prices["close"].pct_change()
+''')
+
+
+@pytest.fixture(scope="module")
+def feature_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("analyst")
+    (folder / f"{MODULE}.py").write_text(FEATURES_SOURCE)
+    sys.path.insert(0, str(folder))
+    yield folder
+    sys.path.remove(str(folder))
+    sys.modules.pop(MODULE, None)
+
+
+@pytest.fixture(scope="module")
+def cleaned() -> pd.DataFrame:
+    frame, _ = cleaning.clean_prices(sample_frame("2009-01-01", "2012-12-31"))
+    return frame
+
+
+def spec(name: str) -> str:
+    return f"{MODULE}:{name}"
+
+
+# ------------------------------------------------------------------------------------ leaks through extra_features
+LEAKS = {  # function -> the column it makes
+    "centred_mean": "centred_ma",
+    "tomorrow": "next_ret",
+    "whole_sample_zscore": "close_z",
+    "filled_future": "next_close_ratio",
+}
+
+
+@pytest.mark.parametrize("function", list(LEAKS))
+def test_a_look_ahead_feature_declared_in_extra_features_is_stopped(feature_dir, cleaned, function):
+    frame, names, guard = leakage.build_and_guard(cleaned, extra_features=[spec(function)])
+    column = LEAKS[function]
+    assert column in names  # it went through build_features like any feature
+
+    truncation = guard[0]
+    assert truncation["passed"] is False
+    assert list(truncation["offenders"]) == [column]  # the built-in features stay clean
+    with pytest.raises(LeakageError) as info:
+        leakage.enforce(*guard)
+    message = str(info.value)
+    first = truncation["first_differences"][column]
+    assert message.startswith(f"leakage guard (truncation invariance) failed: {column} (from {spec(function)}) "
+                              f"differs on {first}")
+    assert pd.Timestamp(first) in cleaned.index
+
+
+def test_the_centred_mean_is_caught_on_the_first_day_that_needs_a_removed_price(feature_dir, cleaned):
+    _, _, guard = leakage.build_and_guard(cleaned, extra_features=[spec("centred_mean")])
+    first_cut = pd.Timestamp(guard[0]["cut_dates"][0])
+    position = cleaned.index.get_loc(first_cut)
+    # day t of a centred 5-day mean needs t+1 and t+2: cut after day c, day c-1 is the first to change
+    assert guard[0]["first_differences"]["centred_ma"] == f"{cleaned.index[position - 1]:%Y-%m-%d}"
+
+
+def test_cut_points_include_each_of_the_last_five_days(cleaned):
+    _, _, guard = leakage.build_and_guard(cleaned)
+    cuts = guard[0]["cut_dates"]
+    assert [f"{d:%Y-%m-%d}" for d in cleaned.index[-6:-1]] == cuts[-5:]
+    assert len(cuts) >= 12 and guard[0]["passed"] is True
+
+
+def test_a_clean_extra_feature_passes_and_is_a_feature_like_the_others(feature_dir, cleaned):
+    frame, names, guard = leakage.build_and_guard(cleaned, extra_features=[spec("momentum")])
+    leakage.enforce(*guard)  # does not raise
+    builtin, _ = fe.build_features(cleaned)
+    assert names[-2:] == ["mom_10d", "up_days_5d"] and len(names) == len(builtin.columns) - 1 + 2
+    assert frame.attrs["feature_sources"]["mom_10d"] == spec("momentum")
+    assert frame.attrs["feature_sources"]["ret_1d"] == "built-in"
+    # the function got the prices only, and a copy: the built-in features are unchanged by it
+    pd.testing.assert_frame_equal(frame[list(builtin.columns)], builtin, check_exact=True)
+    assert frame.index[-1] == cleaned.index[-1]  # the forecast row is kept
+
+
+@pytest.mark.parametrize("function, words", [
+    ("raises", "extra feature analyst_features_t10:raises raised ValueError: column 'vwap' not found"),
+    ("wrong_index", "returned a frame whose index is not the prices' date index (3 of the prices' dates missing)"),
+    ("text_column", "returned column 'label' of type "),
+    ("clashes", "returned column 'ret_1d', a name already used by a built-in feature"),
+    ("a_series", "returned Series, not a DataFrame"),
+    ("no_such_function", "has no function no_such_function"),
+])
+def test_a_broken_feature_function_stops_with_a_message_naming_it(feature_dir, cleaned, function, words):
+    with pytest.raises(FeatureFunctionError) as info:
+        fe.build_features(cleaned, extra_features=[spec(function)])
+    assert spec(function) in str(info.value) and words in str(info.value)
+    if function == "text_column":
+        assert str(info.value).endswith("not numeric: features must be numbers")
+
+
+def test_extra_features_are_validated_before_anything_runs(feature_dir):
+    base = {**config.defaults()}
+    ok = config.validate_params({**base, "extra_features": [spec("momentum")]})
+    assert ok["extra_features"] == [spec("momentum")]
+    with pytest.raises(ParameterError, match="is not of the form 'module:function'"):
+        config.validate_params({**base, "extra_features": ["../evil.py"]})
+    with pytest.raises(ParameterError, match="module 'no_such_module_xyz' .* is not on the project root or PYTHONPATH"):
+        config.validate_params({**base, "extra_features": ["no_such_module_xyz:f"]})
+    assert config.parse_override("extra_features", f'["{spec("momentum")}", "{spec("tomorrow")}"]') == [
+        spec("momentum"), spec("tomorrow")]
+    with pytest.raises(ParameterError, match="replaced by auto_min_direction_edge_pct"):
+        config.resolve_params(None, [("auto_min_directional_accuracy", "0.52")])
+
+
+# ------------------------------------------------------------------------------------ direction against the market
+def test_direction_is_tested_against_chance_not_a_coin():
+    rng = np.random.default_rng(3)
+    actual = rng.normal(0.002, 0.01, 2000)          # a rising market: about 58 % up days
+    pred = np.where(rng.random(2000) < 0.9, 1.0, -1.0) * 0.001  # mostly "up", no skill at all
+    hits = np.mean(np.sign(actual) == np.sign(pred))
+    assert hits > 0.54  # a binomial test against 50 % would call this significant
+    test = direction_test(actual, pred)
+    assert test["chance_level"] == pytest.approx(test["up_day_rate"] * test["up_call_rate"]
+                                                 + (1 - test["up_day_rate"]) * (1 - test["up_call_rate"]))
+    assert test["p_value"] > 0.05
+    assert direction_test(actual, np.full(2000, 0.001))["p_value"] is None  # a constant call has no timing
+    skilled = np.sign(actual) * 0.001 * np.where(rng.random(2000) < 0.7, 1, -1)
+    assert direction_test(actual, skilled)["p_value"] < 1e-6
+
+
+def test_always_up_is_the_training_periods_majority_direction():
+    assert always_up_value(pd.Series([0.01, 0.02, -0.01])) == pytest.approx(0.02 / 3)
+    assert always_up_value(pd.Series([-0.01, -0.02, 0.05])) < 0  # mostly down days, though the mean is up
+    frame = pd.DataFrame({"ret_1d": [0.1, 0.2], "ret_mean_20d": [0.0, 0.1]})
+    preds = baseline_predictions(frame, pd.Series([0.01, -0.005, 0.02]))
+    assert np.all(preds["always_up"] > 0) and set(preds) == {"zero_return", "last_return", "rolling_mean",
+                                                             "always_up"}
+    assert describe_baselines(["ret_mean_5d", "ret_mean_60d"])["rolling_mean"] == (
+        "predicts the mean of the last 60 daily returns")
+
+
+def test_r2_is_out_of_sample_against_the_training_mean():
+    actual = np.array([0.01, -0.01, 0.02, 0.0])
+    at_train_mean = regression_metrics(actual, np.full(4, 0.003), benchmark=0.003)
+    assert at_train_mean["r2"] == 0.0  # forecasting the training mean scores zero, whatever the test mean
+    assert regression_metrics(actual, actual, benchmark=0.003)["r2"] == 1.0
+
+
+def test_sharpe_standard_error():
+    assert sharpe_standard_error(0.0, 252) == pytest.approx(np.sqrt(1 / 252))
+    assert sharpe_standard_error(0.1, 100) == pytest.approx(np.sqrt((1 + 0.005) / 100))
+
+
+def _metrics(model: dict, always_up_da: float = 0.53, best_rmse: float = 0.02) -> dict:
+    base = {"rmse": best_rmse, "directional_accuracy": None, "direction_p": None}
+    up = {"rmse": best_rmse * 1.001, "directional_accuracy": always_up_da, "direction_p": None}
+    return {"model": model, "zero_return": base, "always_up": up}
+
+
+THRESHOLDS = {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0, "auto_max_p_value": 0.05}
+GOOD = {"rmse": 0.0195, "r2": 0.02, "directional_accuracy": 0.56, "direction_edge_vs_always_up": 0.03,
+        "direction_p": 0.01, "dm_vs_best_baseline_p": 0.01}
+
+
+@pytest.mark.parametrize("change, failed", [
+    ({}, None),
+    ({"direction_edge_vs_always_up": -0.01, "directional_accuracy": 0.52}, "directional accuracy above always_up"),
+    ({"direction_p": 0.3}, "Pesaran-Timmermann"),
+    ({"direction_p": None}, "Pesaran-Timmermann"),
+    ({"dm_vs_best_baseline_p": 0.2}, "Diebold-Mariano p-value against zero_return"),
+    ({"rmse": 0.0199}, "RMSE gain"),
+])
+def test_the_gate_needs_an_edge_over_always_up_chance_and_the_best_baseline(change, failed):
+    metrics = _metrics({**GOOD, **change})
+    plausible = ev.plausibility(metrics["model"], 0.1, 0.65)
+    proposal = gate.propose("auto", metrics, "zero_return", THRESHOLDS, "a" * 64, None, plausible)
+    if failed is None:
+        assert proposal["proposal"] == "promote"
+    else:
+        assert proposal["proposal"] == "keep"
+        assert [c["check"] for c in proposal["checks"] if not c["passed"]][0].startswith(failed)
+
+
+@pytest.mark.parametrize("change", [{"r2": 0.79}, {"directional_accuracy": 0.857}])
+def test_too_good_to_be_true_is_never_promoted_automatically(change):
+    metrics = _metrics({**GOOD, **change})
+    plausible = ev.plausibility(metrics["model"], 0.1, 0.65)
+    assert plausible["implausible"] is True
+    proposal = gate.propose("auto", metrics, "zero_return", THRESHOLDS, "a" * 64, None, plausible)
+    assert proposal["proposal"] == "keep" and proposal["implausible"] is True
+    assert any(r.startswith("plausible (not too good to be true") for r in proposal["reasons"])
+    assert ev.verdict(metrics, plausible).startswith("IMPLAUSIBLE: ")
+
+
+# ------------------------------------------------------------------------------------ forecasts
+def test_the_forecast_is_for_the_day_after_the_last_price_row_or_there_is_none(feature_dir, cleaned):
+    frame, names = fe.build_features(cleaned)
+    split = modeling.chronological_split(frame, 0.2)
+    est, _ = modeling.train_model(split, names, "ridge", {"random_seed": 1, "ridge_alpha": 1.0})
+    fc = ev.forecast(est, frame, names, cleaned, 0.02, "challenger")
+    assert fc["available"] and fc["last_price_date"] == f"{cleaned.index[-1]:%Y-%m-%d}"
+    assert fc["for_date"] == f"{next_trading_day(cleaned.index[-1]):%Y-%m-%d}"
+    assert "implied_close" not in fc  # no price that never traded
+
+    # the last price row loses its features (a zero volume there): no forecast for a day already in the data
+    spoiled = cleaned.copy()
+    spoiled.iloc[-1, spoiled.columns.get_loc("volume")] = 0
+    frame2, names2 = fe.build_features(spoiled)
+    assert frame2.index[-1] < spoiled.index[-1]
+    none = ev.forecast(est, frame2, names2, spoiled, 0.02, "challenger")
+    assert none["available"] is False and none["predicted_return"] is None
+    assert none["for_date"] == fc["for_date"] and "has no complete features" in none["reason"]
+
+
+CHALLENGER = {"available": True, "model": "challenger", "last_price_date": "2012-12-31", "for_date": "2013-01-02",
+              "predicted_return": 0.003, "band_1rmse": [-0.017, 0.023], "direction": "up", "caveat": "An estimate."}
+CHAMPION = {**CHALLENGER, "model": "champion", "predicted_return": -0.001, "direction": "down"}
+
+
+@pytest.mark.parametrize("decision, champion, label", [
+    ("promoted", None, "champion (this run's challenger, promoted)"),
+    ("approved", CHAMPION, "champion (this run's challenger, approved)"),
+    ("kept", CHAMPION, "champion (from the registry; this run's challenger: kept by the gate)"),
+    ("rejected", None, "challenger (rejected by a reviewer; there is no champion)"),
+    ("kept", None, "challenger (not promoted: kept out by the gate; there is no champion)"),
+    (None, None, "challenger (not promoted: awaiting a decision; there is no champion)"),
+])
+def test_the_report_shows_the_champions_forecast_or_labels_the_challengers(decision, champion, label):
+    fc = {"challenger": CHALLENGER, "champion": champion, "for_date": "2013-01-02", "last_price_date": "2012-12-31"}
+    chosen, got = reporting.chosen_forecast(fc, {"decision": decision} if decision else None,
+                                            {"proposal": "awaiting_approval"})
+    assert got == label
+    text = reporting.forecast_sentences(fc, {"decision": decision} if decision else None,
+                                        {"proposal": "awaiting_approval"})[0]
+    assert f"by the {label}" in text and "2013-01-02" in text and "(2012-12-31)" in text
+    shown = "-0.100 %" if chosen is CHAMPION else "0.300 %"
+    assert shown in text
+
+
+# ------------------------------------------------------------------------------------ end to end
+FAST = ["-p", "gb_n_estimators", "30", "-p", "walk_forward_folds", "3", "-p", "approval_policy", "auto"]
+
+
+def _ar_prices(phi: float, start: str = "2004-01-01", end: str = "2008-12-31", seed: int = 7) -> pd.DataFrame:
+    """Prices whose daily returns follow an AR(1) with coefficient ``phi``: truly (and plausibly) predictable."""
+    days = trading_days(start, end)
+    rng = np.random.default_rng(seed)
+    shocks = rng.normal(0, 0.015, len(days))
+    r = np.zeros(len(days))
+    for t in range(1, len(days)):
+        r[t] = 0.0004 + phi * (r[t - 1] - 0.0004) + shocks[t]
+    close = 50 * np.cumprod(1 + r)
+    open_ = np.concatenate([[close[0]], close[:-1]]) * (1 + rng.normal(0, 0.002, len(days)))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, len(days))))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, len(days))))
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "adj_close": close,
+                         "volume": rng.integers(1_000_000, 5_000_000, len(days))},
+                        index=pd.DatetimeIndex(days, name="date"))
+
+
+def _latest(outputs: Path) -> Path:
+    return (outputs / "latest").resolve()
+
+
+def test_runner_stops_a_leaky_extra_feature_at_feature_engineering(feature_dir, tmp_path):
+    proc = run_runner("-p", "extra_features", spec("centred_mean"), "-p", "start", "2008-01-01", *FAST,
+                      outputs=tmp_path, env={"PYTHONPATH": str(feature_dir)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "feature_engineering" in proc.stderr and "LeakageError" in proc.stderr
+    assert f"centred_ma (from {spec('centred_mean')}) differs on 20" in proc.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["tasks"]["feature_engineering"]["status"] == "failed"
+    assert manifest["tasks"]["model_training"]["status"] == "pending"  # nothing after the leak ran
+    assert not (run_dir / "data" / "features.csv").exists() and not (run_dir / "model").exists()
+    guard = json.loads((run_dir / "reports" / "leakage_features.json").read_text())
+    assert guard["summary"].startswith("leakage guard: FAILED (truncation invariance")
+
+
+def test_a_clean_extra_feature_reaches_the_model_and_the_report_and_its_edits_rerun_the_task(feature_dir, tmp_path):
+    module = tmp_path / "mine" / "my_feats.py"
+    module.parent.mkdir()
+    module.write_text(FEATURES_SOURCE)
+    env = {"PYTHONPATH": str(module.parent)}
+    args = ["-p", "extra_features", "my_feats:momentum", "-p", "start", "2008-01-01", *FAST]
+    first = run_runner(*args, outputs=tmp_path / "out", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    run_dir = _latest(tmp_path / "out")
+    feature_list = json.loads((run_dir / "data" / "feature_list.json").read_text())
+    assert feature_list["features"][-2:] == ["mom_10d", "up_days_5d"]
+    assert feature_list["sources"]["mom_10d"] == "my_feats:momentum"
+    meta = json.loads((run_dir / "model" / "model_meta.json").read_text())
+    assert "mom_10d" in meta["features"] and meta["feature_sources"]["up_days_5d"] == "my_feats:momentum"
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "| own features | mom_10d, up_days_5d (from my_feats:momentum) |" in report
+    assert "leakage guard: passed" in report
+
+    module.write_text(FEATURES_SOURCE.replace("pct_change(10)", "pct_change(12)"))
+    second = run_runner(*args, outputs=tmp_path / "out", env=env)
+    assert second.returncode == 0, second.stderr
+    manifest = json.loads((_latest(tmp_path / "out") / "manifest.json").read_text())
+    assert manifest["tasks"]["data_cleaning"]["status"] == "reused"
+    assert manifest["tasks"]["feature_engineering"]["status"] == "success"
+    assert "extra feature code" in manifest["tasks"]["feature_engineering"]["run_reason"]
+
+
+def test_a_predictable_series_is_promoted_and_an_implausible_result_never_is(tmp_path):
+    csv = write_classic_yahoo(tmp_path / "AR.csv", _ar_prices(0.2))
+    common = ["-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "ticker", "ARX", "-p", "start", "2004-01-01",
+              "-p", "end", "2008-12-31", *FAST]
+    honest = run_runner(*common, outputs=tmp_path / "honest")
+    assert honest.returncode == 0, honest.stderr
+    decision = json.loads((_latest(tmp_path / "honest") / "reports" / "decision.json").read_text())
+    assert decision["decision"] == "promoted", decision["reasons"]  # a real, plausible edge passes every check
+
+    strict = run_runner(*common, "-p", "max_plausible_r2", "0.02", outputs=tmp_path / "strict")
+    assert strict.returncode == 0, strict.stderr
+    run_dir = _latest(tmp_path / "strict")
+    decision = json.loads((run_dir / "reports" / "decision.json").read_text())
+    assert decision["decision"] == "kept"
+    assert [c["check"] for c in decision["checks"] if not c["passed"]] == [
+        "plausible (not too good to be true for daily returns)"]
+    assert not (tmp_path / "strict" / "models" / "ARX" / "champion.json").exists()
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "**IMPLAUSIBLE — too good to be true for daily returns:** held-out R²" in report
+    assert "is above 0.02 (max_plausible_r2)" in report
+    assert 'class="st implausible"' in (tmp_path / "strict" / "index.html").read_text()
+    assert 'id="implausible"' in (run_dir / "index.html").read_text()
+    # the forecast shown is the challenger's, labelled as not promoted, for the day after the last price row
+    assert "by the challenger (not promoted: kept out by the gate; there is no champion)" in report
+    assert "Forecast for 2009-01-02, the trading day after the last price row (2008-12-31)" in report
