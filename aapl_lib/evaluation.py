@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 from .features import TARGET  # noqa: E402
 from .iorw import atomic_write_bytes  # noqa: E402
 from .candidates import BASELINES, baseline_predictions  # noqa: E402
-from .formatting import metrics_frame, pct, pvalue  # noqa: E402
+from .formatting import backtest_rows, metrics_frame, pct, pvalue  # noqa: E402
 from .metrics import R2_DEFINITION, regression_metrics  # noqa: E402, F401 (R2_DEFINITION: for notebooks)
 from .significance import predictor_tests, sharpe_standard_error  # noqa: E402
 from .trading_calendar import next_trading_day  # noqa: E402
@@ -160,21 +160,6 @@ def backtest_summary(daily: pd.DataFrame, cost_bps: float = 0.0) -> dict[str, An
                      "turnover_per_day": float(np.abs(np.diff(np.concatenate([[0.0], pos]))).mean()),
                      "days_long": float((pos > 0).mean())}
     return out
-
-
-def backtest_rows(summary: dict[str, Any]) -> list[list[str]]:
-    """Header plus one row per strategy, formatted to read."""
-    rows = [["strategy", "cumulative return", "Sharpe (annualised)", "Sharpe 95 % interval", "max drawdown",
-             "turnover / day", "days long"]]
-    for name in ("buy_and_hold", "long_flat", "long_short"):
-        b = summary[name]
-        ci = b.get("sharpe_ci95")
-        rows.append([name, pct(b["cumulative_return"], 1),
-                     "n/a" if b["sharpe_annualised"] is None else
-                     f"{b['sharpe_annualised']:.2f}" + ("" if b.get("sharpe_se") is None else f" ± {b['sharpe_se']:.2f}"),
-                     "n/a" if not ci else f"{ci[0]:.2f} .. {ci[1]:.2f}", pct(b["max_drawdown"], 1),
-                     f"{b['turnover_per_day']:.3f}", pct(b["days_long"], 0)])
-    return rows
 
 
 def backtest_table(summary: dict[str, Any]) -> pd.DataFrame:

@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PipelineError(f"--input {path} lacks columns {missing}: give a cleaned prices file")
         frame, names = build_features(cleaned, **params)
         write_frame(args.output, frame)
-        write_json(Path(args.output).with_suffix(".features.json"), {"features": names, "target": TARGET})
+        write_json(Path(args.output).with_suffix(".features.json"),
+                   {"features": names, "target": TARGET, "sources": frame.attrs.get("feature_sources", {})})
     except PipelineError as exc:
         logging.getLogger("aapl_lib").error("%s", exc)
         return 2

@@ -70,3 +70,18 @@ def metrics_line(m: dict[str, Any]) -> str:
     """One predictor's metrics in a line: ``RMSE 1.234 %, MAE 0.987 %, R² +0.0123, direction right 52.1 %``."""
     return (f"RMSE {pct(m['rmse'], 3)}, MAE {pct(m['mae'], 3)}, R² {signed(m['r2'])}, direction right "
             f"{pct(m.get('directional_accuracy'), 1)} ({m['n']} days)")
+
+
+def backtest_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """Header plus one row per strategy, formatted to read."""
+    rows = [["strategy", "cumulative return", "Sharpe (annualised)", "Sharpe 95 % interval", "max drawdown",
+             "turnover / day", "days long"]]
+    for name in ("buy_and_hold", "long_flat", "long_short"):
+        b = summary[name]
+        ci = b.get("sharpe_ci95")
+        rows.append([name, pct(b["cumulative_return"], 1),
+                     "n/a" if b["sharpe_annualised"] is None else
+                     f"{b['sharpe_annualised']:.2f}" + ("" if b.get("sharpe_se") is None else f" ± {b['sharpe_se']:.2f}"),
+                     "n/a" if not ci else f"{ci[0]:.2f} .. {ci[1]:.2f}", pct(b["max_drawdown"], 1),
+                     f"{b['turnover_per_day']:.3f}", pct(b["days_long"], 0)])
+    return rows

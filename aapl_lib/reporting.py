@@ -9,8 +9,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from .evaluation import backtest_rows
-from .formatting import METRICS_NOTE, metrics_rows, pct
+from .formatting import METRICS_NOTE, backtest_rows, metrics_rows, pct
 from .iorw import atomic_write_bytes, atomic_write_text
 
 def figures(cost_bps: float) -> list[tuple[str, str]]:
@@ -237,7 +236,8 @@ def summary_pdf(run_id: str, provenance: dict, quality: dict, model_meta: dict, 
                 table.row(row)
         pdf.ln(3)
     bt = evaluation["backtest"]
-    _heading(pdf, f"Trade-on-sign backtest ({bt['transaction_cost_bps']:g} bps per trade)")
+    _heading(pdf, f"Trade-on-sign backtest, held-out period ({bt['transaction_cost_bps']:g} bps per unit of "
+                  "position change)")
     pdf.set_font("Helvetica", size=8)
     with pdf.table(text_align="RIGHT") as table:
         for row in backtest_rows(bt):

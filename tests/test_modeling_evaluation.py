@@ -81,9 +81,17 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     test = modeling.held_out_rows(feats, meta)
     pd.testing.assert_index_equal(test.index, split.test.index)
     champion, _ = modeling.train_model(split, names, "linear", HYPER)
-    preds = ev.predictions_table(est, test, names, champion=champion)
-    metrics = ev.compare(preds)
-    assert set(metrics) == {"model", "zero_return", "last_return", "rolling_mean", "champion"}
+    train = modeling.training_rows(feats, meta)
+    pd.testing.assert_index_equal(train.index, split.train.index)
+    preds = ev.predictions_table(est, test, names, train[TARGET], champion=champion)
+    metrics = ev.compare(preds, float(train[TARGET].mean()))
+    assert set(metrics) == {"model", "zero_return", "last_return", "rolling_mean", "always_up", "champion"}
+    # always_up: the training period's majority direction every day, on the test days
+    assert metrics["always_up"]["directional_accuracy"] == pytest.approx(
+        ((test[TARGET] > 0) if (train[TARGET] > 0).mean() >= 0.5 else (test[TARGET] < 0))[test[TARGET] != 0].mean())
+    # R² is out of sample: against the training mean, not the test period's own mean
+    sse_train_mean = ((test[TARGET] - train[TARGET].mean()) ** 2).sum()
+    assert metrics["model"]["r2"] == pytest.approx(1 - ((test[TARGET] - preds["model"]) ** 2).sum() / sse_train_mean)
     assert metrics["zero_return"]["rmse"] == pytest.approx(np.sqrt((test[TARGET] ** 2).mean()))
     assert metrics["rolling_mean"]["rmse"] == pytest.approx(
         np.sqrt(((test[TARGET] - test["ret_mean_20d"]) ** 2).mean()))
@@ -96,9 +104,10 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     assert summary["long_short"]["cumulative_return"] < ev.backtest_summary(free)["long_short"]["cumulative_return"]
     assert summary["buy_and_hold"]["turnover_per_day"] == pytest.approx(1 / len(test))
     assert summary["long_flat"]["max_drawdown"] <= 0
-    fc = ev.forecast(est, feats, names, cleaned, metrics["model"])
-    assert fc["as_of"] == f"{cleaned.index[-1]:%Y-%m-%d}" and fc["for_date"] > fc["as_of"]
-    assert "not advice" in fc["caveat"]
+    fc = ev.forecasts(est, feats, names, cleaned, metrics, champion=champion, champion_features=names)
+    assert fc["last_price_date"] == f"{cleaned.index[-1]:%Y-%m-%d}" and fc["for_date"] > fc["last_price_date"]
+    assert "not advice" in fc["challenger"]["caveat"] and fc["champion"]["model"] == "champion"
+    assert fc["champion"]["predicted_return"] == pytest.approx(float(champion.predict(feats[names].iloc[[-1]].to_numpy())[0]))
     for plot, name in [(ev.plot_predicted_vs_actual, "a.png"), (ev.plot_residuals, "b.png")]:
         assert plot(preds, tmp_path / "figures" / name, "AAPL").read_bytes()[:4] == b"\x89PNG"
     ev.plot_cumulative(daily, tmp_path / "figures" / "c.png", "AAPL", 10)
@@ -107,20 +116,30 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     provenance = {"ticker": "AAPL", "source": "sample", "window": {"first": "2008-01-02", "last": "2011-12-30"},
                   "rows": len(cleaned), "sha256": "ab" * 32, "retrieved_at": "2026-11-26T00:00:00+00:00"}
     evaluation = {"metrics": metrics, "baselines": ev.BASELINES, "verdict": ev.verdict(metrics),
+                  "plausibility": ev.plausibility(metrics["model"], 0.1, 0.65),
                   "backtest": summary, "test_window": meta["split"]["test_window"], "challenger": "ridge",
                   "champion": None}
     from aapl_lib import gate
     proposal = gate.propose("auto", metrics, ev.best_baseline(metrics),
-                            {"auto_min_rmse_gain_pct": 1.0, "auto_min_directional_accuracy": 0.52,
+                            {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0,
                              "auto_max_p_value": 0.05}, "x" * 64, None)
     pdf = reporting.summary_pdf("RUN1", provenance, quality, meta, evaluation, fc, tmp_path, proposal=proposal)
     from pypdf import PdfReader
     import io
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    assert "zero_return" in text and "rolling_mean" in text and "Caveat" in text and "Approval gate" in text
+    assert "zero_return" in text and "always_up" in text and "Caveat" in text and "Approval gate" in text
+    assert "held-out period (10 bps per unit of position change)" in text and "no costs" not in text
+    assert "in-sample" not in text and "never traded" not in text
     assert f"{100 * metrics['model']['rmse']:.3f} %" in text
     md = reporting.analysis_markdown("RUN1", provenance, quality, meta, evaluation, fc, proposal=proposal)
     assert "| model |" in md and "Caveat" in md and "long_short" in md and "## Approval gate" in md
+    assert "| always_up |" in md and "R² OOS" in md and "out-of-sample R²" in md
+    sharpe = summary["long_flat"]
+    assert f"{sharpe['sharpe_annualised']:.2f} ± {sharpe['sharpe_se']:.2f}" in md
+    assert f"{sharpe['sharpe_ci95'][0]:.2f} .. {sharpe['sharpe_ci95'][1]:.2f}" in md
+    assert "Trade-on-sign vs buy-and-hold (held-out period, 10 bps per unit of position change)" in md
+    assert "by the challenger (not promoted: no gate decision; there is no champion)" not in md  # auto proposal
+    assert "Forecast for " + fc["for_date"] in md
 
 
 def test_next_trading_day_skips_weekends_and_holidays():

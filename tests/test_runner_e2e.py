@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -44,7 +45,18 @@ def test_run_succeeds_and_leaves_a_reviewable_run_folder(default_run):
             record = manifest["tasks"][task.name]["artifacts"][rel]
             assert len(record["sha256"]) == 64 and (run_dir / rel).is_file()
     assert (run_dir / "reports" / "summary.pdf").read_bytes().startswith(b"%PDF")
-    assert "Does the model beat doing nothing?" in (run_dir / "reports" / "analysis.md").read_text()
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "Does the model beat doing nothing?" in report
+    assert "| always_up |" in report and "Pesaran-Timmermann p = " in report  # direction against the market
+    # the executed notebooks read like the report: no stray return values, no None in tables
+    for task in TASKS:
+        nb = json.loads((run_dir / "notebooks" / task.notebook).read_text())
+        for cell in nb["cells"]:
+            for out in cell.get("outputs", []):
+                text = "".join(out.get("data", {}).get("text/plain", ""))
+                assert "PosixPath(" not in text and not re.fullmatch(r"-?[0-9.]+", text.strip()), (task.name, text)
+                if "text/html" in out.get("data", {}):
+                    assert ">None<" not in "".join(out["data"]["text/html"]), task.name
     # progress line per task on stdout, and the run folder named at the end
     assert proc.stdout.count(" ok in ") == 6 and str(run_dir) in proc.stdout
     # environment and latest pointer
