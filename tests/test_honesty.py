@@ -21,7 +21,6 @@ from aapl_lib import features as fe
 from aapl_lib.candidates import always_up_value, baseline_predictions, describe_baselines
 from aapl_lib.errors import ParameterError
 from aapl_lib.extra_features import FeatureFunctionError
-from aapl_lib.features import TARGET
 from aapl_lib.leakage import LeakageError
 from aapl_lib.metrics import regression_metrics
 from aapl_lib.significance import direction_test, sharpe_standard_error
