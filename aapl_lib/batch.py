@@ -34,6 +34,9 @@ class BatchResult:
     message: str
 
 
+BATCH_UNFINISHED = ("interrupted", "failed", "awaiting_approval")
+
+
 def make_batch_id(tickers: list[str], params: dict[str, Any], now: dt.datetime | None = None) -> str:
     """``20261127T010000Z-batch-3-1a2b3c``: time, ticker count, hash of tickers and params."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -41,12 +44,20 @@ def make_batch_id(tickers: list[str], params: dict[str, Any], now: dt.datetime |
 
 
 def run_ticker(params: dict[str, Any] | None, ticker: str, error: str | None, outputs_dir: str, notebooks_dir: str,
-               project: str | None, log_level: str, resume_run_id: str | None = None) -> dict[str, Any]:
-    """One ticker's pipeline, in a worker process (top-level so process pools and Dask can ship it)."""
+               project: str | None, log_level: str, resume_run_id: str | None = None,
+               batch_id: str | None = None) -> dict[str, Any]:
+    """One ticker's pipeline, in a worker process (top-level so process pools and Dask can ship it).
+
+    The run records ``batch_id``; when a batch is resumed, a ticker whose run was interrupted before the batch
+    manifest learnt its id is found by that record and resumed rather than started again."""
     os.environ["AAPL_OUTPUTS_DIR"] = outputs_dir
     from .errors import PipelineError
     from .locks import LockBusyError
-    from .orchestration import resume_run, run_pipeline
+    from .orchestration import resume_run, run_pipeline, unfinished_batch_run
+
+    if resume_run_id is None and batch_id is not None:
+        found = unfinished_batch_run(Path(outputs_dir), batch_id, ticker)
+        resume_run_id = found.name if found else None
 
     started = time.perf_counter()
     base = {"ticker": ticker, "worker_pid": os.getpid(), "worker_host": os.uname().nodename}
@@ -55,7 +66,8 @@ def run_ticker(params: dict[str, Any] | None, ticker: str, error: str | None, ou
     kwargs = dict(outputs_dir=Path(outputs_dir), notebooks_dir=Path(notebooks_dir), log_level=log_level,
                   progress=lambda _line: None, project=Path(project) if project else None)
     try:
-        result = (resume_run(resume_run_id, **kwargs) if resume_run_id else run_pipeline(params, **kwargs))
+        result = (resume_run(resume_run_id, **kwargs) if resume_run_id else
+                  run_pipeline(params, batch_id=batch_id, **kwargs))
     except LockBusyError as exc:
         return {**base, "status": "locked", "exit_code": 4, "message": str(exc), "run_id": resume_run_id,
                 "duration_s": round(time.perf_counter() - started, 3)}
@@ -144,7 +156,7 @@ def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_
             previous = manifest["runs"].get(t, {}).get("run_id")
             resumable = resume and previous and (outputs_dir / "runs" / previous / "manifest.json").is_file()
             jobs.append((params, t, error, str(outputs_dir), str(notebooks_dir), str(project) if project else None,
-                         log_level, previous if resumable else None))
+                         log_level, previous if resumable else None, batch_id))
         started = time.perf_counter()
         done = failed = 0
         with _Executor(executor, min(workers, max(len(jobs), 1)), scheduler) as pool:
@@ -278,6 +290,7 @@ def _html(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: lis
 <style>{{ css }}</style></head><body><nav><a href="../../index.html">all runs</a></nav>
 <h1>Batch {{ m.batch_id }}</h1><p>Status <span class="st {{ m.status }}">{{ m.status }}</span> ·
 {{ m.executor_description }} · {{ '%.1f' % (m.duration_s or 0) }} s</p>
+{% if m.resume %}<p>Continue it with <code id="resume">{{ m.resume }}</code></p>{% endif %}
 <table id="tickers"><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for r in table %}<tr>{% for c in r[:-1] %}<td{% if loop.index == 2 %} class="st {{ c }}"{% endif %}>{{ c }}</td>{% endfor %}
 <td class="mono">{% if r[-1] != '-' %}<a href="../../runs/{{ r[-1] }}/index.html">{{ r[-1] }}</a>{% else %}-{% endif %}</td></tr>{% endfor %}
@@ -286,11 +299,19 @@ def _html(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: lis
 
 
 def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
-    """Every batch's manifest, newest first."""
+    """Every batch's manifest, newest first, with ``status`` as a person should read it (``interrupted`` when
+    it says running but no live process holds its lock) and ``resume``, the command that continues it."""
+    from .locks import is_held
+
     found = []
     for path in sorted((outputs_dir / "batches").glob("*/manifest.json"), reverse=True):
         try:
-            found.append(read_json(path))
+            manifest = read_json(path)
         except (OSError, ValueError):
             continue
+        if manifest.get("status") == "running" and not is_held(path.parent / ".lock"):
+            manifest["status"] = "interrupted"
+        manifest["resume"] = (f"python runner.py resume {manifest['batch_id']}"
+                              if manifest.get("status") in BATCH_UNFINISHED else "")
+        found.append(manifest)
     return found

@@ -22,7 +22,7 @@ table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}th,td{border:1px 
 th{background:#f9fafb}td.num{text-align:right;font-variant-numeric:tabular-nums}code,.mono{font-family:ui-monospace,Menlo,monospace;font-size:.8rem}
 .st{font-size:.75rem;font-weight:600;text-align:center;white-space:nowrap}
 .success{background:#dcfce7;color:#166534}.reused,.copied,.present{background:#ccfbf1;color:#115e59}
-.failed{background:#fee2e2;color:#991b1b}.timed_out{background:#ffedd5;color:#9a3412}
+.failed{background:#fee2e2;color:#991b1b}.interrupted{background:#fce7f3;color:#9d174d}.timed_out{background:#ffedd5;color:#9a3412}
 .running,.pending{background:#dbeafe;color:#1e40af}.not_selected{background:#fff;color:#9ca3af}
 .awaiting_approval{background:#fef3c7;color:#92400e}.approved,.promoted{background:#dcfce7;color:#166534}
 .rejected,.kept,.unchanged{background:#f3f4f6;color:#374151}.implausible{background:#991b1b;color:#fff}.locked{background:#fae8ff;color:#86198f}
@@ -43,7 +43,7 @@ INDEX = """{% extends "base" %}{% block body %}
 {% for r in runs %}<tr>
 <td class="mono"><a href="runs/{{ r.run_id }}/index.html">{{ r.run_id }}</a></td><td>{{ r.ticker }}</td>
 <td>{{ r.window }}</td><td>{{ r.source }}</td><td>{{ r.started }}</td><td class="num">{{ r.duration }}</td>
-<td class="st {{ r.status }}">{{ r.status }}{% if r.implausible %} <span class="st implausible" title="held-out results too good to be true for daily returns: see the run's report">implausible</span>{% endif %}</td>
+<td class="st {{ r.status }}"{% if r.resume %} title="continue with: {{ r.resume }}"{% endif %}>{{ r.status }}{% if r.implausible %} <span class="st implausible" title="held-out results too good to be true for daily returns: see the run's report">implausible</span>{% endif %}</td>
 {% for t in r.tasks %}<td class="st {{ t.status }}" title="{{ t.name }}: {{ t.status }}">{{ t.short }}</td>{% endfor %}
 <td class="st {{ r.gate }}">{{ r.gate or "" }}</td><td class="num">{{ r.model_rmse }}</td>
 <td class="num">{{ r.zero_rmse }}</td><td class="num">{{ r.direction }}</td>
@@ -52,7 +52,7 @@ INDEX = """{% extends "base" %}{% block body %}
 <p class="muted">Task columns: {% for t in tasks %}{{ loop.index }} {{ t }}{% if not loop.last %} · {% endif %}{% endfor %}.</p>
 {% if batches %}<h2>Batches</h2><table id="batches"><tr><th>batch</th><th>status</th><th>tickers</th><th>executor</th><th>seconds</th></tr>
 {% for b in batches %}<tr><td class="mono"><a href="batches/{{ b.batch_id }}/index.html">{{ b.batch_id }}</a></td>
-<td class="st {{ b.status }}">{{ b.status }}</td><td>{{ b.tickers|join(", ") }}</td><td>{{ b.executor_description or b.executor }}</td>
+<td class="st {{ b.status }}"{% if b.resume %} title="continue with: {{ b.resume }}"{% endif %}>{{ b.status }}{% if b.resume %}<br><code>{{ b.resume }}</code>{% endif %}</td><td>{{ b.tickers|join(", ") }}</td><td>{{ b.executor_description or b.executor }}</td>
 <td class="num">{{ "%.1f"|format(b.duration_s or 0) }}</td></tr>{% endfor %}</table>{% endif %}
 {% endblock %}"""
 
@@ -62,6 +62,7 @@ RUN = """{% extends "base" %}{% block body %}
 <h1>Run {{ m.run_id }}</h1>
 {% if implausible %}<p class="st implausible" id="implausible">IMPLAUSIBLE — too good to be true for daily returns: {{ implausible|join("; ") }}. A feature almost certainly sees the future; the gate never promotes such a model automatically.</p>{% endif %}
 <table><tr><th>status</th><td class="st {{ m.status }}">{{ m.status }}</td></tr>
+{% if m.resume %}<tr><th>continue with</th><td><code id="resume">{{ m.resume }}</code></td></tr>{% endif %}
 <tr><th>ticker</th><td>{{ m.params.ticker }}</td></tr><tr><th>source</th><td>{{ m.params.source }}</td></tr>
 <tr><th>window</th><td>{{ m.params.start }} .. {{ m.params.end }}</td></tr>
 <tr><th>started</th><td>{{ m.created_at }}</td></tr><tr><th>duration</th><td>{{ m.duration_s }} s</td></tr>
@@ -95,7 +96,7 @@ B = <span class="mono">{{ d.b }}</span> ({{ d.status.b }}, gate {{ d.gate.b or "
 {% endblock %}"""
 
 SHORT = {"success": "ok", "reused": "reused", "copied": "copied", "present": "present", "failed": "FAIL",
-         "timed_out": "TIME", "running": "run", "pending": "…", "not_selected": "–"}
+         "timed_out": "TIME", "running": "run", "pending": "…", "not_selected": "–", "interrupted": "INT"}
 
 
 def _env() -> Environment:
@@ -116,13 +117,25 @@ def _gate(m: dict[str, Any]) -> str | None:
     return g.get("decision") or g.get("status")
 
 
+def _as_read(run_dir: Path, m: dict[str, Any]) -> dict[str, Any]:
+    """The manifest with the run's status as a person should read it: a ``running`` run whose lock no live
+    process holds is ``interrupted`` (and so is the task it was running), with the command that resumes it."""
+    status = mf.effective_status(run_dir, m)
+    if status == "interrupted" and m.get("status") == "running":
+        m = {**m, "tasks": {name: ({**rec, "status": "interrupted"} if rec.get("status") == "running" else rec)
+                            for name, rec in m["tasks"].items()}}
+    return {**m, "status": status, "resume": mf.resume_hint(m["run_id"], status)}
+
+
 def _runs(outputs_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    from .errors import PipelineError
+
     runs_dir = outputs_dir / "runs"
     found = []
     for run_dir in runs_dir.iterdir() if runs_dir.is_dir() else []:
         try:
-            found.append((run_dir, mf.load(run_dir)))
-        except (OSError, ValueError):
+            found.append((run_dir, _as_read(run_dir, mf.load(run_dir))))
+        except (OSError, ValueError, PipelineError):  # a damaged record: `list` names it; the page skips it
             continue
     found.sort(key=lambda x: (x[1].get("created_at") or "", x[0].name), reverse=True)
     return found
@@ -148,7 +161,7 @@ def build_index(outputs_dir: Path) -> Path:
             "window": f"{m['params']['start']}..{m['params']['end']}",
             "started": (m.get("created_at") or "")[:19].replace("T", " "),
             "duration": "" if m.get("duration_s") is None else f"{m['duration_s']:.1f}",
-            "status": m.get("status", "?"), "gate": _gate(m),
+            "status": m.get("status", "?"), "gate": _gate(m), "resume": m.get("resume"),
             "tasks": [{"name": t.name, "status": m["tasks"].get(t.name, {}).get("status", "?"),
                        "short": SHORT.get(m["tasks"].get(t.name, {}).get("status", ""), "?")} for t in TASKS],
             "model_rmse": _fmt_pct(scraps.get("model_rmse")), "zero_rmse": _fmt_pct(scraps.get("zero_return_rmse")),
@@ -168,7 +181,7 @@ def build_run_page(run_dir: Path) -> Path:
     """Write ``runs/<id>/index.html`` for one run."""
     import mistune
 
-    m = mf.load(run_dir)
+    m = _as_read(run_dir, mf.load(run_dir))
     tasks = []
     for t in TASKS:
         rec = m["tasks"].get(t.name, {})

@@ -47,6 +47,9 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_dai
     frame.index = pd.DatetimeIndex(frame.index).normalize()
     frame.index.name = "date"
     frame = frame.apply(pd.to_numeric, errors="coerce").astype("float64")
+    non_finite = np.isinf(frame.to_numpy())
+    q["non_finite_values"] = {c: int(n) for c, n in zip(frame.columns, non_finite.sum(axis=0)) if n}
+    frame = frame.mask(non_finite)  # ±inf is no price: a missing value, counted and dropped like one
     empty = [c for c in OHLC + ["volume"] if c in frame.columns and len(frame) and frame[c].isna().all()]
     if empty:
         raise DataQualityError(f"column {empty[0]} has no values at all ({len(frame)} rows): the file or the "

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import IntegrityError, PipelineError
+from .errors import IntegrityError, PipelineError, StorageError
 from .tasks import TASK_NAMES
 
 COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse")
@@ -31,8 +31,8 @@ EXIT_CODES = """exit codes:
   2  bad parameters or usage (nothing ran, nothing was written)
   3  stopped at the approval gate: the run awaits 'approve' or 'reject', then 'resume'
      (a batch exits 1 when any ticker failed, else 3 when any awaits approval, else 0)
-     (a batch: 1 if any ticker failed, else 3 if any awaits approval)
-  4  another runner holds the lock of the run folder or of the reuse cache"""
+  4  another runner holds the lock of the run folder or of the reuse cache
+  130, 143  stopped by Ctrl-C (SIGINT) or SIGTERM: the run is recorded as interrupted; 'resume' continues it"""
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -86,11 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue a run from its first unfinished task, or a batch's "
                                            "unfinished tickers")
-    resume.add_argument("run_id", nargs="?", metavar="RUN_ID|BATCH_ID", help="default: the latest run")
+    resume.add_argument("run_id", nargs="?", metavar="RUN_ID|BATCH_ID",
+                        help="default: the newest run (or batch) that did not finish")
     _batch_options(resume)
     _common(resume)
     status = sub.add_parser("status", help="each task's state, duration, reused-or-run and notebook")
-    status.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the latest run")
+    status.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the newest run")
     status.add_argument("--json", action="store_true", help="print JSON")
     _common(status)
     lst = sub.add_parser("list", help="list runs, newest first, with their status")
@@ -138,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, root, outputs)
+        if args.command == "resume" and args.run_id is None:
+            args.run_id = _newest_unfinished_batch(outputs)  # a newer interrupted batch goes before its runs
         if args.command == "resume" and args.run_id and (outputs / "batches" / args.run_id / "manifest.json").is_file():
             return _resume_batch(args, root, outputs)
         if args.command == "resume":
@@ -163,9 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dag(args)
         if args.command == "browse":
             from .browser import build_run_page, refresh
+            from .batch import list_batches, write_summary
             for run_dir in sorted((outputs / "runs").iterdir()) if (outputs / "runs").is_dir() else []:
                 if (run_dir / "manifest.json").is_file():
-                    build_run_page(run_dir)
+                    try:
+                        build_run_page(run_dir)
+                    except PipelineError as exc:  # a damaged manifest: say so, build the other pages
+                        print(f"warning: {exc}", file=sys.stderr)
+            for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
+                write_summary(outputs, outputs / "batches" / batch["batch_id"], batch)
             print(refresh(outputs))
             return 0
         if args.command == "status":
@@ -187,12 +196,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4
-    except IntegrityError as exc:
+    except (IntegrityError, StorageError) as exc:  # damaged state or a full disk: not a usage error
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        from .iorw import disk_error
+        if disk_error(exc.filename or outputs, exc) is None:
+            raise
+        print(f"error: {disk_error(exc.filename or outputs, exc)}", file=sys.stderr)
+        return 1
     return 2
 
 
@@ -280,6 +295,22 @@ def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: li
     return _finish(result)
 
 
+def _newest_unfinished_batch(outputs: Path) -> str | None:
+    """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
+    from .batch import BATCH_UNFINISHED, list_batches
+    from .orchestration import find_resumable
+
+    batch = next((b for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), None)
+    if batch is None:
+        return None
+    run_dir, _ = find_resumable(outputs)
+    # ids begin with their UTC start time (20261127T010000Z-...), so they compare as times
+    if run_dir is not None and run_dir.name[:16] > batch["batch_id"][:16]:
+        return None
+    print(f"resuming batch {batch['batch_id']} ({batch['status']})")
+    return batch["batch_id"]
+
+
 def _resume_batch(args, root: Path, outputs: Path) -> int:
     from .batch import run_batch
     from .iorw import read_json
@@ -299,7 +330,7 @@ def _resume_batch(args, root: Path, outputs: Path) -> int:
 
 
 def _finish(result) -> int:
-    if result.exit_code in (0, 3):  # success, or waiting for a person: not an error
+    if result.exit_code in (0, 3):  # success, or waiting for a person (or nothing to resume): not an error
         print(result.message)
     else:
         print("error: " + result.message, file=sys.stderr)
@@ -325,16 +356,21 @@ def _dag(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace, outputs: Path) -> int:
-    from .manifest import load
+    from .manifest import effective_status, load, resume_hint
     from .orchestration import describe_run, find_run
 
     run_dir = find_run(outputs, args.run_id)
     rows = describe_run(run_dir)
     manifest = load(run_dir)
+    status = effective_status(run_dir, manifest)
+    hint = resume_hint(manifest["run_id"], status)
     if args.json:
-        print(json.dumps({"run_id": manifest["run_id"], "status": manifest["status"], "tasks": rows}, indent=2))
+        print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows},
+                         indent=2))
         return 0
-    print(f"run {manifest['run_id']}  status {manifest['status']}  {run_dir}")
+    print(f"run {manifest['run_id']}  status {status}  {run_dir}")
+    if hint:
+        print(f"continue it with: {hint}")
     print(f"{'task':<21}{'state':<12}{'seconds':>8}  {'how':<40} executed notebook")
     for row in rows:
         secs = "" if row["duration_s"] is None else f"{row['duration_s']:.1f}"
@@ -354,10 +390,14 @@ def _list(args: argparse.Namespace, outputs: Path) -> int:
     if not rows:
         print(f"no runs in {outputs / 'runs'}")
         return 0
-    print(f"{'run id':<36}{'status':<11}{'ticker':<8}{'source':<10}{'window':<24}{'seconds':>8}  tasks")
+    print(f"{'run id':<36}{'status':<13}{'ticker':<8}{'source':<10}{'window':<24}{'seconds':>8}  tasks")
     for r in rows:
         tasks = ", ".join(f"{n} {s}" for s, n in sorted((r.get("tasks") or {}).items()))
         secs = "" if r.get("duration_s") is None else f"{r['duration_s']:.1f}"
-        print(f"{r['run_id']:<36}{str(r.get('status')):<11}{r.get('ticker', ''):<8}{r.get('source', ''):<10}"
+        print(f"{r['run_id']:<36}{str(r.get('status')):<13}{r.get('ticker', ''):<8}{r.get('source', ''):<10}"
               f"{r.get('window', ''):<24}{secs:>8}  {tasks}")
+        if r.get("resume"):
+            print(f"{'':<36}continue with: {r['resume']}")
+        if r.get("error"):
+            print(f"{'':<36}{r['error']}")
     return 0

@@ -27,3 +27,12 @@ class DataQualityError(PipelineError):
 
 class IntegrityError(PipelineError):
     """A file does not match the sha256 recorded for it."""
+
+
+class CorruptStateError(IntegrityError):
+    """A state file of the pipeline (a manifest, the registry) is damaged: truncated, not JSON, or lacking
+    what it must hold. The message names the file and what to do."""
+
+
+class StorageError(PipelineError):
+    """The disk refused a write (full, over quota, read-only). The file being written is left as it was."""

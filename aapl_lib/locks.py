@@ -36,6 +36,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def is_held(lock_path: Path) -> bool:
+    """True when some live process holds the lock at ``lock_path`` (the OS releases a dead holder's lock, so a
+    run whose manifest says ``running`` but whose lock is free was interrupted)."""
+    lock_path = Path(lock_path)
+    if not lock_path.exists():
+        return False
+    probe = FileLock(str(lock_path), timeout=0)
+    try:
+        probe.acquire(timeout=0)
+    except Timeout:
+        return True
+    except OSError:  # a read-only outputs folder: treat as not held (nothing can run there anyway)
+        return False
+    probe.release()
+    return False
+
+
 class PathLock:
     """``with PathLock(folder / ".lock", "run X"):`` — exclusive, non-reentrant across processes."""
 

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from .errors import CorruptStateError
 from .iorw import read_json, sha256_file, write_json
 
 KEY_PACKAGES = ("papermill", "scrapbook", "nbformat", "nbclient", "nbconvert", "ipykernel", "pandas", "numpy",
@@ -70,6 +71,42 @@ def save(run_dir: Path, manifest: dict[str, Any]) -> Path:
     return write_json(run_dir / "manifest.json", manifest)
 
 
+# A run in one of these states can be continued with ``resume``; ``interrupted`` is not written by a runner
+# that was killed: it is what a ``running`` manifest whose lock no live process holds means.
+UNFINISHED = ("interrupted", "failed", "timed_out", "awaiting_approval", "approved", "rejected", "locked")
+
+
 def load(run_dir: Path) -> dict[str, Any]:
-    """Read a run's manifest."""
-    return read_json(run_dir / "manifest.json")
+    """Read a run's manifest; a damaged one is a CorruptStateError naming the file and what to do."""
+    path = Path(run_dir) / "manifest.json"
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptStateError(f"{path} is damaged (not valid JSON: {exc}); the run's record cannot be read: "
+                                f"delete the folder {Path(run_dir)} (its results are lost) or restore the file "
+                                "from a backup, then run again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict) or "params" not in data:
+        raise CorruptStateError(f"{path} is damaged (it lacks the run's params or tasks): delete the folder "
+                                f"{Path(run_dir)} or restore the file from a backup, then run again")
+    return data
+
+
+def effective_status(run_dir: Path, manifest: dict[str, Any]) -> str:
+    """The run's status as a person should read it: ``interrupted`` for a manifest that says ``running``
+    while no live process holds the run's lock (the runner was killed or the machine stopped)."""
+    from .locks import is_held
+
+    status = str(manifest.get("status", "?"))
+    if status == "running" and not is_held(Path(run_dir) / ".lock"):
+        return "interrupted"
+    return status
+
+
+def resume_hint(run_id: str, status: str) -> str:
+    """The command that continues a run in ``status`` (empty when there is nothing to do)."""
+    if status == "awaiting_approval":
+        return (f"python runner.py approve {run_id} --by NAME (or reject), then python runner.py resume "
+                f"{run_id}")
+    return f"python runner.py resume {run_id}" if status in UNFINISHED else ""

@@ -19,13 +19,14 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import manifest as mf
 from .config import fingerprint as params_fingerprint
-from .errors import ParameterError
+from .errors import ParameterError, PipelineError
 from .fingerprints import explain_difference, task_fingerprint
 from .locks import LockBusyError, PathLock
 from .logs import TaskFormatter, file_handler
@@ -100,8 +101,10 @@ def same_interpreter_kernel_manager(stderr_path: Path | None = None,
         @property
         def kernel_spec(self) -> KernelSpec:  # type: ignore[override]
             if self._kernel_spec is None:
+                # aapl_lib.kernel_launcher = ipykernel_launcher + "end when the runner (this pid) is gone"
                 self._kernel_spec = KernelSpec(
-                    argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    argv=[sys.executable, "-m", "aapl_lib.kernel_launcher", str(os.getpid()), "-f",
+                          "{connection_file}"],
                     display_name="Python 3 (ipykernel)", language="python", resource_dir="")
             return self._kernel_spec
 
@@ -149,13 +152,54 @@ def latest_run_dir(outputs_dir: Path) -> Path | None:
     return None
 
 
+def run_folders(outputs_dir: Path) -> list[Path]:
+    """Every run folder with a manifest, newest first (run ids sort by their start time)."""
+    runs_dir = outputs_dir / "runs"
+    if not runs_dir.is_dir():
+        return []
+    return sorted((p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), key=lambda p: p.name,
+                  reverse=True)
+
+
+def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
+    """The newest run that is not finished (interrupted, failed, timed out, awaiting or just given a decision,
+    stopped by a lock), and why; ``(None, reason)`` when every run finished. A run that is still running (its
+    lock is held) is skipped."""
+    for run_dir in run_folders(outputs_dir):
+        try:
+            manifest = mf.load(run_dir)
+        except (OSError, PipelineError):
+            continue  # a damaged record is reported by status/list, never resumed blindly
+        if manifest.get("batch_id"):
+            continue  # a batch's runs are resumed with their batch
+        status = mf.effective_status(run_dir, manifest)
+        if status in mf.UNFINISHED:
+            return run_dir, status
+    newest = run_folders(outputs_dir)
+    return None, (f"nothing to resume: every run in {outputs_dir / 'runs'} has finished or is running"
+                  if newest else f"nothing to resume: there is no run in {outputs_dir / 'runs'} yet")
+
+
+def unfinished_batch_run(outputs_dir: Path, batch_id: str, ticker: str) -> Path | None:
+    """The newest unfinished run that batch ``batch_id`` started for ``ticker``, if any."""
+    for run_dir in run_folders(outputs_dir):
+        try:
+            manifest = mf.load(run_dir)
+        except (OSError, PipelineError):
+            continue
+        if manifest.get("batch_id") == batch_id and manifest["params"].get("ticker") == ticker \
+                and mf.effective_status(run_dir, manifest) in mf.UNFINISHED:
+            return run_dir
+    return None
+
+
 def find_run(outputs_dir: Path, run_id: str | None) -> Path:
-    """The folder of ``run_id`` (default: the latest run); a ParameterError naming the choices otherwise."""
+    """The folder of ``run_id`` (default: the newest run); a ParameterError naming the choices otherwise."""
     if run_id is None:
-        latest = latest_run_dir(outputs_dir)
-        if latest is None or not (latest / "manifest.json").is_file():
+        newest = run_folders(outputs_dir)
+        if not newest:
             raise ParameterError(f"there is no run in {outputs_dir / 'runs'} yet: start one with python runner.py")
-        return latest
+        return newest[0]
     if "/" in run_id or run_id in ("", ".", ".."):
         raise ParameterError(f"{run_id!r} is not a run id (like 20261126T233000Z-aapl-1a2b3c)")
     run_dir = outputs_dir / "runs" / run_id
@@ -234,7 +278,11 @@ def _plan_upstream(tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_d
                              f"run has them: run python runner.py --end-task {producer.name} first")
     first_problem = None
     for base in candidates:
-        base_manifest = mf.load(base)
+        try:
+            base_manifest = mf.load(base)
+        except PipelineError as exc:  # a damaged record cannot vouch for its files
+            first_problem = first_problem or f"run {base.name}: {exc}"
+            continue
         problem = _upstream_problem(base, base_manifest, upstream, params)
         if problem is None:
             return base, upstream, base_manifest
@@ -262,8 +310,10 @@ def _upstream_problem(base: Path, base_manifest: dict, upstream: list[TaskSpec],
 def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Path, start_task: str | None = None,
                  end_task: str | None = None, run_dir: Path | None = None, from_run: Path | None = None,
                  log_level: str = "INFO", progress: Callable[[str], None] = print, project: Path | None = None,
-                 force: bool = False, force_tasks: tuple[str, ...] = (), today: dt.date | None = None) -> RunResult:
-    """Start a new run of the selected tasks. Parameters must already be validated."""
+                 force: bool = False, force_tasks: tuple[str, ...] = (), today: dt.date | None = None,
+                 batch_id: str | None = None) -> RunResult:
+    """Start a new run of the selected tasks. Parameters must already be validated. ``batch_id`` is recorded
+    when a batch started the run (a plain ``resume`` then leaves it to its batch)."""
     opts = RunOptions(outputs_dir=outputs_dir.resolve(), notebooks_dir=notebooks_dir, project=project,
                       log_level=log_level, force=force, force_tasks=tuple(force_tasks), progress=progress,
                       today=today)
@@ -299,6 +349,8 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
             "environment": mf.environment(project),
             "tasks": {t.name: {"status": "not_selected", "notebook": f"notebooks/{t.notebook}"} for t in TASKS},
         }
+        if batch_id:
+            manifest["batch_id"] = batch_id
         for t in upstream:
             if base is None:
                 manifest["tasks"][t.name].update(status="present", note=f"outputs already in {run_dir}",
@@ -320,7 +372,13 @@ def resume_run(run_id: str | None, *, outputs_dir: Path, notebooks_dir: Path, lo
     """Continue a run from its first task that is not finished; finished tasks are checked, not re-run."""
     opts = RunOptions(outputs_dir=outputs_dir.resolve(), notebooks_dir=notebooks_dir, project=project,
                       log_level=log_level, progress=progress, today=today)
-    run_dir = find_run(opts.outputs_dir, run_id)
+    if run_id is None:  # what a person types after a crash: the newest run that did not finish
+        run_dir, why = find_resumable(opts.outputs_dir)
+        if run_dir is None:
+            return RunResult(EXIT_OK, "", None, why)  # type: ignore[arg-type]
+        progress(f"resuming run {run_dir.name} ({why})")
+    else:
+        run_dir = find_run(opts.outputs_dir, run_id)
     lock = PathLock(run_dir / ".lock", f"run {run_dir.name}")
     with lock:
         if lock.took_over:
@@ -335,6 +393,36 @@ def resume_run(run_id: str | None, *, outputs_dir: Path, notebooks_dir: Path, lo
         return _execute(manifest, run_dir, tasks, opts, resume=True)
 
 
+# ------------------------------------------------------------------------------------------ signals
+class RunInterrupted(BaseException):
+    """SIGTERM (systemd stop, kill) or SIGINT (Ctrl-C) arrived: stop the kernel, record, release, exit."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+EXIT_SIGNAL_BASE = 128  # exit 128 + signal number, as a shell reports it: 143 for SIGTERM, 130 for SIGINT
+
+
+@contextmanager
+def _signals_interrupt():
+    """While a run works, SIGTERM and SIGINT raise :class:`RunInterrupted` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise RunInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 # ------------------------------------------------------------------------------------------ the loop
 def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opts: RunOptions,
              resume: bool) -> RunResult:
@@ -346,58 +434,73 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
     run_started = time.perf_counter()
     exit_code, message = EXIT_OK, f"run {run_id} succeeded: {run_dir}"
     stale = False  # once a finished task must be redone, everything after it is executed again
+    interrupted: RunInterrupted | None = None
     try:
-        for position, task in enumerate(tasks, 1):
-            record = manifest["tasks"][task.name]
-            label = f"[{position}/{len(tasks)}] {task.name:<20}"
-            task_log = run_dir / "logs" / f"{task.name}.log"
-            if resume and record.get("status") in DONE and not stale:
-                problem = _artifact_mismatch(run_dir, record)
-                if problem is None:
-                    opts.progress(f"{label} done earlier ({record['status']}), artifacts verified")
+        with _signals_interrupt():
+            for position, task in enumerate(tasks, 1):
+                record = manifest["tasks"][task.name]
+                label = f"[{position}/{len(tasks)}] {task.name:<20}"
+                task_log = run_dir / "logs" / f"{task.name}.log"
+                if resume and record.get("status") in DONE and not stale:
+                    problem = _artifact_mismatch(run_dir, record)
+                    if problem is None:
+                        opts.progress(f"{label} done earlier ({record['status']}), artifacts verified")
+                        continue
+                    stale = True
+                    record["rerun_reason"] = problem
+                    _append(task_log, task.name, logging.WARNING, f"re-running: {problem}")
+                    opts.progress(f"{label} re-running: {problem}")
+                if task.name == "reporting":
+                    waiting = _approval_gate(manifest, run_dir, opts, cache)
+                    if waiting is not None:
+                        exit_code, message = EXIT_AWAITING, waiting
+                        break
+                extra = ({"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
+                         if "approval_policy" in task.params else None)
+                fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions, extra)
+                record.update(fingerprint=fp, fingerprint_parts=parts)
+                reusable = not (stale or opts.force or task.name in opts.force_tasks
+                                or _live_window(task, params, today))
+                entry = cache.lookup(fp) if reusable else None
+                if entry is not None and entry["run_id"] != run_id:
+                    _reuse(entry, task, record, run_dir, outputs_dir)
+                    _append(task_log, task.name, logging.INFO,
+                            f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed")
+                    _summary_line(outputs_dir, task.name, f"run={run_id} status=reused from={entry['run_id']}")
+                    opts.progress(f"{label} reused from run {entry['run_id']}")
+                    mf.save(run_dir, manifest)
                     continue
-                stale = True
-                record["rerun_reason"] = problem
-                _append(task_log, task.name, logging.WARNING, f"re-running: {problem}")
-                opts.progress(f"{label} re-running: {problem}")
-            if task.name == "reporting":
-                waiting = _approval_gate(manifest, run_dir, opts, cache)
-                if waiting is not None:
-                    exit_code, message = EXIT_AWAITING, waiting
+                why = _why_run(task, record, previous, opts, stale, _live_window(task, params, today))
+                record["run_reason"] = why
+                ok = _run_task(task, record, manifest, run_dir, opts, why)
+                opts.progress(f"{label} " + (f"ok in {record['duration_s']:.1f} s ({why})" if ok else
+                                             f"{record['status'].upper()} after {record['duration_s']:.1f} s"))
+                if not ok:
+                    exit_code, message = EXIT_TASK_FAILED, record["error"]
                     break
-            extra = ({"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
-                     if "approval_policy" in task.params else None)
-            fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions, extra)
-            record.update(fingerprint=fp, fingerprint_parts=parts)
-            reusable = not (stale or opts.force or task.name in opts.force_tasks
-                            or _live_window(task, params, today))
-            entry = cache.lookup(fp) if reusable else None
-            if entry is not None and entry["run_id"] != run_id:
-                _reuse(entry, task, record, run_dir, outputs_dir)
-                _append(task_log, task.name, logging.INFO,
-                        f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed")
-                _summary_line(outputs_dir, task.name, f"run={run_id} status=reused from={entry['run_id']}")
-                opts.progress(f"{label} reused from run {entry['run_id']}")
-                mf.save(run_dir, manifest)
-                continue
-            why = _why_run(task, record, previous, opts, stale, _live_window(task, params, today))
-            record["run_reason"] = why
-            ok = _run_task(task, record, manifest, run_dir, opts, why)
-            opts.progress(f"{label} " + (f"ok in {record['duration_s']:.1f} s ({why})" if ok else
-                                         f"{record['status'].upper()} after {record['duration_s']:.1f} s"))
-            if not ok:
-                exit_code, message = EXIT_TASK_FAILED, record["error"]
-                break
-            if not _live_window(task, params, today):
-                cache.record(fp, {"run_id": run_id, "task": task.name, "artifacts":
-                                  {rel: info["sha256"] for rel, info in record["artifacts"].items()},
-                                  "notebook": record.get("executed_notebook"), "html": record.get("html"),
-                                  "report_html": record.get("report_html"),
-                                  "scraps": record.get("scraps", {}), "duration_s": record["duration_s"]})
+                if not _live_window(task, params, today):
+                    cache.record(fp, {"run_id": run_id, "task": task.name, "artifacts":
+                                      {rel: info["sha256"] for rel, info in record["artifacts"].items()},
+                                      "notebook": record.get("executed_notebook"), "html": record.get("html"),
+                                      "report_html": record.get("report_html"),
+                                      "scraps": record.get("scraps", {}), "duration_s": record["duration_s"]})
     except LockBusyError as exc:
         exit_code, message = EXIT_LOCKED, str(exc)
+    except PipelineError as exc:  # e.g. a damaged champion.json: the run fails with the file named
+        exit_code, message = EXIT_TASK_FAILED, str(exc)
+        _summary_line(outputs_dir, "pipeline", f"run={run_id} error={exc}", logging.ERROR)
+    except RunInterrupted as exc:
+        interrupted = exc
+        exit_code = EXIT_SIGNAL_BASE + exc.signum
+        where = [t.name for t in TASKS if manifest["tasks"][t.name].get("status") == "running"]
+        for name in where:
+            manifest["tasks"][name].update(status="interrupted", ended_at=mf.utc_now(),
+                                           error=f"interrupted by {exc} while running")
+            _append(run_dir / "logs" / f"{name}.log", name, logging.WARNING, f"interrupted by {exc}")
+        message = (f"run {run_id} interrupted by {exc}" + (f" during {where[0]}" if where else "")
+                   + f"; its kernel was stopped. Continue it with: python runner.py resume {run_id}")
     failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in ("failed", "timed_out")]
-    manifest["status"] = ("success" if exit_code == EXIT_OK else
+    manifest["status"] = ("interrupted" if interrupted is not None else "success" if exit_code == EXIT_OK else
                           "awaiting_approval" if exit_code == EXIT_AWAITING else
                           "timed_out" if failed and manifest["tasks"][failed[0].name]["status"] == "timed_out"
                           else "locked" if exit_code == EXIT_LOCKED else "failed")
@@ -522,7 +625,7 @@ def _previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict |
         return None
     try:
         return mf.load(latest)
-    except (OSError, ValueError):
+    except (OSError, ValueError, PipelineError):
         return None
 
 
@@ -676,6 +779,13 @@ def _execute_notebook(task: TaskSpec, params: dict, run_dir: Path, opts: RunOpti
         )
     except Exception as exc:  # papermill/nbclient errors of every kind are recorded by the caller
         error = exc
+    except BaseException:  # SIGTERM/SIGINT (RunInterrupted): never leave the kernel running
+        if state.get("pid"):
+            try:
+                os.kill(state["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        raise
     finally:
         watchdog.cancel()
         pm_logger.removeHandler(handler)
@@ -706,9 +816,12 @@ def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:
 def describe_run(run_dir: Path) -> list[dict[str, Any]]:
     """One row per task: state, duration, reused-or-run, executed notebook (for ``status``)."""
     manifest = mf.load(run_dir)
+    run_interrupted = mf.effective_status(run_dir, manifest) == "interrupted"
     rows = []
     for task in TASKS:
         rec = manifest["tasks"].get(task.name, {})
+        if run_interrupted and rec.get("status") == "running":  # the runner died while this task ran
+            rec = {**rec, "status": "interrupted"}
         how = {"reused": f"reused from {rec.get('reused_from')}", "copied": f"copied from {rec.get('from_run')}",
                "success": "run", "failed": "run", "timed_out": "run"}.get(rec.get("status", ""), "")
         nb = rec.get("executed_notebook")
@@ -725,13 +838,16 @@ def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
     for run_dir in sorted(runs_dir.iterdir(), reverse=True) if runs_dir.is_dir() else []:
         try:
             m = mf.load(run_dir)
-        except (OSError, ValueError):
-            rows.append({"run_id": run_dir.name, "status": "unreadable"})
+        except (OSError, ValueError, PipelineError) as exc:
+            rows.append({"run_id": run_dir.name, "status": "unreadable", "error": str(exc)})
             continue
+        status = mf.effective_status(run_dir, m)
         counts: dict[str, int] = {}
         for rec in m["tasks"].values():
-            counts[rec.get("status", "?")] = counts.get(rec.get("status", "?"), 0) + 1
-        rows.append({"run_id": m["run_id"], "status": m.get("status"), "ticker": m["params"]["ticker"],
+            state = "interrupted" if status == "interrupted" and rec.get("status") == "running" else rec.get("status", "?")
+            counts[state] = counts.get(state, 0) + 1
+        rows.append({"run_id": m["run_id"], "status": status, "resume": mf.resume_hint(m["run_id"], status),
+                     "ticker": m["params"]["ticker"],
                      "source": m["params"]["source"], "window": f"{m['params']['start']}..{m['params']['end']}",
                      "created_at": m.get("created_at"), "duration_s": m.get("duration_s"), "tasks": counts})
     rows.sort(key=lambda r: (r.get("created_at") or "", r["run_id"]), reverse=True)

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError, PipelineError
+from .errors import CorruptStateError, IntegrityError, PipelineError
 from .iorw import atomic_write_text, read_json, sha256_file, write_json
 from .locks import PathLock
 
@@ -31,8 +31,21 @@ class Registry:
         return self.dir / "champion.json"
 
     def champion(self) -> dict[str, Any] | None:
-        """The champion's record, or None when the ticker has none yet."""
-        return read_json(self.record_path) if self.record_path.is_file() else None
+        """The champion's record, or None when the ticker has none yet; a damaged record is a
+        CorruptStateError naming the file (never a guess at which model is the champion)."""
+        if not self.record_path.is_file():
+            return None
+        try:
+            record = read_json(self.record_path)
+        except (ValueError, UnicodeDecodeError) as exc:
+            record, why = None, f"not valid JSON: {exc}"
+        else:
+            why = "it lacks sha256 or model_file"
+        if not isinstance(record, dict) or not {"sha256", "model_file"} <= set(record):
+            raise CorruptStateError(
+                f"the champion record {self.record_path} is damaged ({why}): restore it from a backup, or from the "
+                f"last 'promoted' line of {self.dir / 'history.jsonl'}, or delete it to go on without a champion")
+        return record
 
     def champion_sha(self) -> str:
         """The champion's sha256, or ``none``."""
@@ -93,5 +106,7 @@ class Registry:
 
     def _history(self, event: dict[str, Any]) -> None:
         path = self.dir / "history.jsonl"
-        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        old = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        if old and not old.endswith("\n"):  # a line cut short by a crash stays on its own line
+            old += "\n"
         atomic_write_text(path, old + json.dumps(event, sort_keys=True, default=str) + "\n")

@@ -141,7 +141,8 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
                   f"challenger is the candidate with the lowest pooled RMSE: **{walk_forward['challenger']}**.", ""]
         lines += _md_table(metrics_rows(walk_forward["pooled"])) + [""]
     if proposal is not None:
-        lines += ["## Approval gate", "", f"**{describe(decision, proposal)}**", ""]
+        shown = decision and {**decision, **{k: _md_literal(decision.get(k) or "") for k in ("by", "note")}}
+        lines += ["## Approval gate", "", f"**{describe(shown, proposal)}**", ""]
         lines += _md_table(checks_rows(proposal)) + [""]
     bt = evaluation["backtest"]
     lines += ["## Trade-on-sign backtest (held-out period)", "",
@@ -165,6 +166,27 @@ def analysis_markdown(run_id: str, provenance: dict, quality: dict, model_meta: 
     lines += ["", "## Forecast", "", text[0], ""] + ([f"**{text[1].split('. ', 1)[0]}.** {text[1].split('. ', 1)[1]}", ""]
                                                     if len(text) > 1 else [])
     return "\n".join(lines)
+
+
+def _md_literal(text: str) -> str:
+    """A person's free text (an approver's name or note) as literal Markdown: one line, with the characters
+    that make emphasis, code, tables or headings escaped."""
+    line = " ".join(str(text).split())
+    return "".join("\\" + ch if ch in "\\`*_{}()#+-.!|~>" else ch for ch in line)
+
+
+def as_plain_text(markdown: str) -> str:
+    """The report with everything that could become markup in a renderer turned into text: ``&`` and ``<`` as
+    entities (no HTML element can start), ``[`` and ``]`` escaped except on the report's own figure lines (no
+    link can be formed). Untrusted strings — an approver's name or note, values from a CSV — reach the
+    report, and the report is rendered as HTML in notebook 06, its HTML twins and the run browser."""
+    out = []
+    for line in markdown.splitlines():
+        line = line.replace("&", "&amp;").replace("<", "&lt;")
+        if not (line.startswith("![") and line.endswith(".png)") and "](../figures/" in line):
+            line = line.replace("[", "\\[").replace("]", "\\]")
+        out.append(line)
+    return "\n".join(out)
 
 
 def without_images(markdown: str) -> str:
@@ -297,8 +319,8 @@ def write_reports(run_dir: str | Path, run_id: str, provenance: dict, quality: d
     """Write ``reports/analysis.md`` and ``reports/summary.pdf`` atomically."""
     run_dir = Path(run_dir)
     extra = dict(leakage=leakage, walk_forward=walk_forward, proposal=proposal, decision=decision)
-    md = atomic_write_text(run_dir / "reports/analysis.md",
-                           analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast, **extra))
+    md = atomic_write_text(run_dir / "reports/analysis.md", as_plain_text(
+        analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast, **extra)))
     pdf = atomic_write_bytes(run_dir / "reports/summary.pdf",
                              summary_pdf(run_id, provenance, quality, model_meta, evaluation, forecast, run_dir,
                                          **extra))

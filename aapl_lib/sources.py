@@ -322,18 +322,37 @@ def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",") -> pd.Da
     decimal_comma = delimiter != "," and bool(
         prices.apply(lambda c: c.str.strip().str.contains(r"^-?[\d.]+,(?:\d{1,2}|\d{4,})$", na=False)).any(axis=None))
     for col in [c for c in raw.columns if c != "date"]:
+        text = raw[col].str.strip().str.replace(r"^\$\s*", "", regex=True)  # "$130.50": a dollar sign is no number
         if decimal_comma:
-            values = raw[col].str.strip().str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            values = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
         else:
-            values = raw[col].str.replace(",", "", regex=False).str.strip()
+            values = text.str.replace(",", "", regex=False)  # "1,234.50": thousands separators
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() & values.notna() & (values != "")
         if bad.any():
-            example = values[bad].iloc[0]
-            raise DataSourceError(f"{path}: column {col} has non-numeric values such as {example!r} "
-                                  f"({int(bad.sum())} row(s)): fix or remove those rows")
+            raise DataSourceError(_bad_value(path, raw, bad, col, "is not a number", int(bad.sum())))
+        # "inf", "1e308": numbers to Python, never prices; NaN-like cells ("nan", "#N/A", "null", "") are
+        # missing values, which cleaning counts and handles.
+        limit = MAX_VOLUME if col == "volume" else MAX_PRICE
+        absurd = numbers.notna() & ~numbers.abs().le(limit)
+        if absurd.any():
+            raise DataSourceError(_bad_value(path, raw, absurd, col, f"is not a plausible {col} (non-finite or "
+                                             f"beyond {limit:.0e})", int(absurd.sum())))
         frame[col] = numbers.to_numpy(dtype="float64")
     return frame
+
+
+MAX_PRICE = 1e9    # no share has traded above a billion; a larger value is a broken cell
+MAX_VOLUME = 1e13  # shares traded in a day
+
+
+def _bad_value(path: Path, raw: pd.DataFrame, mask: pd.Series, col: str, what: str, count: int) -> str:
+    """``FILE: row 12 (date 2023-03-01), column close: value 'inf' is not a number (2 row(s)): ...``."""
+    position = int(mask.to_numpy().nonzero()[0][0])
+    value = raw[col].iloc[position]
+    return (f"{path}: data row {position + 1} (date {raw['date'].iloc[position]}), column {col}: value "
+            f"{value!r} {what}" + (f"; {count} row(s) like it" if count > 1 else "")
+            + ": fix or remove those rows")
 
 
 def file_window(frame: pd.DataFrame) -> str:

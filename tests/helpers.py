@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +49,47 @@ def write_yfinance_multiheader(path: Path, frame: pd.DataFrame, ticker: str = "A
         lines.append(f"{day:%Y-%m-%d}," + ",".join(values))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+class Project:
+    """A throw-away copy of the project with its own outputs folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for name in ("aapl_lib", "notebooks", "params"):
+            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy2(ROOT / "runner.py", root / "runner.py")
+        self.outputs = root / "outputs"
+        self.env = {**os.environ, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(self.outputs)}
+
+    def cmd(self, *args: str) -> list[str]:
+        return [sys.executable, str(self.root / "runner.py"), *args]
+
+    def run(self, *args: str, env: dict | None = None, timeout: int = 300,
+            umask: int | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(self.cmd(*args), cwd=self.root, capture_output=True, text=True, timeout=timeout,
+                              env={**self.env, **(env or {})},
+                              preexec_fn=None if umask is None else (lambda: os.umask(umask)))
+
+    def latest(self) -> Path:
+        return (self.outputs / "latest").resolve()
+
+    def manifest(self, run_dir: Path | None = None) -> dict:
+        return json.loads(((run_dir or self.latest()) / "manifest.json").read_text())
+
+    def statuses(self, run_dir: Path | None = None) -> dict[str, str]:
+        return {name: rec["status"] for name, rec in self.manifest(run_dir)["tasks"].items()}
+
+    def executed(self, run_dir: Path | None = None) -> set[str]:
+        return {name for name, status in self.statuses(run_dir).items() if status == "success"}
+
+    def add_cell(self, notebook: str, code: str, position: int = 2) -> None:
+        """Insert a code cell (after the parameters and title cells by default)."""
+        path = self.root / "notebooks" / notebook
+        nb = json.loads(path.read_text())
+        nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"test-{position}",
+                                      "metadata": {}, "outputs": [], "source": code})
+        path.write_text(json.dumps(nb, indent=1))
+
+    def restore(self, notebook: str) -> None:
+        shutil.copy2(ROOT / "notebooks" / notebook, self.root / "notebooks" / notebook)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,53 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, Project
 
 WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
           "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]  # small models keep the suite fast
 ALL = ["data_ingestion", "data_cleaning", "feature_engineering", "model_training", "model_evaluation", "reporting"]
-
-
-class Project:
-    """A throw-away copy of the project with its own outputs folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        for name in ("aapl_lib", "notebooks", "params"):
-            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy2(ROOT / "runner.py", root / "runner.py")
-        self.outputs = root / "outputs"
-        self.env = {**os.environ, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(self.outputs)}
-
-    def cmd(self, *args: str) -> list[str]:
-        return [sys.executable, str(self.root / "runner.py"), *args]
-
-    def run(self, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(self.cmd(*args), cwd=self.root, capture_output=True, text=True, timeout=timeout,
-                              env={**self.env, **(env or {})})
-
-    def latest(self) -> Path:
-        return (self.outputs / "latest").resolve()
-
-    def manifest(self, run_dir: Path | None = None) -> dict:
-        return json.loads(((run_dir or self.latest()) / "manifest.json").read_text())
-
-    def statuses(self, run_dir: Path | None = None) -> dict[str, str]:
-        return {name: rec["status"] for name, rec in self.manifest(run_dir)["tasks"].items()}
-
-    def executed(self, run_dir: Path | None = None) -> set[str]:
-        return {name for name, status in self.statuses(run_dir).items() if status == "success"}
-
-    def add_cell(self, notebook: str, code: str, position: int = 2) -> None:
-        """Insert a code cell (after the parameters and title cells by default)."""
-        path = self.root / "notebooks" / notebook
-        nb = json.loads(path.read_text())
-        nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"test-{position}",
-                                      "metadata": {}, "outputs": [], "source": code})
-        path.write_text(json.dumps(nb, indent=1))
-
-    def restore(self, notebook: str) -> None:
-        shutil.copy2(ROOT / "notebooks" / notebook, self.root / "notebooks" / notebook)
 
 
 SLEEP = "import os, time\ntime.sleep(float(os.environ.get('AAPL_TEST_SLEEP', '0')))"
@@ -189,44 +145,7 @@ def test_resume_rechecks_artifacts_and_redoes_a_changed_one(project):
     assert target.read_text() != "tampered\n"
 
 
-def test_resume_after_kill_9_matches_an_uninterrupted_run(project, tmp_path):
-    project.add_cell("04_model_training.ipynb", SLEEP)
-    try:
-        runner = subprocess.Popen(project.cmd(*WINDOW, "-p", "ridge_alpha", "3"), cwd=project.root,
-                                  env={**project.env, "AAPL_TEST_SLEEP": "120"}, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.time() + 120
-        run_dir = None
-        while time.time() < deadline:
-            runs = sorted((project.outputs / "runs").iterdir())
-            manifest = runs[-1] / "manifest.json"
-            if manifest.is_file():
-                try:
-                    if json.loads(manifest.read_text())["tasks"]["model_training"]["status"] == "running":
-                        run_dir = runs[-1]
-                        break
-                except (ValueError, KeyError):
-                    pass
-            time.sleep(0.2)
-        assert run_dir is not None, "the runner never reached model_training"
-        time.sleep(2)  # well inside the sleeping cell
-        os.killpg(runner.pid, signal.SIGKILL)  # the runner and its kernel, as a crash would
-        runner.wait(timeout=30)
-    finally:
-        project.restore("04_model_training.ipynb")
-    assert project.statuses(run_dir)["model_training"] == "running"
-
-    proc = project.run("resume", run_dir.name)
-    assert proc.returncode == 0, proc.stderr
-    assert project.manifest(run_dir)["status"] == "success"
-
-    reference = Project(tmp_path / "reference")
-    proc = reference.run(*WINDOW, "-p", "ridge_alpha", "3")
-    assert proc.returncode == 0, proc.stderr
-    ref_dir = reference.latest()
-    for rel in ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib",
-                "data/predictions.csv", "reports/evaluation.json", "reports/forecast.json"]:
-        assert (run_dir / rel).read_bytes() == (ref_dir / rel).read_bytes(), rel
+# kill -9 of the runner, then plain `resume` as a person types it: tests/test_recovery.py
 
 
 def hold_lock(project: Project, lock_path: Path) -> subprocess.Popen:

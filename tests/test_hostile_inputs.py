@@ -108,6 +108,46 @@ def non_numeric_price(folder: Path) -> list[str]:
     return csv_args(write_lines(folder / "AAPL.csv", lines))
 
 
+NUMERIC_ROW = 101  # the data row (1-based, after the header) that gets the hostile cell
+CLOSE, VOLUME = 4, 6  # columns of the classic layout: Date,Open,High,Low,Close,Adj Close,Volume
+
+
+def hostile_cell(column: int, text: str, *extra: str):
+    """The classic file with one cell replaced by ``text`` as written (quotes included)."""
+    def spoil(folder: Path) -> list[str]:
+        lines = text_of_classic(folder)
+        cells = lines[NUMERIC_ROW].split(",")
+        cells[column] = text
+        lines[NUMERIC_ROW] = ",".join(cells)
+        return csv_args(write_lines(folder / "AAPL.csv", lines), *extra)
+    return spoil
+
+
+def dollar_prices(folder: Path) -> list[str]:
+    """Every price written with a dollar sign: ``$30.57``."""
+    lines = text_of_classic(folder)
+    out = [lines[0]] + [",".join([c[0], *("$" + v for v in c[1:6]), c[6]]) for c in
+                        (ln.split(",") for ln in lines[1:])]
+    return csv_args(write_lines(folder / "AAPL.csv", out), "--end-task", "data_cleaning")
+
+
+def check_missing_close(run_dir: Path) -> None:
+    q = quality(run_dir)
+    assert q["rows_out"] == ROWS - 1 and q["missing_values"]["close"] == 1 and q["status"] == "pass"
+    assert dates([NUMERIC_ROW - 1])[0] not in set(f"{d:%Y-%m-%d}" for d in cleaned_csv(run_dir).index)
+
+
+def check_thousands_volume(run_dir: Path) -> None:
+    raw = pd.read_csv(run_dir / "data/raw.csv", index_col=0)
+    assert raw["volume"].iloc[NUMERIC_ROW - 1] == 1234500.0 and quality(run_dir)["rows_out"] == ROWS
+
+
+def check_dollar_prices(run_dir: Path) -> None:
+    raw = pd.read_csv(run_dir / "data/raw.csv", index_col=0, parse_dates=[0])
+    assert raw["close"].to_numpy() == pytest.approx(_base()["close"].to_numpy(), rel=1e-12)
+    assert quality(run_dir)["rows_out"] == ROWS
+
+
 def nonpositive_prices(count: int):
     """Zero or negative prices on ``count`` rows: close 0, open -1, low -5 in turn."""
     def spoil(folder: Path) -> list[str]:
@@ -280,7 +320,35 @@ CASES: dict[str, Case] = {
                             ("has columns ['Date:Open:High:Low:Close:Adj Close:Volume']",
                              "needs Date, Open, High, Low, Close, Volume")),
     "non_numeric_price": Case(non_numeric_price, 1, "data_ingestion", "DataSourceError",
-                              ("column close has non-numeric values such as '12O.5' (1 row(s))",)),
+                              ("column close: value '12O.5' is not a number",)),
+    "close_inf": Case(hostile_cell(CLOSE, "inf"), 1, "data_ingestion", "DataSourceError",
+                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value 'inf' "
+                           "is not a plausible close",)),
+    "close_minus_inf": Case(hostile_cell(CLOSE, "-inf"), 1, "data_ingestion", "DataSourceError",
+                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '-inf' "
+                           "is not a plausible close",)),
+    "close_1e308": Case(hostile_cell(CLOSE, "1e308"), 1, "data_ingestion", "DataSourceError",
+                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '1e308' "
+                           "is not a plausible close",)),
+    "close_Infinity": Case(hostile_cell(CLOSE, "Infinity"), 1, "data_ingestion", "DataSourceError",
+                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value 'Infinity' "
+                           "is not a plausible close",)),
+    "close_nan": Case(hostile_cell(CLOSE, "nan", "--end-task", "data_cleaning"), 0,
+                          check=check_missing_close, cost=2),
+    "close_NaN": Case(hostile_cell(CLOSE, "NaN", "--end-task", "data_cleaning"), 0,
+                          check=check_missing_close, cost=2),
+    "close_N_A": Case(hostile_cell(CLOSE, "#N/A", "--end-task", "data_cleaning"), 0,
+                          check=check_missing_close, cost=2),
+    "close_null": Case(hostile_cell(CLOSE, "null", "--end-task", "data_cleaning"), 0,
+                          check=check_missing_close, cost=2),
+    "close_empty": Case(hostile_cell(CLOSE, "", "--end-task", "data_cleaning"), 0,
+                          check=check_missing_close, cost=2),
+    "volume_thousands_separator": Case(hostile_cell(VOLUME, '"1,234,500"', "--end-task", "data_cleaning"), 0,
+                                       check=check_thousands_volume, cost=2),
+    "dollar_prices": Case(dollar_prices, 0, check=check_dollar_prices, cost=2),
+    "volume_word": Case(hostile_cell(VOLUME, "lots"), 1, "data_ingestion", "DataSourceError",
+                        (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column volume: value 'lots' "
+                         "is not a number",)),
     "dates_in_the_future": Case(future_dates, 1, "data_ingestion", "DataSourceError",
                                 ("1 row(s) are dated in the future",)),
     "other_ticker_yfinance_header": Case(other_ticker_yfinance, 1, "data_ingestion", "DataSourceError",

@@ -1,0 +1,315 @@
+"""Crash recovery the way a person types it (issue 11): a runner killed with ``kill -9``, stopped with SIGTERM
+or Ctrl-C, a disk that fills up, damaged state files — then plain ``python runner.py resume``.
+
+Runs use a copy of the project (:class:`helpers.Project`) so notebooks can be slowed down by a cell that
+sleeps, which gives the test a moment inside a task to kill the runner in.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import Project
+
+WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
+          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
+SLEEP = "import os, time\ntime.sleep(float(os.environ.get('AAPL_TEST_SLEEP', '0')))"
+COMPARED = ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib", "data/predictions.csv",
+            "reports/walk_forward.json", "reports/evaluation.json"]
+
+
+def kernels_of(runner_pid: int) -> list[str]:
+    """Command lines of the live kernels a runner started (their argv names the runner's pid)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            state = next((ln for ln in (proc / "status").read_text().splitlines() if ln.startswith("State:")), "")
+        except OSError:
+            continue
+        if b"aapl_lib.kernel_launcher" in argv and str(runner_pid).encode() in argv and "zombie" not in state:
+            found.append(" ".join(a.decode() for a in argv))
+    return found
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def task_running(project: Project, task: str):
+    """A predicate: the newest run's manifest says ``task`` is running."""
+    def check() -> bool:
+        runs = sorted((project.outputs / "runs").iterdir()) if (project.outputs / "runs").is_dir() else []
+        try:
+            return bool(runs) and json.loads((runs[-1] / "manifest.json").read_text())["tasks"][task]["status"] \
+                == "running"
+        except (OSError, ValueError, KeyError):
+            return False
+    return check
+
+
+def start_slow_run(project: Project, notebook: str, *args: str) -> subprocess.Popen:
+    """``runner.py --force`` with a cell in ``notebook`` that sleeps for a minute."""
+    project.add_cell(notebook, SLEEP)
+    return subprocess.Popen(project.cmd(*WINDOW, "--force", *args), cwd=project.root,
+                            env={**project.env, "AAPL_TEST_SLEEP": "60"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def newest_run(project: Project) -> Path:
+    return sorted((project.outputs / "runs").iterdir())[-1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Project:
+    """A project with one finished run (the reference every recovered run must equal)."""
+    proj = Project(tmp_path_factory.mktemp("recovery"))
+    proc = proj.run(*WINDOW)
+    assert proc.returncode == 0, proc.stderr
+    proj.reference = newest_run(proj)
+    return proj
+
+
+def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
+    runner = start_slow_run(project, "04_model_training.ipynb")
+    try:
+        wait_for(task_running(project, "model_training"), what="model_training to start")
+        wait_for(lambda: kernels_of(runner.pid), timeout=30, what="the kernel")
+        time.sleep(1.5)  # inside the sleeping cell
+        runner.send_signal(signal.SIGKILL)  # the runner only, as the OOM killer or `kill -9 PID` would
+        runner.wait(timeout=30)
+    finally:
+        project.restore("04_model_training.ipynb")
+    killed = newest_run(project)
+    assert killed != project.reference
+    wait_for(lambda: not kernels_of(runner.pid), timeout=10, what="the orphaned kernel to end")
+
+    status = project.run("status")  # no id: the newest run
+    assert status.returncode == 0, status.stderr
+    assert f"run {killed.name}  status interrupted" in status.stdout
+    assert f"continue it with: python runner.py resume {killed.name}" in status.stdout
+    assert "model_training       interrupted" in status.stdout
+    listing = project.run("list")
+    assert f"{killed.name}" in listing.stdout and "interrupted" in listing.stdout
+    browse = project.run("browse")
+    assert browse.returncode == 0, browse.stderr
+    index = (project.outputs / "index.html").read_text()
+    assert 'class="st interrupted"' in index and f"python runner.py resume {killed.name}" in index
+    assert f"python runner.py resume {killed.name}" in (killed / "index.html").read_text()
+
+    resumed = project.run("resume")  # what a person types: no id
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming run {killed.name} (interrupted)" in resumed.stdout
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["status"] == "success" and manifest["resumed"][0]["previous_status"] == "running"
+    for rel in COMPARED:
+        assert (killed / rel).read_bytes() == (project.reference / rel).read_bytes(), rel
+
+    again = project.run("resume")
+    assert again.returncode == 0 and "nothing to resume" in again.stdout
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_ctrl_c_stop_the_kernel_record_interrupted_and_resume(project, sig, code):
+    from aapl_lib.locks import is_held
+
+    runner = start_slow_run(project, "03_feature_engineering.ipynb")
+    try:
+        wait_for(task_running(project, "feature_engineering"), what="feature_engineering to start")
+        wait_for(lambda: kernels_of(runner.pid), timeout=30, what="the kernel")
+        time.sleep(1.5)
+        runner.send_signal(sig)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        project.restore("03_feature_engineering.ipynb")
+    run_dir = newest_run(project)
+    assert runner.returncode == code, err
+    assert f"interrupted by {sig.name} during feature_engineering" in err
+    assert f"python runner.py resume {run_dir.name}" in err and "Traceback" not in err
+    assert not kernels_of(runner.pid)
+    assert not is_held(run_dir / ".lock")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert manifest["tasks"]["feature_engineering"]["status"] == "interrupted"
+    assert manifest["tasks"]["model_training"]["status"] == "pending"
+
+    resumed = project.run("resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming run {run_dir.name} (interrupted)" in resumed.stdout
+    for rel in COMPARED:
+        assert (run_dir / rel).read_bytes() == (project.reference / rel).read_bytes(), rel
+
+
+def test_damaged_state_files_give_one_clear_message(project):
+    run_dir = project.reference
+    manifest = run_dir / "manifest.json"
+    original = manifest.read_bytes()
+    manifest.write_bytes(original[: len(original) // 2])  # truncated mid-write by hand or a broken disk
+    try:
+        status = project.run("status", run_dir.name)
+        assert status.returncode == 1 and "Traceback" not in status.stderr
+        assert f"{manifest} is damaged (not valid JSON" in status.stderr and "restore the file" in status.stderr
+        listing = project.run("list")
+        assert listing.returncode == 0 and "unreadable" in listing.stdout and "is damaged" in listing.stdout
+        assert project.run("resume").returncode == 0  # never resumes a record it cannot read
+        browse = project.run("browse")
+        assert browse.returncode == 0 and "is damaged" in browse.stderr and "Traceback" not in browse.stderr
+    finally:
+        manifest.write_bytes(original)
+
+    index = project.outputs / "cache" / "index.json"
+    index.write_text('{"half": ')
+    rerun = project.run(*WINDOW)
+    assert rerun.returncode == 0, rerun.stderr
+    json.loads(index.read_text())  # rebuilt
+
+    latest = project.outputs / "latest"
+    latest.unlink()
+    latest.symlink_to("runs/no-such-run")
+    assert project.run("status").returncode == 0
+    assert project.run(*WINDOW).returncode == 0
+    assert latest.resolve().is_dir()
+
+    champion = project.outputs / "models" / "AAPL" / "champion.json"
+    champion.parent.mkdir(parents=True, exist_ok=True)
+    champion.write_text("{not json")
+    try:
+        proc = project.run(*WINDOW, "--force-task", "model_evaluation")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert f"the champion record {champion} is damaged" in proc.stderr
+    finally:
+        champion.unlink()
+
+
+FILL_DISK = '''
+import pathlib
+import pandas as pd
+
+
+def fill(prices):
+    """Fill the outputs' disk, as another program might while the run works."""
+    filler = pathlib.Path(__import__("os").environ["AAPL_OUTPUTS_DIR"]) / "filler.bin"
+    with open(filler, "ab") as fh:
+        try:
+            while True:
+                fh.write(b"x" * (1 << 16))
+                fh.flush()
+        except OSError:
+            pass
+    return pd.DataFrame({"ones": 1.0}, index=prices.index)
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(tmp_path):
+    proj = Project(tmp_path / "proj")
+    (proj.root / "disk_fill.py").write_text(FILL_DISK)
+    proj.outputs.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(proj.outputs)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        full = proj.run(*WINDOW, "-p", "extra_features", "disk_fill:fill")
+        assert full.returncode == 1, full.stdout + full.stderr
+        assert "Traceback" not in full.stderr and "No space left on device" in full.stderr
+        run_dir = newest_run(proj)
+        manifest = json.loads((run_dir / "manifest.json").read_text())  # still valid JSON
+        assert manifest["tasks"]["data_cleaning"]["status"] == "success"
+        for rel, info in manifest["tasks"]["data_cleaning"]["artifacts"].items():
+            from aapl_lib.iorw import sha256_file
+            assert sha256_file(run_dir / rel) == info["sha256"], rel  # earlier artifacts untouched
+        assert not (run_dir / "data" / "features.csv").exists()
+        assert not list(run_dir.rglob(".*.tmp"))  # no half-written temporary files left behind
+
+        (proj.outputs / "filler.bin").unlink()
+        (proj.root / "disk_fill.py").write_text(FILL_DISK.replace('filler = ', 'return pd.DataFrame({"ones": '
+                                                                  '1.0}, index=prices.index)\n    filler = '))
+        resumed = proj.run("resume")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert json.loads((run_dir / "manifest.json").read_text())["status"] == "success"
+    finally:
+        subprocess.run(["umount", "-l", str(proj.outputs)], capture_output=True)
+
+
+# ------------------------------------------------------------------------------------ untrusted text, permissions
+MARKUP = '<script>alert("PWN1")</script><img src=x onerror=alert("PWN2")>[click](javascript:alert("PWN3"))*em*'
+
+
+
+class _Elements(html.parser.HTMLParser):
+    """Every start tag with its attributes, and the text inside <script> elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, attrs))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def test_untrusted_text_stays_text_and_files_follow_the_umask(tmp_path):
+    proj = Project(tmp_path / "proj")
+    from helpers import sample_frame, write_classic_yahoo
+
+    folder = tmp_path / "data <b onmouseover=PWN7>"
+    folder.mkdir()
+    csv = write_classic_yahoo(folder / 'AAPL <img src=x onerror=alert("PWN4")>.csv', sample_frame("2004-01-01",
+                                                                                                "2006-12-31"))
+    lines = csv.read_text().splitlines()  # an extra column whose name is markup (ignored, but recorded)
+    csv.write_text("\n".join([lines[0] + ",<script>alert(\"PWN5\")</script>"] + [ln + ",1" for ln in lines[1:]]) + "\n")
+    args = [*WINDOW, "-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "approval_policy", "manual",
+            "-p", "on_failure", "echo '<script>alert(\"PWN6\")</script>'"]
+    first = proj.run(*args, umask=0o027)
+    assert first.returncode == 3, first.stdout + first.stderr
+    run_dir = newest_run(proj)
+    approved = proj.run("approve", run_dir.name, "--by", MARKUP, "--note", "looks fine " + MARKUP, umask=0o027)
+    assert approved.returncode == 0, approved.stderr
+    finished = proj.run("resume", run_dir.name, umask=0o027)
+    assert finished.returncode == 0, finished.stderr
+    assert proj.run("browse", umask=0o027).returncode == 0
+
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "looks fine" in report and "&lt;script" in report  # the note is there, as text
+    pages = [p for p in proj.outputs.rglob("*.html")]
+    assert len(pages) >= 14, pages
+    for page in pages:
+        parser = _Elements()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for tag, attrs in parser.found:
+            for name, value in attrs:
+                assert "PWN" not in f"{name}={value}" and "javascript:" not in str(value), (page, tag, name, value)
+            assert not (tag == "img" and ("src", "x") in attrs), page
+        assert not any("PWN" in s for s in parser.scripts), page
+
+    # every file the run wrote, the pages and the registry: rw for the owner, r for the group, nothing for others
+    written = [p for p in proj.outputs.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    assert any("models" in p.parts for p in written) and any(p.suffix == ".joblib" for p in written)
+    wrong = {str(p.relative_to(proj.outputs)): oct(p.stat().st_mode & 0o777) for p in written
+             if p.stat().st_mode & 0o777 != 0o640}
+    assert wrong == {}
