@@ -82,6 +82,20 @@ def run_ticker(params: dict[str, Any] | None, ticker: str, error: str | None, ou
             "run_id": result.run_id, "duration_s": round(time.perf_counter() - started, 3)}
 
 
+def _end_with_parent(parent_pid: int) -> None:
+    """Pool worker initializer: when the batch's runner dies (``kill -9``, a crash), send this worker SIGTERM,
+    so that its run is recorded as interrupted and its kernel stopped rather than left running unsupervised."""
+    import signal
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class _Executor:
     """Submits ticker jobs and yields their results as they finish."""
 
@@ -93,7 +107,8 @@ class _Executor:
         if self.kind == "local":
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_end_with_parent, initargs=(os.getpid(),))
             self.description = f"local process pool, {self.workers} worker(s)"
         else:
             from distributed import Client, LocalCluster
@@ -144,7 +159,11 @@ def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_
     batch_dir = outputs_dir / "batches" / batch_id
     with PathLock(batch_dir / ".lock", f"batch {batch_id}"):
         manifest = read_json(batch_dir / "manifest.json") if resume else {
-            "batch_id": batch_id, "created_at": mf.utc_now(), "tickers": tickers, "runs": {}}
+            "batch_id": batch_id, "created_at": mf.utc_now(), "tickers": tickers, "runs": {},
+            # each ticker's validated params (or why they are invalid): a resumed batch can start a ticker
+            # that never got a run folder, and finish one whose run the batch manifest never heard of
+            "ticker_params": {t: p for t, (p, _) in per_ticker.items()},
+            "ticker_errors": {t: e for t, (_, e) in per_ticker.items() if e}}
         todo = [t for t in tickers if manifest["runs"].get(t, {}).get("status") not in FINISHED]
         manifest.update(status="running", executor=executor, workers=workers, scheduler=scheduler)
         if resume:

@@ -315,13 +315,17 @@ def _resume_batch(args, root: Path, outputs: Path) -> int:
     from .batch import run_batch
     from .iorw import read_json
 
+    from .orchestration import unfinished_batch_run
+
     manifest = read_json(outputs / "batches" / args.run_id / "manifest.json")
     per_ticker = {}
     for ticker in manifest["tickers"]:
         run_id = manifest["runs"].get(ticker, {}).get("run_id")
-        params = read_json(outputs / "runs" / run_id / "manifest.json")["params"] if run_id and \
-            (outputs / "runs" / run_id / "manifest.json").is_file() else None
-        error = None if params else manifest["runs"].get(ticker, {}).get("message", "never started")
+        run_dir = outputs / "runs" / run_id if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
+        params = read_json(run_dir / "manifest.json")["params"] if run_dir is not None and \
+            (run_dir / "manifest.json").is_file() else (manifest.get("ticker_params") or {}).get(ticker)
+        error = None if params else (manifest.get("ticker_errors") or {}).get(ticker) or \
+            manifest["runs"].get(ticker, {}).get("message", "never started")
         per_ticker[ticker] = (params, error)
     result = run_batch(per_ticker, outputs_dir=outputs, notebooks_dir=root / "notebooks", project=root,
                        executor=args.executor, workers=args.workers, scheduler=args.scheduler,

@@ -93,3 +93,17 @@ class Project:
 
     def restore(self, notebook: str) -> None:
         shutil.copy2(ROOT / "notebooks" / notebook, self.root / "notebooks" / notebook)
+
+
+def kernels_under(project_root: Path) -> list[str]:
+    """Live kernels started by any runner of the project copy at ``project_root`` (their PYTHONPATH names it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"aapl_lib.kernel_launcher" in (proc / "cmdline").read_bytes() \
+                    and str(project_root).encode() in (proc / "environ").read_bytes() \
+                    and "zombie" not in (proc / "status").read_text():
+                found.append(proc.name)
+        except OSError:
+            continue
+    return found

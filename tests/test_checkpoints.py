@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, Project
+from helpers import ROOT, Project, kernels_under
 
 WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
           "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]  # small models keep the suite fast
@@ -117,6 +117,7 @@ def test_resume_after_a_task_failure(project):
     finally:
         project.restore("04_model_training.ipynb")
     assert proc.returncode == 1
+    assert not kernels_under(project.root)  # a failed notebook's kernel is shut down, not left behind
     assert "model_training" in proc.stderr and "simulated failure" in proc.stderr
     failed_run = project.latest()
     assert project.statuses(failed_run)["model_training"] == "failed"
@@ -136,7 +137,9 @@ def test_resume_rechecks_artifacts_and_redoes_a_changed_one(project):
     target = run_dir / "data" / "cleaned.csv"
     target.unlink()
     target.write_text("tampered\n")
-    proc = project.run("resume")
+    proc = project.run("resume")  # a finished run is not what plain `resume` is for
+    assert proc.returncode == 0 and "nothing to resume" in proc.stdout
+    proc = project.run("resume", run_dir.name)  # naming it re-verifies every artifact
     assert proc.returncode == 0, proc.stderr
     assert "data_cleaning" in proc.stdout and "no longer matches the sha256" in proc.stdout
     manifest = project.manifest(run_dir)
@@ -217,6 +220,7 @@ def test_a_notebook_over_its_wall_clock_limit_is_stopped(project):
     finally:
         project.restore("04_model_training.ipynb")
     assert proc.returncode == 1 and elapsed < 45
+    assert not kernels_under(project.root)  # the watchdog stopped it; nothing waits for it to notice
     record = project.manifest()["tasks"]["model_training"]
     assert record["status"] == "timed_out" and "task_timeout_seconds=4" in record["error"]
 

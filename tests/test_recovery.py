@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Project
+from helpers import Project, kernels_under
 
 WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
           "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
@@ -313,3 +313,43 @@ def test_untrusted_text_stays_text_and_files_follow_the_umask(tmp_path):
     wrong = {str(p.relative_to(proj.outputs)): oct(p.stat().st_mode & 0o777) for p in written
              if p.stat().st_mode & 0o777 != 0o640}
     assert wrong == {}
+
+
+def test_a_killed_batch_is_finished_by_plain_resume_without_new_runs(tmp_path):
+    proj = Project(tmp_path / "proj")
+    proj.add_cell("04_model_training.ipynb", SLEEP)
+    batch = subprocess.Popen(proj.cmd(*WINDOW, "--tickers", "AAPL", "MSFT", "--workers", "2"), cwd=proj.root,
+                             env={**proj.env, "AAPL_TEST_SLEEP": "60"}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+
+    def both_training() -> bool:
+        try:
+            states = [json.loads((p / "manifest.json").read_text())["tasks"]["model_training"]["status"]
+                      for p in (proj.outputs / "runs").iterdir()]
+        except (OSError, ValueError, KeyError):
+            return False
+        return states == ["running", "running"]
+
+    try:
+        wait_for(both_training, timeout=180, what="both tickers to reach model_training")
+        time.sleep(1.5)
+        batch.send_signal(signal.SIGKILL)  # the batch's runner; its pool workers and their kernels must follow
+        batch.communicate(timeout=30)
+    finally:
+        proj.restore("04_model_training.ipynb")
+    runs = sorted((proj.outputs / "runs").iterdir())
+    wait_for(lambda: not kernels_under(proj.root), timeout=20, what="the workers' kernels to end")
+    for run_dir in runs:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        assert manifest["status"] == "interrupted" and manifest["tasks"]["model_training"]["status"] == "interrupted"
+    listing = proj.run("list")
+    assert listing.stdout.count("interrupted") >= 2
+    (batch_dir,) = (proj.outputs / "batches").iterdir()
+
+    resumed = proj.run("resume")  # no id: the interrupted batch
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming batch {batch_dir.name} (interrupted)" in resumed.stdout
+    assert sorted((proj.outputs / "runs").iterdir()) == runs  # the interrupted runs were finished, none started
+    manifest = json.loads((batch_dir / "manifest.json").read_text())
+    assert manifest["status"] == "success"
+    assert {manifest["runs"][t]["run_id"] for t in ("AAPL", "MSFT")} == {r.name for r in runs}
