@@ -77,23 +77,39 @@ def run_ticker(params: dict[str, Any] | None, ticker: str, error: str | None, ou
     except Exception as exc:  # a worker must always answer
         return {**base, "status": "failed", "exit_code": 1, "message": f"{type(exc).__name__}: {exc}",
                 "run_id": resume_run_id, "duration_s": round(time.perf_counter() - started, 3)}
+    if _orphaned():  # the batch's runner died while this ticker ran: nobody waits for the answer
+        os._exit(128 + 15)
     status = mf.load(result.run_dir).get("status", "failed")
     return {**base, "status": status, "exit_code": result.exit_code, "message": result.message.splitlines()[0],
             "run_id": result.run_id, "duration_s": round(time.perf_counter() - started, 3)}
 
 
+_POOL_PARENT: int | None = None  # in a pool worker: the pid of the batch's runner
+ORPHAN_GRACE_SECONDS = 20  # time an orphaned worker gets to record its run as interrupted
+
+
 def _end_with_parent(parent_pid: int) -> None:
     """Pool worker initializer: when the batch's runner dies (``kill -9``, a crash), send this worker SIGTERM,
-    so that its run is recorded as interrupted and its kernel stopped rather than left running unsupervised."""
+    so that its run is recorded as interrupted and its kernel stopped rather than left running unsupervised;
+    then make sure the worker ends (an orphan would wait for work from its dead parent forever)."""
     import signal
     import threading
+
+    global _POOL_PARENT
+    _POOL_PARENT = parent_pid
 
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE_SECONDS)
+        os._exit(128 + signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _orphaned() -> bool:
+    return _POOL_PARENT is not None and os.getppid() != _POOL_PARENT
 
 
 class _Executor:

@@ -124,7 +124,7 @@ def _as_read(run_dir: Path, m: dict[str, Any]) -> dict[str, Any]:
     if status == "interrupted" and m.get("status") == "running":
         m = {**m, "tasks": {name: ({**rec, "status": "interrupted"} if rec.get("status") == "running" else rec)
                             for name, rec in m["tasks"].items()}}
-    return {**m, "status": status, "resume": mf.resume_hint(m["run_id"], status)}
+    return {**m, "status": status, "resume": mf.resume_hint(m["run_id"], status, m.get("batch_id"))}
 
 
 def _runs(outputs_dir: Path) -> list[tuple[Path, dict[str, Any]]]:

@@ -367,7 +367,7 @@ def _status(args: argparse.Namespace, outputs: Path) -> int:
     rows = describe_run(run_dir)
     manifest = load(run_dir)
     status = effective_status(run_dir, manifest)
-    hint = resume_hint(manifest["run_id"], status)
+    hint = resume_hint(manifest["run_id"], status, manifest.get("batch_id"))
     if args.json:
         print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows},
                          indent=2))

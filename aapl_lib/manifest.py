@@ -104,9 +104,11 @@ def effective_status(run_dir: Path, manifest: dict[str, Any]) -> str:
     return status
 
 
-def resume_hint(run_id: str, status: str) -> str:
-    """The command that continues a run in ``status`` (empty when there is nothing to do)."""
+def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
+    """The command that continues a run in ``status`` (empty when there is nothing to do); a batch's run is
+    continued with its batch."""
+    target = batch_id or run_id
     if status == "awaiting_approval":
         return (f"python runner.py approve {run_id} --by NAME (or reject), then python runner.py resume "
-                f"{run_id}")
-    return f"python runner.py resume {run_id}" if status in UNFINISHED else ""
+                f"{target}")
+    return f"python runner.py resume {target}" if status in UNFINISHED else ""

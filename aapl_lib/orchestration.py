@@ -846,7 +846,7 @@ def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
         for rec in m["tasks"].values():
             state = "interrupted" if status == "interrupted" and rec.get("status") == "running" else rec.get("status", "?")
             counts[state] = counts.get(state, 0) + 1
-        rows.append({"run_id": m["run_id"], "status": status, "resume": mf.resume_hint(m["run_id"], status),
+        rows.append({"run_id": m["run_id"], "status": status, "resume": mf.resume_hint(m["run_id"], status, m.get("batch_id")),
                      "ticker": m["params"]["ticker"],
                      "source": m["params"]["source"], "window": f"{m['params']['start']}..{m['params']['end']}",
                      "created_at": m.get("created_at"), "duration_s": m.get("duration_s"), "tasks": counts})
