@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_options(resume)
     _common(resume)
     status = sub.add_parser("status", help="each task's state, duration, reused-or-run and notebook")
-    status.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the newest run")
+    status.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the run worked on last")
     status.add_argument("--json", action="store_true", help="print JSON")
     _common(status)
     lst = sub.add_parser("list", help="list runs, newest first, with their status")

@@ -194,12 +194,13 @@ def unfinished_batch_run(outputs_dir: Path, batch_id: str, ticker: str) -> Path 
 
 
 def find_run(outputs_dir: Path, run_id: str | None) -> Path:
-    """The folder of ``run_id`` (default: the newest run); a ParameterError naming the choices otherwise."""
+    """The folder of ``run_id`` (default: the run worked on most recently — started, resumed, decided or
+    interrupted last — whose manifest was written last); a ParameterError naming the choices otherwise."""
     if run_id is None:
-        newest = run_folders(outputs_dir)
-        if not newest:
+        runs = run_folders(outputs_dir)
+        if not runs:
             raise ParameterError(f"there is no run in {outputs_dir / 'runs'} yet: start one with python runner.py")
-        return newest[0]
+        return max(runs, key=lambda p: ((p / "manifest.json").stat().st_mtime_ns, p.name))
     if "/" in run_id or run_id in ("", ".", ".."):
         raise ParameterError(f"{run_id!r} is not a run id (like 20261126T233000Z-aapl-1a2b3c)")
     run_dir = outputs_dir / "runs" / run_id

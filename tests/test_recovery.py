@@ -99,7 +99,7 @@ def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
     assert killed != project.reference
     wait_for(lambda: not kernels_of(runner.pid), timeout=10, what="the orphaned kernel to end")
 
-    status = project.run("status")  # no id: the newest run
+    status = project.run("status")  # no id: the run worked on last
     assert status.returncode == 0, status.stderr
     assert f"run {killed.name}  status interrupted" in status.stdout
     assert f"continue it with: python runner.py resume {killed.name}" in status.stdout
