@@ -64,13 +64,17 @@ def timeline(run_dir: Path, started: float, wall: float) -> list[tuple[str, floa
     created = dt.datetime.fromisoformat(manifest["created_at"]).timestamp()
     offset = created - started  # process start -> manifest creation (imports, validation)
     segments = [("start-up", 0.3, max(offset, 0.4))]
-    for name, rec in manifest["tasks"].items():
-        begin = dt.datetime.fromisoformat(rec["started_at"]).timestamp() - started
-        end = dt.datetime.fromisoformat(rec["ended_at"]).timestamp() - started
+    from aapl_lib.tasks import TASK_NAMES  # DAG order (the manifest's keys are sorted by name)
+
+    for name in TASK_NAMES:
+        rec = manifest["tasks"][name]
+        # the manifest's times are to the second: keep each segment inside the run and after start-up
+        begin = max(dt.datetime.fromisoformat(rec["started_at"]).timestamp() - started, segments[-1][2])
+        end = max(dt.datetime.fromisoformat(rec["ended_at"]).timestamp() - started, begin + 0.2)
         if name == "reporting":
-            segments.append(("approval gate", begin - 0.4, begin + 0.1))
-        segments.append((name, begin, max(end, begin + 0.2)))
-    segments.append(("final writes", segments[-1][2], wall))
+            segments.append(("approval gate", max(begin - 0.4, segments[-1][1]), begin + 0.1))
+        segments.append((name, begin, end))
+    segments.append(("final writes", segments[-1][2], max(wall, segments[-1][2] + 0.2)))
     return segments
 
 
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             moment = rng.uniform(low, high)
             outputs = work / f"trial{trial:02d}"
             victim = runner(outputs, "--force", *extra)
-            time.sleep(moment)
+            time.sleep(max(moment, 0.0))
             victim.send_signal(signal.SIGKILL)
             victim.communicate()
             time.sleep(1.5)  # the kernel's watcher notices its runner is gone within half a second
