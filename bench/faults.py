@@ -3,8 +3,9 @@
 
     .venv/bin/python bench/faults.py [--trials 20] [--seed 7] [-- RUNNER ARGS]
 
-A reference run is timed first; its timeline (each task's start and end, the approval gate, the final writes)
-is cut into segments and the kill moments are spread over them, a random moment inside each. Every trial runs
+A reference run is timed first. The kill points follow a run's progress (its manifest): start-up; inside each
+of the six tasks, a random moment of up to 90 % of that task's reference duration after it starts; just after
+evaluation (the approval gate); just after reporting (the final writes). Every trial runs
 ``runner.py --force`` into a fresh outputs folder, kills the runner (only the runner: its kernel must end by
 itself), checks that no kernel of it is left, runs ``runner.py resume`` with no run id, and compares raw,
 cleaned, features, model, predictions and the walk-forward report with the reference byte for byte. Prints a
@@ -14,7 +15,6 @@ line per trial and ``N/N identical``. Not part of ``make test`` (about half a mi
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import random
@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "25",
@@ -58,24 +59,33 @@ def kernels_of(pid: int) -> int:
     return count
 
 
-def timeline(run_dir: Path, started: float, wall: float) -> list[tuple[str, float, float]]:
-    """Segments of the reference run in seconds from its start: each task, the gate, the final writes."""
+def task_durations(run_dir: Path) -> dict[str, float]:
+    """Each task's duration in the reference run (seconds)."""
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    created = dt.datetime.fromisoformat(manifest["created_at"]).timestamp()
-    offset = created - started  # process start -> manifest creation (imports, validation)
-    segments = [("start-up", 0.3, max(offset, 0.4))]
-    from aapl_lib.tasks import TASK_NAMES  # DAG order (the manifest's keys are sorted by name)
+    return {name: float(rec.get("duration_s") or 1.0) for name, rec in manifest["tasks"].items()}
 
+
+def _state(outputs: Path) -> dict[str, str]:
+    run_dir = only_run(outputs)
+    if run_dir is None:
+        return {}
+    try:
+        return {t: r.get("status", "") for t, r in json.loads((run_dir / "manifest.json").read_text())["tasks"].items()}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def kill_points(durations: dict[str, float]) -> list[tuple[str, Callable[[dict[str, str]], bool], float, float]]:
+    """Where to kill: (name, condition on the run's task states, delay range after the condition holds).
+    Moments follow the run's progress, not the clock, so a slower trial still dies where it should."""
+    from aapl_lib.tasks import TASK_NAMES
+
+    points = [("start-up", lambda s: True, 0.05, 0.35)]
     for name in TASK_NAMES:
-        rec = manifest["tasks"][name]
-        # the manifest's times are to the second: keep each segment inside the run and after start-up
-        begin = max(dt.datetime.fromisoformat(rec["started_at"]).timestamp() - started, segments[-1][2])
-        end = max(dt.datetime.fromisoformat(rec["ended_at"]).timestamp() - started, begin + 0.2)
-        if name == "reporting":
-            segments.append(("approval gate", max(begin - 0.4, segments[-1][1]), begin + 0.1))
-        segments.append((name, begin, end))
-    segments.append(("final writes", segments[-1][2], max(wall, segments[-1][2] + 0.2)))
-    return segments
+        points.append((name, lambda s, n=name: s.get(n) == "running", 0.0, 0.9 * durations.get(name, 1.0)))
+    points.insert(len(points) - 1, ("approval gate", lambda s: s.get("model_evaluation") == "success", 0.0, 0.15))
+    points.append(("final writes", lambda s: s.get("reporting") == "success", 0.0, 0.3))
+    return points
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,16 +107,20 @@ def main(argv: list[str] | None = None) -> int:
             print(err, file=sys.stderr)
             return 1
         reference = only_run(ref_out)
-        segments = timeline(reference, started, wall)
-        print(f"reference run: {wall:.1f} s; kill moments spread over {len(segments)} segments: "
-              + ", ".join(f"{name} {a:.1f}-{b:.1f}" for name, a, b in segments))
+        points = kill_points(task_durations(reference))
+        print(f"reference run: {wall:.1f} s; kill points (by the run's progress): "
+              + ", ".join(name for name, *_ in points))
         identical = 0
         for trial in range(1, args.trials + 1):
-            name, low, high = segments[(trial - 1) % len(segments)]
-            moment = rng.uniform(low, high)
+            name, ready, low, high = points[(trial - 1) % len(points)]
+            delay = rng.uniform(low, high)
             outputs = work / f"trial{trial:02d}"
             victim = runner(outputs, "--force", *extra)
-            time.sleep(max(moment, 0.0))
+            begun = time.time()
+            while not ready(_state(outputs)) and victim.poll() is None:
+                time.sleep(0.02)
+            time.sleep(delay)
+            moment = time.time() - begun
             victim.send_signal(signal.SIGKILL)
             victim.communicate()
             time.sleep(1.5)  # the kernel's watcher notices its runner is gone within half a second
@@ -120,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             resume = runner(outputs, "resume")
             r_out, r_err = resume.communicate()
             run_dir = only_run(outputs)
-            if run_dir is None or "nothing to resume" in r_out:  # killed before the run existed: run again
+            if run_dir is None:  # killed before the run folder existed: nothing to resume, so run again
                 again = runner(outputs, "--force", *extra)
                 again.communicate()
                 run_dir = only_run(outputs)
@@ -128,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                     and (run_dir / rel).read_bytes() == (reference / rel).read_bytes()]
             ok = resume.returncode == 0 and len(same) == len(COMPARED) and orphans == 0
             identical += ok
-            print(f"trial {trial:2d}: killed at {moment:5.1f} s ({name}; {state}); resume exit "
+            print(f"trial {trial:2d}: killed at {moment:5.1f} s ({name} + {delay:.2f} s; {state}); resume exit "
                   f"{resume.returncode}; {len(same)}/{len(COMPARED)} artifacts identical; orphan kernels "
                   f"{orphans} -> {'ok' if ok else 'DIFFERENT'}"
                   + ("" if resume.returncode == 0 else f"\n    {r_err.strip()[-300:]}"))
