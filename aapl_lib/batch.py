@@ -181,7 +181,8 @@ def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_
             "ticker_params": {t: p for t, (p, _) in per_ticker.items()},
             "ticker_errors": {t: e for t, (_, e) in per_ticker.items() if e}}
         todo = [t for t in tickers if manifest["runs"].get(t, {}).get("status") not in FINISHED]
-        manifest.update(status="running", executor=executor, workers=workers, scheduler=scheduler)
+        manifest.update(status="running", executor=executor, workers=workers, scheduler=scheduler,
+                        runner_pid=os.getpid(), runner_host=os.uname().nodename)
         if resume:
             manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "tickers": todo})
         write_json(batch_dir / "manifest.json", manifest)

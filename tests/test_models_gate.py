@@ -210,11 +210,17 @@ def test_auto_policy_keeps_or_promotes_by_thresholds(outputs):
     # promotion of a model with a real edge: tests/test_honesty.py (a predictable price series, auto policy)
 
 
-def test_a_tampered_champion_is_never_loaded(outputs):
+def test_a_tampered_champion_is_never_loaded(outputs, tmp_path):
     champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
     path = outputs / "models" / "AAPL" / champion["model_file"]
     original = path.read_bytes()
-    path.write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # a malicious pickle must not be unpickled
+    marker = tmp_path / "pwned"
+    payload = f"touch {marker}".encode()
+    path.write_bytes(b"cos\nsystem\n(S'" + payload + b"'\ntR.")  # a malicious pickle must not be unpickled
+    import pickle
+    pickle.loads(path.read_bytes())  # the payload is real: unpickled, it runs ...
+    assert marker.exists()
+    marker.unlink()
     try:
         proc = run_runner(*FAST, "-p", "start", "2004-07-01", "-p", "approval_policy", "auto", outputs=outputs)
     finally:
@@ -222,3 +228,4 @@ def test_a_tampered_champion_is_never_loaded(outputs):
     assert proc.returncode == 1
     assert "IntegrityError" in proc.stderr and "does not match the sha256" in proc.stderr
     assert "model_evaluation" in proc.stderr
+    assert not marker.exists()  # ... and the pipeline never unpickled it

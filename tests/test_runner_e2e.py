@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from aapl_lib.iorw import sha256_file
 from aapl_lib.tasks import TASKS
-from helpers import run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
+from helpers import ROOT, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 # A shorter window than the default profile keeps the suite fast; it still spans the 2005 split.
 WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
@@ -43,7 +44,7 @@ def test_run_succeeds_and_leaves_a_reviewable_run_folder(default_run):
         assert (run_dir / "logs" / f"{task.name}.log").is_file()
         for rel in task.outputs:
             record = manifest["tasks"][task.name]["artifacts"][rel]
-            assert len(record["sha256"]) == 64 and (run_dir / rel).is_file()
+            assert record["sha256"] == sha256_file(run_dir / rel), rel
     assert (run_dir / "reports" / "summary.pdf").read_bytes().startswith(b"%PDF")
     report = (run_dir / "reports" / "analysis.md").read_text()
     assert "Does the model beat doing nothing?" in report
@@ -91,7 +92,8 @@ def test_two_runs_with_the_same_params_agree(default_run, tmp_path):
     proc = run_runner(*WINDOW, outputs=tmp_path)
     assert proc.returncode == 0, proc.stderr
     second = only_run(tmp_path)
-    for rel in ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "data/predictions.csv"]:
+    for rel in ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib",
+                "model/model_meta.json", "reports/walk_forward.json", "data/predictions.csv"]:
         assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
     ev1, ev2 = (json.loads((d / "reports/evaluation.json").read_text()) for d in (first, second))
     assert ev1 == ev2
@@ -180,3 +182,34 @@ def test_bad_parameters_exit_2_with_one_line_and_write_nothing(tmp_path, args, w
 def test_unknown_task_name_is_a_usage_error(tmp_path):
     proc = run_runner("--end-task", "training", outputs=tmp_path / "out")
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+FAKE_YFINANCE = str(ROOT / "tests" / "fake_yfinance")  # sitecustomize: yfinance.download answers offline
+
+
+def test_source_yfinance_through_the_runner_and_a_live_window_is_never_reused(tmp_path):
+    log = tmp_path / "downloads.log"
+    env = {"PYTHONPATH": FAKE_YFINANCE, "AAPL_FAKE_YF_LOG": str(log)}
+    past = ["-p", "source", "yfinance", "-p", "start", "2011-01-01", "-p", "end", "2012-12-31"]
+    proc = run_runner(*past, "--end-task", "data_cleaning", outputs=tmp_path / "out", env=env)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = sorted((tmp_path / "out" / "runs").iterdir())[-1]
+    provenance = json.loads((run_dir / "data" / "provenance.json").read_text())
+    assert provenance["source"] == "yfinance" and provenance["rows"] == len(sample_frame("2011-01-01", "2012-12-31"))
+    assert log.read_text().splitlines() == ["AAPL 2011-01-01 2013-01-01"]  # yfinance's end is exclusive
+    quality = json.loads((run_dir / "reports" / "quality.json").read_text())
+    assert quality["adjustment"]["method"] == "adj_close factor"
+
+    again = run_runner(*past, "--end-task", "data_cleaning", outputs=tmp_path / "out", env=env)
+    assert "reused from" in again.stdout and len(log.read_text().splitlines()) == 1  # a past window is reused
+
+    live = ["-p", "source", "yfinance", "-p", "start", "2012-01-01", "-p", "end", "today"]
+    for attempt in (1, 2):
+        proc = run_runner(*live, "--end-task", "data_ingestion", outputs=tmp_path / "out", env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert "live download window reaches today" in proc.stdout, proc.stdout
+    assert len(log.read_text().splitlines()) == 3  # downloaded again each time
+
+    unknown = run_runner("-p", "source", "yfinance", "-p", "ticker", "ZZZZQ", "-p", "start", "2011-01-01",
+                         "-p", "end", "2012-12-31", "-p", "task_retries", "{}", outputs=tmp_path / "out", env=env)
+    assert unknown.returncode == 1 and "DataSourceError: yfinance returned no prices for ZZZZQ" in unknown.stderr
