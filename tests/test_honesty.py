@@ -364,7 +364,7 @@ def test_a_clean_extra_feature_reaches_the_model_and_the_report_and_its_edits_re
     assert "leakage guard: passed" in report
 
     module.write_text(FEATURES_SOURCE.replace("pct_change(10)", "pct_change(12)"))
-    second = run_runner(*args, outputs=tmp_path / "out", env=env)
+    second = run_runner(*args, "--end-task", "feature_engineering", outputs=tmp_path / "out", env=env)
     assert second.returncode == 0, second.stderr
     manifest = json.loads((_latest(tmp_path / "out") / "manifest.json").read_text())
     assert manifest["tasks"]["data_cleaning"]["status"] == "reused"
@@ -376,24 +376,29 @@ def test_a_predictable_series_is_promoted_and_an_implausible_result_never_is(tmp
     csv = write_classic_yahoo(tmp_path / "AR.csv", _ar_prices(0.2))
     common = ["-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "ticker", "ARX", "-p", "start", "2004-01-01",
               "-p", "end", "2008-12-31", *FAST]
-    honest = run_runner(*common, outputs=tmp_path / "honest")
-    assert honest.returncode == 0, honest.stderr
-    decision = json.loads((_latest(tmp_path / "honest") / "reports" / "decision.json").read_text())
-    assert decision["decision"] == "promoted", decision["reasons"]  # a real, plausible edge passes every check
-
-    strict = run_runner(*common, "-p", "max_plausible_r2", "0.02", outputs=tmp_path / "strict")
+    outputs = tmp_path / "out"
+    strict = run_runner(*common, "-p", "max_plausible_r2", "0.02", outputs=outputs)
     assert strict.returncode == 0, strict.stderr
-    run_dir = _latest(tmp_path / "strict")
+    run_dir = _latest(outputs)
     decision = json.loads((run_dir / "reports" / "decision.json").read_text())
     assert decision["decision"] == "kept"
     assert [c["check"] for c in decision["checks"] if not c["passed"]] == [
         "plausible (not too good to be true for daily returns)"]
-    assert not (tmp_path / "strict" / "models" / "ARX" / "champion.json").exists()
+    assert not (outputs / "models" / "ARX" / "champion.json").exists()
     report = (run_dir / "reports" / "analysis.md").read_text()
     assert "**IMPLAUSIBLE — too good to be true for daily returns:** held-out R²" in report
     assert "is above 0.02 (max_plausible_r2)" in report
-    assert 'class="st implausible"' in (tmp_path / "strict" / "index.html").read_text()
+    assert 'class="st implausible"' in (outputs / "index.html").read_text()
     assert 'id="implausible"' in (run_dir / "index.html").read_text()
     # the forecast shown is the challenger's, labelled as not promoted, for the day after the last price row
     assert "by the challenger (not promoted: kept out by the gate; there is no champion)" in report
     assert "Forecast for 2009-01-02, the trading day after the last price row (2008-12-31)" in report
+
+    honest = run_runner(*common, outputs=outputs)  # the same model (data tasks and training are reused)
+    assert honest.returncode == 0, honest.stderr
+    run_dir = _latest(outputs)
+    assert json.loads((run_dir / "manifest.json").read_text())["tasks"]["model_training"]["status"] == "reused"
+    decision = json.loads((run_dir / "reports" / "decision.json").read_text())
+    assert decision["decision"] == "promoted", decision["reasons"]  # a real, plausible edge passes every check
+    assert json.loads((outputs / "models" / "ARX" / "champion.json").read_text())["run_id"] == run_dir.name
+    assert "by the champion (this run's challenger, promoted)" in (run_dir / "reports" / "analysis.md").read_text()
