@@ -117,16 +117,6 @@ def _gate(m: dict[str, Any]) -> str | None:
     return g.get("decision") or g.get("status")
 
 
-def _as_read(run_dir: Path, m: dict[str, Any]) -> dict[str, Any]:
-    """The manifest with the run's status as a person should read it: a ``running`` run whose lock no live
-    process holds is ``interrupted`` (and so is the task it was running), with the command that resumes it."""
-    status = mf.effective_status(run_dir, m)
-    if status == "interrupted" and m.get("status") == "running":
-        m = {**m, "tasks": {name: ({**rec, "status": "interrupted"} if rec.get("status") == "running" else rec)
-                            for name, rec in m["tasks"].items()}}
-    return {**m, "status": status, "resume": mf.resume_hint(m["run_id"], status, m.get("batch_id"))}
-
-
 def _runs(outputs_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     from .errors import PipelineError
 
@@ -134,7 +124,7 @@ def _runs(outputs_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     found = []
     for run_dir in runs_dir.iterdir() if runs_dir.is_dir() else []:
         try:
-            found.append((run_dir, _as_read(run_dir, mf.load(run_dir))))
+            found.append((run_dir, mf.as_read(run_dir, mf.load(run_dir))))
         except (OSError, ValueError, PipelineError):  # a damaged record: `list` names it; the page skips it
             continue
     found.sort(key=lambda x: (x[1].get("created_at") or "", x[0].name), reverse=True)
@@ -181,7 +171,7 @@ def build_run_page(run_dir: Path) -> Path:
     """Write ``runs/<id>/index.html`` for one run."""
     import mistune
 
-    m = _as_read(run_dir, mf.load(run_dir))
+    m = mf.as_read(run_dir, mf.load(run_dir))
     tasks = []
     for t in TASKS:
         rec = m["tasks"].get(t.name, {})

@@ -360,14 +360,13 @@ def _dag(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace, outputs: Path) -> int:
-    from .manifest import effective_status, load, resume_hint
+    from .manifest import as_read, load
     from .orchestration import describe_run, find_run
 
     run_dir = find_run(outputs, args.run_id)
     rows = describe_run(run_dir)
-    manifest = load(run_dir)
-    status = effective_status(run_dir, manifest)
-    hint = resume_hint(manifest["run_id"], status, manifest.get("batch_id"))
+    manifest = as_read(run_dir, load(run_dir))
+    status, hint = manifest["status"], manifest["resume"]
     if args.json:
         print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows},
                          indent=2))

@@ -104,6 +104,18 @@ def effective_status(run_dir: Path, manifest: dict[str, Any]) -> str:
     return status
 
 
+def as_read(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as ``status``, ``list`` and the run browser show it: a ``running`` run whose lock no live
+    process holds is ``interrupted`` (and so is the task it was running), with ``resume``, the command that
+    continues it. The file itself is not changed."""
+    status = effective_status(run_dir, manifest)
+    if status == "interrupted" and manifest.get("status") == "running":
+        manifest = {**manifest, "tasks": {name: ({**rec, "status": "interrupted"} if rec.get("status") == "running"
+                                                 else rec) for name, rec in manifest["tasks"].items()}}
+    return {**manifest, "status": status,
+            "resume": resume_hint(manifest["run_id"], status, manifest.get("batch_id"))}
+
+
 def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
     """The command that continues a run in ``status`` (empty when there is nothing to do); a batch's run is
     continued with its batch."""

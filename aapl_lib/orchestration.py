@@ -816,13 +816,10 @@ def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:
 
 def describe_run(run_dir: Path) -> list[dict[str, Any]]:
     """One row per task: state, duration, reused-or-run, executed notebook (for ``status``)."""
-    manifest = mf.load(run_dir)
-    run_interrupted = mf.effective_status(run_dir, manifest) == "interrupted"
+    manifest = mf.as_read(run_dir, mf.load(run_dir))  # a task the runner died in reads `interrupted`
     rows = []
     for task in TASKS:
         rec = manifest["tasks"].get(task.name, {})
-        if run_interrupted and rec.get("status") == "running":  # the runner died while this task ran
-            rec = {**rec, "status": "interrupted"}
         how = {"reused": f"reused from {rec.get('reused_from')}", "copied": f"copied from {rec.get('from_run')}",
                "success": "run", "failed": "run", "timed_out": "run"}.get(rec.get("status", ""), "")
         nb = rec.get("executed_notebook")
@@ -842,12 +839,11 @@ def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError, PipelineError) as exc:
             rows.append({"run_id": run_dir.name, "status": "unreadable", "error": str(exc)})
             continue
-        status = mf.effective_status(run_dir, m)
+        m = mf.as_read(run_dir, m)
         counts: dict[str, int] = {}
         for rec in m["tasks"].values():
-            state = "interrupted" if status == "interrupted" and rec.get("status") == "running" else rec.get("status", "?")
-            counts[state] = counts.get(state, 0) + 1
-        rows.append({"run_id": m["run_id"], "status": status, "resume": mf.resume_hint(m["run_id"], status, m.get("batch_id")),
+            counts[rec.get("status", "?")] = counts.get(rec.get("status", "?"), 0) + 1
+        rows.append({"run_id": m["run_id"], "status": m["status"], "resume": m["resume"],
                      "ticker": m["params"]["ticker"],
                      "source": m["params"]["source"], "window": f"{m['params']['start']}..{m['params']['end']}",
                      "created_at": m.get("created_at"), "duration_s": m.get("duration_s"), "tasks": counts})
