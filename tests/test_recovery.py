@@ -345,6 +345,10 @@ def test_a_killed_batch_is_finished_by_plain_resume_without_new_runs(tmp_path):
     listing = proj.run("list")
     assert listing.stdout.count("interrupted") >= 2
     (batch_dir,) = (proj.outputs / "batches").iterdir()
+    assert proj.run("browse").returncode == 0  # the batch's page and the index say so, with the command
+    page = (batch_dir / "index.html").read_text()
+    assert 'class="st interrupted"' in page and f"python runner.py resume {batch_dir.name}" in page
+    assert f"python runner.py resume {batch_dir.name}" in (proj.outputs / "index.html").read_text()
 
     resumed = proj.run("resume")  # no id: the interrupted batch
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
