@@ -9,8 +9,26 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 _OUTPUTS = tempfile.mkdtemp(prefix="aapl-test-outputs-")
 os.environ["AAPL_OUTPUTS_DIR"] = _OUTPUTS
 atexit.register(shutil.rmtree, _OUTPUTS, ignore_errors=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when xdist runs the suite
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (``-n auto``, the default in pyproject.toml), keep each test file on one worker, in
+    file order: its tests share module fixtures and some build on the one before (approve, then resume). The six
+    notebooks form one unit, run 01..06, since each reads what the one before wrote. Files run in parallel with
+    each other. (xdist's own ``--dist loadgroup`` marks do not take effect under pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return FileScheduling(config, log)

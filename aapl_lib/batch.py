@@ -121,10 +121,7 @@ class _Executor:
 
     def __enter__(self) -> "_Executor":
         if self.kind == "local":
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_end_with_parent, initargs=(os.getpid(),))
+            self.pool = _LocalProcesses(self.workers)
             self.description = f"local process pool, {self.workers} worker(s)"
         else:
             from distributed import Client, LocalCluster
@@ -141,24 +138,90 @@ class _Executor:
 
     def run(self, jobs: list[tuple]):
         if self.kind == "local":
-            from concurrent.futures import as_completed
-            futures = [self.pool.submit(run_ticker, *job) for job in jobs]
-            for future in as_completed(futures):
-                yield future.result()
+            yield from self.pool.run(jobs)
         else:
             from distributed import as_completed
-            futures = [self.client.submit(run_ticker, *job, pure=False, key=f"ticker-{job[1]}-{os.getpid()}-{i}")
-                       for i, job in enumerate(jobs)]
-            for future in as_completed(futures):
-                yield future.result()
+            started = time.perf_counter()
+            futures = {self.client.submit(run_ticker, *job, pure=False, key=f"ticker-{job[1]}-{os.getpid()}-{i}"): job
+                       for i, job in enumerate(jobs)}
+            for future in as_completed(list(futures)):
+                try:
+                    yield future.result()
+                except Exception as exc:  # e.g. KilledWorker: that ticker failed, the others run on
+                    yield _lost(futures[future], None, f"its dask task failed: {type(exc).__name__}: {exc}",
+                                started)
 
     def __exit__(self, *exc: object) -> None:
-        if self.kind == "local":
-            self.pool.shutdown()
-        else:
+        if self.kind != "local":
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+class _LocalProcesses:
+    """One spawned process per ticker, at most ``workers`` at a time. Unlike a ``ProcessPoolExecutor`` — which a
+    single killed worker breaks for every ticker still queued — a process that dies (the OOM killer, a segfault,
+    ``kill -9``) fails only its own ticker, with the signal named; the others run on."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, jobs: list[tuple]):
+        import multiprocessing
+        from multiprocessing.connection import wait
+
+        ctx = multiprocessing.get_context("spawn")
+        queue, running = list(jobs), {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.workers:
+                    job = queue.pop(0)
+                    reader, writer = ctx.Pipe(duplex=False)
+                    process = ctx.Process(target=_ticker_process, args=(writer, os.getpid(), job), daemon=False)
+                    process.start()
+                    writer.close()  # the child holds the only writing end: EOF when it dies
+                    running[reader] = (process, job, time.perf_counter())
+                # a reader is ready when its process has sent its result, or when the process died (EOF)
+                for reader in wait(list(running)):
+                    process, job, started = running.pop(reader)
+                    try:
+                        result = reader.recv()
+                    except (EOFError, OSError):
+                        result = None
+                    reader.close()
+                    process.join()
+                    yield result if result is not None else _lost(job, process.pid, _how_it_ended(process), started)
+        finally:
+            for process, _job, _started in running.values():  # interrupted: stop what still runs
+                process.terminate()
+            for process, _job, _started in running.values():
+                process.join(ORPHAN_GRACE_SECONDS)
+                if process.is_alive():
+                    process.kill()
+
+
+def _ticker_process(conn, parent_pid: int, job: tuple) -> None:
+    """A ticker's own process: end with the batch's runner, run the ticker, send its result back."""
+    _end_with_parent(parent_pid)
+    result = run_ticker(*job)
+    conn.send(result)
+    conn.close()
+
+
+def _how_it_ended(process) -> str:
+    import signal
+
+    code = process.exitcode
+    if code is not None and code < 0:
+        return f"the worker process running it was killed by signal {-code} ({signal.Signals(-code).name})"
+    return f"the worker process running it ended with exit code {code} without a result"
+
+
+def _lost(job: tuple, worker_pid: int | None, message: str, started: float) -> dict[str, Any]:
+    """The result of a ticker whose worker ended without answering: failed, and ``resume`` continues its run."""
+    return {"ticker": job[1], "worker_pid": worker_pid, "worker_host": os.uname().nodename, "status": "failed",
+            "exit_code": 1, "run_id": job[7], "message": message,
+            "duration_s": round(time.perf_counter() - started, 3)}
 
 
 def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_dir: Path, notebooks_dir: Path,

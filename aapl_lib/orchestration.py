@@ -31,7 +31,7 @@ from .fingerprints import explain_difference, task_fingerprint
 from .locks import LockBusyError, PathLock
 from .logs import TaskFormatter, file_handler
 from .registry import Registry
-from .reuse_cache import ReuseCache, link_or_copy
+from .reuse_cache import ReuseCache, copy_artifact
 from .tasks import TASKS, TaskSpec, notebook_params, producer_of, select_tasks
 
 log = logging.getLogger("aapl_lib.runner")
@@ -332,8 +332,9 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
         from .retention import prune_runs
         pruned = prune_runs(outputs_dir, params["retention_days"])
         if pruned["deleted"]:
-            _summary_line(outputs_dir, "pipeline", f"retention: deleted {len(pruned['deleted'])} run(s) older "
-                                                   f"than {params['retention_days']} days")
+            line = f"retention: deleted {len(pruned['deleted'])} run(s) older than {params['retention_days']} days"
+            _summary_line(outputs_dir, "pipeline", line)
+            progress(line)
     if params.get("summary_log_days"):
         from .retention import trim_summary_log
         trim_summary_log(outputs_dir, params["summary_log_days"])
@@ -358,7 +359,7 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
                                                  artifacts=mf.artifact_records(run_dir, t.outputs))
                 continue
             for rel in t.outputs:
-                link_or_copy(base / rel, run_dir / rel)
+                copy_artifact(base / rel, run_dir / rel)
             manifest["tasks"][t.name].update(status="copied", from_run=base.name,
                                              artifacts=base_manifest["tasks"][t.name]["artifacts"])
         for t in tasks:
@@ -563,7 +564,7 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
                             "champion": champion["sha256"] if champion else None, "policy": params["approval_policy"]})
     cached = cache.lookup(key) if proposal["proposal"] in ("keep", "unchanged") else None
     if cached is not None:
-        link_or_copy(opts.outputs_dir / "runs" / cached["run_id"] / "reports" / "decision.json", decision_path)
+        copy_artifact(opts.outputs_dir / "runs" / cached["run_id"] / "reports" / "decision.json", decision_path)
         decision = read_json(decision_path)
     else:
         outcome = {"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged")
@@ -648,11 +649,11 @@ def _why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOptio
 def _reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir: Path) -> None:
     source = outputs_dir / "runs" / entry["run_id"]
     for rel in entry["artifacts"]:
-        link_or_copy(source / rel, run_dir / rel)
+        copy_artifact(source / rel, run_dir / rel)
     for key in ("notebook", "html", "report_html"):
         rel = entry.get(key)
         if rel and (source / rel).is_file():
-            link_or_copy(source / rel, run_dir / rel)
+            copy_artifact(source / rel, run_dir / rel)
     record.update(status="reused", reused_from=entry["run_id"], duration_s=0.0,
                   original_duration_s=entry.get("duration_s"), executed_notebook=entry.get("notebook"),
                   html=entry.get("html"), report_html=entry.get("report_html"), scraps=entry.get("scraps", {}),

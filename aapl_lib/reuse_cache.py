@@ -63,14 +63,12 @@ class ReuseCache:
             return len(index) - len(keep)
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link ``src`` to ``dst`` (artifacts are never modified in place: writes replace files), or copy
-    where links are not possible."""
+def copy_artifact(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` atomically. A copy, not a hard link: the pipeline replaces files, but a person
+    editing a reused file in place (pandas' ``to_csv``, an editor) would otherwise change the earlier run too,
+    behind its recorded sha256. A run's files are a few MB, so the copy costs milliseconds."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copy2(src, tmp)
+    shutil.copy2(src, tmp)
     os.replace(tmp, dst)

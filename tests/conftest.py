@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, sample_frame, write_classic_yahoo, write_yfinance_multiheader
+from helpers import ROOT, WINDOW, Project, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +22,22 @@ def classic_csv(tmp_path: Path) -> Path:
 @pytest.fixture()
 def multiheader_csv(tmp_path: Path) -> Path:
     return write_yfinance_multiheader(tmp_path / "aapl_yf.csv", sample_frame())
+
+
+@pytest.fixture(scope="session")
+def seeded_project(tmp_path_factory) -> Project:
+    """One finished run of ``WINDOW`` in a copy of the project, made once per session (per xdist worker).
+    Modules take a :meth:`Project.clone` of it, so their reruns reuse it instead of each running the pipeline."""
+    proj = Project(tmp_path_factory.mktemp("seeded"))
+    proc = proj.run(*WINDOW)
+    assert proc.returncode == 0, proc.stderr
+    proj.seed_run = proj.latest().name
+    return proj
+
+
+@pytest.fixture(scope="module")
+def project(seeded_project, tmp_path_factory) -> Project:
+    """This module's own copy of the seeded project (one finished run of ``WINDOW``)."""
+    copy = seeded_project.clone(tmp_path_factory.mktemp("project"))
+    copy.seed_run = seeded_project.seed_run
+    return copy

@@ -13,6 +13,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The window most runner tests use: short enough to keep the suite fast, and it spans the 2005 2:1 split.
+WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
+          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
+
 
 def run_runner(*args: str, outputs: Path, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python runner.py ARGS --outputs OUTPUTS`` in a subprocess, as a scheduler would."""
@@ -61,6 +65,16 @@ class Project:
         shutil.copy2(ROOT / "runner.py", root / "runner.py")
         self.outputs = root / "outputs"
         self.env = {**os.environ, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(self.outputs)}
+
+    def clone(self, root: Path) -> "Project":
+        """A copy of this project, outputs (runs, reuse cache, registry) included: a rerun there reuses what
+        ran here, as it would in the original."""
+        shutil.copytree(self.root, root, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", ".lock", ".lock.owner.json"))
+        copy = Project.__new__(Project)
+        copy.root, copy.outputs = root, root / "outputs"
+        copy.env = {**self.env, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(copy.outputs)}
+        return copy
 
     def cmd(self, *args: str) -> list[str]:
         return [sys.executable, str(self.root / "runner.py"), *args]

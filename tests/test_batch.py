@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_runner
+from helpers import WINDOW, run_runner
 
 FAST = ["-p", "start", "2005-01-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "20",
         "-p", "walk_forward_folds", "2", "-p", "candidates", "[ridge, gradient_boosting]"]
@@ -40,40 +40,60 @@ def test_batch_of_three_sample_tickers_on_the_local_executor(tmp_path):
     assert "RMSE gain" in summary and (batch_dir / "summary.png").read_bytes()[:4] == b"\x89PNG"
     assert f"batches/{batch_dir.name}/index.html" in (outputs / "index.html").read_text()
     workers = {r["worker_pid"] for r in manifest["runs"].values()}
-    assert 1 <= len(workers) <= 2 and manifest["runner_pid"] not in workers  # the pool's processes ran them
+    assert len(workers) == 3 and manifest["runner_pid"] not in workers  # a process of its own for each ticker
 
 
-def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(tmp_path):
-    outputs = tmp_path / "out"
-    proc = run_runner("--tickers", "AAPL", "ZZZZ", "MSFT", *FAST, "--workers", "2", outputs=outputs)
-    assert proc.returncode == 1
-    assert "ZZZZ" in proc.stderr and "not in the offline sample" in proc.stderr
-    assert "python runner.py resume" in proc.stderr
-    batch_dir, manifest = batch_manifest(outputs)
-    assert {t: r["status"] for t, r in manifest["runs"].items()} == {"AAPL": "success", "ZZZZ": "failed",
-                                                                    "MSFT": "success"}
-    assert "| ZZZZ | failed |" in (batch_dir / "summary.md").read_text()
+# In model training, MSFT's notebook kills the process that runs its pipeline (the pool worker), as the OOM
+# killer would, once: while the marker file exists.
+CRASH_WORKER = """import os, pathlib, signal
+_marker = pathlib.Path(os.environ.get("AAPL_TEST_CRASH_MARKER", "/nonexistent"))
+if ticker == "MSFT" and _marker.exists():
+    _marker.unlink()
+    os.kill(os.getppid(), signal.SIGKILL)
+"""
 
-    # MSFT's run dies before its report (as after a crash); resume finishes only that
-    msft_run = outputs / "runs" / manifest["runs"]["MSFT"]["run_id"]
-    run = json.loads((msft_run / "manifest.json").read_text())
-    run["tasks"]["reporting"]["status"] = "running"
-    run["status"] = "running"
-    (msft_run / "manifest.json").write_text(json.dumps(run))
-    manifest["runs"]["MSFT"]["status"] = "failed"
-    (batch_dir / "manifest.json").write_text(json.dumps(manifest))
-    aapl_before = (outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text()
 
-    proc = run_runner("resume", batch_dir.name, outputs=outputs)
+def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(project, tmp_path):
+    """Two ways a ticker fails: a symbol the source does not have (ZZZZ), and a worker process killed in the
+    middle of MSFT's model training. AAPL finishes all the same; plain ``resume`` re-runs only those two, and
+    MSFT's interrupted run is continued in its own folder, not started again."""
+    marker = tmp_path / "crash-once"
+    marker.touch()
+    project.add_cell("04_model_training.ipynb", CRASH_WORKER)
+    try:
+        proc = project.run("--tickers", "AAPL", "ZZZZ", "MSFT", *WINDOW, "--workers", "2",
+                           env={"AAPL_TEST_CRASH_MARKER": str(marker)}, timeout=600)
+        assert not marker.exists()  # the worker was killed
+        assert proc.returncode == 1, proc.stderr
+        assert "ZZZZ" in proc.stderr and "not in the offline sample" in proc.stderr
+        assert "MSFT (the worker process running it was killed by signal 9 (SIGKILL)" in proc.stderr
+        assert "python runner.py resume" in proc.stderr
+        batch_dir = sorted((project.outputs / "batches").iterdir())[-1]
+        manifest = json.loads((batch_dir / "manifest.json").read_text())
+        assert {t: r["status"] for t, r in manifest["runs"].items()} == {"AAPL": "success", "ZZZZ": "failed",
+                                                                        "MSFT": "failed"}
+        assert "| ZZZZ | failed |" in (batch_dir / "summary.md").read_text()
+        msft_runs = [p for p in (project.outputs / "runs").iterdir()
+                     if json.loads((p / "manifest.json").read_text())["params"]["ticker"] == "MSFT"]
+        assert len(msft_runs) == 1
+        msft_run = msft_runs[0]
+        assert project.manifest(msft_run)["tasks"]["model_training"]["status"] in ("running", "interrupted")
+        aapl_before = (project.outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text()
+
+        proc = project.run("resume", timeout=600)  # as a person types it
+    finally:
+        project.restore("04_model_training.ipynb")
     assert proc.returncode == 1  # ZZZZ still cannot run
     after = json.loads((batch_dir / "manifest.json").read_text())
     assert after["runs"]["MSFT"]["status"] == "success"
     assert after["runs"]["MSFT"]["run_id"] == msft_run.name  # the same run, resumed
     assert after["resumed"][-1]["tickers"] == ["ZZZZ", "MSFT"]
-    assert (outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text() == aapl_before
-    resumed = json.loads((msft_run / "manifest.json").read_text())
+    assert (project.outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text() \
+        == aapl_before
+    resumed = project.manifest(msft_run)
     assert resumed["status"] == "success" and resumed["tasks"]["model_training"]["status"] == "success"
-    assert "resumed" in resumed
+    assert resumed["resumed"]
+    assert len(list((project.outputs / "runs").iterdir())) == 3  # seed, AAPL's, MSFT's: no new run
 
 
 def test_batch_on_a_dask_local_cluster(tmp_path):

@@ -16,24 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
-from helpers import ROOT, Project, kernels_under
-
-WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
-          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]  # small models keep the suite fast
+from helpers import WINDOW, Project, kernels_under
 ALL = ["data_ingestion", "data_cleaning", "feature_engineering", "model_training", "model_evaluation", "reporting"]
 
 
 SLEEP = "import os, time\ntime.sleep(float(os.environ.get('AAPL_TEST_SLEEP', '0')))"
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Project:
-    proj = Project(tmp_path_factory.mktemp("project"))
-    proc = proj.run(*WINDOW)
-    assert proc.returncode == 0, proc.stderr
-    return proj
+# `project` (conftest.py): this module's copy of a project with one finished run of WINDOW.
 
 
 def test_a_rerun_with_nothing_changed_reuses_every_task(project):
@@ -63,6 +54,22 @@ def test_a_rerun_with_nothing_changed_imports_no_heavy_library(project):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_editing_a_reused_file_in_place_leaves_the_run_it_came_from_intact(project):
+    """Reused files are copies: an analyst who edits one in place (pandas' ``to_csv``, an editor) changes
+    only that run, never the earlier run it was reused from."""
+    proc = project.run(*WINDOW)
+    assert proc.returncode == 0, proc.stderr
+    reused = project.latest()
+    source = project.outputs / "runs" / project.manifest(reused)["tasks"]["data_cleaning"]["reused_from"]
+    with open(reused / "data" / "cleaned.csv", "a", encoding="utf-8") as handle:  # in place, same inode
+        handle.write("# an analyst's note\n")
+    recorded = project.manifest(source)["tasks"]["data_cleaning"]["artifacts"]["data/cleaned.csv"]["sha256"]
+    from aapl_lib.iorw import sha256_file
+    assert sha256_file(source / "data" / "cleaned.csv") == recorded
+    assert project.run("resume", reused.name).returncode == 0  # the edited copy is found changed and redone
+    assert sha256_file(reused / "data" / "cleaned.csv") == recorded
 
 
 def test_editing_a_notebook_reruns_that_task_only(project):
@@ -335,30 +342,54 @@ def test_prune_command_line(project, tmp_path):
     assert project.run("status", "--outputs", str(copy)).returncode == 0
 
 
-def test_a_kernel_that_fails_to_start_is_started_again(tmp_path, monkeypatch):
+# Loaded by every Python process of a run through PYTHONPATH: a kernel (its command line names the launcher)
+# exits at once while the counter file says so, as a kernel that loses jupyter_client's port race does.
+KERNEL_DIES_AT_START = """
+import os, pathlib
+_counter = os.environ.get("AAPL_TEST_KERNEL_DEATHS")
+if _counter and b"aapl_lib.kernel_launcher" in pathlib.Path("/proc/self/cmdline").read_bytes():
+    _left = int(pathlib.Path(_counter).read_text() or 0)
+    if _left > 0:
+        pathlib.Path(_counter).write_text(str(_left - 1))
+        os._exit(1)
+"""
+
+
+def test_a_kernel_that_fails_to_start_is_started_again(project, tmp_path):
     """Several runners starting kernels at once can lose jupyter_client's port race ('Address already in use'):
     the kernel dies before the first cell, and starting it again is safe whatever the retry policy."""
-    from aapl_lib import orchestration
-    from aapl_lib.config import defaults
-    from aapl_lib.tasks import get_task
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(KERNEL_DIES_AT_START)
+    counter = tmp_path / "deaths"
+    counter.write_text("1")
+    proc = project.run(*WINDOW, "--only", "data_cleaning", "--force", "-p", "task_retries", "{}",
+                       env={"PYTHONPATH": f"{tmp_path / 'site'}:{project.root}",
+                            "AAPL_TEST_KERNEL_DEATHS": str(counter)})
+    assert proc.returncode == 0, proc.stderr
+    assert counter.read_text() == "0"  # the first kernel did die
+    record = project.manifest()["tasks"]["data_cleaning"]
+    assert record["status"] == "success" and record["kernel_restarts"] == 1 and record["attempts"] == []
+    assert "the kernel failed to start" in (project.latest() / "logs" / "data_cleaning.log").read_text()
 
-    task = get_task("data_cleaning")
-    run_dir = tmp_path / "run"
-    for rel in task.outputs:
-        (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-        (run_dir / rel).write_text("x")
-    calls = []
 
-    def fake_execute(task, params, run_dir, opts):
-        calls.append(1)
-        if len(calls) == 1:
-            return RuntimeError("Kernel died before replying to kernel_info"), False
-        return None, False
-
-    monkeypatch.setattr(orchestration, "_execute_notebook", fake_execute)
-    manifest = {"run_id": "R", "params": {**defaults(), "task_retries": {}},
-                "tasks": {task.name: {"status": "pending"}}}
-    opts = orchestration.RunOptions(outputs_dir=tmp_path / "out", notebooks_dir=ROOT / "notebooks")
-    assert orchestration._run_task(task, manifest["tasks"][task.name], manifest, run_dir, opts, "test")
-    assert len(calls) == 2 and manifest["tasks"][task.name]["kernel_restarts"] == 1
-    assert "the kernel failed to start" in (run_dir / "logs" / "data_cleaning.log").read_text()
+def test_a_kernel_that_dies_mid_task_is_reported_and_retried_when_allowed(project, tmp_path):
+    marker = tmp_path / "die-once"
+    project.add_cell("02_data_cleaning.ipynb",
+                     f"import os, pathlib\nif pathlib.Path({str(marker)!r}).exists():\n"
+                     f"    pathlib.Path({str(marker)!r}).unlink()\n    os._exit(1)")
+    try:
+        marker.touch()
+        proc = project.run(*WINDOW, "--only", "data_cleaning", "--force", "-p", "task_retries", "{}")
+        assert proc.returncode == 1
+        assert "task data_cleaning: the kernel died while running notebooks/02_data_cleaning.ipynb" in proc.stderr
+        record = project.manifest()["tasks"]["data_cleaning"]
+        assert record["status"] == "failed" and record["attempts"] == []
+        marker.touch()
+        proc = project.run(*WINDOW, "--only", "data_cleaning", "--force", "-p", "task_retries",
+                           "{data_cleaning: 1}", "-p", "task_retry_wait_seconds", "0")
+    finally:
+        project.restore("02_data_cleaning.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    record = project.manifest()["tasks"]["data_cleaning"]
+    assert record["status"] == "success" and len(record["attempts"]) == 1
+    assert "DeadKernelError" in record["attempts"][0]["error"] or "kernel died" in record["attempts"][0]["error"]

@@ -17,10 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Project, kernels_under
-
-WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
-          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
+from helpers import WINDOW, Project, kernels_under
 SLEEP = "import os, time\ntime.sleep(float(os.environ.get('AAPL_TEST_SLEEP', '0')))"
 COMPARED = ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib", "data/predictions.csv",
             "reports/walk_forward.json", "reports/evaluation.json"]
@@ -76,11 +73,9 @@ def newest_run(project: Project) -> Path:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Project:
-    """A project with one finished run (the reference every recovered run must equal)."""
-    proj = Project(tmp_path_factory.mktemp("recovery"))
-    proc = proj.run(*WINDOW)
-    assert proc.returncode == 0, proc.stderr
+def project(seeded_project, tmp_path_factory) -> Project:
+    """A copy of the seeded project: one finished run, the reference every recovered run must equal."""
+    proj = seeded_project.clone(tmp_path_factory.mktemp("recovery"))
     proj.reference = newest_run(proj)
     return proj
 
@@ -115,6 +110,8 @@ def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
     resumed = project.run("resume")  # what a person types: no id
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming run {killed.name} (interrupted)" in resumed.stdout
+    # the killed runner's lock: released by the OS, taken over by the next runner, which says so
+    assert f"took over the lock of run {killed.name} left by dead process {runner.pid}" in resumed.stdout
     manifest = json.loads((killed / "manifest.json").read_text())
     assert manifest["status"] == "success" and manifest["resumed"][0]["previous_status"] == "running"
     for rel in COMPARED:
