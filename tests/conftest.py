@@ -31,7 +31,7 @@ def seeded_project(tmp_path_factory) -> Project:
     proj = Project(tmp_path_factory.mktemp("seeded"))
     proc = proj.run(*WINDOW)
     assert proc.returncode == 0, proc.stderr
-    proj.seed_run = proj.latest().name
+    proj.seed_run, proj.seed_proc = proj.latest().name, proc
     return proj
 
 

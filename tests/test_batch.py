@@ -10,19 +10,16 @@ import pytest
 
 from helpers import WINDOW, run_runner
 
-FAST = ["-p", "start", "2005-01-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "20",
-        "-p", "walk_forward_folds", "2", "-p", "candidates", "[ridge, gradient_boosting]"]
-
 
 def batch_manifest(outputs: Path) -> tuple[Path, dict]:
-    batches = sorted((outputs / "batches").iterdir())
-    assert len(batches) == 1
-    return batches[0], json.loads((batches[0] / "manifest.json").read_text())
+    """The newest batch."""
+    newest = sorted((outputs / "batches").iterdir())[-1]
+    return newest, json.loads((newest / "manifest.json").read_text())
 
 
-def test_batch_of_three_sample_tickers_on_the_local_executor(tmp_path):
-    outputs = tmp_path / "out"
-    proc = run_runner("--tickers", "AAPL", "MSFT", "IBM", *FAST, "--workers", "2", outputs=outputs)
+def test_batch_of_three_sample_tickers_on_the_local_executor(project):
+    outputs = project.outputs  # AAPL's tasks are reused from the seeded run; MSFT and IBM run in full
+    proc = project.run("--tickers", "AAPL", "MSFT", "IBM", *WINDOW, "--workers", "2", timeout=600)
     assert proc.returncode == 0, proc.stderr
     batch_dir, manifest = batch_manifest(outputs)
     assert manifest["status"] == "success" and manifest["tickers"] == ["AAPL", "MSFT", "IBM"]
@@ -59,6 +56,7 @@ def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(pro
     MSFT's interrupted run is continued in its own folder, not started again."""
     marker = tmp_path / "crash-once"
     marker.touch()
+    runs_before = set((project.outputs / "runs").iterdir())
     project.add_cell("04_model_training.ipynb", CRASH_WORKER)
     try:
         proc = project.run("--tickers", "AAPL", "ZZZZ", "MSFT", *WINDOW, "--workers", "2",
@@ -73,7 +71,7 @@ def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(pro
         assert {t: r["status"] for t, r in manifest["runs"].items()} == {"AAPL": "success", "ZZZZ": "failed",
                                                                         "MSFT": "failed"}
         assert "| ZZZZ | failed |" in (batch_dir / "summary.md").read_text()
-        msft_runs = [p for p in (project.outputs / "runs").iterdir()
+        msft_runs = [p for p in set((project.outputs / "runs").iterdir()) - runs_before
                      if json.loads((p / "manifest.json").read_text())["params"]["ticker"] == "MSFT"]
         assert len(msft_runs) == 1
         msft_run = msft_runs[0]
@@ -93,14 +91,16 @@ def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(pro
     resumed = project.manifest(msft_run)
     assert resumed["status"] == "success" and resumed["tasks"]["model_training"]["status"] == "success"
     assert resumed["resumed"]
-    assert len(list((project.outputs / "runs").iterdir())) == 3  # seed, AAPL's, MSFT's: no new run
+    assert len(set((project.outputs / "runs").iterdir()) - runs_before) == 2  # AAPL's, MSFT's: no new run
 
 
-def test_batch_on_a_dask_local_cluster(tmp_path):
+def test_batch_on_a_dask_local_cluster(project):
+    """Two tickers whose model tasks execute on the LocalCluster's worker processes (their data tasks are
+    reused from the runs above: another ridge_alpha changes only the models)."""
     pytest.importorskip("distributed")
-    outputs = tmp_path / "out"
-    proc = run_runner("--tickers", "AAPL", "MSFT", "IBM", *FAST, "--executor", "dask", "--workers", "2",
-                      outputs=outputs, timeout=600)
+    outputs = project.outputs
+    proc = project.run("--tickers", "AAPL", "MSFT", *WINDOW, "-p", "ridge_alpha", "3", "--executor", "dask",
+                       "--workers", "2", timeout=600)
     assert proc.returncode == 0, proc.stderr
     _, manifest = batch_manifest(outputs)
     assert manifest["status"] == "success"
@@ -109,6 +109,8 @@ def test_batch_on_a_dask_local_cluster(tmp_path):
     assert 1 <= len(pids) <= 2 and manifest["runner_pid"] not in pids
     for r in manifest["runs"].values():
         assert (outputs / "runs" / r["run_id"] / "reports" / "summary.pdf").is_file()
+        run = json.loads((outputs / "runs" / r["run_id"] / "manifest.json").read_text())
+        assert run["tasks"]["model_training"]["status"] == "success"  # executed there, not reused
 
 
 def test_batch_options_need_a_batch(tmp_path):

@@ -17,10 +17,8 @@ import pytest
 
 from aapl_lib import dag
 from aapl_lib.tasks import TASKS
-from helpers import ROOT, run_runner
+from helpers import ROOT, WINDOW, run_runner
 
-FAST = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "30",
-        "-p", "walk_forward_folds", "3"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -49,11 +47,14 @@ def parse(path: Path) -> Links:
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory) -> Path:
+def outputs(seeded_project, tmp_path_factory) -> Path:
+    """Three runs: the session's seeded run of WINDOW (copied), the same with another test fraction, and a
+    run that failed on a bad CSV."""
     out = tmp_path_factory.mktemp("browser-outputs")
-    for extra in ([], ["-p", "test_fraction", "0.25"]):
-        proc = run_runner(*FAST, *extra, outputs=out)
-        assert proc.returncode == 0, proc.stderr
+    shutil.copytree(seeded_project.outputs, out, symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"))
+    proc = run_runner(*WINDOW, "-p", "test_fraction", "0.25", outputs=out)
+    assert proc.returncode == 0, proc.stderr
     bad = out.parent / "bad.csv"
     bad.write_text("Date,Open,High,Low,Close,Volume\n2005-01-03,1,1,1,x,100\n", encoding="utf-8")
     proc = run_runner("-p", "source", "csv", "-p", "csv_path", str(bad), outputs=out)

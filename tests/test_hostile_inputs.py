@@ -182,6 +182,23 @@ def high_below_low(count: int):
     return spoil
 
 
+def missing_trading_days(folder: Path) -> list[str]:
+    """Every 12th trading day left out (about 8 % of the calendar), over ``quality_max_missing_days_pct``."""
+    frame = base()
+    return csv_args(classic(folder, frame.drop(frame.index[40::12])))
+
+
+LARGE_MOVE_ROW = 300
+
+
+def large_move(folder: Path) -> list[str]:
+    """One day printed 70 % above its neighbours (a bad tick), with ``quality_fail_on_large_moves`` on."""
+    frame = base()
+    for column in ("open", "high", "low", "close", "adj_close"):
+        frame.iloc[LARGE_MOVE_ROW, frame.columns.get_loc(column)] *= 1.7
+    return csv_args(classic(folder, frame), "-p", "quality_fail_on_large_moves", "true")
+
+
 DUPLICATED = [120, 480]  # row positions given twice
 
 
@@ -370,6 +387,17 @@ CASES: dict[str, Case] = {
                                  "over the limit 2%"),
                                 evidence=("reports/quality.json",),
                                 check=check_quality_fail("rows with OHLC repaired (% of rows in)"), cost=2),
+    "missing_trading_days": Case(missing_trading_days, 1, "data_cleaning", "DataQualityError",
+                                 ("data quality check failed", "trading days missing (% of expected) is",
+                                  "over the limit 5%"),
+                                 evidence=("reports/quality.json",),
+                                 check=check_quality_fail("trading days missing (% of expected)"), cost=2),
+    "large_move_with_fail_on_large_moves": Case(large_move, 1, "data_cleaning", "DataQualityError",
+                                                ("data quality check failed",
+                                                 "daily moves beyond 40 % after adjustment is 2, over the limit 0"),
+                                                evidence=("reports/quality.json",),
+                                                check=check_quality_fail("daily moves beyond 40 % after adjustment"),
+                                                cost=2),
     "duplicated_dates_different_values": Case(conflicting_duplicates, 0, check=check_duplicates, cost=2),
     "unsorted_dates": Case(newest_first, 0, check=check_sorted, cost=2),
     "volume_all_empty": Case(volume_empty, 1, "data_cleaning", "DataQualityError",

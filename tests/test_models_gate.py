@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,10 @@ from aapl_lib.errors import IntegrityError
 from aapl_lib.features import TARGET, build_features
 from aapl_lib.registry import Registry
 from aapl_lib.significance import diebold_mariano, direction_test
-from helpers import run_runner, sample_frame
+from helpers import WINDOW, run_runner, sample_frame
 
 HYPER = {"random_seed": 42, "ridge_alpha": 1.0, "gb_n_estimators": 30, "gb_max_depth": 2, "gb_learning_rate": 0.1,
          "gb_subsample": 0.8}
-FAST = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "30",
-        "-p", "walk_forward_folds", "3"]
 THRESHOLDS = {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0, "auto_max_p_value": 0.05}
 
 
@@ -132,8 +131,14 @@ def test_registry_integrity(dev, tmp_path):
 
 # ------------------------------------------------------------------------------------------ end to end
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("gate-outputs")
+def outputs(seeded_project, tmp_path_factory) -> Path:
+    """A copy of the session's seeded outputs: one run of WINDOW, kept by the auto gate (no champion yet).
+    Each test below changes only ``ridge_alpha`` or ``random_seed``, so the data tasks are reused and the models
+    run again (a new seed gives gradient boosting, the usual challenger, another model)."""
+    out = tmp_path_factory.mktemp("gate-outputs")
+    shutil.copytree(seeded_project.outputs, out, symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"))
+    return out
 
 
 def _latest(outputs: Path) -> Path:
@@ -145,7 +150,7 @@ def _manifest(run_dir: Path) -> dict:
 
 
 def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs):
-    proc = run_runner(*FAST, "-p", "approval_policy", "manual", outputs=outputs)
+    proc = run_runner(*WINDOW, "-p", "ridge_alpha", "1.5", "-p", "approval_policy", "manual", outputs=outputs)
     assert proc.returncode == 3, proc.stderr
     run_dir = _latest(outputs)
     run_id = run_dir.name
@@ -156,12 +161,28 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
     assert manifest["status"] == "awaiting_approval" and manifest["gate"]["status"] == "awaiting_approval"
     assert manifest["tasks"]["reporting"]["status"] == "pending"
     assert not (outputs / "models" / "AAPL" / "champion.json").exists()  # nothing promoted without approval
+    assert '<td class="st approved">approved</td>' not in (outputs / "index.html").read_text()
 
     again = run_runner("resume", run_id, outputs=outputs)
     assert again.returncode == 3  # still waiting
 
+    # a model file changed after training is never promoted, whoever approves it
+    model = run_dir / "model" / "model.joblib"
+    original = model.read_bytes()
+    model.write_bytes(original + b"\0")
+    try:
+        refused = run_runner("approve", run_id, "--by", "mallory", outputs=outputs)
+    finally:
+        model.write_bytes(original)
+    assert refused.returncode == 1 and "does not match the sha256" in refused.stderr
+    assert not (outputs / "models" / "AAPL" / "champion.json").exists()
+    assert _manifest(run_dir)["status"] == "awaiting_approval"
+
     approved = run_runner("approve", run_id, "--by", "alice", "--note", "reviewed notebook 05", outputs=outputs)
     assert approved.returncode == 0, approved.stderr
+    # the run browser is rebuilt at once: the run's page and the index show the decision
+    assert "approved by alice" in (run_dir / "index.html").read_text()
+    assert '<td class="st approved">approved</td>' in (outputs / "index.html").read_text()
     assert "resume" in approved.stdout
     champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
     assert champion["run_id"] == run_id and champion["approved_by"] == "alice" and champion["policy"] == "manual"
@@ -181,7 +202,7 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
 
 def test_reject_keeps_the_champion_and_reporting_records_it(outputs):
     before = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
-    proc = run_runner(*FAST, "-p", "start", "2004-09-01", "-p", "approval_policy", "manual", outputs=outputs)
+    proc = run_runner(*WINDOW, "-p", "random_seed", "7", "-p", "approval_policy", "manual", outputs=outputs)
     assert proc.returncode == 3, proc.stderr
     run_id = _latest(outputs).name
     rejected = run_runner("reject", run_id, "--by", "bob", "--note", "edge is noise", outputs=outputs)
@@ -199,7 +220,7 @@ def test_reject_keeps_the_champion_and_reporting_records_it(outputs):
 
 def test_auto_policy_keeps_or_promotes_by_thresholds(outputs):
     champion_before = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
-    kept = run_runner(*FAST, "-p", "start", "2004-08-02", "-p", "approval_policy", "auto", outputs=outputs)
+    kept = run_runner(*WINDOW, "-p", "random_seed", "8", "-p", "approval_policy", "auto", outputs=outputs)
     assert kept.returncode == 0, kept.stderr
     decision = json.loads((_latest(outputs) / "reports" / "decision.json").read_text())
     assert decision["decision"] == "kept" and decision["reasons"]
@@ -222,7 +243,7 @@ def test_a_tampered_champion_is_never_loaded(outputs, tmp_path):
     assert marker.exists()
     marker.unlink()
     try:
-        proc = run_runner(*FAST, "-p", "start", "2004-07-01", "-p", "approval_policy", "auto", outputs=outputs)
+        proc = run_runner(*WINDOW, "-p", "random_seed", "9", "-p", "approval_policy", "auto", outputs=outputs)
     finally:
         path.write_bytes(original)
     assert proc.returncode == 1

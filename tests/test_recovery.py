@@ -174,6 +174,10 @@ def test_damaged_state_files_give_one_clear_message(project):
     rerun = project.run(*WINDOW)
     assert rerun.returncode == 0, rerun.stderr
     json.loads(index.read_text())  # rebuilt
+    index.unlink()  # deleted by hand: the tasks that run write it anew
+    rerun = project.run(*WINDOW, "--end-task", "data_ingestion")
+    assert rerun.returncode == 0, rerun.stderr
+    assert project.statuses()["data_ingestion"] == "success" and len(json.loads(index.read_text())) == 1
 
     latest = project.outputs / "latest"
     latest.unlink()

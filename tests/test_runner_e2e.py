@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,11 +12,8 @@ import pytest
 
 from aapl_lib.iorw import sha256_file
 from aapl_lib.tasks import TASKS
-from helpers import ROOT, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
+from helpers import ROOT, WINDOW, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
-# A shorter window than the default profile keeps the suite fast; it still spans the 2005 split.
-WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
-          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]  # small models keep the suite fast
 
 
 def only_run(outputs: Path) -> Path:
@@ -25,10 +23,12 @@ def only_run(outputs: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
+def default_run(seeded_project, tmp_path_factory):
+    """The session's seeded run of ``WINDOW`` (conftest.py): a copy of its outputs, and what the runner printed."""
     outputs = tmp_path_factory.mktemp("outputs")
-    proc = run_runner(*WINDOW, outputs=outputs)
-    return outputs, proc
+    shutil.copytree(seeded_project.outputs, outputs, symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"))
+    return outputs, seeded_project.seed_proc
 
 
 def test_run_succeeds_and_leaves_a_reviewable_run_folder(default_run):
@@ -59,7 +59,7 @@ def test_run_succeeds_and_leaves_a_reviewable_run_folder(default_run):
                 if "text/html" in out.get("data", {}):
                     assert ">None<" not in "".join(out["data"]["text/html"]), task.name
     # progress line per task on stdout, and the run folder named at the end
-    assert proc.stdout.count(" ok in ") == 6 and str(run_dir) in proc.stdout
+    assert proc.stdout.count(" ok in ") == 6 and f"/outputs/runs/{run_dir.name}" in proc.stdout
     # environment and latest pointer
     assert manifest["environment"]["packages"]["papermill"]
     assert (outputs / "latest").resolve() == run_dir
