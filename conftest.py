@@ -17,7 +17,6 @@ atexit.register(shutil.rmtree, _OUTPUTS, ignore_errors=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when xdist runs the suite
 def pytest_xdist_make_scheduler(config, log):
     """With pytest-xdist (``-n auto``, the default in pyproject.toml), keep each test file on one worker, in
@@ -36,8 +35,16 @@ def pytest_xdist_make_scheduler(config, log):
 
 # The files that run the pipeline most (about a minute or more of work each), handed out first so that the
 # workers finish together; the rest follow in their usual order, each file's tests in their own order.
-HEAVIEST_FIRST = ["test_recovery.py", "test_checkpoints.py", "test_batch.py", "test_runner_e2e.py",
-                  "test_hostile_inputs.py", "test_models_gate.py", "test_cli.py", "test_honesty.py"]
+HEAVIEST_FIRST = [
+    "test_recovery.py",
+    "test_checkpoints.py",
+    "test_batch.py",
+    "test_runner_e2e.py",
+    "test_hostile_inputs.py",
+    "test_models_gate.py",
+    "test_cli.py",
+    "test_honesty.py",
+]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -13,9 +13,10 @@ import datetime as dt
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import manifest as mf
 from .config import fingerprint
@@ -39,13 +40,21 @@ BATCH_UNFINISHED = ("interrupted", "failed", "awaiting_approval")
 
 def make_batch_id(tickers: list[str], params: dict[str, Any], now: dt.datetime | None = None) -> str:
     """``20261127T010000Z-batch-3-1a2b3c``: time, ticker count, hash of tickers and params."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-batch-{len(tickers)}-{fingerprint({'t': tickers, 'p': params})[:6]}"
 
 
-def run_ticker(params: dict[str, Any] | None, ticker: str, error: str | None, outputs_dir: str, notebooks_dir: str,
-               project: str | None, log_level: str, resume_run_id: str | None = None,
-               batch_id: str | None = None) -> dict[str, Any]:
+def run_ticker(
+    params: dict[str, Any] | None,
+    ticker: str,
+    error: str | None,
+    outputs_dir: str,
+    notebooks_dir: str,
+    project: str | None,
+    log_level: str,
+    resume_run_id: str | None = None,
+    batch_id: str | None = None,
+) -> dict[str, Any]:
     """One ticker's pipeline, in a worker process (top-level so process pools and Dask can ship it).
 
     The run records ``batch_id``; when a batch is resumed, a ticker whose run was interrupted before the batch
@@ -63,25 +72,55 @@ def run_ticker(params: dict[str, Any] | None, ticker: str, error: str | None, ou
     base = {"ticker": ticker, "worker_pid": os.getpid(), "worker_host": os.uname().nodename}
     if error is not None:  # the parameters of this ticker did not validate
         return {**base, "status": "failed", "exit_code": 2, "message": error, "run_id": None, "duration_s": 0.0}
-    kwargs = dict(outputs_dir=Path(outputs_dir), notebooks_dir=Path(notebooks_dir), log_level=log_level,
-                  progress=lambda _line: None, project=Path(project) if project else None)
+    kwargs = dict(
+        outputs_dir=Path(outputs_dir),
+        notebooks_dir=Path(notebooks_dir),
+        log_level=log_level,
+        progress=lambda _line: None,
+        project=Path(project) if project else None,
+    )
     try:
-        result = (resume_run(resume_run_id, **kwargs) if resume_run_id else
-                  run_pipeline(params, batch_id=batch_id, **kwargs))
+        result = (
+            resume_run(resume_run_id, **kwargs) if resume_run_id else run_pipeline(params, batch_id=batch_id, **kwargs)
+        )
     except LockBusyError as exc:
-        return {**base, "status": "locked", "exit_code": 4, "message": str(exc), "run_id": resume_run_id,
-                "duration_s": round(time.perf_counter() - started, 3)}
+        return {
+            **base,
+            "status": "locked",
+            "exit_code": 4,
+            "message": str(exc),
+            "run_id": resume_run_id,
+            "duration_s": round(time.perf_counter() - started, 3),
+        }
     except PipelineError as exc:
-        return {**base, "status": "failed", "exit_code": 2, "message": str(exc), "run_id": resume_run_id,
-                "duration_s": round(time.perf_counter() - started, 3)}
+        return {
+            **base,
+            "status": "failed",
+            "exit_code": 2,
+            "message": str(exc),
+            "run_id": resume_run_id,
+            "duration_s": round(time.perf_counter() - started, 3),
+        }
     except Exception as exc:  # a worker must always answer
-        return {**base, "status": "failed", "exit_code": 1, "message": f"{type(exc).__name__}: {exc}",
-                "run_id": resume_run_id, "duration_s": round(time.perf_counter() - started, 3)}
+        return {
+            **base,
+            "status": "failed",
+            "exit_code": 1,
+            "message": f"{type(exc).__name__}: {exc}",
+            "run_id": resume_run_id,
+            "duration_s": round(time.perf_counter() - started, 3),
+        }
     if _orphaned():  # the batch's runner died while this ticker ran: nobody waits for the answer
         os._exit(128 + 15)
     status = mf.load(result.run_dir).get("status", "failed")
-    return {**base, "status": status, "exit_code": result.exit_code, "message": result.message.splitlines()[0],
-            "run_id": result.run_id, "duration_s": round(time.perf_counter() - started, 3)}
+    return {
+        **base,
+        "status": status,
+        "exit_code": result.exit_code,
+        "message": result.message.splitlines()[0],
+        "run_id": result.run_id,
+        "duration_s": round(time.perf_counter() - started, 3),
+    }
 
 
 _POOL_PARENT: int | None = None  # in a pool worker: the pid of the batch's runner
@@ -119,19 +158,26 @@ class _Executor:
         self.kind, self.workers, self.scheduler = kind, workers, scheduler
         self.description = ""
 
-    def __enter__(self) -> "_Executor":
+    def __enter__(self) -> _Executor:
         if self.kind == "local":
             self.pool = _LocalProcesses(self.workers)
             self.description = f"local process pool, {self.workers} worker(s)"
         else:
             from distributed import Client, LocalCluster
+
             if self.scheduler:
                 self.cluster = None
                 self.client = Client(self.scheduler, timeout="30s")
                 self.description = f"dask cluster at {self.scheduler}"
             else:
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                self.cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
                 self.client = Client(self.cluster)
                 self.description = f"dask LocalCluster on loopback, {self.workers} worker process(es)"
         return self
@@ -141,15 +187,17 @@ class _Executor:
             yield from self.pool.run(jobs)
         else:
             from distributed import as_completed
+
             started = time.perf_counter()
-            futures = {self.client.submit(run_ticker, *job, pure=False, key=f"ticker-{job[1]}-{os.getpid()}-{i}"): job
-                       for i, job in enumerate(jobs)}
+            futures = {
+                self.client.submit(run_ticker, *job, pure=False, key=f"ticker-{job[1]}-{os.getpid()}-{i}"): job
+                for i, job in enumerate(jobs)
+            }
             for future in as_completed(list(futures)):
                 try:
                     yield future.result()
                 except Exception as exc:  # e.g. KilledWorker: that ticker failed, the others run on
-                    yield _lost(futures[future], None, f"its dask task failed: {type(exc).__name__}: {exc}",
-                                started)
+                    yield _lost(futures[future], None, f"its dask task failed: {type(exc).__name__}: {exc}", started)
 
     def __exit__(self, *exc: object) -> None:
         if self.kind != "local":
@@ -219,15 +267,32 @@ def _how_it_ended(process) -> str:
 
 def _lost(job: tuple, worker_pid: int | None, message: str, started: float) -> dict[str, Any]:
     """The result of a ticker whose worker ended without answering: failed, and ``resume`` continues its run."""
-    return {"ticker": job[1], "worker_pid": worker_pid, "worker_host": os.uname().nodename, "status": "failed",
-            "exit_code": 1, "run_id": job[7], "message": message,
-            "duration_s": round(time.perf_counter() - started, 3)}
+    return {
+        "ticker": job[1],
+        "worker_pid": worker_pid,
+        "worker_host": os.uname().nodename,
+        "status": "failed",
+        "exit_code": 1,
+        "run_id": job[7],
+        "message": message,
+        "duration_s": round(time.perf_counter() - started, 3),
+    }
 
 
-def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_dir: Path, notebooks_dir: Path,
-              project: Path | None, executor: str = "local", workers: int | None = None,
-              scheduler: str | None = None, log_level: str = "INFO", progress: Callable[[str], None] = print,
-              batch_id: str | None = None, resume: bool = False) -> BatchResult:
+def run_batch(
+    per_ticker: dict[str, tuple[dict | None, str | None]],
+    *,
+    outputs_dir: Path,
+    notebooks_dir: Path,
+    project: Path | None,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    log_level: str = "INFO",
+    progress: Callable[[str], None] = print,
+    batch_id: str | None = None,
+    resume: bool = False,
+) -> BatchResult:
     """Run (or, with ``resume``, finish) one pipeline per ticker. ``per_ticker`` maps each ticker to
     ``(validated params, None)`` or ``(None, the reason its params are invalid)``."""
     outputs_dir = outputs_dir.resolve()
@@ -237,15 +302,29 @@ def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_
     batch_id = batch_id or make_batch_id(tickers, {k: v for k, v in common.items() if k != "ticker"})
     batch_dir = outputs_dir / "batches" / batch_id
     with PathLock(batch_dir / ".lock", f"batch {batch_id}"):
-        manifest = read_json(batch_dir / "manifest.json") if resume else {
-            "batch_id": batch_id, "created_at": mf.utc_now(), "tickers": tickers, "runs": {},
-            # each ticker's validated params (or why they are invalid): a resumed batch can start a ticker
-            # that never got a run folder, and finish one whose run the batch manifest never heard of
-            "ticker_params": {t: p for t, (p, _) in per_ticker.items()},
-            "ticker_errors": {t: e for t, (_, e) in per_ticker.items() if e}}
+        manifest = (
+            read_json(batch_dir / "manifest.json")
+            if resume
+            else {
+                "batch_id": batch_id,
+                "created_at": mf.utc_now(),
+                "tickers": tickers,
+                "runs": {},
+                # each ticker's validated params (or why they are invalid): a resumed batch can start a ticker
+                # that never got a run folder, and finish one whose run the batch manifest never heard of
+                "ticker_params": {t: p for t, (p, _) in per_ticker.items()},
+                "ticker_errors": {t: e for t, (_, e) in per_ticker.items() if e},
+            }
+        )
         todo = [t for t in tickers if manifest["runs"].get(t, {}).get("status") not in FINISHED]
-        manifest.update(status="running", executor=executor, workers=workers, scheduler=scheduler,
-                        runner_pid=os.getpid(), runner_host=os.uname().nodename)
+        manifest.update(
+            status="running",
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            runner_pid=os.getpid(),
+            runner_host=os.uname().nodename,
+        )
         if resume:
             manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "tickers": todo})
         write_json(batch_dir / "manifest.json", manifest)
@@ -254,22 +333,37 @@ def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_
             params, error = per_ticker[t]
             previous = manifest["runs"].get(t, {}).get("run_id")
             resumable = resume and previous and (outputs_dir / "runs" / previous / "manifest.json").is_file()
-            jobs.append((params, t, error, str(outputs_dir), str(notebooks_dir), str(project) if project else None,
-                         log_level, previous if resumable else None, batch_id))
+            jobs.append(
+                (
+                    params,
+                    t,
+                    error,
+                    str(outputs_dir),
+                    str(notebooks_dir),
+                    str(project) if project else None,
+                    log_level,
+                    previous if resumable else None,
+                    batch_id,
+                )
+            )
         started = time.perf_counter()
         done = failed = 0
         with _Executor(executor, min(workers, max(len(jobs), 1)), scheduler) as pool:
-            progress(f"batch {batch_id}: {len(jobs)} ticker(s) on {pool.description}"
-                     + (f" ({len(tickers) - len(jobs)} already finished)" if resume else ""))
+            progress(
+                f"batch {batch_id}: {len(jobs)} ticker(s) on {pool.description}"
+                + (f" ({len(tickers) - len(jobs)} already finished)" if resume else "")
+            )
             manifest["executor_description"] = pool.description
             for result in pool.run(jobs):
                 manifest["runs"][result["ticker"]] = result
                 done += 1
                 failed += result["status"] not in FINISHED
                 write_json(batch_dir / "manifest.json", manifest)
-                progress(f"[batch] {result['ticker']:<8} {result['status']:<18} {result['duration_s']:>6.1f} s  "
-                         f"done {done}/{len(jobs)}, failed {failed}, left {len(jobs) - done}"
-                         + (f"  — {result['message']}" if result["status"] not in FINISHED else ""))
+                progress(
+                    f"[batch] {result['ticker']:<8} {result['status']:<18} {result['duration_s']:>6.1f} s  "
+                    f"done {done}/{len(jobs)}, failed {failed}, left {len(jobs) - done}"
+                    + (f"  — {result['message']}" if result["status"] not in FINISHED else "")
+                )
         statuses = {t: manifest["runs"].get(t, {}).get("status") for t in tickers}
         bad = [t for t, s in statuses.items() if s not in FINISHED and s != "awaiting_approval"]
         waiting = [t for t, s in statuses.items() if s == "awaiting_approval"]
@@ -280,20 +374,28 @@ def run_batch(per_ticker: dict[str, tuple[dict | None, str | None]], *, outputs_
         write_summary(outputs_dir, batch_dir, manifest)
     try:
         from .browser import build_index
+
         build_index(outputs_dir)
     except Exception as exc:  # a view only
         progress(f"warning: could not rebuild the run browser: {exc}")
     if bad:
-        message = (f"batch {batch_id}: {len(bad)} of {len(tickers)} ticker(s) did not finish: "
-                   + "; ".join(f"{t} ({manifest['runs'][t]['message']})" for t in bad)
-                   + f". Re-run them with: python runner.py resume {batch_id}")
+        message = (
+            f"batch {batch_id}: {len(bad)} of {len(tickers)} ticker(s) did not finish: "
+            + "; ".join(f"{t} ({manifest['runs'][t]['message']})" for t in bad)
+            + f". Re-run them with: python runner.py resume {batch_id}"
+        )
         return BatchResult(EXIT_FAILED, batch_id, batch_dir, message)
     if waiting:
-        return BatchResult(EXIT_AWAITING, batch_id, batch_dir,
-                           f"batch {batch_id}: {', '.join(waiting)} await approval (python runner.py approve RUN_ID "
-                           f"--by NAME); summary: {batch_dir / 'summary.md'}")
-    return BatchResult(EXIT_OK, batch_id, batch_dir, f"batch {batch_id} succeeded for {', '.join(tickers)}: "
-                                                     f"{batch_dir / 'summary.md'}")
+        return BatchResult(
+            EXIT_AWAITING,
+            batch_id,
+            batch_dir,
+            f"batch {batch_id}: {', '.join(waiting)} await approval (python runner.py approve RUN_ID "
+            f"--by NAME); summary: {batch_dir / 'summary.md'}",
+        )
+    return BatchResult(
+        EXIT_OK, batch_id, batch_dir, f"batch {batch_id} succeeded for {', '.join(tickers)}: {batch_dir / 'summary.md'}"
+    )
 
 
 def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -301,23 +403,35 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
     rows = []
     for ticker in manifest["tickers"]:
         run = manifest["runs"].get(ticker, {})
-        row: dict[str, Any] = {"ticker": ticker, "status": run.get("status", "not run"), "run_id": run.get("run_id"),
-                               "seconds": run.get("duration_s")}
+        row: dict[str, Any] = {
+            "ticker": ticker,
+            "status": run.get("status", "not run"),
+            "run_id": run.get("run_id"),
+            "seconds": run.get("duration_s"),
+        }
         run_dir = outputs_dir / "runs" / (run.get("run_id") or "-")
         evaluation = run_dir / "reports" / "evaluation.json"
         if evaluation.is_file():
             ev = read_json(evaluation)
             m, best = ev["metrics"]["model"], ev.get("best_baseline", "zero_return")
-            row.update(challenger=ev.get("challenger"), model_rmse=m["rmse"], best_baseline=best,
-                       baseline_rmse=ev["metrics"][best]["rmse"],
-                       rmse_gain_pct=100 * (ev["metrics"][best]["rmse"] - m["rmse"]) / ev["metrics"][best]["rmse"],
-                       directional_accuracy=m.get("directional_accuracy"), dm_p=m.get("dm_vs_zero_return_p"),
-                       long_flat=ev["backtest"]["long_flat"]["cumulative_return"],
-                       buy_and_hold=ev["backtest"]["buy_and_hold"]["cumulative_return"],
-                       implausible=bool((ev.get("plausibility") or {}).get("implausible")))
+            row.update(
+                challenger=ev.get("challenger"),
+                model_rmse=m["rmse"],
+                best_baseline=best,
+                baseline_rmse=ev["metrics"][best]["rmse"],
+                rmse_gain_pct=100 * (ev["metrics"][best]["rmse"] - m["rmse"]) / ev["metrics"][best]["rmse"],
+                directional_accuracy=m.get("directional_accuracy"),
+                dm_p=m.get("dm_vs_zero_return_p"),
+                long_flat=ev["backtest"]["long_flat"]["cumulative_return"],
+                buy_and_hold=ev["backtest"]["buy_and_hold"]["cumulative_return"],
+                implausible=bool((ev.get("plausibility") or {}).get("implausible")),
+            )
         decision = run_dir / "reports" / "decision.json"
-        row["gate"] = read_json(decision)["decision"] if decision.is_file() else (
-            "awaiting approval" if row["status"] == "awaiting_approval" else None)
+        row["gate"] = (
+            read_json(decision)["decision"]
+            if decision.is_file()
+            else ("awaiting approval" if row["status"] == "awaiting_approval" else None)
+        )
         rows.append(row)
     return rows
 
@@ -333,21 +447,53 @@ def _f(x: Any, pct: bool = False, digits: int = 3) -> str:
 def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) -> Path:
     """``summary.md``, ``summary.png`` and ``index.html`` comparing the batch's tickers."""
     rows = summary_rows(outputs_dir, manifest)
-    head = ["ticker", "status", "challenger", "model RMSE", "best baseline", "baseline RMSE", "RMSE gain",
-            "direction right", "DM p vs zero", "gate", "long/flat", "buy & hold", "seconds", "run"]
-    table = [[r["ticker"], r["status"], _f(r.get("challenger")), _f(r.get("model_rmse"), True),
-              _f(r.get("best_baseline")), _f(r.get("baseline_rmse"), True),
-              "-" if r.get("rmse_gain_pct") is None else f"{r['rmse_gain_pct']:+.2f} %",
-              _f(r.get("directional_accuracy"), True, 1), _f(r.get("dm_p")),
-              _f(r.get("gate")) + (" (IMPLAUSIBLE: too good to be true)" if r.get("implausible") else ""),
-              _f(r.get("long_flat"), True, 1), _f(r.get("buy_and_hold"), True, 1), _f(r.get("seconds"), digits=1),
-              r.get("run_id") or "-"] for r in rows]
-    lines = [f"# Batch {manifest['batch_id']}", "",
-             f"{len(rows)} ticker(s) on {manifest.get('executor_description', manifest.get('executor'))}; status "
-             f"**{manifest['status']}**; wall time {manifest.get('duration_s', 0):.1f} s.", "",
-             "RMSE gain: how much lower the challenger's held-out RMSE is than the best naive baseline's "
-             "(negative: the model is worse than doing nothing). Backtests: held-out period, with costs.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = [
+        "ticker",
+        "status",
+        "challenger",
+        "model RMSE",
+        "best baseline",
+        "baseline RMSE",
+        "RMSE gain",
+        "direction right",
+        "DM p vs zero",
+        "gate",
+        "long/flat",
+        "buy & hold",
+        "seconds",
+        "run",
+    ]
+    table = [
+        [
+            r["ticker"],
+            r["status"],
+            _f(r.get("challenger")),
+            _f(r.get("model_rmse"), True),
+            _f(r.get("best_baseline")),
+            _f(r.get("baseline_rmse"), True),
+            "-" if r.get("rmse_gain_pct") is None else f"{r['rmse_gain_pct']:+.2f} %",
+            _f(r.get("directional_accuracy"), True, 1),
+            _f(r.get("dm_p")),
+            _f(r.get("gate")) + (" (IMPLAUSIBLE: too good to be true)" if r.get("implausible") else ""),
+            _f(r.get("long_flat"), True, 1),
+            _f(r.get("buy_and_hold"), True, 1),
+            _f(r.get("seconds"), digits=1),
+            r.get("run_id") or "-",
+        ]
+        for r in rows
+    ]
+    lines = [
+        f"# Batch {manifest['batch_id']}",
+        "",
+        f"{len(rows)} ticker(s) on {manifest.get('executor_description', manifest.get('executor'))}; status "
+        f"**{manifest['status']}**; wall time {manifest.get('duration_s', 0):.1f} s.",
+        "",
+        "RMSE gain: how much lower the challenger's held-out RMSE is than the best naive baseline's "
+        "(negative: the model is worse than doing nothing). Backtests: held-out period, with costs.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in table]
     lines += ["", "![model vs best baseline](summary.png)", ""]
     atomic_write_text(batch_dir / "summary.md", "\n".join(lines))
@@ -360,6 +506,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, batch_id: str) -> None:
     import io
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
@@ -380,20 +527,9 @@ def _plot(rows: list[dict[str, Any]], path: Path, batch_id: str) -> None:
 
 
 def _html(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: list[list[str]]) -> None:
-    from jinja2 import Environment
+    from .browser import CSS, templates
 
-    from .browser import CSS
-
-    template = Environment(autoescape=True).from_string(
-        """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch {{ m.batch_id }}</title>
-<style>{{ css }}</style></head><body><nav><a href="../../index.html">all runs</a></nav>
-<h1>Batch {{ m.batch_id }}</h1><p>Status <span class="st {{ m.status }}">{{ m.status }}</span> ·
-{{ m.executor_description }} · {{ '%.1f' % (m.duration_s or 0) }} s</p>
-{% if m.resume %}<p>Continue it with <code id="resume">{{ m.resume }}</code></p>{% endif %}
-<table id="tickers"><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for r in table %}<tr>{% for c in r[:-1] %}<td{% if loop.index == 2 %} class="st {{ c }}"{% endif %}>{{ c }}</td>{% endfor %}
-<td class="mono">{% if r[-1] != '-' %}<a href="../../runs/{{ r[-1] }}/index.html">{{ r[-1] }}</a>{% else %}-{% endif %}</td></tr>{% endfor %}
-</table><img src="summary.png" alt="challenger vs best naive baseline per ticker"></body></html>""")
+    template = templates().get_template("batch.html")
     atomic_write_text(batch_dir / "index.html", template.render(m=manifest, head=head, table=table, css=CSS))
 
 
@@ -410,7 +546,8 @@ def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
             continue
         if manifest.get("status") == "running" and not is_held(path.parent / ".lock"):
             manifest["status"] = "interrupted"
-        manifest["resume"] = (f"python runner.py resume {manifest['batch_id']}"
-                              if manifest.get("status") in BATCH_UNFINISHED else "")
+        manifest["resume"] = (
+            f"python runner.py resume {manifest['batch_id']}" if manifest.get("status") in BATCH_UNFINISHED else ""
+        )
         found.append(manifest)
     return found

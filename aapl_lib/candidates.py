@@ -34,8 +34,12 @@ def hyperparameters(name: str, params: dict[str, Any]) -> dict[str, Any]:
     if name == "ridge":
         return {"alpha": params["ridge_alpha"]}
     if name == "gradient_boosting":
-        return {"n_estimators": params["gb_n_estimators"], "max_depth": params["gb_max_depth"],
-                "learning_rate": params["gb_learning_rate"], "subsample": params["gb_subsample"]}
+        return {
+            "n_estimators": params["gb_n_estimators"],
+            "max_depth": params["gb_max_depth"],
+            "learning_rate": params["gb_learning_rate"],
+            "subsample": params["gb_subsample"],
+        }
     raise ValueError(f"unknown candidate {name!r}: use one of {', '.join(CANDIDATES)}")
 
 
@@ -76,7 +80,9 @@ def always_up_value(train_target: pd.Series | np.ndarray) -> float:
 def baseline_predictions(frame: pd.DataFrame, train_target: pd.Series | np.ndarray) -> dict[str, np.ndarray]:
     """Each baseline's prediction for ``frame``'s rows, from information up to each day and from the
     training period's targets (``train_target``) only."""
-    return {"zero_return": np.zeros(len(frame)),
-            "last_return": frame["ret_1d"].to_numpy(),
-            "rolling_mean": frame[rolling_feature(frame.columns)].to_numpy(),
-            "always_up": np.full(len(frame), always_up_value(train_target))}
+    return {
+        "zero_return": np.zeros(len(frame)),
+        "last_return": frame["ret_1d"].to_numpy(),
+        "rolling_mean": frame[rolling_feature(frame.columns)].to_numpy(),
+        "always_up": np.full(len(frame), always_up_value(train_target)),
+    }

@@ -33,8 +33,13 @@ DEFAULT_THRESHOLDS: dict[str, Any] = {
 }
 
 
-def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_daily_return: float = 0.40,
-                 thresholds: dict[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def clean_prices(
+    raw: pd.DataFrame,
+    *,
+    split_detection: bool = True,
+    max_abs_daily_return: float = 0.40,
+    thresholds: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Clean ``raw`` (a raw price frame, see :mod:`aapl_lib.sources`). Returns ``(cleaned, quality)``.
 
     ``cleaned`` has columns ``open, high, low, close, volume`` adjusted for splits and dividends.
@@ -48,12 +53,14 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_dai
     frame.index.name = "date"
     frame = frame.apply(pd.to_numeric, errors="coerce").astype("float64")
     non_finite = np.isinf(frame.to_numpy())
-    q["non_finite_values"] = {c: int(n) for c, n in zip(frame.columns, non_finite.sum(axis=0)) if n}
+    q["non_finite_values"] = {c: int(n) for c, n in zip(frame.columns, non_finite.sum(axis=0), strict=True) if n}
     frame = frame.mask(non_finite)  # ±inf is no price: a missing value, counted and dropped like one
     empty = [c for c in OHLC + ["volume"] if c in frame.columns and len(frame) and frame[c].isna().all()]
     if empty:
-        raise DataQualityError(f"column {empty[0]} has no values at all ({len(frame)} rows): the file or the "
-                               "source is broken; fix that column or use another file")
+        raise DataQualityError(
+            f"column {empty[0]} has no values at all ({len(frame)} rows): the file or the "
+            "source is broken; fix that column or use another file"
+        )
     if "adj_close" in frame.columns and len(frame) and frame["adj_close"].isna().all():
         frame = frame.drop(columns="adj_close")  # documented repair: treated as absent
         q["adj_close_dropped"] = "the adj_close column was empty: treated as absent"
@@ -93,8 +100,10 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_dai
         frame = frame.drop(index=closed)  # a row on a weekend or an exchange holiday is not a trading day
 
     if frame.empty:
-        raise DataQualityError("no usable price rows are left after cleaning (all rows had missing or "
-                               "non-positive prices): check the input file")
+        raise DataQualityError(
+            "no usable price rows are left after cleaning (all rows had missing or "
+            "non-positive prices): check the input file"
+        )
 
     if "adj_close" in frame.columns:
         frame, q["adjustment"] = adjust_by_adj_close(frame)
@@ -108,17 +117,25 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_dai
     largest = returns.abs().nlargest(5).index
     q["largest_moves"] = [{"date": f"{d:%Y-%m-%d}", "return": round(float(returns[d]), 6)} for d in largest]
     suspicious = returns[returns.abs() > max_abs_daily_return]
-    q["suspicious_moves"] = [{"date": f"{d:%Y-%m-%d}", "return": round(float(r), 6)}
-                             for d, r in suspicious.items()]
+    q["suspicious_moves"] = [{"date": f"{d:%Y-%m-%d}", "return": round(float(r), 6)} for d, r in suspicious.items()]
     for item in q["suspicious_moves"]:
-        log.warning("daily move of %+.1f%% on %s after adjustment: check for an unadjusted corporate action",
-                    100 * item["return"], item["date"])
+        log.warning(
+            "daily move of %+.1f%% on %s after adjustment: check for an unadjusted corporate action",
+            100 * item["return"],
+            item["date"],
+        )
     q["rows_out"] = int(len(frame))
     q["window"] = {"first": f"{frame.index.min():%Y-%m-%d}", "last": f"{frame.index.max():%Y-%m-%d}"}
-    q["checks"] = quality_checks(q, {**DEFAULT_THRESHOLDS, "max_abs_daily_return": max_abs_daily_return,
-                                     **(thresholds or {})})
-    q["status"] = ("fail" if any(c["status"] == "fail" for c in q["checks"]) else
-                   "warn" if any(c["status"] == "warn" for c in q["checks"]) else "pass")
+    q["checks"] = quality_checks(
+        q, {**DEFAULT_THRESHOLDS, "max_abs_daily_return": max_abs_daily_return, **(thresholds or {})}
+    )
+    q["status"] = (
+        "fail"
+        if any(c["status"] == "fail" for c in q["checks"])
+        else "warn"
+        if any(c["status"] == "warn" for c in q["checks"])
+        else "pass"
+    )
     cleaned = frame[OHLC + ["volume"]].copy()
     return cleaned, q
 
@@ -126,23 +143,46 @@ def clean_prices(raw: pd.DataFrame, *, split_detection: bool = True, max_abs_dai
 def quality_checks(q: dict[str, Any], t: dict[str, Any]) -> list[dict[str, Any]]:
     """Each quality figure against its threshold: ``pass``, ``warn`` or ``fail``."""
     rows_in = max(q["rows_in"], 1)
-    dropped = (q["rows_dropped_missing"] + q["rows_dropped_nonpositive"] + len(q["conflicting_duplicate_dates"])
-               + len(q.get("rows_dropped_non_trading", [])))
+    dropped = (
+        q["rows_dropped_missing"]
+        + q["rows_dropped_nonpositive"]
+        + len(q["conflicting_duplicate_dates"])
+        + len(q.get("rows_dropped_non_trading", []))
+    )
     expected = max(q["calendar"].get("expected_trading_days", 0), 1)
 
     def check(name: str, value: float, limit: float, over: str, unit: str = "") -> dict[str, Any]:
-        return {"check": name, "value": round(float(value), 4), "limit": limit, "unit": unit,
-                "status": over if value > limit else "pass"}
+        return {
+            "check": name,
+            "value": round(float(value), 4),
+            "limit": limit,
+            "unit": unit,
+            "status": over if value > limit else "pass",
+        }
 
     large = "fail" if t["quality_fail_on_large_moves"] else "warn"
     return [
-        check("trading days missing (% of expected)", 100 * q["calendar"].get("missing_days", 0) / expected,
-              t["quality_max_missing_days_pct"], "fail", "%"),
+        check(
+            "trading days missing (% of expected)",
+            100 * q["calendar"].get("missing_days", 0) / expected,
+            t["quality_max_missing_days_pct"],
+            "fail",
+            "%",
+        ),
         check("rows dropped (% of rows in)", 100 * dropped / rows_in, t["quality_max_dropped_rows_pct"], "fail", "%"),
-        check("rows with OHLC repaired (% of rows in)", 100 * q["ohlc_repairs"]["rows"] / rows_in,
-              t["quality_max_repaired_rows_pct"], "fail", "%"),
-        check(f"daily moves beyond {100 * t['max_abs_daily_return']:.0f} % after adjustment",
-              len(q["suspicious_moves"]), 0, large),
+        check(
+            "rows with OHLC repaired (% of rows in)",
+            100 * q["ohlc_repairs"]["rows"] / rows_in,
+            t["quality_max_repaired_rows_pct"],
+            "fail",
+            "%",
+        ),
+        check(
+            f"daily moves beyond {100 * t['max_abs_daily_return']:.0f} % after adjustment",
+            len(q["suspicious_moves"]),
+            0,
+            large,
+        ),
         check("dates given twice with different values", len(q["conflicting_duplicate_dates"]), 0, "warn"),
         check("rows on non-trading days (dropped)", len(q.get("rows_dropped_non_trading", [])), 0, "warn"),
         check("zero-volume days", q["zero_volume_days"], 0, "warn"),
@@ -153,16 +193,20 @@ def enforce_quality(quality: dict[str, Any]) -> None:
     """Raise DataQualityError naming every failed check (after the report has been saved)."""
     failed = [c for c in quality.get("checks", []) if c["status"] == "fail"]
     if failed:
-        text = "; ".join(f"{c['check']} is {c['value']:g}{c['unit']}, over the limit {c['limit']:g}{c['unit']}"
-                         for c in failed)
-        raise DataQualityError(f"data quality check failed: {text}. See reports/quality.json; raise the "
-                               "quality_* thresholds with -p only if the data is known to be right")
+        text = "; ".join(
+            f"{c['check']} is {c['value']:g}{c['unit']}, over the limit {c['limit']:g}{c['unit']}" for c in failed
+        )
+        raise DataQualityError(
+            f"data quality check failed: {text}. See reports/quality.json; raise the "
+            "quality_* thresholds with -p only if the data is known to be right"
+        )
 
 
 def checks_table(quality: dict[str, Any]) -> pd.DataFrame:
     """The threshold checks as a table (check, value, limit, status)."""
-    return pd.DataFrame(quality.get("checks", []), columns=["check", "value", "limit", "unit", "status"]) \
-        .set_index("check")
+    return pd.DataFrame(quality.get("checks", []), columns=["check", "value", "limit", "unit", "status"]).set_index(
+        "check"
+    )
 
 
 def repair_ohlc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -177,9 +221,13 @@ def repair_ohlc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     frame["high"] = np.maximum.reduce([frame["high"], frame["low"], body_high])
     frame["low"] = np.minimum.reduce([frame["high"], frame["low"], body_low])
     rows = bad_high | bad_low | inverted
-    report = {"rows": int(rows.sum()), "high_below_open_or_close": int(bad_high.sum()),
-              "low_above_open_or_close": int(bad_low.sum()), "high_below_low": int(inverted.sum()),
-              "first_dates": [f"{d:%Y-%m-%d}" for d in frame.index[rows][:5]]}
+    report = {
+        "rows": int(rows.sum()),
+        "high_below_open_or_close": int(bad_high.sum()),
+        "low_above_open_or_close": int(bad_low.sum()),
+        "high_below_low": int(inverted.sum()),
+        "first_dates": [f"{d:%Y-%m-%d}" for d in frame.index[rows][:5]],
+    }
     return frame, report
 
 
@@ -204,8 +252,13 @@ def adjust_by_adj_close(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, An
     frame["volume"] = frame["volume"] * split_factor
     # Dividend events: small downward steps of the factor that are not splits.
     dividends = int(((ratio > 1.0001) & (ratio < 1.1)).sum())
-    return frame, {"method": "adj_close factor", "splits": splits, "dividend_steps": dividends,
-                   "factor_first": round(float(factor.iloc[0]), 8), "factor_last": round(float(factor.iloc[-1]), 8)}
+    return frame, {
+        "method": "adj_close factor",
+        "splits": splits,
+        "dividend_steps": dividends,
+        "factor_first": round(float(factor.iloc[0]), 8),
+        "factor_last": round(float(factor.iloc[-1]), 8),
+    }
 
 
 def _match_split(x: float, tolerance: float = SPLIT_TOLERANCE) -> float | None:
@@ -239,8 +292,15 @@ def adjust_detected_splits(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str,
             continue
         split = k if g < 1 else 1 / k  # shares are multiplied by ``split``
         vb, va = vol_before.get(day), vol_after.get(day)
-        volume_jumped = bool(vb and va and np.isfinite(vb) and np.isfinite(va) and vb > 0 and va > 0
-                             and abs(np.log(va / vb) - np.log(split)) < abs(np.log(va / vb)))
+        volume_jumped = bool(
+            vb
+            and va
+            and np.isfinite(vb)
+            and np.isfinite(va)
+            and vb > 0
+            and va > 0
+            and abs(np.log(va / vb) - np.log(split)) < abs(np.log(va / vb))
+        )
         splits.append({"date": f"{day:%Y-%m-%d}", "ratio": split, "volume_adjusted": volume_jumped})
     for s in splits:
         before = frame.index < pd.Timestamp(s["date"])
@@ -248,8 +308,11 @@ def adjust_detected_splits(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str,
         if s["volume_adjusted"]:
             frame.loc[before, "volume"] = frame.loc[before, "volume"] * s["ratio"]
         log.info("split %g-for-1 detected on %s and adjusted", s["ratio"], s["date"])
-    return frame, {"method": "detected splits", "splits": splits,
-                   "note": "no adjusted close given: split-sized jumps adjusted, dividends are not"}
+    return frame, {
+        "method": "detected splits",
+        "splits": splits,
+        "note": "no adjusted close given: split-sized jumps adjusted, dividends are not",
+    }
 
 
 def calendar_report(index: pd.DatetimeIndex) -> dict[str, Any]:
@@ -259,10 +322,13 @@ def calendar_report(index: pd.DatetimeIndex) -> dict[str, Any]:
     expected = trading_calendar.trading_days(index.min(), index.max())
     missing = expected.difference(index)
     extra = index.difference(expected)
-    return {"expected_trading_days": int(len(expected)), "missing_days": int(len(missing)),
-            "missing_dates": [f"{d:%Y-%m-%d}" for d in missing[:20]],
-            "non_trading_rows": int(len(extra)),
-            "non_trading_dates": [f"{d:%Y-%m-%d}" for d in extra[:20]]}
+    return {
+        "expected_trading_days": int(len(expected)),
+        "missing_days": int(len(missing)),
+        "missing_dates": [f"{d:%Y-%m-%d}" for d in missing[:20]],
+        "non_trading_rows": int(len(extra)),
+        "non_trading_dates": [f"{d:%Y-%m-%d}" for d in extra[:20]],
+    }
 
 
 def quality_table(quality: dict[str, Any]) -> pd.DataFrame:
@@ -285,8 +351,10 @@ def quality_table(quality: dict[str, Any]) -> pd.DataFrame:
         ("rows on non-trading days (dropped)", len(quality.get("rows_dropped_non_trading", []))),
         ("adjustment", adj.get("method", "none")),
         ("splits", ", ".join(f"{s['date']} x{s['ratio']:g}" for s in adj.get("splits", [])) or "none"),
-        ("largest daily move", ", ".join(f"{m['date']} {100 * m['return']:+.1f}%"
-                                          for m in quality["largest_moves"][:1]) or "n/a"),
+        (
+            "largest daily move",
+            ", ".join(f"{m['date']} {100 * m['return']:+.1f}%" for m in quality["largest_moves"][:1]) or "n/a",
+        ),
         ("moves beyond the flag threshold", len(quality["suspicious_moves"])),
         ("overall", quality.get("status", "n/a")),
     ]

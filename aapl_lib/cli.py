@@ -1,15 +1,15 @@
 """``runner.py``: the command line (papermill's cli, in spirit).
 
-    python runner.py [run] [-f FILE] [-p KEY VALUE]... [--start-task T] [--end-task T] [--only T]
-                     [--force] [--force-task T]... [--log-level L] [--outputs DIR] [--run-dir DIR]
-    python runner.py resume [RUN_ID]
-    python runner.py status [RUN_ID]
-    python runner.py list
-    python runner.py prune --keep-days N [--dry-run]
-    python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
-    python runner.py compare RUN_A RUN_B [--json]
-    python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
-    python runner.py browse
+python runner.py [run] [-f FILE] [-p KEY VALUE]... [--start-task T] [--end-task T] [--only T]
+                 [--force] [--force-task T]... [--log-level L] [--outputs DIR] [--run-dir DIR]
+python runner.py resume [RUN_ID]
+python runner.py status [RUN_ID]
+python runner.py list
+python runner.py prune --keep-days N [--dry-run]
+python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
+python runner.py compare RUN_A RUN_B [--json]
+python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
+python runner.py browse
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import IntegrityError, PipelineError, StorageError
 from .tasks import TASK_NAMES
@@ -37,17 +37,27 @@ EXIT_CODES = """exit codes:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", metavar="DIR", help="outputs folder (default: $AAPL_OUTPUTS_DIR or ./outputs)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="console and task-log verbosity (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="console and task-log verbosity (default INFO)",
+    )
 
 
 def _batch_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--executor", choices=["local", "dask"], default="local",
-                        help="batches: a local process pool (default) or a Dask cluster")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="batches: a local process pool (default) or a Dask cluster",
+    )
     parser.add_argument("--workers", type=int, metavar="N", help="batches: parallel pipelines (default: the cores)")
-    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                        help="with --executor dask: an existing dask.distributed scheduler (default: a LocalCluster "
-                             "on loopback)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="with --executor dask: an existing dask.distributed scheduler (default: a LocalCluster on loopback)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,39 +65,72 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python runner.py",
         description="Run the six-notebook stock prediction pipeline with papermill. Each run writes a folder "
-                    "outputs/runs/<run_id>/ with the executed notebooks, their HTML, artifacts, logs and "
-                    "manifest.json. Without a command, 'run' is meant.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "outputs/runs/<run_id>/ with the executed notebooks, their HTML, artifacts, logs and "
+        "manifest.json. Without a command, 'run' is meant.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start a new run (the default)", epilog=EXIT_CODES,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run",
+        help="start a new run (the default)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("-f", "--file", metavar="FILE", help="parameters YAML (default: params/default.yaml)")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
-                     help="override one parameter; repeatable (see --list-params)")
-    run.add_argument("--start-task", choices=TASK_NAMES, metavar="TASK",
-                     help=f"first task to run ({', '.join(TASK_NAMES)}); earlier outputs are copied from the "
-                          "latest run (or --from-run) after checking their sha256")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        default=[],
+        help="override one parameter; repeatable (see --list-params)",
+    )
+    run.add_argument(
+        "--start-task",
+        choices=TASK_NAMES,
+        metavar="TASK",
+        help=f"first task to run ({', '.join(TASK_NAMES)}); earlier outputs are copied from the "
+        "latest run (or --from-run) after checking their sha256",
+    )
     run.add_argument("--end-task", choices=TASK_NAMES, metavar="TASK", help="last task to run")
-    run.add_argument("--only", choices=TASK_NAMES, metavar="TASK", help="run just this task (= --start-task T "
-                                                                         "--end-task T)")
+    run.add_argument(
+        "--only", choices=TASK_NAMES, metavar="TASK", help="run just this task (= --start-task T --end-task T)"
+    )
     run.add_argument("--force", action="store_true", help="execute every task, reuse nothing")
-    run.add_argument("--force-task", action="append", default=[], choices=TASK_NAMES, metavar="TASK",
-                     help="execute this task even if an earlier result could be reused; repeatable")
-    run.add_argument("--run-dir", metavar="DIR",
-                     help="write into this folder instead of a new outputs/runs/<run_id>/ "
-                          "(e.g. outputs/interactive, the notebooks' own default)")
+    run.add_argument(
+        "--force-task",
+        action="append",
+        default=[],
+        choices=TASK_NAMES,
+        metavar="TASK",
+        help="execute this task even if an earlier result could be reused; repeatable",
+    )
+    run.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="write into this folder instead of a new outputs/runs/<run_id>/ "
+        "(e.g. outputs/interactive, the notebooks' own default)",
+    )
     run.add_argument("--from-run", metavar="RUN_ID", help="with --start-task: take earlier outputs from this run")
     run.add_argument("--list-params", action="store_true", help="print every parameter and exit")
     _batch_options(run)
-    run.add_argument("--tickers", nargs="+", metavar="TICKER",
-                     help="run one pipeline per ticker as a batch (also: tickers: in params)")
+    run.add_argument(
+        "--tickers",
+        nargs="+",
+        metavar="TICKER",
+        help="run one pipeline per ticker as a batch (also: tickers: in params)",
+    )
     _common(run)
 
-    resume = sub.add_parser("resume", help="continue a run from its first unfinished task, or a batch's "
-                                           "unfinished tickers")
-    resume.add_argument("run_id", nargs="?", metavar="RUN_ID|BATCH_ID",
-                        help="default: the newest run (or batch) that did not finish")
+    resume = sub.add_parser(
+        "resume", help="continue a run from its first unfinished task, or a batch's unfinished tickers"
+    )
+    resume.add_argument(
+        "run_id", nargs="?", metavar="RUN_ID|BATCH_ID", help="default: the newest run (or batch) that did not finish"
+    )
     _batch_options(resume)
     _common(resume)
     status = sub.add_parser("status", help="each task's state, duration, reused-or-run and notebook")
@@ -101,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--keep-days", type=int, required=True, metavar="N")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _common(prune)
-    for verb, text in (("approve", "approve a run awaiting approval: its challenger becomes the champion"),
-                       ("reject", "reject a run awaiting approval: the champion stays")):
+    for verb, text in (
+        ("approve", "approve a run awaiting approval: its challenger becomes the champion"),
+        ("reject", "reject a run awaiting approval: the champion stays"),
+    ):
         cmd = sub.add_parser(verb, help=text)
         cmd.add_argument("run_id", metavar="RUN_ID")
         cmd.add_argument("--by", required=True, metavar="NAME", help="who decides (recorded)")
@@ -145,28 +190,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _resume_batch(args, root, outputs)
         if args.command == "resume":
             from .orchestration import resume_run
-            result = resume_run(args.run_id, outputs_dir=outputs, notebooks_dir=root / "notebooks",
-                                log_level=args.log_level, project=root)
+
+            result = resume_run(
+                args.run_id,
+                outputs_dir=outputs,
+                notebooks_dir=root / "notebooks",
+                log_level=args.log_level,
+                project=root,
+            )
             return _finish(result)
         if args.command in ("approve", "reject"):
             from .orchestration import decide
-            print(decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note,
-                         outputs_dir=outputs))
+
+            print(
+                decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs)
+            )
             return 0
         if args.command == "compare":
             from .compare import compare_runs, format_text
             from .orchestration import find_run
+
             run_a, run_b = find_run(outputs, args.run_a), find_run(outputs, args.run_b)
             diff = compare_runs(run_a, run_b)
             print(json.dumps(diff, indent=2, default=str) if args.json else format_text(diff))
             from .browser import build_compare_page
+
             build_compare_page(run_a, run_b)
             return 0
         if args.command == "dag":
             return _dag(args)
         if args.command == "browse":
-            from .browser import build_run_page, refresh
             from .batch import list_batches, write_summary
+            from .browser import build_run_page, refresh
+
             for run_dir in sorted((outputs / "runs").iterdir()) if (outputs / "runs").is_dir() else []:
                 if (run_dir / "manifest.json").is_file():
                     try:
@@ -183,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list(args, outputs)
         if args.command == "prune":
             from .retention import prune_runs
+
             if args.keep_days < 0:
                 raise PipelineError("--keep-days must be 0 or more")
             report = prune_runs(outputs, args.keep_days, dry_run=args.dry_run)
@@ -204,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as exc:
         from .iorw import disk_error
+
         if disk_error(exc.filename or outputs, exc) is None:
             raise
         print(f"error: {disk_error(exc.filename or outputs, exc)}", file=sys.stderr)
@@ -230,17 +288,30 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     params = resolve_params(params_file, overrides)
     run_dir = Path(args.run_dir).resolve() if args.run_dir else None
     if run_dir is not None and (run_dir == outputs or not run_dir.is_relative_to(outputs)):
-        raise PipelineError(f"--run-dir {args.run_dir} is outside the outputs folder {outputs}: runs are written "
-                            "below it (e.g. --run-dir outputs/interactive), or choose another --outputs")
+        raise PipelineError(
+            f"--run-dir {args.run_dir} is outside the outputs folder {outputs}: runs are written "
+            "below it (e.g. --run-dir outputs/interactive), or choose another --outputs"
+        )
     from_run = None
     if args.from_run:
         from .orchestration import find_run
+
         from_run = find_run(outputs, args.from_run)
     from .orchestration import run_pipeline
-    result = run_pipeline(params, outputs_dir=outputs, notebooks_dir=root / "notebooks",
-                          start_task=args.only or args.start_task, end_task=args.only or args.end_task,
-                          run_dir=run_dir, from_run=from_run, log_level=args.log_level, project=root,
-                          force=args.force, force_tasks=tuple(args.force_task))
+
+    result = run_pipeline(
+        params,
+        outputs_dir=outputs,
+        notebooks_dir=root / "notebooks",
+        start_task=args.only or args.start_task,
+        end_task=args.only or args.end_task,
+        run_dir=run_dir,
+        from_run=from_run,
+        log_level=args.log_level,
+        project=root,
+        force=args.force,
+        force_tasks=tuple(args.force_task),
+    )
     return _finish(result)
 
 
@@ -282,16 +353,24 @@ def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: li
     from .batch import run_batch
 
     if args.start_task or args.end_task or args.only or args.run_dir or args.from_run:
-        raise PipelineError("a batch runs whole pipelines: --start-task/--end-task/--only/--run-dir/--from-run "
-                            "apply to single runs")
+        raise PipelineError(
+            "a batch runs whole pipelines: --start-task/--end-task/--only/--run-dir/--from-run apply to single runs"
+        )
     if args.scheduler and args.executor != "dask":
         raise PipelineError("--scheduler needs --executor dask")
     if args.workers is not None and args.workers < 1:
         raise PipelineError("--workers must be 1 or more")
     per_ticker = _per_ticker(params_file, overrides, tickers)
-    result = run_batch(per_ticker, outputs_dir=outputs, notebooks_dir=root / "notebooks", project=root,
-                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                       log_level=args.log_level)
+    result = run_batch(
+        per_ticker,
+        outputs_dir=outputs,
+        notebooks_dir=root / "notebooks",
+        project=root,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        log_level=args.log_level,
+    )
     return _finish(result)
 
 
@@ -314,7 +393,6 @@ def _newest_unfinished_batch(outputs: Path) -> str | None:
 def _resume_batch(args, root: Path, outputs: Path) -> int:
     from .batch import run_batch
     from .iorw import read_json
-
     from .orchestration import unfinished_batch_run
 
     manifest = read_json(outputs / "batches" / args.run_id / "manifest.json")
@@ -322,14 +400,30 @@ def _resume_batch(args, root: Path, outputs: Path) -> int:
     for ticker in manifest["tickers"]:
         run_id = manifest["runs"].get(ticker, {}).get("run_id")
         run_dir = outputs / "runs" / run_id if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
-        params = read_json(run_dir / "manifest.json")["params"] if run_dir is not None and \
-            (run_dir / "manifest.json").is_file() else (manifest.get("ticker_params") or {}).get(ticker)
-        error = None if params else (manifest.get("ticker_errors") or {}).get(ticker) or \
-            manifest["runs"].get(ticker, {}).get("message", "never started")
+        params = (
+            read_json(run_dir / "manifest.json")["params"]
+            if run_dir is not None and (run_dir / "manifest.json").is_file()
+            else (manifest.get("ticker_params") or {}).get(ticker)
+        )
+        error = (
+            None
+            if params
+            else (manifest.get("ticker_errors") or {}).get(ticker)
+            or manifest["runs"].get(ticker, {}).get("message", "never started")
+        )
         per_ticker[ticker] = (params, error)
-    result = run_batch(per_ticker, outputs_dir=outputs, notebooks_dir=root / "notebooks", project=root,
-                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                       log_level=args.log_level, batch_id=args.run_id, resume=True)
+    result = run_batch(
+        per_ticker,
+        outputs_dir=outputs,
+        notebooks_dir=root / "notebooks",
+        project=root,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        log_level=args.log_level,
+        batch_id=args.run_id,
+        resume=True,
+    )
     return _finish(result)
 
 
@@ -368,8 +462,7 @@ def _status(args: argparse.Namespace, outputs: Path) -> int:
     manifest = as_read(run_dir, load(run_dir))
     status, hint = manifest["status"], manifest["resume"]
     if args.json:
-        print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows},
-                         indent=2))
+        print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows}, indent=2))
         return 0
     print(f"run {manifest['run_id']}  status {status}  {run_dir}")
     if hint:
@@ -397,8 +490,10 @@ def _list(args: argparse.Namespace, outputs: Path) -> int:
     for r in rows:
         tasks = ", ".join(f"{n} {s}" for s, n in sorted((r.get("tasks") or {}).items()))
         secs = "" if r.get("duration_s") is None else f"{r['duration_s']:.1f}"
-        print(f"{r['run_id']:<36}{str(r.get('status')):<13}{r.get('ticker', ''):<8}{r.get('source', ''):<10}"
-              f"{r.get('window', ''):<24}{secs:>8}  {tasks}")
+        print(
+            f"{r['run_id']:<36}{str(r.get('status')):<13}{r.get('ticker', ''):<8}{r.get('source', ''):<10}"
+            f"{r.get('window', ''):<24}{secs:>8}  {tasks}"
+        )
         if r.get("resume"):
             print(f"{'':<36}continue with: {r['resume']}")
         if r.get("error"):

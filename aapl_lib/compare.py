@@ -29,28 +29,55 @@ def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
     """Parameter differences, artifacts changed/added/removed (by sha256) and metric differences."""
     ma, mb = mf.load(run_a), mf.load(run_b)
     keys = sorted(set(ma["params"]) | set(mb["params"]))
-    params = [{"name": k, "a": ma["params"].get(k), "b": mb["params"].get(k)} for k in keys
-              if ma["params"].get(k) != mb["params"].get(k)]
+    params = [
+        {"name": k, "a": ma["params"].get(k), "b": mb["params"].get(k)}
+        for k in keys
+        if ma["params"].get(k) != mb["params"].get(k)
+    ]
 
     def artifacts(m: dict) -> dict[str, str]:
-        return {rel: info["sha256"] for rec in m["tasks"].values() for rel, info in (rec.get("artifacts") or {}).items()}
+        return {
+            rel: info["sha256"] for rec in m["tasks"].values() for rel, info in (rec.get("artifacts") or {}).items()
+        }
 
     aa, ab = artifacts(ma), artifacts(mb)
     changes = []
     for rel in sorted(set(aa) | set(ab)):
-        state = ("only in A" if rel not in ab else "only in B" if rel not in aa else
-                 "same" if aa[rel] == ab[rel] else "changed")
+        state = (
+            "only in A"
+            if rel not in ab
+            else "only in B"
+            if rel not in aa
+            else "same"
+            if aa[rel] == ab[rel]
+            else "changed"
+        )
         changes.append({"artifact": rel, "state": state, "a": aa.get(rel, "")[:12], "b": ab.get(rel, "")[:12]})
     xa, xb = _metrics(run_a), _metrics(run_b)
     metrics = []
     for name in sorted(set(xa) | set(xb)):
         a, b = xa.get(name), xb.get(name)
-        metrics.append({"metric": name, "a": a, "b": b,
-                        "difference": (b - a) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None})
-    gates = {side: (m.get("gate") or {}).get("decision") or (m.get("gate") or {}).get("status") for side, m in
-             (("a", ma), ("b", mb))}
-    return {"a": ma["run_id"], "b": mb["run_id"], "status": {"a": ma["status"], "b": mb["status"]},
-            "params": params, "artifacts": changes, "metrics": metrics, "gate": gates}
+        metrics.append(
+            {
+                "metric": name,
+                "a": a,
+                "b": b,
+                "difference": (b - a) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None,
+            }
+        )
+    gates = {
+        side: (m.get("gate") or {}).get("decision") or (m.get("gate") or {}).get("status")
+        for side, m in (("a", ma), ("b", mb))
+    }
+    return {
+        "a": ma["run_id"],
+        "b": mb["run_id"],
+        "status": {"a": ma["status"], "b": mb["status"]},
+        "params": params,
+        "artifacts": changes,
+        "metrics": metrics,
+        "gate": gates,
+    }
 
 
 def _fmt(x: Any) -> str:
@@ -63,13 +90,19 @@ def _fmt(x: Any) -> str:
 
 def format_text(diff: dict[str, Any]) -> str:
     """The comparison as plain text for the terminal."""
-    lines = [f"A = {diff['a']} ({diff['status']['a']}, gate {diff['gate']['a'] or '-'})",
-             f"B = {diff['b']} ({diff['status']['b']}, gate {diff['gate']['b'] or '-'})", "", "parameters that differ:"]
+    lines = [
+        f"A = {diff['a']} ({diff['status']['a']}, gate {diff['gate']['a'] or '-'})",
+        f"B = {diff['b']} ({diff['status']['b']}, gate {diff['gate']['b'] or '-'})",
+        "",
+        "parameters that differ:",
+    ]
     lines += [f"  {p['name']:<28} A {_fmt(p['a']):<24} B {_fmt(p['b'])}" for p in diff["params"]] or ["  none"]
     changed = [c for c in diff["artifacts"] if c["state"] != "same"]
     same = len(diff["artifacts"]) - len(changed)
     lines += ["", f"artifacts: {len(changed)} differ, {same} identical (sha256)"]
     lines += [f"  {c['artifact']:<36} {c['state']:<10} A {c['a'] or '-':<12} B {c['b'] or '-'}" for c in changed]
     lines += ["", f"{'metric':<44}{'A':>14}{'B':>14}{'B - A':>14}"]
-    lines += [f"{m['metric']:<44}{_fmt(m['a']):>14}{_fmt(m['b']):>14}{_fmt(m['difference']):>14}" for m in diff["metrics"]]
+    lines += [
+        f"{m['metric']:<44}{_fmt(m['a']):>14}{_fmt(m['b']):>14}{_fmt(m['difference']):>14}" for m in diff["metrics"]
+    ]
     return "\n".join(lines)

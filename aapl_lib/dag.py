@@ -62,22 +62,44 @@ def draw(path: str | Path) -> Path:
     ax.set_xlim(-1.6, width * len(steps))
     ax.set_ylim(-4.0, 1.2)
     ax.axis("off")
-    ax.text(-1.45, 0, "source\n(sample /\nyfinance / csv)", ha="left", va="center", fontsize=8,
-            bbox=dict(boxstyle="round", fc="#f3f4f6", ec="#6b7280"))
+    ax.text(
+        -1.45,
+        0,
+        "source\n(sample /\nyfinance / csv)",
+        ha="left",
+        va="center",
+        fontsize=8,
+        bbox=dict(boxstyle="round", fc="#f3f4f6", ec="#6b7280"),
+    )
     for i, task in enumerate(steps):
         x = i * width
         gate = not task.notebook
-        ax.add_patch(FancyBboxPatch((x, -0.45), width * 0.86, 0.9, boxstyle="round,pad=0.05",
-                                    fc="#fef3c7" if gate else "#dbeafe", ec="#b45309" if gate else "#1d4ed8"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, -0.45),
+                width * 0.86,
+                0.9,
+                boxstyle="round,pad=0.05",
+                fc="#fef3c7" if gate else "#dbeafe",
+                ec="#b45309" if gate else "#1d4ed8",
+            )
+        )
         ax.text(x + width * 0.43, 0.12, task.title, ha="center", va="center", fontsize=8.5, weight="bold")
         ax.text(x + width * 0.43, -0.2, task.notebook or "runner", ha="center", va="center", fontsize=6.5)
         start = x - width * 0.14 if i else -0.35
         ax.annotate("", xy=(x - 0.02, 0), xytext=(start, 0), arrowprops=dict(arrowstyle="->", color="#374151"))
         for j, rel in enumerate(task.outputs):
-            ax.text(x + 0.05, -0.85 - 0.42 * j, rel, ha="left", va="center", fontsize=6.5, family="monospace",
-                    bbox=dict(boxstyle="round,pad=0.2", fc="#ecfdf5", ec="#059669", lw=0.6))
-    ax.set_title("Pipeline DAG: tasks (blue), approval gate (amber) and the artifacts each writes (green)",
-                 fontsize=10)
+            ax.text(
+                x + 0.05,
+                -0.85 - 0.42 * j,
+                rel,
+                ha="left",
+                va="center",
+                fontsize=6.5,
+                family="monospace",
+                bbox=dict(boxstyle="round,pad=0.2", fc="#ecfdf5", ec="#059669", lw=0.6),
+            )
+    ax.set_title("Pipeline DAG: tasks (blue), approval gate (amber) and the artifacts each writes (green)", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight", metadata={"Software": None} if path.suffix == ".png" else None)
     plt.close(fig)

@@ -14,10 +14,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .features import TARGET  # noqa: E402
-from .iorw import atomic_write_bytes  # noqa: E402
 from .candidates import BASELINES, baseline_predictions  # noqa: E402
+from .features import TARGET  # noqa: E402
 from .formatting import backtest_rows, metrics_frame, pct, pvalue  # noqa: E402
+from .iorw import atomic_write_bytes  # noqa: E402
 from .metrics import R2_DEFINITION, regression_metrics  # noqa: E402, F401 (R2_DEFINITION: for notebooks)
 from .significance import predictor_tests, sharpe_standard_error  # noqa: E402
 from .trading_calendar import next_trading_day  # noqa: E402
@@ -25,12 +25,19 @@ from .trading_calendar import next_trading_day  # noqa: E402
 TRADING_DAYS = 252
 
 
-def predictions_table(estimator, test: pd.DataFrame, features: list[str], train_target: pd.Series, champion=None,
-                      champion_features: list[str] | None = None) -> pd.DataFrame:
+def predictions_table(
+    estimator,
+    test: pd.DataFrame,
+    features: list[str],
+    train_target: pd.Series,
+    champion=None,
+    champion_features: list[str] | None = None,
+) -> pd.DataFrame:
     """Actual next-day return, the challenger's prediction, each baseline's and (when there is one) the
     champion's, one row per held-out day. ``train_target`` (the training rows' targets) sizes ``always_up``."""
-    table = pd.DataFrame({"actual": test[TARGET].to_numpy(),
-                          "model": estimator.predict(test[features].to_numpy())}, index=test.index)
+    table = pd.DataFrame(
+        {"actual": test[TARGET].to_numpy(), "model": estimator.predict(test[features].to_numpy())}, index=test.index
+    )
     for name, pred in baseline_predictions(test, train_target).items():
         table[name] = pred
     if champion is not None:
@@ -68,10 +75,15 @@ def plausibility(model: dict[str, Any], max_r2: float, max_directional_accuracy:
         reasons.append(f"held-out R² {model['r2']:+.3f} is above {max_r2:g} (max_plausible_r2)")
     da = model.get("directional_accuracy")
     if da is not None and da > max_directional_accuracy:
-        reasons.append(f"held-out directional accuracy {100 * da:.1f} % is above "
-                       f"{100 * max_directional_accuracy:.1f} % (max_plausible_directional_accuracy)")
-    return {"implausible": bool(reasons), "reasons": reasons,
-            "limits": {"max_plausible_r2": max_r2, "max_plausible_directional_accuracy": max_directional_accuracy}}
+        reasons.append(
+            f"held-out directional accuracy {100 * da:.1f} % is above "
+            f"{100 * max_directional_accuracy:.1f} % (max_plausible_directional_accuracy)"
+        )
+    return {
+        "implausible": bool(reasons),
+        "reasons": reasons,
+        "limits": {"max_plausible_r2": max_r2, "max_plausible_directional_accuracy": max_directional_accuracy},
+    }
 
 
 def verdict(metrics: dict[str, dict[str, Any]], plausible: dict[str, Any] | None = None) -> str:
@@ -91,18 +103,30 @@ def verdict(metrics: dict[str, dict[str, Any]], plausible: dict[str, Any] | None
     if model.get("directional_accuracy") is not None:
         up = metrics.get("always_up", {}).get("directional_accuracy")
         chance = model.get("direction_chance")
-        direction = (f"; it calls the direction right on {pct(model['directional_accuracy'], 1)} of test days"
-                     + (f" against {pct(up, 1)} for always predicting the training period's majority direction"
-                        if up is not None else "")
-                     + (f" and a chance level of {pct(chance, 1)} (Pesaran-Timmermann p = "
-                        f"{pvalue(model.get('direction_p'))})" if chance is not None else ""))
+        direction = (
+            f"; it calls the direction right on {pct(model['directional_accuracy'], 1)} of test days"
+            + (
+                f" against {pct(up, 1)} for always predicting the training period's majority direction"
+                if up is not None
+                else ""
+            )
+            + (
+                f" and a chance level of {pct(chance, 1)} (Pesaran-Timmermann p = {pvalue(model.get('direction_p'))})"
+                if chance is not None
+                else ""
+            )
+        )
     warning = ""
     if plausible and plausible["implausible"]:
-        warning = ("IMPLAUSIBLE: " + "; ".join(plausible["reasons"]) + ". Results this good on daily returns "
-                   "almost always mean a feature sees the future; it is not promoted automatically. ")
-    return (f"{warning}{head} (out-of-sample R² {model['r2']:+.4f} against the training mean{sig}; best naive "
-            f"baseline: {best}){direction}. Daily returns are close to unpredictable: treat any edge this small "
-            "as noise until it holds out of sample over a long period.")
+        warning = (
+            "IMPLAUSIBLE: " + "; ".join(plausible["reasons"]) + ". Results this good on daily returns "
+            "almost always mean a feature sees the future; it is not promoted automatically. "
+        )
+    return (
+        f"{warning}{head} (out-of-sample R² {model['r2']:+.4f} against the training mean{sig}; best naive "
+        f"baseline: {best}){direction}. Daily returns are close to unpredictable: treat any edge this small "
+        "as noise until it holds out of sample over a long period."
+    )
 
 
 def metrics_table(metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -121,10 +145,14 @@ def backtest(predictions: pd.DataFrame, cost_bps: float = 0.0) -> pd.DataFrame:
     actual = predictions["actual"].to_numpy()
     pred = predictions["model"].to_numpy()
     cost = cost_bps / 1e4
-    positions = {"buy_and_hold": np.ones(len(actual)), "long_flat": (pred > 0).astype(float),
-                 "long_short": np.sign(pred)}
-    frame = pd.DataFrame({name: _strategy(actual, pos, cost) for name, pos in positions.items()},
-                         index=predictions.index)
+    positions = {
+        "buy_and_hold": np.ones(len(actual)),
+        "long_flat": (pred > 0).astype(float),
+        "long_short": np.sign(pred),
+    }
+    frame = pd.DataFrame(
+        {name: _strategy(actual, pos, cost) for name, pos in positions.items()}, index=predictions.index
+    )
     for name, pos in positions.items():
         frame[f"{name}_position"] = pos
     return frame
@@ -132,10 +160,12 @@ def backtest(predictions: pd.DataFrame, cost_bps: float = 0.0) -> pd.DataFrame:
 
 def backtest_caveat(cost_bps: float) -> str:
     """What the backtest is and is not, in one sentence."""
-    return (f"a research backtest of the challenger on the held-out period (days it was not trained on): "
-            f"positions from its predicted sign, close-to-close fills, {cost_bps:g} bps per unit of position "
-            "change; no slippage, borrowing costs or taxes; Sharpe ratios with 95 % intervals from their "
-            "standard errors (Lo, 2002), so overlapping intervals cannot be told apart; not a trading record")
+    return (
+        f"a research backtest of the challenger on the held-out period (days it was not trained on): "
+        f"positions from its predicted sign, close-to-close fills, {cost_bps:g} bps per unit of position "
+        "change; no slippage, borrowing costs or taxes; Sharpe ratios with 95 % intervals from their "
+        "standard errors (Lo, 2002), so overlapping intervals cannot be told apart; not a trading record"
+    )
 
 
 def backtest_summary(daily: pd.DataFrame, cost_bps: float = 0.0) -> dict[str, Any]:
@@ -153,12 +183,15 @@ def backtest_summary(daily: pd.DataFrame, cost_bps: float = 0.0) -> dict[str, An
             daily_sharpe = r.mean() / sd
             sharpe = float(daily_sharpe * np.sqrt(TRADING_DAYS))
             se = float(sharpe_standard_error(daily_sharpe, len(r)) * np.sqrt(TRADING_DAYS))
-        out[name] = {"cumulative_return": float(equity[-1] - 1),
-                     "sharpe_annualised": sharpe, "sharpe_se": se,
-                     "sharpe_ci95": None if se is None else [sharpe - 1.96 * se, sharpe + 1.96 * se],
-                     "max_drawdown": float((equity / peak - 1).min()),
-                     "turnover_per_day": float(np.abs(np.diff(np.concatenate([[0.0], pos]))).mean()),
-                     "days_long": float((pos > 0).mean())}
+        out[name] = {
+            "cumulative_return": float(equity[-1] - 1),
+            "sharpe_annualised": sharpe,
+            "sharpe_se": se,
+            "sharpe_ci95": None if se is None else [sharpe - 1.96 * se, sharpe + 1.96 * se],
+            "max_drawdown": float((equity / peak - 1).min()),
+            "turnover_per_day": float(np.abs(np.diff(np.concatenate([[0.0], pos]))).mean()),
+            "days_long": float((pos > 0).mean()),
+        }
     return out
 
 
@@ -168,8 +201,9 @@ def backtest_table(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows[1:], columns=rows[0]).set_index("strategy")
 
 
-def forecast(estimator, features_frame: pd.DataFrame, features: list[str], cleaned: pd.DataFrame,
-             rmse: float, model: str) -> dict[str, Any]:
+def forecast(
+    estimator, features_frame: pd.DataFrame, features: list[str], cleaned: pd.DataFrame, rmse: float, model: str
+) -> dict[str, Any]:
     """``model``'s predicted return for the trading day after the last price row, from that row's features,
     with the held-out ``rmse`` as a rough error band.
 
@@ -177,40 +211,62 @@ def forecast(estimator, features_frame: pd.DataFrame, features: list[str], clean
     (a feature needs data it lacks), there is no forecast and the record says why — never a forecast for a
     day that is already in the data."""
     last_price_day = cleaned.index.max()
-    base = {"model": model, "last_price_date": f"{last_price_day:%Y-%m-%d}",
-            "for_date": f"{next_trading_day(last_price_day):%Y-%m-%d}"}
+    base = {
+        "model": model,
+        "last_price_date": f"{last_price_day:%Y-%m-%d}",
+        "for_date": f"{next_trading_day(last_price_day):%Y-%m-%d}",
+    }
     if features_frame.index.max() != last_price_day:
         missing = [f for f in features if f not in features_frame.columns]
-        return {**base, "available": False, "predicted_return": None, "direction": None,
-                "reason": (f"the last price row ({last_price_day:%Y-%m-%d}) has no complete features (the newest "
-                           f"feature row is {features_frame.index.max():%Y-%m-%d}"
-                           + (f"; missing columns {missing}" if missing else "") + "): no forecast is made "
-                           "rather than one for a day already in the data")}
+        return {
+            **base,
+            "available": False,
+            "predicted_return": None,
+            "direction": None,
+            "reason": (
+                f"the last price row ({last_price_day:%Y-%m-%d}) has no complete features (the newest "
+                f"feature row is {features_frame.index.max():%Y-%m-%d}"
+                + (f"; missing columns {missing}" if missing else "")
+                + "): no forecast is made "
+                "rather than one for a day already in the data"
+            ),
+        }
     last = features_frame.loc[[last_price_day]]
     predicted = float(estimator.predict(last[features].to_numpy())[0])
     return {
-        **base, "available": True,
+        **base,
+        "available": True,
         "predicted_return": predicted,
         "band_1rmse": [predicted - rmse, predicted + rmse],
         "direction": "up" if predicted > 0 else ("down" if predicted < 0 else "flat"),
-        "caveat": ("A statistical estimate, not advice: on the held-out period the typical error (RMSE "
-                   f"{100 * rmse:.2f} %) is larger than the forecast itself ({100 * predicted:+.3f} %)."
-                   if abs(predicted) < rmse else
-                   f"A statistical estimate, not advice; the held-out RMSE was {100 * rmse:.2f} %."),
+        "caveat": (
+            "A statistical estimate, not advice: on the held-out period the typical error (RMSE "
+            f"{100 * rmse:.2f} %) is larger than the forecast itself ({100 * predicted:+.3f} %)."
+            if abs(predicted) < rmse
+            else f"A statistical estimate, not advice; the held-out RMSE was {100 * rmse:.2f} %."
+        ),
     }
 
 
-def forecasts(estimator, features_frame: pd.DataFrame, features: list[str], cleaned: pd.DataFrame,
-              metrics: dict[str, dict[str, Any]], champion=None, champion_features: list[str] | None = None
-              ) -> dict[str, Any]:
+def forecasts(
+    estimator,
+    features_frame: pd.DataFrame,
+    features: list[str],
+    cleaned: pd.DataFrame,
+    metrics: dict[str, dict[str, Any]],
+    champion=None,
+    champion_features: list[str] | None = None,
+) -> dict[str, Any]:
     """The challenger's forecast and, when there is a comparable champion, the champion's: the report shows
     the champion's (or, without one, the challenger's labelled as not promoted) once the gate has decided."""
-    out = {"challenger": forecast(estimator, features_frame, features, cleaned, metrics["model"]["rmse"],
-                                  "challenger"),
-           "champion": None}
+    out = {
+        "challenger": forecast(estimator, features_frame, features, cleaned, metrics["model"]["rmse"], "challenger"),
+        "champion": None,
+    }
     if champion is not None and "champion" in metrics:
-        out["champion"] = forecast(champion, features_frame, champion_features or features, cleaned,
-                                   metrics["champion"]["rmse"], "champion")
+        out["champion"] = forecast(
+            champion, features_frame, champion_features or features, cleaned, metrics["champion"]["rmse"], "champion"
+        )
     out["last_price_date"] = out["challenger"]["last_price_date"]
     out["for_date"] = out["challenger"]["for_date"]
     return out
@@ -222,11 +278,15 @@ def forecasts_table(fc: dict[str, Any]) -> pd.DataFrame:
     for key in ("challenger", "champion"):
         f = fc.get(key)
         if f:
-            rows[key] = {"for": f["for_date"], "from prices up to": f["last_price_date"],
-                         "predicted return": pct(f["predicted_return"], 3) if f["available"] else "n/a",
-                         "direction": f["direction"] or "n/a",
-                         "1-RMSE band": (f"{pct(f['band_1rmse'][0], 2)} .. {pct(f['band_1rmse'][1], 2)}"
-                                         if f["available"] else f["reason"])}
+            rows[key] = {
+                "for": f["for_date"],
+                "from prices up to": f["last_price_date"],
+                "predicted return": pct(f["predicted_return"], 3) if f["available"] else "n/a",
+                "direction": f["direction"] or "n/a",
+                "1-RMSE band": (
+                    f"{pct(f['band_1rmse'][0], 2)} .. {pct(f['band_1rmse'][1], 2)}" if f["available"] else f["reason"]
+                ),
+            }
     return pd.DataFrame(rows).T
 
 
@@ -273,13 +333,17 @@ def plot_residuals(predictions: pd.DataFrame, path: str | Path, ticker: str) -> 
 def plot_cumulative(daily: pd.DataFrame, path: str | Path, ticker: str, cost_bps: float = 0.0) -> Path:
     """Growth of 1 for buy-and-hold and for trading on the predicted sign (long/flat and long/short)."""
     fig, ax = plt.subplots(figsize=(11, 4))
-    labels = {"buy_and_hold": "buy and hold", "long_flat": "long when the model predicts up, else flat",
-              "long_short": "long when up, short when down"}
+    labels = {
+        "buy_and_hold": "buy and hold",
+        "long_flat": "long when the model predicts up, else flat",
+        "long_short": "long when up, short when down",
+    }
     for name, label in labels.items():
         ax.plot(daily.index, (1 + daily[name]).cumprod(), label=label)
     ax.set_ylabel("growth of 1")
-    ax.set_title(f"{ticker}: cumulative return on the held-out period (costs {cost_bps:g} bps per unit of "
-                 "position change)")
+    ax.set_title(
+        f"{ticker}: cumulative return on the held-out period (costs {cost_bps:g} bps per unit of position change)"
+    )
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
     return _save(fig, path)

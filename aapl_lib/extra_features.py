@@ -17,8 +17,9 @@ import importlib
 import importlib.machinery
 import re
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import ParameterError, PipelineError
 
@@ -38,8 +39,10 @@ def check_spec(spec: str) -> str:
     """``spec`` stripped, when it has the form ``module:function``; a ParameterError otherwise."""
     text = spec.strip() if isinstance(spec, str) else spec
     if not isinstance(text, str) or not SPEC_RE.match(text):
-        raise ParameterError(f"extra_features entry {spec!r} is not of the form 'module:function' (e.g. "
-                             "'my_features:momentum', a module on the project root or PYTHONPATH)")
+        raise ParameterError(
+            f"extra_features entry {spec!r} is not of the form 'module:function' (e.g. "
+            "'my_features:momentum', a module on the project root or PYTHONPATH)"
+        )
     return text
 
 
@@ -76,8 +79,10 @@ def module_file(spec: str) -> Path:
             break
         path = list(found.submodule_search_locations or [])
     if found is None or not found.origin or not Path(found.origin).is_file():
-        raise ParameterError(f"extra_features: module {module!r} (from {spec!r}) is not on the project root or "
-                             "PYTHONPATH: put the file next to runner.py or add its folder to PYTHONPATH")
+        raise ParameterError(
+            f"extra_features: module {module!r} (from {spec!r}) is not on the project root or "
+            "PYTHONPATH: put the file next to runner.py or add its folder to PYTHONPATH"
+        )
     return Path(found.origin)
 
 
@@ -93,12 +98,14 @@ def load(spec: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any import failure is the analyst's to fix
-        raise FeatureFunctionError(f"extra feature {spec}: importing {module_name} failed with "
-                                   f"{type(exc).__name__}: {exc}") from exc
+        raise FeatureFunctionError(
+            f"extra feature {spec}: importing {module_name} failed with {type(exc).__name__}: {exc}"
+        ) from exc
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise FeatureFunctionError(f"extra feature {spec}: module {module_name} ({module.__file__}) has no "
-                                   f"function {func_name}")
+        raise FeatureFunctionError(
+            f"extra feature {spec}: module {module_name} ({module.__file__}) has no function {func_name}"
+        )
     return func
 
 
@@ -123,7 +130,8 @@ def compute(cleaned: pd.DataFrame, specs: Sequence[str], taken: Iterable[str] = 
     if not parts:
         return pd.DataFrame(index=cleaned.index)
     frame = pd.concat(parts, axis=1)
-    frame.attrs["feature_sources"] = {name: spec for spec, part in zip(specs, parts) for name in part.columns}
+    sources = {name: spec for spec, part in zip(specs, parts, strict=True) for name in part.columns}
+    frame.attrs["feature_sources"] = sources
     return frame
 
 
@@ -132,30 +140,40 @@ def _checked(spec: str, out: object, index: pd.DatetimeIndex, taken: set[str]) -
     import pandas as pd
 
     if not isinstance(out, pd.DataFrame):
-        raise FeatureFunctionError(f"extra feature {spec} returned {type(out).__name__}, not a DataFrame: return "
-                                   "a DataFrame of feature columns on the prices' date index")
+        raise FeatureFunctionError(
+            f"extra feature {spec} returned {type(out).__name__}, not a DataFrame: return "
+            "a DataFrame of feature columns on the prices' date index"
+        )
     if out.shape[1] == 0:
         raise FeatureFunctionError(f"extra feature {spec} returned no columns")
     if not out.index.equals(index):
         extra = out.index.difference(index)
         missing = index.difference(out.index)
-        detail = (f"{len(missing)} of the prices' dates missing" if len(missing) else "") + \
-                 (", " if len(missing) and len(extra) else "") + \
-                 (f"{len(extra)} dates not in the prices" if len(extra) else "")
-        raise FeatureFunctionError(f"extra feature {spec} returned a frame whose index is not the prices' date "
-                                   f"index ({detail or 'same dates, other order'}): return features on "
-                                   "prices.index, one row per price row")
+        detail = (
+            (f"{len(missing)} of the prices' dates missing" if len(missing) else "")
+            + (", " if len(missing) and len(extra) else "")
+            + (f"{len(extra)} dates not in the prices" if len(extra) else "")
+        )
+        raise FeatureFunctionError(
+            f"extra feature {spec} returned a frame whose index is not the prices' date "
+            f"index ({detail or 'same dates, other order'}): return features on "
+            "prices.index, one row per price row"
+        )
     names = [str(c) for c in out.columns]
     if len(set(names)) != len(names):
         raise FeatureFunctionError(f"extra feature {spec} returned repeated column names: {names}")
     clash = [n for n in names if n in taken]
     if clash:
-        raise FeatureFunctionError(f"extra feature {spec} returned column {clash[0]!r}, a name already used by a "
-                                   "built-in feature, the target or another extra feature: rename it")
-    for column, name in zip(out.columns, names):
+        raise FeatureFunctionError(
+            f"extra feature {spec} returned column {clash[0]!r}, a name already used by a "
+            "built-in feature, the target or another extra feature: rename it"
+        )
+    for column, name in zip(out.columns, names, strict=True):
         if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column])):
-            raise FeatureFunctionError(f"extra feature {spec} returned column {name!r} of type "
-                                       f"{out[column].dtype}, not numeric: features must be numbers")
+            raise FeatureFunctionError(
+                f"extra feature {spec} returned column {name!r} of type "
+                f"{out[column].dtype}, not numeric: features must be numbers"
+            )
     frame = out.astype(float)
     frame.columns = names
     return frame.replace([np.inf, -np.inf], np.nan)

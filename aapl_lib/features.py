@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,15 @@ from .errors import DataQualityError, PipelineError
 log = logging.getLogger(__name__)
 
 TARGET = "target_next_return"
-FEATURE_DEFAULTS: dict[str, Any] = {"lags": 5, "windows": [5, 10, 20], "rsi_window": 14, "macd_fast": 12,
-                                    "macd_slow": 26, "macd_signal": 9, "extra_features": []}
+FEATURE_DEFAULTS: dict[str, Any] = {
+    "lags": 5,
+    "windows": [5, 10, 20],
+    "rsi_window": 14,
+    "macd_fast": 12,
+    "macd_slow": 26,
+    "macd_signal": 9,
+    "extra_features": [],
+}
 
 
 def rsi(close: pd.Series, window: int = 14) -> pd.Series:
@@ -49,9 +57,18 @@ def macd(close: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> p
     return pd.DataFrame({"macd": line / close, "macd_signal": sig / close, "macd_hist": (line - sig) / close})
 
 
-def build_features(cleaned: pd.DataFrame, *, lags: int = 5, windows: Sequence[int] = (5, 10, 20),
-                   rsi_window: int = 14, macd_fast: int = 12, macd_slow: int = 26, macd_signal: int = 9,
-                   extra_features: Sequence[str] = (), complete_only: bool = True) -> tuple[pd.DataFrame, list[str]]:
+def build_features(
+    cleaned: pd.DataFrame,
+    *,
+    lags: int = 5,
+    windows: Sequence[int] = (5, 10, 20),
+    rsi_window: int = 14,
+    macd_fast: int = 12,
+    macd_slow: int = 26,
+    macd_signal: int = 9,
+    extra_features: Sequence[str] = (),
+    complete_only: bool = True,
+) -> tuple[pd.DataFrame, list[str]]:
     """Features plus the target column. Returns ``(frame, feature_names)``.
 
     ``extra_features`` are analysts' own ``"module:function"`` specs (:mod:`aapl_lib.extra_features`); their
@@ -60,9 +77,11 @@ def build_features(cleaned: pd.DataFrame, *, lags: int = 5, windows: Sequence[in
     guard builds with ``complete_only=False`` so that a row a look-ahead feature loses is still compared.
     """
     if len(cleaned) < max(max(windows), macd_slow + macd_signal, rsi_window, lags) + 20:
-        raise DataQualityError(f"only {len(cleaned)} cleaned rows: features need at least "
-                               f"{max(max(windows), macd_slow + macd_signal, rsi_window, lags) + 20}; "
-                               "widen the window (-p start / -p end)")
+        raise DataQualityError(
+            f"only {len(cleaned)} cleaned rows: features need at least "
+            f"{max(max(windows), macd_slow + macd_signal, rsi_window, lags) + 20}; "
+            "widen the window (-p start / -p end)"
+        )
     close = cleaned["close"]
     ret = close.pct_change()
     feats = pd.DataFrame(index=cleaned.index)
@@ -97,8 +116,9 @@ def build_features(cleaned: pd.DataFrame, *, lags: int = 5, windows: Sequence[in
     complete = feats[names].notna().all(axis=1)
     out = feats.loc[complete].copy()
     out.attrs["feature_sources"] = sources  # which function made each column: "built-in" or "module:function"
-    log.info("built %d features on %d rows (%d rows dropped for look-back)", len(names), len(out),
-             int((~complete).sum()))
+    log.info(
+        "built %d features on %d rows (%d rows dropped for look-back)", len(names), len(out), int((~complete).sum())
+    )
     return out, names
 
 
@@ -122,9 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .iorw import read_frame, write_frame, write_json
     from .logs import configure_console
 
-    parser = argparse.ArgumentParser(prog="python -m aapl_lib.features",
-                                     description="Build features and the next-day-return target from "
-                                                 "cleaned prices (the function notebook 03 calls).")
+    parser = argparse.ArgumentParser(
+        prog="python -m aapl_lib.features",
+        description="Build features and the next-day-return target from "
+        "cleaned prices (the function notebook 03 calls).",
+    )
     parser.add_argument("--input", required=True, help="cleaned prices CSV (date index, open..volume)")
     parser.add_argument("--output", required=True, help="features CSV to write (atomically)")
     parser.add_argument("--config", help="params YAML (uses lags, windows, rsi_window, macd_*)")
@@ -134,21 +156,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         params = dict(FEATURE_DEFAULTS)
         if args.config:
-            from .config import load_params_file, validate_params, defaults
+            from .config import defaults, load_params_file, validate_params
+
             merged = {**defaults(), **load_params_file(args.config)}
             params = feature_params(validate_params(merged))
         path = Path(args.input)
         if not path.is_file():
-            raise PipelineError(f"--input {path} does not exist: run the data_cleaning task first "
-                                "(python runner.py --end-task data_cleaning)")
+            raise PipelineError(
+                f"--input {path} does not exist: run the data_cleaning task first "
+                "(python runner.py --end-task data_cleaning)"
+            )
         cleaned = read_frame(path)
         missing = [c for c in ("open", "high", "low", "close", "volume") if c not in cleaned.columns]
         if missing:
             raise PipelineError(f"--input {path} lacks columns {missing}: give a cleaned prices file")
         frame, names = build_features(cleaned, **params)
         write_frame(args.output, frame)
-        write_json(Path(args.output).with_suffix(".features.json"),
-                   {"features": names, "target": TARGET, "sources": frame.attrs.get("feature_sources", {})})
+        write_json(
+            Path(args.output).with_suffix(".features.json"),
+            {"features": names, "target": TARGET, "sources": frame.attrs.get("feature_sources", {})},
+        )
     except PipelineError as exc:
         logging.getLogger("aapl_lib").error("%s", exc)
         return 2

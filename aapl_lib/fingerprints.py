@@ -19,9 +19,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .iorw import sha256_file
 from .tasks import TaskSpec, notebook_params
@@ -30,8 +31,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-                          .encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+    ).hexdigest()
 
 
 def notebook_cells(path: Path) -> list[dict[str, str]]:
@@ -40,8 +42,9 @@ def notebook_cells(path: Path) -> list[dict[str, str]]:
     cells = []
     for cell in nb.get("cells", []):
         source = cell.get("source", "")
-        cells.append({"type": cell.get("cell_type", ""),
-                      "source": "".join(source) if isinstance(source, list) else source})
+        cells.append(
+            {"type": cell.get("cell_type", ""), "source": "".join(source) if isinstance(source, list) else source}
+        )
     return cells
 
 
@@ -79,7 +82,7 @@ def _imported_modules(code: str, current: str | None = None) -> set[str]:
     return {name for name in found if (PACKAGE_DIR / f"{name}.py").is_file()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_imports(name: str) -> frozenset[str]:
     return frozenset(_imported_modules((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"), name))
 
@@ -113,22 +116,32 @@ def code_hash(modules: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def task_fingerprint(task: TaskSpec, params: dict[str, Any], run_dir: Path, notebooks_dir: Path,
-                     versions: dict[str, str], extra: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+def task_fingerprint(
+    task: TaskSpec,
+    params: dict[str, Any],
+    run_dir: Path,
+    notebooks_dir: Path,
+    versions: dict[str, str],
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, dict[str, Any]]:
     """The task's fingerprint and the parts it was made from (kept in the manifest to explain a re-run)."""
     notebook = notebooks_dir / task.notebook
     modules = notebook_modules(notebook)
     parts: dict[str, Any] = {
         "notebook": notebook_source_hash(notebook),
         "params": _digest(notebook_params(task, params)),
-        "inputs": {rel: sha256_file(run_dir / rel) for rel in (*task.inputs, *task.optional_inputs)
-                   if (run_dir / rel).is_file()},
+        "inputs": {
+            rel: sha256_file(run_dir / rel)
+            for rel in (*task.inputs, *task.optional_inputs)
+            if (run_dir / rel).is_file()
+        },
         "code": code_hash(modules),
         "code_modules": modules,
         "versions": _digest(versions),
     }
     if "extra_features" in task.params and params.get("extra_features"):
         from .extra_features import source_digests  # analysts' feature modules: their edits re-run the task
+
         parts["extra_feature_code"] = source_digests(params["extra_features"])
     if "csv_path" in task.params and params.get("source") == "csv" and params.get("csv_path"):
         csv = Path(params["csv_path"])
@@ -142,7 +155,14 @@ def explain_difference(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     """Which parts of two fingerprints differ, in words (``notebook, params`` ...)."""
     if not old:
         return "no earlier run to compare with"
-    names = {"notebook": "notebook source", "params": "parameters", "inputs": "input artifacts",
-             "code": "aapl_lib code", "extra_feature_code": "extra feature code", "versions": "package versions", "external": "CSV file or champion"}
+    names = {
+        "notebook": "notebook source",
+        "params": "parameters",
+        "inputs": "input artifacts",
+        "code": "aapl_lib code",
+        "extra_feature_code": "extra feature code",
+        "versions": "package versions",
+        "external": "CSV file or champion",
+    }
     changed = [names.get(k, k) for k in names if old.get(k) != new.get(k)]
     return ", ".join(changed) or "nothing"

@@ -35,8 +35,19 @@ def signed(x: float | None, digits: int = 4) -> str:
     return "n/a" if _missing(x) else f"{x:+.{digits}f}"
 
 
-METRIC_COLUMNS = ["predictor", "MAE", "RMSE", "R² OOS", "direction right", "chance", "vs always_up",
-                  "DM p vs zero", "DM p vs best", "direction p", "days"]
+METRIC_COLUMNS = [
+    "predictor",
+    "MAE",
+    "RMSE",
+    "R² OOS",
+    "direction right",
+    "chance",
+    "vs always_up",
+    "DM p vs zero",
+    "DM p vs best",
+    "direction p",
+    "days",
+]
 
 
 def metrics_rows(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:
@@ -44,20 +55,33 @@ def metrics_rows(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:
     with its chance level and its edge over ``always_up``, and the p-values."""
     rows = [list(METRIC_COLUMNS)]
     for name, m in sorted(metrics.items(), key=lambda kv: kv[1]["rmse"]):
-        rows.append([name, pct(m["mae"], 3), pct(m["rmse"], 3), signed(m["r2"]),
-                     pct(m["directional_accuracy"], 1), pct(m.get("direction_chance"), 1),
-                     points(m.get("direction_edge_vs_always_up")), pvalue(m.get("dm_vs_zero_return_p")),
-                     pvalue(m.get("dm_vs_best_baseline_p")), pvalue(m.get("direction_p")), str(m["n"])])
+        rows.append(
+            [
+                name,
+                pct(m["mae"], 3),
+                pct(m["rmse"], 3),
+                signed(m["r2"]),
+                pct(m["directional_accuracy"], 1),
+                pct(m.get("direction_chance"), 1),
+                points(m.get("direction_edge_vs_always_up")),
+                pvalue(m.get("dm_vs_zero_return_p")),
+                pvalue(m.get("dm_vs_best_baseline_p")),
+                pvalue(m.get("direction_p")),
+                str(m["n"]),
+            ]
+        )
     return rows
 
 
-METRICS_NOTE = ("R² OOS: out-of-sample R² against the training period's mean return (negative: worse than "
-                "forecasting that mean every day). Direction right: share of days whose sign the forecast called "
-                "right; chance: what a forecast with the same share of up calls scores by luck, given the share of "
-                "up days; vs always_up: percentage points above the always_up baseline on the same days. "
-                "p-values, one-sided: Diebold-Mariano for a lower squared error than the zero return / the best "
-                "naive baseline; Pesaran-Timmermann for direction calls better than chance (n/a for a forecast "
-                "that never changes its call).")
+METRICS_NOTE = (
+    "R² OOS: out-of-sample R² against the training period's mean return (negative: worse than "
+    "forecasting that mean every day). Direction right: share of days whose sign the forecast called "
+    "right; chance: what a forecast with the same share of up calls scores by luck, given the share of "
+    "up days; vs always_up: percentage points above the always_up baseline on the same days. "
+    "p-values, one-sided: Diebold-Mariano for a lower squared error than the zero return / the best "
+    "naive baseline; Pesaran-Timmermann for direction calls better than chance (n/a for a forecast "
+    "that never changes its call)."
+)
 
 
 def metrics_frame(metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -68,20 +92,40 @@ def metrics_frame(metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
 
 def metrics_line(m: dict[str, Any]) -> str:
     """One predictor's metrics in a line: ``RMSE 1.234 %, MAE 0.987 %, R² +0.0123, direction right 52.1 %``."""
-    return (f"RMSE {pct(m['rmse'], 3)}, MAE {pct(m['mae'], 3)}, R² {signed(m['r2'])}, direction right "
-            f"{pct(m.get('directional_accuracy'), 1)} ({m['n']} days)")
+    return (
+        f"RMSE {pct(m['rmse'], 3)}, MAE {pct(m['mae'], 3)}, R² {signed(m['r2'])}, direction right "
+        f"{pct(m.get('directional_accuracy'), 1)} ({m['n']} days)"
+    )
 
 
 def backtest_rows(summary: dict[str, Any]) -> list[list[str]]:
     """Header plus one row per strategy, formatted to read."""
-    rows = [["strategy", "cumulative return", "Sharpe (annualised)", "Sharpe 95 % interval", "max drawdown",
-             "turnover / day", "days long"]]
+    rows = [
+        [
+            "strategy",
+            "cumulative return",
+            "Sharpe (annualised)",
+            "Sharpe 95 % interval",
+            "max drawdown",
+            "turnover / day",
+            "days long",
+        ]
+    ]
     for name in ("buy_and_hold", "long_flat", "long_short"):
         b = summary[name]
         ci = b.get("sharpe_ci95")
-        rows.append([name, pct(b["cumulative_return"], 1),
-                     "n/a" if b["sharpe_annualised"] is None else
-                     f"{b['sharpe_annualised']:.2f}" + ("" if b.get("sharpe_se") is None else f" ± {b['sharpe_se']:.2f}"),
-                     "n/a" if not ci else f"{ci[0]:.2f} .. {ci[1]:.2f}", pct(b["max_drawdown"], 1),
-                     f"{b['turnover_per_day']:.3f}", pct(b["days_long"], 0)])
+        rows.append(
+            [
+                name,
+                pct(b["cumulative_return"], 1),
+                "n/a"
+                if b["sharpe_annualised"] is None
+                else f"{b['sharpe_annualised']:.2f}"
+                + ("" if b.get("sharpe_se") is None else f" ± {b['sharpe_se']:.2f}"),
+                "n/a" if not ci else f"{ci[0]:.2f} .. {ci[1]:.2f}",
+                pct(b["max_drawdown"], 1),
+                f"{b['turnover_per_day']:.3f}",
+                pct(b["days_long"], 0),
+            ]
+        )
     return rows

@@ -14,10 +14,15 @@ def run_hook(command: str, *, run_id: str, status: str, run_dir: Path, timeout: 
     a failing hook never changes the run's own exit code."""
     env = {**os.environ, "AAPL_RUN_ID": run_id, "AAPL_RUN_STATUS": status, "AAPL_RUN_DIR": str(run_dir)}
     try:
-        proc = subprocess.run(["/bin/sh", "-c", command, "aapl-hook", run_id, status], env=env,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        return {"command": command, "exit_code": proc.returncode,
-                "output": (proc.stdout + proc.stderr)[-2000:]}
+        proc = subprocess.run(
+            ["/bin/sh", "-c", command, "aapl-hook", run_id, status],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return {"command": command, "exit_code": proc.returncode, "output": (proc.stdout + proc.stderr)[-2000:]}
     except subprocess.TimeoutExpired:
         return {"command": command, "exit_code": None, "output": f"timed out after {timeout} s"}
     except OSError as exc:

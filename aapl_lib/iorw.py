@@ -46,8 +46,10 @@ def disk_error(path: str | os.PathLike, exc: OSError):
         return None
     from .errors import StorageError
 
-    return StorageError(f"cannot write {path}: {exc.strerror}; the previous version of the file, if any, is "
-                        "unchanged: free space (or fix the folder), then python runner.py resume")
+    return StorageError(
+        f"cannot write {path}: {exc.strerror}; the previous version of the file, if any, is "
+        "unchanged: free space (or fix the folder), then python runner.py resume"
+    )
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -60,7 +62,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise disk_error(path, exc) or exc
+        if (error := disk_error(path, exc)) is None:
+            raise
+        raise error from exc
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
@@ -70,7 +74,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise disk_error(path, exc) or exc
+        if (error := disk_error(path, exc)) is None:
+            raise
+        raise error from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -108,13 +114,13 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(fh)
 
 
-def write_frame(path: str | os.PathLike, frame: "pd.DataFrame") -> Path:
+def write_frame(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
     """Atomically write a date-indexed frame as CSV (dates as YYYY-MM-DD, floats round-trip exactly)."""
     text = frame.to_csv(date_format="%Y-%m-%d", lineterminator="\n")
     return atomic_write_text(path, text)
 
 
-def read_frame(path: str | os.PathLike) -> "pd.DataFrame":
+def read_frame(path: str | os.PathLike) -> pd.DataFrame:
     """Read a frame written by :func:`write_frame` (index parsed as dates, exact floats)."""
     import pandas as pd
 

@@ -17,7 +17,8 @@ training, before the model is saved. Each returns a JSON-ready report; :func:`en
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,8 +34,9 @@ class LeakageError(PipelineError):
     """A feature or a split lets information from the future in."""
 
 
-def build_and_guard(cleaned: pd.DataFrame, **feature_params: Any
-                    ) -> tuple[pd.DataFrame, list[str], list[dict[str, Any]]]:
+def build_and_guard(
+    cleaned: pd.DataFrame, **feature_params: Any
+) -> tuple[pd.DataFrame, list[str], list[dict[str, Any]]]:
     """What notebook 03 does: build the features (built-in and ``extra_features``) with
     :func:`~aapl_lib.features.build_features` and run both feature checks on that very builder.
     Returns ``(frame, names, reports)``; :func:`enforce` on the reports stops a leak."""
@@ -44,8 +46,10 @@ def build_and_guard(cleaned: pd.DataFrame, **feature_params: Any
 
     build = partial(build_features, **feature_params)
     frame, names = build(cleaned)
-    reports = [truncation_invariance(cleaned, partial(build, complete_only=False)),
-               future_values(frame, names, cleaned)]
+    reports = [
+        truncation_invariance(cleaned, partial(build, complete_only=False)),
+        future_values(frame, names, cleaned),
+    ]
     return frame, names, reports
 
 
@@ -59,8 +63,13 @@ def cut_positions(n: int, samples: int = 8, last_days: int = 5, min_rows: int = 
     return sorted(spaced | recent)
 
 
-def truncation_invariance(cleaned: pd.DataFrame, builder: Callable[[pd.DataFrame], tuple[pd.DataFrame, list[str]]],
-                          samples: int = 8, last_days: int = 5, min_rows: int = 80) -> dict[str, Any]:
+def truncation_invariance(
+    cleaned: pd.DataFrame,
+    builder: Callable[[pd.DataFrame], tuple[pd.DataFrame, list[str]]],
+    samples: int = 8,
+    last_days: int = 5,
+    min_rows: int = 80,
+) -> dict[str, Any]:
     """Recompute the features on ``cleaned`` cut after each of :func:`cut_positions` and compare them with the
     full computation on every day up to the cut.
 
@@ -73,7 +82,7 @@ def truncation_invariance(cleaned: pd.DataFrame, builder: Callable[[pd.DataFrame
     first_diff: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
     for cut in cuts:
         cut_day = cleaned.index[cut]
-        part, _ = builder(cleaned.iloc[:cut + 1])
+        part, _ = builder(cleaned.iloc[: cut + 1])
         expected = full.loc[full.index <= cut_day]
         got = part.reindex(expected.index)
         appeared = part.index.difference(expected.index)
@@ -90,11 +99,18 @@ def truncation_invariance(cleaned: pd.DataFrame, builder: Callable[[pd.DataFrame
             if name not in first_diff or day < first_diff[name][0]:
                 first_diff[name] = (day, cut_day)
     sources = full.attrs.get("feature_sources", {})
-    offenders = {name: _origin(name, sources) + f"differs on {day:%Y-%m-%d} when prices after {cut_day:%Y-%m-%d} "
-                 "are removed" for name, (day, cut_day) in sorted(first_diff.items(), key=lambda kv: (kv[1][0], kv[0]))}
-    return {"check": "truncation invariance", "cut_dates": [f"{cleaned.index[c]:%Y-%m-%d}" for c in cuts],
-            "features_checked": len(names), "passed": not offenders, "offenders": offenders,
-            "first_differences": {name: f"{day:%Y-%m-%d}" for name, (day, _) in first_diff.items()}}
+    offenders = {
+        name: _origin(name, sources) + f"differs on {day:%Y-%m-%d} when prices after {cut_day:%Y-%m-%d} are removed"
+        for name, (day, cut_day) in sorted(first_diff.items(), key=lambda kv: (kv[1][0], kv[0]))
+    }
+    return {
+        "check": "truncation invariance",
+        "cut_dates": [f"{cleaned.index[c]:%Y-%m-%d}" for c in cuts],
+        "features_checked": len(names),
+        "passed": not offenders,
+        "offenders": offenders,
+        "first_differences": {name: f"{day:%Y-%m-%d}" for name, (day, _) in first_diff.items()},
+    }
 
 
 def _origin(name: str, sources: dict[str, str]) -> str:
@@ -125,28 +141,47 @@ def future_values(features: pd.DataFrame, names: list[str], cleaned: pd.DataFram
                 if abs(corr) > CORRELATION_LIMIT:
                     offenders[name] = f"{origin}tracks the {label} (correlation {corr:+.3f})"
                     break
-    return {"check": "no feature is the target or a future value", "compared_with": list(futures),
-            "correlation_limit": CORRELATION_LIMIT, "features_checked": len(names), "passed": not offenders,
-            "offenders": offenders}
+    return {
+        "check": "no feature is the target or a future value",
+        "compared_with": list(futures),
+        "correlation_limit": CORRELATION_LIMIT,
+        "features_checked": len(names),
+        "passed": not offenders,
+        "offenders": offenders,
+    }
 
 
-def chronology(train_index: pd.DatetimeIndex, test_index: pd.DatetimeIndex, all_index: pd.DatetimeIndex,
-               horizon: int, scaler_mean: np.ndarray, train_mean: np.ndarray) -> dict[str, Any]:
+def chronology(
+    train_index: pd.DatetimeIndex,
+    test_index: pd.DatetimeIndex,
+    all_index: pd.DatetimeIndex,
+    horizon: int,
+    scaler_mean: np.ndarray,
+    train_mean: np.ndarray,
+) -> dict[str, Any]:
     """The split is in time order with a gap of at least ``horizon`` rows, and the scaler saw training rows
     only (its means are the training means)."""
     last_train, first_test = train_index.max(), test_index.min()
     gap = int(all_index.get_loc(first_test) - all_index.get_loc(last_train) - 1)
     problems = {}
     if not last_train < first_test:
-        problems["split"] = f"last training day {last_train:%Y-%m-%d} is not before first test day {first_test:%Y-%m-%d}"
+        problems["split"] = (
+            f"last training day {last_train:%Y-%m-%d} is not before first test day {first_test:%Y-%m-%d}"
+        )
     elif gap < horizon:
         problems["split"] = f"only {gap} row(s) between training and test; the target horizon needs {horizon}"
     if not np.allclose(scaler_mean, train_mean, rtol=1e-9, atol=1e-12):
         problems["scaler"] = "the scaler's means differ from the training rows' means: it saw other rows"
-    return {"check": "train/test chronology", "last_train_day": f"{last_train:%Y-%m-%d}",
-            "first_test_day": f"{first_test:%Y-%m-%d}", "gap_rows": gap, "horizon": horizon,
-            "scaler_fitted_on_training_rows_only": "scaler" not in problems, "passed": not problems,
-            "offenders": problems}
+    return {
+        "check": "train/test chronology",
+        "last_train_day": f"{last_train:%Y-%m-%d}",
+        "first_test_day": f"{first_test:%Y-%m-%d}",
+        "gap_rows": gap,
+        "horizon": horizon,
+        "scaler_fitted_on_training_rows_only": "scaler" not in problems,
+        "passed": not problems,
+        "offenders": problems,
+    }
 
 
 def enforce(*reports: dict[str, Any]) -> None:
@@ -155,19 +190,28 @@ def enforce(*reports: dict[str, Any]) -> None:
         if not report["passed"]:
             name, why = next(iter(report["offenders"].items()))
             if report["check"] == "train/test chronology":
-                raise LeakageError(f"leakage guard (train/test chronology) failed: {name}: {why}; fix the split "
-                                   "or fit preprocessing on the training rows only")
+                raise LeakageError(
+                    f"leakage guard (train/test chronology) failed: {name}: {why}; fix the split "
+                    "or fit preprocessing on the training rows only"
+                )
             others = [n for n in report["offenders"] if n != name]
             also = f" (also: {', '.join(others)})" if others else ""
-            raise LeakageError(f"leakage guard ({report['check']}) failed: {name} {why}{also}; remove or fix that "
-                               "feature — it uses information from after the day it describes")
+            raise LeakageError(
+                f"leakage guard ({report['check']}) failed: {name} {why}{also}; remove or fix that "
+                "feature — it uses information from after the day it describes"
+            )
 
 
 def summary(reports: list[dict[str, Any]]) -> str:
     """One line for reports: ``leakage guard: passed (...)`` or which check failed."""
     if all(r["passed"] for r in reports):
-        return "leakage guard: passed (" + "; ".join(
-            f"{r['check']}" + (f" on {r['features_checked']} features" if "features_checked" in r else "")
-            for r in reports) + ")"
+        return (
+            "leakage guard: passed ("
+            + "; ".join(
+                f"{r['check']}" + (f" on {r['features_checked']} features" if "features_checked" in r else "")
+                for r in reports
+            )
+            + ")"
+        )
     failed = [r["check"] for r in reports if not r["passed"]]
     return "leakage guard: FAILED (" + ", ".join(failed) + ")"

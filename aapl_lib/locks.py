@@ -71,21 +71,26 @@ class PathLock:
         except (OSError, ValueError):
             return None
 
-    def acquire(self) -> "PathLock":
+    def acquire(self) -> PathLock:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=self.timeout)
         except Timeout:
             holder = self.holder() or {}
-            who = (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
-                   if holder else "another process")
-            raise LockBusyError(f"{self.what} is locked by {who}: wait for that runner to finish (or stop it) "
-                                "and try again") from None
+            who = (
+                f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+                if holder
+                else "another process"
+            )
+            raise LockBusyError(
+                f"{self.what} is locked by {who}: wait for that runner to finish (or stop it) and try again"
+            ) from None
         previous = self.holder()
         if previous and previous.get("host") == socket.gethostname() and not _pid_alive(int(previous["pid"])):
             self.took_over = previous
             log.warning("took over the lock of %s left by dead process %s", self.what, previous["pid"])
         from .manifest import utc_now
+
         write_json(self.owner_path, {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()})
         return self
 
@@ -94,7 +99,7 @@ class PathLock:
             self.owner_path.unlink(missing_ok=True)
             self._lock.release()
 
-    def __enter__(self) -> "PathLock":
+    def __enter__(self) -> PathLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

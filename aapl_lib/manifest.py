@@ -14,14 +14,30 @@ from typing import Any
 from .errors import CorruptStateError
 from .iorw import read_json, sha256_file, write_json
 
-KEY_PACKAGES = ("papermill", "scrapbook", "nbformat", "nbclient", "nbconvert", "ipykernel", "pandas", "numpy",
-                "scikit-learn", "scipy", "matplotlib", "joblib", "yfinance", "tenacity", "bokeh_sampledata",
-                "fpdf2", "PyYAML")
+KEY_PACKAGES = (
+    "papermill",
+    "scrapbook",
+    "nbformat",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "matplotlib",
+    "joblib",
+    "yfinance",
+    "tenacity",
+    "bokeh_sampledata",
+    "fpdf2",
+    "PyYAML",
+)
 
 
 def utc_now() -> str:
     """Current UTC time, ISO 8601, seconds."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def package_versions() -> dict[str, str]:
@@ -40,10 +56,16 @@ def git_commit(root: Path | None) -> str:
     if root is None:
         return "unknown"
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -51,8 +73,13 @@ def git_commit(root: Path | None) -> str:
 
 def environment(root: Path | None) -> dict[str, Any]:
     """Python, platform, package versions and git commit."""
-    return {"python": platform.python_version(), "executable": sys.executable, "platform": platform.platform(),
-            "packages": package_versions(), "git_commit": git_commit(root)}
+    return {
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "git_commit": git_commit(root),
+    }
 
 
 def artifact_records(run_dir: Path, relatives: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -84,12 +111,16 @@ def load(run_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptStateError(f"{path} is damaged (not valid JSON: {exc}); the run's record cannot be read: "
-                                f"delete the folder {Path(run_dir)} (its results are lost) or restore the file "
-                                "from a backup, then run again") from None
+        raise CorruptStateError(
+            f"{path} is damaged (not valid JSON: {exc}); the run's record cannot be read: "
+            f"delete the folder {Path(run_dir)} (its results are lost) or restore the file "
+            "from a backup, then run again"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict) or "params" not in data:
-        raise CorruptStateError(f"{path} is damaged (it lacks the run's params or tasks): delete the folder "
-                                f"{Path(run_dir)} or restore the file from a backup, then run again")
+        raise CorruptStateError(
+            f"{path} is damaged (it lacks the run's params or tasks): delete the folder "
+            f"{Path(run_dir)} or restore the file from a backup, then run again"
+        )
     return data
 
 
@@ -110,10 +141,14 @@ def as_read(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     continues it. The file itself is not changed."""
     status = effective_status(run_dir, manifest)
     if status == "interrupted" and manifest.get("status") == "running":
-        manifest = {**manifest, "tasks": {name: ({**rec, "status": "interrupted"} if rec.get("status") == "running"
-                                                 else rec) for name, rec in manifest["tasks"].items()}}
-    return {**manifest, "status": status,
-            "resume": resume_hint(manifest["run_id"], status, manifest.get("batch_id"))}
+        manifest = {
+            **manifest,
+            "tasks": {
+                name: ({**rec, "status": "interrupted"} if rec.get("status") == "running" else rec)
+                for name, rec in manifest["tasks"].items()
+            },
+        }
+    return {**manifest, "status": status, "resume": resume_hint(manifest["run_id"], status, manifest.get("batch_id"))}
 
 
 def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
@@ -121,6 +156,5 @@ def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
     continued with its batch."""
     target = batch_id or run_id
     if status == "awaiting_approval":
-        return (f"python runner.py approve {run_id} --by NAME (or reject), then python runner.py resume "
-                f"{target}")
+        return f"python runner.py approve {run_id} --by NAME (or reject), then python runner.py resume {target}"
     return f"python runner.py resume {target}" if status in UNFINISHED else ""

@@ -18,8 +18,9 @@ def directional_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float | None
     return float(np.mean(np.sign(y_true[mask]) == np.sign(y_pred[mask])))
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray,
-                       benchmark: np.ndarray | float | None = None) -> dict[str, Any]:
+def regression_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.ndarray | float | None = None
+) -> dict[str, Any]:
     """MAE, RMSE, R² and directional accuracy, as plain floats.
 
     ``r2`` is **out-of-sample** R² against ``benchmark`` — the training period's mean return, the forecast one
@@ -41,5 +42,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray,
     }
 
 
-R2_DEFINITION = ("out-of-sample R² = 1 - SSE(forecast) / SSE(training-period mean return), on the same days; "
-                 "negative means worse than forecasting the training mean every day")
+R2_DEFINITION = (
+    "out-of-sample R² = 1 - SSE(forecast) / SSE(training-period mean return), on the same days; "
+    "negative means worse than forecasting the training mean every day"
+)

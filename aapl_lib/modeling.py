@@ -35,38 +35,54 @@ class Split:
 
     def describe(self) -> dict[str, Any]:
         """Sizes and windows, JSON-ready."""
-        return {"train_rows": len(self.train), "test_rows": len(self.test), "gap_rows": self.gap_rows,
-                "train_window": _window(self.train), "test_window": _window(self.test)}
+        return {
+            "train_rows": len(self.train),
+            "test_rows": len(self.test),
+            "gap_rows": self.gap_rows,
+            "train_window": _window(self.train),
+            "test_window": _window(self.test),
+        }
 
 
 def split_table(split: Split) -> pd.DataFrame:
     """The split as a small table to read: rows and first/last day of training and test."""
-    return pd.DataFrame([{"part": part, "rows": len(frame), "first day": f"{frame.index.min():%Y-%m-%d}",
-                          "last day": f"{frame.index.max():%Y-%m-%d}"}
-                         for part, frame in (("training", split.train), ("test (held out)", split.test))]
-                        ).set_index("part")
+    return pd.DataFrame(
+        [
+            {
+                "part": part,
+                "rows": len(frame),
+                "first day": f"{frame.index.min():%Y-%m-%d}",
+                "last day": f"{frame.index.max():%Y-%m-%d}",
+            }
+            for part, frame in (("training", split.train), ("test (held out)", split.test))
+        ]
+    ).set_index("part")
 
 
 def _window(frame: pd.DataFrame) -> dict[str, str]:
     return {"first": f"{frame.index.min():%Y-%m-%d}", "last": f"{frame.index.max():%Y-%m-%d}"}
 
 
-def chronological_split(features: pd.DataFrame, test_fraction: float = 0.2, *, gap: int = HORIZON,
-                        min_train_rows: int = 100) -> Split:
+def chronological_split(
+    features: pd.DataFrame, test_fraction: float = 0.2, *, gap: int = HORIZON, min_train_rows: int = 100
+) -> Split:
     """Split the labelled rows (target not NaN) by time: oldest for training, newest ``test_fraction``
     for testing, ``gap`` rows dropped between them. Never shuffles."""
     labelled = features[features[TARGET].notna()].sort_index()
     n_test = max(int(round(len(labelled) * test_fraction)), 1)
     n_train = len(labelled) - n_test - gap
     if n_train < min_train_rows or n_test < 20:
-        raise DataQualityError(f"{len(labelled)} labelled rows are too few: training needs at least "
-                               f"{min_train_rows} rows and the test period 20 (got {max(n_train, 0)} and "
-                               f"{n_test}); widen the window (-p start / -p end)")
-    return Split(train=labelled.iloc[:n_train], test=labelled.iloc[n_train + gap:], gap_rows=gap)
+        raise DataQualityError(
+            f"{len(labelled)} labelled rows are too few: training needs at least "
+            f"{min_train_rows} rows and the test period 20 (got {max(n_train, 0)} and "
+            f"{n_test}); widen the window (-p start / -p end)"
+        )
+    return Split(train=labelled.iloc[:n_train], test=labelled.iloc[n_train + gap :], gap_rows=gap)
 
 
-def train_model(split: Split, features: list[str], name: str, params: dict[str, Any]
-                ) -> tuple[Pipeline, dict[str, Any]]:
+def train_model(
+    split: Split, features: list[str], name: str, params: dict[str, Any]
+) -> tuple[Pipeline, dict[str, Any]]:
     """Fit candidate ``name`` on the training rows only. Returns ``(fitted, in_sample_metrics)``."""
     from .candidates import make_candidate
 
@@ -97,6 +113,7 @@ def library_versions() -> dict[str, str]:
 def save_model(estimator: Pipeline, path: str | Path) -> str:
     """Write the fitted pipeline with joblib (atomically); return its sha256."""
     import io
+
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
     atomic_write_bytes(path, buffer.getvalue())
@@ -107,13 +124,24 @@ def load_model(path: str | Path, expected_sha256: str) -> Pipeline:
     """Load a model file only when its sha256 matches the recorded one (never unpickle an unknown file)."""
     actual = sha256_file(path)
     if actual != expected_sha256:
-        raise IntegrityError(f"model file {path} has sha256 {actual[:12]}… but the metadata records "
-                             f"{expected_sha256[:12]}…: it was changed after training; re-run model_training")
+        raise IntegrityError(
+            f"model file {path} has sha256 {actual[:12]}… but the metadata records "
+            f"{expected_sha256[:12]}…: it was changed after training; re-run model_training"
+        )
     return joblib.load(path)
 
 
-def model_metadata(*, ticker: str, features: list[str], split: Split, name: str, params: dict[str, Any],
-                   in_sample: dict[str, Any], sha256: str, model_file: str) -> dict[str, Any]:
+def model_metadata(
+    *,
+    ticker: str,
+    features: list[str],
+    split: Split,
+    name: str,
+    params: dict[str, Any],
+    in_sample: dict[str, Any],
+    sha256: str,
+    model_file: str,
+) -> dict[str, Any]:
     """Everything a reviewer needs to know about a saved model."""
     from .candidates import hyperparameters
 
@@ -139,11 +167,13 @@ def held_out_rows(features: pd.DataFrame, model_meta: dict[str, Any]) -> pd.Data
     """The labelled rows of the test window recorded in ``model_meta`` (the same rows training held out)."""
     window = model_meta["split"]["test_window"]
     labelled = features[features[TARGET].notna()]
-    rows = labelled.loc[window["first"]:window["last"]]
+    rows = labelled.loc[window["first"] : window["last"]]
     if len(rows) != model_meta["split"]["test_rows"]:
-        raise DataQualityError(f"the features hold {len(rows)} rows in the test window {window['first']}.."
-                               f"{window['last']} but training held out {model_meta['split']['test_rows']}: "
-                               "features changed after training; re-run model_training")
+        raise DataQualityError(
+            f"the features hold {len(rows)} rows in the test window {window['first']}.."
+            f"{window['last']} but training held out {model_meta['split']['test_rows']}: "
+            "features changed after training; re-run model_training"
+        )
     return rows
 
 
@@ -152,7 +182,7 @@ def training_rows(features: pd.DataFrame, model_meta: dict[str, Any]) -> pd.Data
     ``always_up``'s direction and the training mean that out-of-sample R² is measured against)."""
     window = model_meta["split"]["train_window"]
     labelled = features[features[TARGET].notna()]
-    return labelled.loc[window["first"]:window["last"]]
+    return labelled.loc[window["first"] : window["last"]]
 
 
 def check_chronology(split: Split, estimator: Pipeline, features: pd.DataFrame, names: list[str]) -> dict[str, Any]:
@@ -160,7 +190,13 @@ def check_chronology(split: Split, estimator: Pipeline, features: pd.DataFrame, 
     from . import leakage
 
     labelled = features.index[features[TARGET].notna()]
-    report = leakage.chronology(split.train.index, split.test.index, labelled, HORIZON,
-                                estimator.named_steps["scaler"].mean_, split.train[names].mean().to_numpy())
+    report = leakage.chronology(
+        split.train.index,
+        split.test.index,
+        labelled,
+        HORIZON,
+        estimator.named_steps["scaler"].mean_,
+        split.train[names].mean().to_numpy(),
+    )
     leakage.enforce(report)
     return report

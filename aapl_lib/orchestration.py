@@ -19,10 +19,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import manifest as mf
 from .config import fingerprint as params_fingerprint
@@ -40,8 +41,13 @@ log.propagate = False  # runner messages go to the task logs; the console gets o
 EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_AWAITING, EXIT_LOCKED = 0, 1, 2, 3, 4
 DONE = ("success", "reused", "copied")
 # Errors worth another attempt of a whole task (the task's own retry policy decides how many).
-TRANSIENT_ERRORS = {"TransientSourceError", "DeadKernelError", "ConnectionError", "ConnectionResetError",
-                    "TimeoutError"}
+TRANSIENT_ERRORS = {
+    "TransientSourceError",
+    "DeadKernelError",
+    "ConnectionError",
+    "ConnectionResetError",
+    "TimeoutError",
+}
 
 
 @dataclass
@@ -71,13 +77,12 @@ class RunOptions:
 
 def make_run_id(params: dict[str, Any], now: dt.datetime | None = None) -> str:
     """``20261126T233000Z-aapl-1a2b3c``: sorts by time; ticker; first 6 hex of the params fingerprint."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     safe_ticker = "".join(ch if ch.isalnum() else "_" for ch in params["ticker"].lower())
     return f"{now:%Y%m%dT%H%M%SZ}-{safe_ticker}-{params_fingerprint(params)[:6]}"
 
 
-def same_interpreter_kernel_manager(stderr_path: Path | None = None,
-                                    on_start: Callable[[int], None] | None = None):
+def same_interpreter_kernel_manager(stderr_path: Path | None = None, on_start: Callable[[int], None] | None = None):
     """A kernel manager class that starts ipykernel with the runner's own interpreter, whatever ``python3``
     kernelspec is installed elsewhere on the machine; the kernel process's own stderr (start-up warnings,
     crash traces) goes to ``stderr_path``; ``on_start`` receives the kernel's pid (for the watchdog)."""
@@ -93,7 +98,8 @@ def same_interpreter_kernel_manager(stderr_path: Path | None = None,
             else:
                 result = await super().start_kernel(**kw)
             pid = getattr(self.provisioner, "pid", None) or getattr(
-                getattr(self.provisioner, "process", None), "pid", None)
+                getattr(self.provisioner, "process", None), "pid", None
+            )
             if on_start and pid:
                 on_start(int(pid))
             return result
@@ -103,9 +109,18 @@ def same_interpreter_kernel_manager(stderr_path: Path | None = None,
             if self._kernel_spec is None:
                 # aapl_lib.kernel_launcher = ipykernel_launcher + "end when the runner (this pid) is gone"
                 self._kernel_spec = KernelSpec(
-                    argv=[sys.executable, "-m", "aapl_lib.kernel_launcher", str(os.getpid()), "-f",
-                          "{connection_file}"],
-                    display_name="Python 3 (ipykernel)", language="python", resource_dir="")
+                    argv=[
+                        sys.executable,
+                        "-m",
+                        "aapl_lib.kernel_launcher",
+                        str(os.getpid()),
+                        "-f",
+                        "{connection_file}",
+                    ],
+                    display_name="Python 3 (ipykernel)",
+                    language="python",
+                    resource_dir="",
+                )
             return self._kernel_spec
 
     return SameInterpreterKernelManager
@@ -157,8 +172,9 @@ def run_folders(outputs_dir: Path) -> list[Path]:
     runs_dir = outputs_dir / "runs"
     if not runs_dir.is_dir():
         return []
-    return sorted((p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), key=lambda p: p.name,
-                  reverse=True)
+    return sorted(
+        (p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), key=lambda p: p.name, reverse=True
+    )
 
 
 def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
@@ -176,8 +192,11 @@ def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
         if status in mf.UNFINISHED:
             return run_dir, status
     newest = run_folders(outputs_dir)
-    return None, (f"nothing to resume: every run in {outputs_dir / 'runs'} has finished or is running"
-                  if newest else f"nothing to resume: there is no run in {outputs_dir / 'runs'} yet")
+    return None, (
+        f"nothing to resume: every run in {outputs_dir / 'runs'} has finished or is running"
+        if newest
+        else f"nothing to resume: there is no run in {outputs_dir / 'runs'} yet"
+    )
 
 
 def unfinished_batch_run(outputs_dir: Path, batch_id: str, ticker: str) -> Path | None:
@@ -187,8 +206,11 @@ def unfinished_batch_run(outputs_dir: Path, batch_id: str, ticker: str) -> Path 
             manifest = mf.load(run_dir)
         except (OSError, PipelineError):
             continue
-        if manifest.get("batch_id") == batch_id and manifest["params"].get("ticker") == ticker \
-                and mf.effective_status(run_dir, manifest) in mf.UNFINISHED:
+        if (
+            manifest.get("batch_id") == batch_id
+            and manifest["params"].get("ticker") == ticker
+            and mf.effective_status(run_dir, manifest) in mf.UNFINISHED
+        ):
             return run_dir
     return None
 
@@ -217,12 +239,16 @@ def _task_error_message(task: TaskSpec, exc: BaseException, executed: Path) -> s
         first = next((ln for ln in str(exc.source).splitlines() if ln.strip() and not ln.startswith("#")), "")
         lines = str(exc.evalue).splitlines() or [""]
         detail = lines[0] + (" (the executed notebook shows the details)" if len(lines) > 1 else "")
-        return (f"task {task.name} failed in notebooks/{task.notebook}, cell {exc.exec_count} "
-                f"(`{first.strip()[:60]}`): {exc.ename}: {detail} — executed notebook: {executed}")
+        return (
+            f"task {task.name} failed in notebooks/{task.notebook}, cell {exc.exec_count} "
+            f"(`{first.strip()[:60]}`): {exc.ename}: {detail} — executed notebook: {executed}"
+        )
     name = type(exc).__name__
     if name == "CellTimeoutError":
-        return (f"task {task.name} timed out in notebooks/{task.notebook}: a cell ran longer than "
-                f"cell_timeout_seconds — executed notebook: {executed}")
+        return (
+            f"task {task.name} timed out in notebooks/{task.notebook}: a cell ran longer than "
+            f"cell_timeout_seconds — executed notebook: {executed}"
+        )
     if name == "DeadKernelError":
         return f"task {task.name}: the kernel died while running notebooks/{task.notebook}: {exc}"
     return f"task {task.name} failed in notebooks/{task.notebook}: {name}: {exc}"
@@ -254,29 +280,36 @@ def _artifact_mismatch(run_dir: Path, record: dict[str, Any]) -> str | None:
 
 
 def _live_window(task: TaskSpec, params: dict[str, Any], today: dt.date) -> bool:
-    return (task.name == "data_ingestion" and params["source"] == "yfinance"
-            and params["end"] >= today.isoformat())
+    return task.name == "data_ingestion" and params["source"] == "yfinance" and params["end"] >= today.isoformat()
 
 
 # ------------------------------------------------------------------------------------------ upstream copy
-def _plan_upstream(tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_dir: Path,
-                   from_run: Path | None) -> tuple[Path | None, list[TaskSpec], dict]:
+def _plan_upstream(
+    tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_dir: Path, from_run: Path | None
+) -> tuple[Path | None, list[TaskSpec], dict]:
     """For a run that starts after task 1: the earlier run whose outputs can stand in for the tasks before
     it — ``from_run``, else the newest run where those tasks finished with the same values of their params
     and files that still match their sha256. Raises ParameterError when there is none."""
     first = tasks[0]
-    upstream = list(TASKS[:[t.name for t in TASKS].index(first.name)])
+    upstream = list(TASKS[: [t.name for t in TASKS].index(first.name)])
     if not upstream:
         return None, [], {}
     if all((run_dir / rel).is_file() for t in upstream for rel in t.outputs):
         return None, upstream, {}
     producer = producer_of(first.inputs[0]) if first.inputs else upstream[-1]
     runs_dir = outputs_dir / "runs"
-    candidates = [from_run] if from_run else sorted(
-        (p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), reverse=True) if runs_dir.is_dir() else []
+    candidates = (
+        [from_run]
+        if from_run
+        else sorted((p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), reverse=True)
+        if runs_dir.is_dir()
+        else []
+    )
     if not candidates:
-        raise ParameterError(f"--start-task {first.name} needs the outputs of {producer.name}, and no earlier "
-                             f"run has them: run python runner.py --end-task {producer.name} first")
+        raise ParameterError(
+            f"--start-task {first.name} needs the outputs of {producer.name}, and no earlier "
+            f"run has them: run python runner.py --end-task {producer.name} first"
+        )
     first_problem = None
     for base in candidates:
         try:
@@ -288,9 +321,11 @@ def _plan_upstream(tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_d
         if problem is None:
             return base, upstream, base_manifest
         first_problem = first_problem or f"run {base.name}: {problem}"
-    raise ParameterError(f"--start-task {first.name}: no earlier run can supply the outputs of "
-                         f"{producer.name} (newest checked, {first_problem}); run python runner.py --end-task "
-                         f"{producer.name} with these parameters first")
+    raise ParameterError(
+        f"--start-task {first.name}: no earlier run can supply the outputs of "
+        f"{producer.name} (newest checked, {first_problem}); run python runner.py --end-task "
+        f"{producer.name} with these parameters first"
+    )
 
 
 def _upstream_problem(base: Path, base_manifest: dict, upstream: list[TaskSpec], params: dict) -> str | None:
@@ -308,16 +343,35 @@ def _upstream_problem(base: Path, base_manifest: dict, upstream: list[TaskSpec],
 
 
 # ------------------------------------------------------------------------------------------ entry points
-def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Path, start_task: str | None = None,
-                 end_task: str | None = None, run_dir: Path | None = None, from_run: Path | None = None,
-                 log_level: str = "INFO", progress: Callable[[str], None] = print, project: Path | None = None,
-                 force: bool = False, force_tasks: tuple[str, ...] = (), today: dt.date | None = None,
-                 batch_id: str | None = None) -> RunResult:
+def run_pipeline(
+    params: dict[str, Any],
+    *,
+    outputs_dir: Path,
+    notebooks_dir: Path,
+    start_task: str | None = None,
+    end_task: str | None = None,
+    run_dir: Path | None = None,
+    from_run: Path | None = None,
+    log_level: str = "INFO",
+    progress: Callable[[str], None] = print,
+    project: Path | None = None,
+    force: bool = False,
+    force_tasks: tuple[str, ...] = (),
+    today: dt.date | None = None,
+    batch_id: str | None = None,
+) -> RunResult:
     """Start a new run of the selected tasks. Parameters must already be validated. ``batch_id`` is recorded
     when a batch started the run (a plain ``resume`` then leaves it to its batch)."""
-    opts = RunOptions(outputs_dir=outputs_dir.resolve(), notebooks_dir=notebooks_dir, project=project,
-                      log_level=log_level, force=force, force_tasks=tuple(force_tasks), progress=progress,
-                      today=today)
+    opts = RunOptions(
+        outputs_dir=outputs_dir.resolve(),
+        notebooks_dir=notebooks_dir,
+        project=project,
+        log_level=log_level,
+        force=force,
+        force_tasks=tuple(force_tasks),
+        progress=progress,
+        today=today,
+    )
     tasks = select_tasks(start_task, end_task)
     outputs_dir = opts.outputs_dir
     run_id = run_dir.name if run_dir else make_run_id(params)
@@ -330,6 +384,7 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
 
     if params.get("retention_days"):
         from .retention import prune_runs
+
         pruned = prune_runs(outputs_dir, params["retention_days"])
         if pruned["deleted"]:
             line = f"retention: deleted {len(pruned['deleted'])} run(s) older than {params['retention_days']} days"
@@ -337,6 +392,7 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
             progress(line)
     if params.get("summary_log_days"):
         from .retention import trim_summary_log
+
         trim_summary_log(outputs_dir, params["summary_log_days"])
 
     lock = PathLock(run_dir / ".lock", f"run folder {run_dir}")
@@ -344,9 +400,12 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
         if lock.took_over:
             progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
         manifest: dict[str, Any] = {
-            "run_id": run_id, "status": "running", "run_dir": str(run_dir),
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),  # microseconds: orders same-second runs
-            "params": params, "params_fingerprint": params_fingerprint(params),
+            "run_id": run_id,
+            "status": "running",
+            "run_dir": str(run_dir),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),  # microseconds: orders same-second runs
+            "params": params,
+            "params_fingerprint": params_fingerprint(params),
             "selection": {"start_task": tasks[0].name, "end_task": tasks[-1].name},
             "environment": mf.environment(project),
             "tasks": {t.name: {"status": "not_selected", "notebook": f"notebooks/{t.notebook}"} for t in TASKS},
@@ -355,25 +414,42 @@ def run_pipeline(params: dict[str, Any], *, outputs_dir: Path, notebooks_dir: Pa
             manifest["batch_id"] = batch_id
         for t in upstream:
             if base is None:
-                manifest["tasks"][t.name].update(status="present", note=f"outputs already in {run_dir}",
-                                                 artifacts=mf.artifact_records(run_dir, t.outputs))
+                manifest["tasks"][t.name].update(
+                    status="present",
+                    note=f"outputs already in {run_dir}",
+                    artifacts=mf.artifact_records(run_dir, t.outputs),
+                )
                 continue
             for rel in t.outputs:
                 copy_artifact(base / rel, run_dir / rel)
-            manifest["tasks"][t.name].update(status="copied", from_run=base.name,
-                                             artifacts=base_manifest["tasks"][t.name]["artifacts"])
+            manifest["tasks"][t.name].update(
+                status="copied", from_run=base.name, artifacts=base_manifest["tasks"][t.name]["artifacts"]
+            )
         for t in tasks:
             manifest["tasks"][t.name]["status"] = "pending"
         mf.save(run_dir, manifest)
         return _execute(manifest, run_dir, tasks, opts, resume=False)
 
 
-def resume_run(run_id: str | None, *, outputs_dir: Path, notebooks_dir: Path, log_level: str = "INFO",
-               progress: Callable[[str], None] = print, project: Path | None = None,
-               today: dt.date | None = None) -> RunResult:
+def resume_run(
+    run_id: str | None,
+    *,
+    outputs_dir: Path,
+    notebooks_dir: Path,
+    log_level: str = "INFO",
+    progress: Callable[[str], None] = print,
+    project: Path | None = None,
+    today: dt.date | None = None,
+) -> RunResult:
     """Continue a run from its first task that is not finished; finished tasks are checked, not re-run."""
-    opts = RunOptions(outputs_dir=outputs_dir.resolve(), notebooks_dir=notebooks_dir, project=project,
-                      log_level=log_level, progress=progress, today=today)
+    opts = RunOptions(
+        outputs_dir=outputs_dir.resolve(),
+        notebooks_dir=notebooks_dir,
+        project=project,
+        log_level=log_level,
+        progress=progress,
+        today=today,
+    )
     if run_id is None:  # what a person types after a crash: the newest run that did not finish
         run_dir, why = find_resumable(opts.outputs_dir)
         if run_dir is None:
@@ -384,8 +460,7 @@ def resume_run(run_id: str | None, *, outputs_dir: Path, notebooks_dir: Path, lo
     lock = PathLock(run_dir / ".lock", f"run {run_dir.name}")
     with lock:
         if lock.took_over:
-            progress(f"note: took over the lock of run {run_dir.name} left by dead process "
-                     f"{lock.took_over['pid']}")
+            progress(f"note: took over the lock of run {run_dir.name} left by dead process {lock.took_over['pid']}")
         manifest = mf.load(run_dir)
         selection = manifest.get("selection", {})
         tasks = select_tasks(selection.get("start_task"), selection.get("end_task"))
@@ -426,8 +501,9 @@ def _signals_interrupt():
 
 
 # ------------------------------------------------------------------------------------------ the loop
-def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opts: RunOptions,
-             resume: bool) -> RunResult:
+def _execute(
+    manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opts: RunOptions, resume: bool
+) -> RunResult:
     params, run_id, outputs_dir = manifest["params"], manifest["run_id"], opts.outputs_dir
     cache = ReuseCache(outputs_dir, params.get("lock_timeout_seconds", 10.0))
     versions = {"python": manifest["environment"]["python"], **manifest["environment"]["packages"]}
@@ -457,17 +533,25 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
                     if waiting is not None:
                         exit_code, message = EXIT_AWAITING, waiting
                         break
-                extra = ({"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
-                         if "approval_policy" in task.params else None)
+                extra = (
+                    {"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
+                    if "approval_policy" in task.params
+                    else None
+                )
                 fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions, extra)
                 record.update(fingerprint=fp, fingerprint_parts=parts)
-                reusable = not (stale or opts.force or task.name in opts.force_tasks
-                                or _live_window(task, params, today))
+                reusable = not (
+                    stale or opts.force or task.name in opts.force_tasks or _live_window(task, params, today)
+                )
                 entry = cache.lookup(fp) if reusable else None
                 if entry is not None and entry["run_id"] != run_id:
                     _reuse(entry, task, record, run_dir, outputs_dir)
-                    _append(task_log, task.name, logging.INFO,
-                            f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed")
+                    _append(
+                        task_log,
+                        task.name,
+                        logging.INFO,
+                        f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed",
+                    )
                     _summary_line(outputs_dir, task.name, f"run={run_id} status=reused from={entry['run_id']}")
                     opts.progress(f"{label} reused from run {entry['run_id']}")
                     mf.save(run_dir, manifest)
@@ -475,17 +559,31 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
                 why = _why_run(task, record, previous, opts, stale, _live_window(task, params, today))
                 record["run_reason"] = why
                 ok = _run_task(task, record, manifest, run_dir, opts, why)
-                opts.progress(f"{label} " + (f"ok in {record['duration_s']:.1f} s ({why})" if ok else
-                                             f"{record['status'].upper()} after {record['duration_s']:.1f} s"))
+                opts.progress(
+                    f"{label} "
+                    + (
+                        f"ok in {record['duration_s']:.1f} s ({why})"
+                        if ok
+                        else f"{record['status'].upper()} after {record['duration_s']:.1f} s"
+                    )
+                )
                 if not ok:
                     exit_code, message = EXIT_TASK_FAILED, record["error"]
                     break
                 if not _live_window(task, params, today):
-                    cache.record(fp, {"run_id": run_id, "task": task.name, "artifacts":
-                                      {rel: info["sha256"] for rel, info in record["artifacts"].items()},
-                                      "notebook": record.get("executed_notebook"), "html": record.get("html"),
-                                      "report_html": record.get("report_html"),
-                                      "scraps": record.get("scraps", {}), "duration_s": record["duration_s"]})
+                    cache.record(
+                        fp,
+                        {
+                            "run_id": run_id,
+                            "task": task.name,
+                            "artifacts": {rel: info["sha256"] for rel, info in record["artifacts"].items()},
+                            "notebook": record.get("executed_notebook"),
+                            "html": record.get("html"),
+                            "report_html": record.get("report_html"),
+                            "scraps": record.get("scraps", {}),
+                            "duration_s": record["duration_s"],
+                        },
+                    )
     except LockBusyError as exc:
         exit_code, message = EXIT_LOCKED, str(exc)
     except PipelineError as exc:  # e.g. a damaged champion.json: the run fails with the file named
@@ -496,31 +594,50 @@ def _execute(manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opt
         exit_code = EXIT_SIGNAL_BASE + exc.signum
         where = [t.name for t in TASKS if manifest["tasks"][t.name].get("status") == "running"]
         for name in where:
-            manifest["tasks"][name].update(status="interrupted", ended_at=mf.utc_now(),
-                                           error=f"interrupted by {exc} while running")
+            manifest["tasks"][name].update(
+                status="interrupted", ended_at=mf.utc_now(), error=f"interrupted by {exc} while running"
+            )
             _append(run_dir / "logs" / f"{name}.log", name, logging.WARNING, f"interrupted by {exc}")
-        message = (f"run {run_id} interrupted by {exc}" + (f" during {where[0]}" if where else "")
-                   + f"; its kernel was stopped. Continue it with: python runner.py resume {run_id}")
+        message = (
+            f"run {run_id} interrupted by {exc}"
+            + (f" during {where[0]}" if where else "")
+            + f"; its kernel was stopped. Continue it with: python runner.py resume {run_id}"
+        )
     failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in ("failed", "timed_out")]
-    manifest["status"] = ("interrupted" if interrupted is not None else "success" if exit_code == EXIT_OK else
-                          "awaiting_approval" if exit_code == EXIT_AWAITING else
-                          "timed_out" if failed and manifest["tasks"][failed[0].name]["status"] == "timed_out"
-                          else "locked" if exit_code == EXIT_LOCKED else "failed")
+    manifest["status"] = (
+        "interrupted"
+        if interrupted is not None
+        else "success"
+        if exit_code == EXIT_OK
+        else "awaiting_approval"
+        if exit_code == EXIT_AWAITING
+        else "timed_out"
+        if failed and manifest["tasks"][failed[0].name]["status"] == "timed_out"
+        else "locked"
+        if exit_code == EXIT_LOCKED
+        else "failed"
+    )
     manifest["ended_at"] = mf.utc_now()
     manifest["duration_s"] = round(time.perf_counter() - run_started, 3)
     hook = params.get("on_success") if exit_code == EXIT_OK else params.get("on_failure")  # incl. awaiting approval
     if hook:
         from .hooks import run_hook
+
         manifest["hook"] = run_hook(hook, run_id=run_id, status=manifest["status"], run_dir=run_dir)
         if manifest["hook"]["exit_code"] != 0:
-            opts.progress(f"warning: the {'on_success' if exit_code == EXIT_OK else 'on_failure'} hook "
-                          f"exited {manifest['hook']['exit_code']}: {manifest['hook']['output'][-200:]}")
+            opts.progress(
+                f"warning: the {'on_success' if exit_code == EXIT_OK else 'on_failure'} hook "
+                f"exited {manifest['hook']['exit_code']}: {manifest['hook']['output'][-200:]}"
+            )
     mf.save(run_dir, manifest)
     if run_dir.parent == outputs_dir / "runs":
         _update_latest(outputs_dir, run_dir)
-    _summary_line(outputs_dir, "pipeline", f"run={run_id} status={manifest['status']} "
-                                           f"duration={manifest['duration_s']}s dir={run_dir}",
-                  logging.INFO if exit_code == EXIT_OK else logging.ERROR)
+    _summary_line(
+        outputs_dir,
+        "pipeline",
+        f"run={run_id} status={manifest['status']} duration={manifest['duration_s']}s dir={run_dir}",
+        logging.INFO if exit_code == EXIT_OK else logging.ERROR,
+    )
     refresh_browser(outputs_dir, run_dir, opts.progress)
     return RunResult(exit_code, run_id, run_dir, message)
 
@@ -529,6 +646,7 @@ def refresh_browser(outputs_dir: Path, run_dir: Path | None, progress: Callable[
     """Rebuild the run browser pages; a failure here is reported, never fatal to the run."""
     try:
         from .browser import refresh
+
         refresh(outputs_dir, run_dir)
     except Exception as exc:  # the browser is a view: the run's own result stands
         progress(f"warning: could not rebuild the run browser: {type(exc).__name__}: {exc}")
@@ -544,38 +662,73 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
     params, run_id = manifest["params"], manifest["run_id"]
     record = manifest.setdefault("gate", {})
     decision_path = run_dir / "reports" / "decision.json"
-    if record.get("status") == "decided" and decision_path.is_file() \
-            and mf.sha256_file(decision_path) == record.get("sha256"):
+    if (
+        record.get("status") == "decided"
+        and decision_path.is_file()
+        and mf.sha256_file(decision_path) == record.get("sha256")
+    ):
         return None
     proposal = read_json(run_dir / "reports" / "gate.json")
     registry = Registry(opts.outputs_dir, params["ticker"])
     champion = registry.champion()
     if proposal["proposal"] == "awaiting_approval":
-        record.update(status="awaiting_approval", proposal=proposal["proposal"], reasons=proposal["reasons"],
-                      since=record.get("since") or mf.utc_now())
+        record.update(
+            status="awaiting_approval",
+            proposal=proposal["proposal"],
+            reasons=proposal["reasons"],
+            since=record.get("since") or mf.utc_now(),
+        )
         mf.save(run_dir, manifest)
         _summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} status=awaiting_approval")
-        return (f"run {run_id} is awaiting approval. Read {run_dir / 'html' / '05_model_evaluation.html'} "
-                f"(and 04_model_training.html), then decide:\n"
-                f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
-                f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
-                f"and finish the report with: python runner.py resume {run_id}")
-    key = "gate:" + digest({"proposal": mf.sha256_file(run_dir / "reports" / "gate.json"),
-                            "champion": champion["sha256"] if champion else None, "policy": params["approval_policy"]})
+        return (
+            f"run {run_id} is awaiting approval. Read {run_dir / 'html' / '05_model_evaluation.html'} "
+            f"(and 04_model_training.html), then decide:\n"
+            f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
+            f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
+            f"and finish the report with: python runner.py resume {run_id}"
+        )
+    key = "gate:" + digest(
+        {
+            "proposal": mf.sha256_file(run_dir / "reports" / "gate.json"),
+            "champion": champion["sha256"] if champion else None,
+            "policy": params["approval_policy"],
+        }
+    )
     cached = cache.lookup(key) if proposal["proposal"] in ("keep", "unchanged") else None
     if cached is not None:
         copy_artifact(opts.outputs_dir / "runs" / cached["run_id"] / "reports" / "decision.json", decision_path)
         decision = read_json(decision_path)
     else:
         outcome = {"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged")
-        decision = gate.apply(run_dir, run_id, registry, proposal, outcome=outcome, policy=params["approval_policy"],
-                              by="auto policy", at=mf.utc_now())
+        decision = gate.apply(
+            run_dir,
+            run_id,
+            registry,
+            proposal,
+            outcome=outcome,
+            policy=params["approval_policy"],
+            by="auto policy",
+            at=mf.utc_now(),
+        )
         write_json(decision_path, decision)
         if proposal["proposal"] in ("keep", "unchanged"):
-            cache.record(key, {"run_id": run_id, "task": "approval_gate",
-                               "artifacts": {"reports/decision.json": mf.sha256_file(decision_path)}})
-    record.update(status="decided", decision=decision["decision"], by=decision["by"], at=decision["at"],
-                  note=decision.get("note", ""), reasons=decision["reasons"], sha256=mf.sha256_file(decision_path))
+            cache.record(
+                key,
+                {
+                    "run_id": run_id,
+                    "task": "approval_gate",
+                    "artifacts": {"reports/decision.json": mf.sha256_file(decision_path)},
+                },
+            )
+    record.update(
+        status="decided",
+        decision=decision["decision"],
+        by=decision["by"],
+        at=decision["at"],
+        note=decision.get("note", ""),
+        reasons=decision["reasons"],
+        sha256=mf.sha256_file(decision_path),
+    )
     mf.save(run_dir, manifest)
     _summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} decision={decision['decision']}")
     opts.progress(f"      approval gate        {gate.describe(decision, proposal)}")
@@ -596,28 +749,47 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
         manifest = mf.load(run_dir)
         record = manifest.get("gate", {})
         if record.get("status") != "awaiting_approval":
-            raise ParameterError(f"run {run_dir.name} is not awaiting approval (its gate is "
-                                 f"{record.get('status', 'not reached')}; run status {manifest['status']})")
+            raise ParameterError(
+                f"run {run_dir.name} is not awaiting approval (its gate is "
+                f"{record.get('status', 'not reached')}; run status {manifest['status']})"
+            )
         model_record = manifest["tasks"]["model_training"].get("artifacts", {}).get("model/model.joblib", {})
         if mf.sha256_file(run_dir / "model" / "model.joblib") != model_record.get("sha256"):
-            raise IntegrityError(f"run {run_dir.name}'s model file does not match the sha256 in its manifest: "
-                                 "it was changed after training; it will not be promoted")
+            raise IntegrityError(
+                f"run {run_dir.name}'s model file does not match the sha256 in its manifest: "
+                "it was changed after training; it will not be promoted"
+            )
         proposal = read_json(run_dir / "reports" / "gate.json")
         registry = Registry(outputs_dir, manifest["params"]["ticker"])
         at = mf.utc_now()
-        decision = gate.apply(run_dir, run_dir.name, registry, proposal, outcome="approved" if approve else "rejected",
-                              policy="manual", by=by, at=at, note=note)
+        decision = gate.apply(
+            run_dir,
+            run_dir.name,
+            registry,
+            proposal,
+            outcome="approved" if approve else "rejected",
+            policy="manual",
+            by=by,
+            at=at,
+            note=note,
+        )
         path = write_json(run_dir / "reports" / "decision.json", decision)
-        record.update(status="decided", decision=decision["decision"], by=by, at=at, note=note,
-                      sha256=mf.sha256_file(path))
+        record.update(
+            status="decided", decision=decision["decision"], by=by, at=at, note=note, sha256=mf.sha256_file(path)
+        )
         manifest["status"] = decision["decision"]
         mf.save(run_dir, manifest)
         _summary_line(outputs_dir, "approval_gate", f"run={run_dir.name} decision={decision['decision']} by={by}")
     refresh_browser(outputs_dir, run_dir)
-    return (f"run {run_dir.name} {decision['decision']} by {by}"
-            + (": the challenger is now the champion of " + manifest["params"]["ticker"] if approve else
-               ": the champion is unchanged")
-            + f". Finish the report with: python runner.py resume {run_dir.name}")
+    return (
+        f"run {run_dir.name} {decision['decision']} by {by}"
+        + (
+            ": the challenger is now the champion of " + manifest["params"]["ticker"]
+            if approve
+            else ": the champion is unchanged"
+        )
+        + f". Finish the report with: python runner.py resume {run_dir.name}"
+    )
 
 
 def _previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict | None:
@@ -631,8 +803,7 @@ def _previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict |
         return None
 
 
-def _why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOptions, stale: bool,
-             live: bool) -> str:
+def _why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOptions, stale: bool, live: bool) -> str:
     if stale:
         return "an earlier task was redone"
     if opts.force or task.name in opts.force_tasks:
@@ -654,10 +825,18 @@ def _reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir
         rel = entry.get(key)
         if rel and (source / rel).is_file():
             copy_artifact(source / rel, run_dir / rel)
-    record.update(status="reused", reused_from=entry["run_id"], duration_s=0.0,
-                  original_duration_s=entry.get("duration_s"), executed_notebook=entry.get("notebook"),
-                  html=entry.get("html"), report_html=entry.get("report_html"), scraps=entry.get("scraps", {}),
-                  artifacts=mf.artifact_records(run_dir, task.outputs), ended_at=mf.utc_now())
+    record.update(
+        status="reused",
+        reused_from=entry["run_id"],
+        duration_s=0.0,
+        original_duration_s=entry.get("duration_s"),
+        executed_notebook=entry.get("notebook"),
+        html=entry.get("html"),
+        report_html=entry.get("report_html"),
+        scraps=entry.get("scraps", {}),
+        artifacts=mf.artifact_records(run_dir, task.outputs),
+        ended_at=mf.utc_now(),
+    )
 
 
 class _AttemptFailed(Exception):
@@ -673,8 +852,9 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
     params = manifest["params"]
     retries = int(params.get("task_retries", {}).get(task.name, 0))
     task_log = run_dir / "logs" / f"{task.name}.log"
-    record.update(status="running", started_at=mf.utc_now(), attempts=[],
-                  executed_notebook=f"notebooks/{task.notebook}")
+    record.update(
+        status="running", started_at=mf.utc_now(), attempts=[], executed_notebook=f"notebooks/{task.notebook}"
+    )
     record.pop("error", None)
     mf.save(run_dir, manifest)
     _append(task_log, task.name, logging.INFO, f"start {task.notebook} in {run_dir} ({why})")
@@ -687,11 +867,14 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
                 break
             # no cell ran: starting the kernel again is always safe, whatever the task's retry policy
             record["kernel_restarts"] = record.get("kernel_restarts", 0) + 1
-            _append(task_log, task.name, logging.WARNING,
-                    f"the kernel failed to start ({error}; see logs/kernel_stderr.log); starting it again")
+            _append(
+                task_log,
+                task.name,
+                logging.WARNING,
+                f"the kernel failed to start ({error}; see logs/kernel_stderr.log); starting it again",
+            )
         if error is not None:
-            raise _AttemptFailed(error, transient=not timed_out and _error_name(error) in TRANSIENT_ERRORS) \
-                from error
+            raise _AttemptFailed(error, transient=not timed_out and _error_name(error) in TRANSIENT_ERRORS) from error
         record["timed_out"] = False
 
     def before_sleep(state) -> None:
@@ -699,14 +882,22 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
         failure = state.outcome.exception()
         text = _task_error_message(task, failure.error, run_dir / "notebooks" / task.notebook)
         record["attempts"].append({"attempt": state.attempt_number, "error": text, "delay_s": round(delay, 3)})
-        _append(task_log, task.name, logging.WARNING,
-                f"attempt {state.attempt_number} of {retries + 1} failed with a transient error; retrying in "
-                f"{delay:.2f} s: {text}")
+        _append(
+            task_log,
+            task.name,
+            logging.WARNING,
+            f"attempt {state.attempt_number} of {retries + 1} failed with a transient error; retrying in "
+            f"{delay:.2f} s: {text}",
+        )
         mf.save(run_dir, manifest)
 
-    retrying = Retrying(stop=stop_after_attempt(retries + 1), reraise=True, before_sleep=before_sleep,
-                        wait=wait_random_exponential(multiplier=params.get("task_retry_wait_seconds", 5.0), max=600),
-                        retry=retry_if_exception(lambda e: isinstance(e, _AttemptFailed) and e.transient))
+    retrying = Retrying(
+        stop=stop_after_attempt(retries + 1),
+        reraise=True,
+        before_sleep=before_sleep,
+        wait=wait_random_exponential(multiplier=params.get("task_retry_wait_seconds", 5.0), max=600),
+        retry=retry_if_exception(lambda e: isinstance(e, _AttemptFailed) and e.transient),
+    )
     error: BaseException | None = None
     timed_out = False
     try:
@@ -714,8 +905,11 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
     except _AttemptFailed as failure:
         error, timed_out = failure.error, getattr(failure.error, "_aapl_timed_out", False)
     executed = run_dir / "notebooks" / task.notebook
-    record.update(ended_at=mf.utc_now(), duration_s=round(time.perf_counter() - started, 3),
-                  parameters={**notebook_params(task, params), "run_dir": str(run_dir)})
+    record.update(
+        ended_at=mf.utc_now(),
+        duration_s=round(time.perf_counter() - started, 3),
+        parameters={**notebook_params(task, params), "run_dir": str(run_dir)},
+    )
     _collect_notebook(record, executed, run_dir)
     if error is None:
         missing = [rel for rel in task.outputs if not (run_dir / rel).is_file()]
@@ -725,26 +919,39 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
     if error is not None:
         text = _task_error_message(task, error, executed)
         if timed_out and _error_name(error) != "CellTimeoutError":
-            text = (f"task {task.name} timed out: notebooks/{task.notebook} ran longer than task_timeout_seconds="
-                    f"{params['task_timeout_seconds']} s and its kernel was stopped — executed notebook: {executed}")
+            text = (
+                f"task {task.name} timed out: notebooks/{task.notebook} ran longer than task_timeout_seconds="
+                f"{params['task_timeout_seconds']} s and its kernel was stopped — executed notebook: {executed}"
+            )
         status = "timed_out" if timed_out or _error_name(error) == "CellTimeoutError" else "failed"
         record.update(status=status, error=text)
         _append(task_log, task.name, logging.ERROR, text)
-        _summary_line(opts.outputs_dir, task.name, f"run={manifest['run_id']} status={status} "
-                                                   f"duration={record['duration_s']}s error={text}", logging.ERROR)
+        _summary_line(
+            opts.outputs_dir,
+            task.name,
+            f"run={manifest['run_id']} status={status} duration={record['duration_s']}s error={text}",
+            logging.ERROR,
+        )
         mf.save(run_dir, manifest)
         return False
     record["status"] = "success"
-    _append(task_log, task.name, logging.INFO, f"success in {record['duration_s']:.2f} s; artifacts: "
-            + ", ".join(f"{k} sha256={v['sha256'][:12]}" for k, v in record["artifacts"].items()))
-    _summary_line(opts.outputs_dir, task.name, f"run={manifest['run_id']} status=success "
-                                               f"duration={record['duration_s']}s")
+    _append(
+        task_log,
+        task.name,
+        logging.INFO,
+        f"success in {record['duration_s']:.2f} s; artifacts: "
+        + ", ".join(f"{k} sha256={v['sha256'][:12]}" for k, v in record["artifacts"].items()),
+    )
+    _summary_line(
+        opts.outputs_dir, task.name, f"run={manifest['run_id']} status=success duration={record['duration_s']}s"
+    )
     mf.save(run_dir, manifest)
     return True
 
 
-def _execute_notebook(task: TaskSpec, params: dict, run_dir: Path, opts: RunOptions
-                      ) -> tuple[BaseException | None, bool]:
+def _execute_notebook(
+    task: TaskSpec, params: dict, run_dir: Path, opts: RunOptions
+) -> tuple[BaseException | None, bool]:
     """One papermill execution, with the cell timeout and a wall-clock watchdog that stops the kernel."""
     import papermill as pm
 
@@ -767,16 +974,22 @@ def _execute_notebook(task: TaskSpec, params: dict, run_dir: Path, opts: RunOpti
 
     watchdog = threading.Timer(params["task_timeout_seconds"], stop_kernel)
     watchdog.daemon = True
-    kernel_manager = same_interpreter_kernel_manager(run_dir / "logs" / "kernel_stderr.log",
-                                                     on_start=lambda pid: state.__setitem__("pid", pid))
+    kernel_manager = same_interpreter_kernel_manager(
+        run_dir / "logs" / "kernel_stderr.log", on_start=lambda pid: state.__setitem__("pid", pid)
+    )
     error: BaseException | None = None
     try:
         watchdog.start()
         pm.execute_notebook(
-            str(opts.notebooks_dir / task.notebook), str(executed),
+            str(opts.notebooks_dir / task.notebook),
+            str(executed),
             parameters={**notebook_params(task, params), "run_dir": str(run_dir)},
-            kernel_name="python3", language="python", progress_bar=False, log_output=True,
-            cwd=str(opts.notebooks_dir), execution_timeout=params["cell_timeout_seconds"],
+            kernel_name="python3",
+            language="python",
+            progress_bar=False,
+            log_output=True,
+            cwd=str(opts.notebooks_dir),
+            execution_timeout=params["cell_timeout_seconds"],
             kernel_manager_class=kernel_manager,
         )
     except Exception as exc:  # papermill/nbclient errors of every kind are recorded by the caller
@@ -804,11 +1017,13 @@ def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:
         return
     try:
         import scrapbook as sb
+
         record["scraps"] = {name: scrap.data for name, scrap in sb.read_notebook(str(executed)).scraps.items()}
     except Exception as exc:  # a half-written notebook must not hide the real error
         record["scraps_error"] = str(exc)
     try:
         from .render import render_both
+
         full, report = render_both(executed, run_dir / "html")
         record["html"], record["report_html"] = f"html/{full.name}", f"html/{report.name}"
     except Exception as exc:
@@ -821,12 +1036,24 @@ def describe_run(run_dir: Path) -> list[dict[str, Any]]:
     rows = []
     for task in TASKS:
         rec = manifest["tasks"].get(task.name, {})
-        how = {"reused": f"reused from {rec.get('reused_from')}", "copied": f"copied from {rec.get('from_run')}",
-               "success": "run", "failed": "run", "timed_out": "run"}.get(rec.get("status", ""), "")
+        how = {
+            "reused": f"reused from {rec.get('reused_from')}",
+            "copied": f"copied from {rec.get('from_run')}",
+            "success": "run",
+            "failed": "run",
+            "timed_out": "run",
+        }.get(rec.get("status", ""), "")
         nb = rec.get("executed_notebook")
-        rows.append({"task": task.name, "status": rec.get("status", "?"), "duration_s": rec.get("duration_s"),
-                     "how": how, "notebook": str(run_dir / nb) if nb and (run_dir / nb).exists() else "",
-                     "error": rec.get("error", "")})
+        rows.append(
+            {
+                "task": task.name,
+                "status": rec.get("status", "?"),
+                "duration_s": rec.get("duration_s"),
+                "how": how,
+                "notebook": str(run_dir / nb) if nb and (run_dir / nb).exists() else "",
+                "error": rec.get("error", ""),
+            }
+        )
     return rows
 
 
@@ -844,10 +1071,18 @@ def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
         counts: dict[str, int] = {}
         for rec in m["tasks"].values():
             counts[rec.get("status", "?")] = counts.get(rec.get("status", "?"), 0) + 1
-        rows.append({"run_id": m["run_id"], "status": m["status"], "resume": m["resume"],
-                     "ticker": m["params"]["ticker"],
-                     "source": m["params"]["source"], "window": f"{m['params']['start']}..{m['params']['end']}",
-                     "created_at": m.get("created_at"), "duration_s": m.get("duration_s"), "tasks": counts})
+        rows.append(
+            {
+                "run_id": m["run_id"],
+                "status": m["status"],
+                "resume": m["resume"],
+                "ticker": m["params"]["ticker"],
+                "source": m["params"]["source"],
+                "window": f"{m['params']['start']}..{m['params']['end']}",
+                "created_at": m.get("created_at"),
+                "duration_s": m.get("duration_s"),
+                "tasks": counts,
+            }
+        )
     rows.sort(key=lambda r: (r.get("created_at") or "", r["run_id"]), reverse=True)
     return rows
-

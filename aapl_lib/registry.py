@@ -44,7 +44,8 @@ class Registry:
         if not isinstance(record, dict) or not {"sha256", "model_file"} <= set(record):
             raise CorruptStateError(
                 f"the champion record {self.record_path} is damaged ({why}): restore it from a backup, or from the "
-                f"last 'promoted' line of {self.dir / 'history.jsonl'}, or delete it to go on without a champion")
+                f"last 'promoted' line of {self.dir / 'history.jsonl'}, or delete it to go on without a champion"
+            )
         return record
 
     def champion_sha(self) -> str:
@@ -61,25 +62,41 @@ class Registry:
             return None
         path = self.dir / record["model_file"]
         if not path.is_file():
-            raise IntegrityError(f"the registry's champion file {path} is missing: restore it, or remove "
-                                 f"{self.record_path} to start without a champion")
+            raise IntegrityError(
+                f"the registry's champion file {path} is missing: restore it, or remove "
+                f"{self.record_path} to start without a champion"
+            )
         try:
             return load_model(path, record["sha256"]), record
         except IntegrityError:
-            raise IntegrityError(f"the registry's champion file {path} does not match the sha256 in "
-                                 f"{self.record_path}: it was changed or replaced; it will not be loaded. Restore "
-                                 "it, or remove champion.json to start without a champion") from None
+            raise IntegrityError(
+                f"the registry's champion file {path} does not match the sha256 in "
+                f"{self.record_path}: it was changed or replaced; it will not be loaded. Restore "
+                "it, or remove champion.json to start without a champion"
+            ) from None
 
     def lock(self) -> PathLock:
         return PathLock(self.dir / ".lock", f"the model registry of {self.ticker}", timeout=30)
 
-    def promote(self, model_path: Path, meta: dict[str, Any], *, run_id: str, by: str, at: str, note: str,
-                policy: str, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    def promote(
+        self,
+        model_path: Path,
+        meta: dict[str, Any],
+        *,
+        run_id: str,
+        by: str,
+        at: str,
+        note: str,
+        policy: str,
+        metrics: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Make the run's model the champion (its file must match ``meta['sha256']``)."""
         actual = sha256_file(model_path)
         if actual != meta["sha256"]:
-            raise IntegrityError(f"{model_path} does not match the sha256 recorded at training ({meta['sha256'][:12]}"
-                                 f"…): refusing to promote a changed model file")
+            raise IntegrityError(
+                f"{model_path} does not match the sha256 recorded at training ({meta['sha256'][:12]}"
+                f"…): refusing to promote a changed model file"
+            )
         with self.lock():
             self.dir.mkdir(parents=True, exist_ok=True)
             name = f"{actual[:16]}.joblib"
@@ -89,11 +106,22 @@ class Registry:
                 shutil.copy2(model_path, tmp)
                 tmp.replace(target)
             previous = self.champion()
-            record = {"ticker": self.ticker, "model_file": name, "sha256": actual, "run_id": run_id,
-                      "estimator": meta.get("estimator"), "hyperparameters": meta.get("hyperparameters"),
-                      "features": meta.get("features"), "train_window": meta.get("split", {}).get("train_window"),
-                      "policy": policy, "approved_by": by, "approved_at": at, "note": note,
-                      "held_out_metrics": metrics, "previous_champion": previous["sha256"] if previous else None}
+            record = {
+                "ticker": self.ticker,
+                "model_file": name,
+                "sha256": actual,
+                "run_id": run_id,
+                "estimator": meta.get("estimator"),
+                "hyperparameters": meta.get("hyperparameters"),
+                "features": meta.get("features"),
+                "train_window": meta.get("split", {}).get("train_window"),
+                "policy": policy,
+                "approved_by": by,
+                "approved_at": at,
+                "note": note,
+                "held_out_metrics": metrics,
+                "previous_champion": previous["sha256"] if previous else None,
+            }
             write_json(self.record_path, record)
             self._history({"event": "promoted", **record})
             return record

@@ -40,10 +40,12 @@ def notebook_to_html(notebook: str | Path, target: str | Path, report_mode: bool
     error = first_error(nb)
     if error is not None:
         count, ename, evalue = error
-        banner = (f'<div id="failure-banner" style="background:#fee2e2;color:#991b1b;border:2px solid #dc2626;'
-                  f'padding:12px 16px;margin:12px;font-family:system-ui,sans-serif">'
-                  f'<strong>This notebook failed</strong> at cell [{count}]: <code>{html.escape(ename)}: '
-                  f'{html.escape(evalue.splitlines()[0] if evalue else "")}</code></div>')
+        banner = (
+            f'<div id="failure-banner" style="background:#fee2e2;color:#991b1b;border:2px solid #dc2626;'
+            f'padding:12px 16px;margin:12px;font-family:system-ui,sans-serif">'
+            f"<strong>This notebook failed</strong> at cell [{count}]: <code>{html.escape(ename)}: "
+            f"{html.escape(evalue.splitlines()[0] if evalue else '')}</code></div>"
+        )
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, body, count=1)
     return atomic_write_text(target, body)
 
@@ -51,5 +53,7 @@ def notebook_to_html(notebook: str | Path, target: str | Path, report_mode: bool
 def render_both(notebook: Path, html_dir: Path) -> tuple[Path, Path]:
     """Full and report-mode HTML of one executed notebook: ``<name>.html`` and ``<name>.report.html``."""
     name = Path(notebook).stem
-    return (notebook_to_html(notebook, html_dir / f"{name}.html"),
-            notebook_to_html(notebook, html_dir / f"{name}.report.html", report_mode=True))
+    return (
+        notebook_to_html(notebook, html_dir / f"{name}.html"),
+        notebook_to_html(notebook, html_dir / f"{name}.report.html", report_mode=True),
+    )

@@ -15,19 +15,25 @@ from .locks import LockBusyError, PathLock
 def run_started(run_dir: Path) -> dt.datetime | None:
     """When a run started, from its id (``20261126T233000Z-...``)."""
     try:
-        return dt.datetime.strptime(run_dir.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(run_dir.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         return None
 
 
-def prune_runs(outputs_dir: Path, keep_days: int, *, dry_run: bool = False, keep: set[str] = frozenset(),
-               now: dt.datetime | None = None) -> dict[str, Any]:
+def prune_runs(
+    outputs_dir: Path,
+    keep_days: int,
+    *,
+    dry_run: bool = False,
+    keep: set[str] = frozenset(),
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Delete run folders that started more than ``keep_days`` ago, except the latest run, runs in ``keep``
     and runs locked by a live runner. Returns what was (or would be) deleted and kept."""
     from .orchestration import latest_run_dir
     from .reuse_cache import ReuseCache
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     cutoff = now - dt.timedelta(days=keep_days)
     latest = latest_run_dir(outputs_dir)
     deleted, skipped = [], []
@@ -58,7 +64,7 @@ def trim_summary_log(outputs_dir: Path, keep_days: int, now: dt.datetime | None 
     path = outputs_dir / "logs" / "pipeline_summary.log"
     if not path.is_file():
         return 0
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     cutoff = (now - dt.timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [ln for ln in lines if not (ln.startswith("[") and ln[1:21] < cutoff)]

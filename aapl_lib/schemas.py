@@ -10,7 +10,8 @@ rule; the lines after it are a table of the first offending rows (the executed n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import PipelineError
 
@@ -27,18 +28,30 @@ class SchemaViolation(PipelineError):
 
 def _pa():
     import pandera.pandas as pa
+
     return pa
 
 
 def _date_index(pa, *, unique: bool, sorted_: bool):
     import pandas as pd
 
-    checks = [pa.Check(lambda idx: pd.api.types.is_datetime64_any_dtype(idx), element_wise=False,
-                       name="is a date", error="the index must hold dates")]
+    checks = [
+        pa.Check(
+            lambda idx: pd.api.types.is_datetime64_any_dtype(idx),
+            element_wise=False,
+            name="is a date",
+            error="the index must hold dates",
+        )
+    ]
     if sorted_:
         # row by row (each date not before the one above it), so the message can show the rows out of order
-        checks.append(pa.Check(lambda idx: ~(pd.to_datetime(idx, errors="coerce").diff() < pd.Timedelta(0)),
-                               name="dates ascending", error="dates must be in ascending order"))
+        checks.append(
+            pa.Check(
+                lambda idx: ~(pd.to_datetime(idx, errors="coerce").diff() < pd.Timedelta(0)),
+                name="dates ascending",
+                error="dates must be in ascending order",
+            )
+        )
     return pa.Index(name="date", unique=unique, checks=checks)
 
 
@@ -47,8 +60,9 @@ def raw_schema():
     pa = _pa()
     columns = {c: pa.Column(float, nullable=True, required=True) for c in [*PRICES, "volume"]}
     columns["adj_close"] = pa.Column(float, nullable=True, required=False)
-    return pa.DataFrameSchema(columns, index=_date_index(pa, unique=False, sorted_=False), name="raw prices",
-                              strict=True)
+    return pa.DataFrameSchema(
+        columns, index=_date_index(pa, unique=False, sorted_=False), name="raw prices", strict=True
+    )
 
 
 def cleaned_schema():
@@ -60,8 +74,9 @@ def cleaned_schema():
         pa.Check(lambda df: df["high"] >= df[["open", "close"]].max(axis=1), name="high >= max(open, close)"),
         pa.Check(lambda df: df["low"] <= df[["open", "close"]].min(axis=1), name="low <= min(open, close)"),
     ]
-    return pa.DataFrameSchema(columns, index=_date_index(pa, unique=True, sorted_=True), checks=checks,
-                              name="cleaned prices", strict=True)
+    return pa.DataFrameSchema(
+        columns, index=_date_index(pa, unique=True, sorted_=True), checks=checks, name="cleaned prices", strict=True
+    )
 
 
 def features_schema(features: Sequence[str], target: str = "target_next_return"):
@@ -69,17 +84,24 @@ def features_schema(features: Sequence[str], target: str = "target_next_return")
     import numpy as np
 
     pa = _pa()
-    columns = {f: pa.Column(float, pa.Check(lambda s: np.isfinite(s), name="finite"), nullable=False)
-               for f in features}
-    columns[target] = pa.Column(float, nullable=True, checks=[
-        # ignore_na=False: pandera drops the NaNs of a nullable column before its checks by default
-        pa.Check(lambda s: s.notna() | (np.arange(len(s)) == len(s) - 1), ignore_na=False,
-                 name="missing on the last row only", error="the target may be missing on the last row only")])
-    return pa.DataFrameSchema(columns, index=_date_index(pa, unique=True, sorted_=True), name="features",
-                              strict=True)
+    columns = {f: pa.Column(float, pa.Check(lambda s: np.isfinite(s), name="finite"), nullable=False) for f in features}
+    columns[target] = pa.Column(
+        float,
+        nullable=True,
+        checks=[
+            # ignore_na=False: pandera drops the NaNs of a nullable column before its checks by default
+            pa.Check(
+                lambda s: s.notna() | (np.arange(len(s)) == len(s) - 1),
+                ignore_na=False,
+                name="missing on the last row only",
+                error="the target may be missing on the last row only",
+            )
+        ],
+    )
+    return pa.DataFrameSchema(columns, index=_date_index(pa, unique=True, sorted_=True), name="features", strict=True)
 
 
-def validate(frame: "pd.DataFrame", schema, *, step: str, action: str) -> "pd.DataFrame":
+def validate(frame: pd.DataFrame, schema, *, step: str, action: str) -> pd.DataFrame:
     """Validate ``frame``; raise SchemaViolation naming the step, column, rule and first offending rows."""
     pa = _pa()
     try:
@@ -92,8 +114,11 @@ def validate(frame: "pd.DataFrame", schema, *, step: str, action: str) -> "pd.Da
         rule = str(first.get("check"))
         if rule in ("column_in_schema", "column_in_dataframe"):  # a column too many, or one missing
             column = str(first["failure_case"])
-            table = (frame[[column]].head(MAX_ROWS_SHOWN).to_string() if column in frame.columns
-                     else f"columns given: {', '.join(map(str, frame.columns))}")
+            table = (
+                frame[[column]].head(MAX_ROWS_SHOWN).to_string()
+                if column in frame.columns
+                else f"columns given: {', '.join(map(str, frame.columns))}"
+            )
             count = len(cases)
         elif first.get("schema_context") == "DataFrameSchema":  # a rule across columns: show whole rows
             column = rule.split()[0]
@@ -106,5 +131,7 @@ def validate(frame: "pd.DataFrame", schema, *, step: str, action: str) -> "pd.Da
             table = shown.to_string(index=False)
             count = len(cases)
         more = f" ({count} failures in all)" if count > MAX_ROWS_SHOWN else ""
-        raise SchemaViolation(f"{step}: the {schema.name} it {action} break the schema: column {column}, rule "
-                              f"'{rule}'{more}; first offending rows:\n{table}") from None
+        raise SchemaViolation(
+            f"{step}: the {schema.name} it {action} break the schema: column {column}, rule "
+            f"'{rule}'{more}; first offending rows:\n{table}"
+        ) from None

@@ -24,13 +24,23 @@ def diebold_mariano(actual: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, 
     gamma0 = np.mean((d - mean) ** 2)
     var = gamma0 + 2 * sum(np.mean((d[k:] - mean) * (d[:-k] - mean)) for k in range(1, horizon))
     if n < 3 or var <= 0:
-        return {"statistic": 0.0, "p_value_two_sided": 1.0, "p_value_a_better": 0.5, "n": n,
-                "mean_loss_difference": float(mean)}
+        return {
+            "statistic": 0.0,
+            "p_value_two_sided": 1.0,
+            "p_value_a_better": 0.5,
+            "n": n,
+            "mean_loss_difference": float(mean),
+        }
     dm = mean / np.sqrt(var / n)
     correction = np.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
     stat = float(dm * correction)
-    return {"statistic": stat, "p_value_two_sided": float(2 * stats.t.sf(abs(stat), df=n - 1)),
-            "p_value_a_better": float(stats.t.cdf(stat, df=n - 1)), "n": n, "mean_loss_difference": float(mean)}
+    return {
+        "statistic": stat,
+        "p_value_two_sided": float(2 * stats.t.sf(abs(stat), df=n - 1)),
+        "p_value_a_better": float(stats.t.cdf(stat, df=n - 1)),
+        "n": n,
+        "mean_loss_difference": float(mean),
+    }
 
 
 def direction_test(actual: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
@@ -45,18 +55,37 @@ def direction_test(actual: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     mask = (actual != 0) & (pred != 0)
     n = int(mask.sum())
     if n == 0:
-        return {"hits": 0, "n": 0, "accuracy": None, "chance_level": None, "up_call_rate": None,
-                "up_day_rate": None, "statistic": None, "p_value": None}
+        return {
+            "hits": 0,
+            "n": 0,
+            "accuracy": None,
+            "chance_level": None,
+            "up_call_rate": None,
+            "up_day_rate": None,
+            "statistic": None,
+            "p_value": None,
+        }
     up_actual, up_pred = actual[mask] > 0, pred[mask] > 0
     hits = int((up_actual == up_pred).sum())
     accuracy = hits / n
     py, px = float(up_actual.mean()), float(up_pred.mean())
     chance = py * px + (1 - py) * (1 - px)
     var_hits = chance * (1 - chance) / n
-    var_chance = ((2 * py - 1) ** 2 * px * (1 - px) / n + (2 * px - 1) ** 2 * py * (1 - py) / n
-                  + 4 * py * px * (1 - py) * (1 - px) / n ** 2)
-    out = {"hits": hits, "n": n, "accuracy": accuracy, "chance_level": chance, "up_call_rate": px,
-           "up_day_rate": py, "statistic": None, "p_value": None}
+    var_chance = (
+        (2 * py - 1) ** 2 * px * (1 - px) / n
+        + (2 * px - 1) ** 2 * py * (1 - py) / n
+        + 4 * py * px * (1 - py) * (1 - px) / n**2
+    )
+    out = {
+        "hits": hits,
+        "n": n,
+        "accuracy": accuracy,
+        "chance_level": chance,
+        "up_call_rate": px,
+        "up_day_rate": py,
+        "statistic": None,
+        "p_value": None,
+    }
     if var_hits - var_chance > 1e-15 and 0 < px < 1:
         stat = (accuracy - chance) / np.sqrt(var_hits - var_chance)
         out.update(statistic=float(stat), p_value=float(stats.norm.sf(stat)))
@@ -66,11 +95,12 @@ def direction_test(actual: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
 def sharpe_standard_error(sharpe_per_period: float, n: int) -> float:
     """Standard error of a Sharpe ratio estimated from ``n`` i.i.d. returns (Lo, 2002):
     ``sqrt((1 + sharpe² / 2) / n)``, in the same per-period units as ``sharpe_per_period``."""
-    return float(np.sqrt((1 + 0.5 * sharpe_per_period ** 2) / n)) if n > 1 else float("nan")
+    return float(np.sqrt((1 + 0.5 * sharpe_per_period**2) / n)) if n > 1 else float("nan")
 
 
-def predictor_tests(actual: np.ndarray, pred: np.ndarray, predictions: dict[str, np.ndarray], best_baseline: str,
-                    name: str) -> dict[str, Any]:
+def predictor_tests(
+    actual: np.ndarray, pred: np.ndarray, predictions: dict[str, np.ndarray], best_baseline: str, name: str
+) -> dict[str, Any]:
     """The tests shown for predictor ``name`` among ``predictions`` (which hold every baseline): one-sided
     Diebold–Mariano against the zero return and against the best naive baseline, Pesaran–Timmermann for its
     direction calls against chance, that chance level, and its directional edge over ``always_up`` on the
@@ -79,10 +109,12 @@ def predictor_tests(actual: np.ndarray, pred: np.ndarray, predictions: dict[str,
     accuracy = directional_accuracy(actual, pred)
     always_up = directional_accuracy(actual, predictions["always_up"])
     return {
-        "dm_vs_zero_return_p": None if name == "zero_return" else
-        diebold_mariano(actual, pred, predictions["zero_return"])["p_value_a_better"],
-        "dm_vs_best_baseline_p": None if name == best_baseline else
-        diebold_mariano(actual, pred, predictions[best_baseline])["p_value_a_better"],
+        "dm_vs_zero_return_p": None
+        if name == "zero_return"
+        else diebold_mariano(actual, pred, predictions["zero_return"])["p_value_a_better"],
+        "dm_vs_best_baseline_p": None
+        if name == best_baseline
+        else diebold_mariano(actual, pred, predictions[best_baseline])["p_value_a_better"],
         "direction_p": direction["p_value"],
         "direction_chance": direction["chance_level"],
         "direction_edge_vs_always_up": None if accuracy is None or always_up is None else accuracy - always_up,

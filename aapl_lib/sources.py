@@ -14,12 +14,12 @@ import io
 import logging
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
-from tenacity import (RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential,
-                      Retrying)
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from .config import SAMPLE_RANGE
 from .errors import DataSourceError, TransientSourceError
@@ -30,9 +30,20 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 OPTIONAL_COLUMNS = ("adj_close",)
 # Names seen in real files, normalised (lower case, no spaces/underscores/dashes) -> our column.
 _ALIASES = {
-    "date": "date", "datetime": "date", "timestamp": "date", "time": "date", "day": "date",
-    "open": "open", "high": "high", "low": "low", "close": "close", "volume": "volume", "vol": "volume",
-    "adjclose": "adj_close", "adjustedclose": "adj_close", "adjclosing": "adj_close",
+    "date": "date",
+    "datetime": "date",
+    "timestamp": "date",
+    "time": "date",
+    "day": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "volume": "volume",
+    "vol": "volume",
+    "adjclose": "adj_close",
+    "adjustedclose": "adj_close",
+    "adjclosing": "adj_close",
 }
 
 
@@ -46,8 +57,10 @@ def load_sample(ticker: str, start: str, end: str) -> pd.DataFrame:
     from bokeh_sampledata import stocks
 
     if ticker not in SAMPLE_RANGE:
-        raise DataSourceError(f"ticker {ticker} is not in the offline sample (it has "
-                              f"{', '.join(SAMPLE_RANGE)}): use -p source yfinance or csv")
+        raise DataSourceError(
+            f"ticker {ticker} is not in the offline sample (it has "
+            f"{', '.join(SAMPLE_RANGE)}): use -p source yfinance or csv"
+        )
     data = getattr(stocks, ticker)
     frame = pd.DataFrame({col: data[col] for col in ("date", *PRICE_COLUMNS, "adj_close")})
     frame["date"] = pd.to_datetime(frame["date"])
@@ -55,20 +68,35 @@ def load_sample(ticker: str, start: str, end: str) -> pd.DataFrame:
     frame = _restrict(frame, start, end)
     if frame.empty:
         first, last = SAMPLE_RANGE[ticker]
-        raise DataSourceError(f"the offline sample has no {ticker} rows in {start}..{end} (it covers "
-                              f"{first}..{last}): pick dates inside that range")
+        raise DataSourceError(
+            f"the offline sample has no {ticker} rows in {start}..{end} (it covers "
+            f"{first}..{last}): pick dates inside that range"
+        )
     return frame
 
 
 def sample_version() -> str:
     """Version of the installed ``bokeh_sampledata`` package (recorded in provenance)."""
     from importlib.metadata import version
+
     return version("bokeh_sampledata")
 
 
 # --------------------------------------------------------------------------------------------- yfinance
-_TRANSIENT_WORDS = ("timed out", "timeout", "connection", "rate limit", "too many requests", "temporar",
-                    "reset by peer", "502", "503", "504", "network", "resolve host")
+_TRANSIENT_WORDS = (
+    "timed out",
+    "timeout",
+    "connection",
+    "rate limit",
+    "too many requests",
+    "temporar",
+    "reset by peer",
+    "502",
+    "503",
+    "504",
+    "network",
+    "resolve host",
+)
 
 
 def _is_transient(message: str) -> bool:
@@ -103,9 +131,16 @@ def flatten_yfinance_frame(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     return out.astype("float64")
 
 
-def download_yfinance(ticker: str, start: str, end: str, *, attempts: int = 4, wait_seconds: float = 1.0,
-                      max_wait_seconds: float = 30.0,
-                      on_retry: Callable[[RetryCallState], None] | None = None) -> pd.DataFrame:
+def download_yfinance(
+    ticker: str,
+    start: str,
+    end: str,
+    *,
+    attempts: int = 4,
+    wait_seconds: float = 1.0,
+    max_wait_seconds: float = 30.0,
+    on_retry: Callable[[RetryCallState], None] | None = None,
+) -> pd.DataFrame:
     """Download daily prices with ``yfinance.download`` (``auto_adjust=False``: ``close`` is split-adjusted
     by Yahoo, ``adj_close`` also dividend-adjusted). Transient failures are retried ``attempts`` times with
     exponential backoff and full jitter; an unknown ticker or an empty answer raises DataSourceError."""
@@ -119,14 +154,20 @@ def download_yfinance(ticker: str, start: str, end: str, *, attempts: int = 4, w
     try:
         return retrying(_download_once, ticker, start, end)
     except TransientSourceError as exc:
-        raise TransientSourceError(f"{exc} (gave up after {attempts} attempt(s)): check the network, raise "
-                                   "-p download_retries, or use -p source sample / csv") from exc
+        raise TransientSourceError(
+            f"{exc} (gave up after {attempts} attempt(s)): check the network, raise "
+            "-p download_retries, or use -p source sample / csv"
+        ) from exc
 
 
 def _log_retry(state: RetryCallState) -> None:
     delay = state.next_action.sleep if state.next_action else 0.0
-    log.warning("yfinance attempt %d failed (%s); retrying in %.2f s", state.attempt_number,
-                state.outcome.exception() if state.outcome else "?", delay)
+    log.warning(
+        "yfinance attempt %d failed (%s); retrying in %.2f s",
+        state.attempt_number,
+        state.outcome.exception() if state.outcome else "?",
+        delay,
+    )
 
 
 def _download_once(ticker: str, start: str, end: str) -> pd.DataFrame:
@@ -142,8 +183,17 @@ def _download_once(ticker: str, start: str, end: str) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
             warnings.filterwarnings("ignore", message=".*inplace.*")
-            frame = yf.download(ticker, start=start, end=end_exclusive, interval="1d", auto_adjust=False,
-                                actions=False, progress=False, threads=False, multi_level_index=True)
+            frame = yf.download(
+                ticker,
+                start=start,
+                end=end_exclusive,
+                interval="1d",
+                auto_adjust=False,
+                actions=False,
+                progress=False,
+                threads=False,
+                multi_level_index=True,
+            )
     except (ConnectionError, TimeoutError, OSError) as exc:
         raise TransientSourceError(f"yfinance download of {ticker} failed: {exc}") from exc
     except Exception as exc:  # yfinance raises its own types (YFRateLimitError...)
@@ -157,8 +207,10 @@ def _download_once(ticker: str, start: str, end: str) -> pd.DataFrame:
         if reason and _is_transient(reason):
             raise TransientSourceError(f"yfinance could not reach Yahoo for {ticker}: {reason}")
         detail = f" (yfinance said: {reason})" if reason else ""
-        raise DataSourceError(f"yfinance returned no prices for {ticker} in {start}..{end}{detail}: check the "
-                              "symbol on finance.yahoo.com and the dates, or use -p source csv")
+        raise DataSourceError(
+            f"yfinance returned no prices for {ticker} in {start}..{end}{detail}: check the "
+            "symbol on finance.yahoo.com and the dates, or use -p source csv"
+        )
     return flatten_yfinance_frame(frame, ticker)
 
 
@@ -176,6 +228,7 @@ class _CapturedErrors(logging.Handler):
 def _yfinance_error(ticker: str) -> str:
     try:
         import yfinance.shared as shared
+
         errors = getattr(shared, "_ERRORS", {}) or {}
         return str(errors.get(ticker) or errors.get(ticker.upper()) or "")
     except Exception:  # pragma: no cover - depends on yfinance internals
@@ -185,6 +238,7 @@ def _yfinance_error(ticker: str) -> str:
 def yfinance_version() -> str:
     """Installed yfinance version (recorded in provenance)."""
     from importlib.metadata import version
+
     return version("yfinance")
 
 
@@ -242,8 +296,10 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     wanted = None
     if isinstance(layout["file_ticker"], list):  # several tickers side by side: keep the asked one's columns
         if not ticker or ticker.upper() not in {s.upper() for s in layout["file_ticker"]}:
-            raise DataSourceError(f"{path} holds prices of {', '.join(layout['file_ticker'])}, not {ticker}: "
-                                  "pass -p ticker with one of them")
+            raise DataSourceError(
+                f"{path} holds prices of {', '.join(layout['file_ticker'])}, not {ticker}: "
+                "pass -p ticker with one of them"
+            )
         wanted = ticker.upper()
     mapped: dict[int, str] = {}
     for i, name in enumerate(first):
@@ -260,14 +316,25 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
         raise DataSourceError(
             f"{path} has columns {first} but needs Date, Open, High, Low, Close, Volume (Adj Close optional; "
             f"any case or order): missing {', '.join(missing)}"
-            + (". The delimiter looks like none of , ; tab or | (the header was read as a single column)"
-               if len(first) == 1 else ""))
+            + (
+                ". The delimiter looks like none of , ; tab or | (the header was read as a single column)"
+                if len(first) == 1
+                else ""
+            )
+        )
 
     body = "\n".join(lines[skip:])
     if not body.strip():
         raise DataSourceError(f"{path} has a header but no data rows")
-    raw = pd.read_csv(io.StringIO(body), header=None, delimiter=delimiter, dtype=str,
-                      skipinitialspace=True, usecols=sorted(mapped), keep_default_na=True)
+    raw = pd.read_csv(
+        io.StringIO(body),
+        header=None,
+        delimiter=delimiter,
+        dtype=str,
+        skipinitialspace=True,
+        usecols=sorted(mapped),
+        keep_default_na=True,
+    )
     raw.columns = [mapped[i] for i in sorted(mapped)]
     frame = _parse_columns(raw, path, delimiter)
     frame = frame[[c for c in (*PRICE_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]]
@@ -276,21 +343,37 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     layout["extra_columns"] = [c for i, c in enumerate(first) if i not in mapped]
     future = frame.index[frame.index > pd.Timestamp.now().normalize()]
     if len(future):
-        raise DataSourceError(f"{path}: {len(future)} row(s) are dated in the future (first {future.min():%Y-%m-%d})"
-                              ": the file's dates are wrong (day and month swapped?)")
+        raise DataSourceError(
+            f"{path}: {len(future)} row(s) are dated in the future (first {future.min():%Y-%m-%d})"
+            ": the file's dates are wrong (day and month swapped?)"
+        )
     if layout["file_ticker"] is None:
         symbol_col = next((i for i, c in enumerate(first) if _norm(c) in ("ticker", "symbol")), None)
         if symbol_col is not None:
-            values = pd.read_csv(io.StringIO(body), header=None, delimiter=delimiter, dtype=str,
-                                 usecols=[symbol_col]).iloc[:, 0].dropna().str.strip().str.upper().unique()
+            values = (
+                pd.read_csv(io.StringIO(body), header=None, delimiter=delimiter, dtype=str, usecols=[symbol_col])
+                .iloc[:, 0]
+                .dropna()
+                .str.strip()
+                .str.upper()
+                .unique()
+            )
             layout["file_ticker"] = values[0] if len(values) == 1 else sorted(values)
             if ticker and len(values) > 1:
-                raise DataSourceError(f"{path} mixes several tickers ({', '.join(sorted(values)[:5])}) in one "
-                                      f"column: keep only the {ticker} rows")
-    if ticker and layout["file_ticker"] and isinstance(layout["file_ticker"], str) \
-            and layout["file_ticker"].upper() != ticker.upper():
-        raise DataSourceError(f"{path} holds prices of {layout['file_ticker']}, not {ticker}: pass "
-                              f"-p ticker {layout['file_ticker']} or the right file")
+                raise DataSourceError(
+                    f"{path} mixes several tickers ({', '.join(sorted(values)[:5])}) in one "
+                    f"column: keep only the {ticker} rows"
+                )
+    if (
+        ticker
+        and layout["file_ticker"]
+        and isinstance(layout["file_ticker"], str)
+        and layout["file_ticker"].upper() != ticker.upper()
+    ):
+        raise DataSourceError(
+            f"{path} holds prices of {layout['file_ticker']}, not {ticker}: pass "
+            f"-p ticker {layout['file_ticker']} or the right file"
+        )
     return frame, layout
 
 
@@ -303,15 +386,20 @@ def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",") -> pd.Da
         day_first = bool((slashed[0] > 12).any())
         if day_first and (slashed[1] > 12).any():
             raise DataSourceError(f"{path}: the dates mix DD/MM and MM/DD orders; use YYYY-MM-DD")
-        parsed = pd.to_datetime(dates.str.replace(".", "/", regex=False), errors="coerce", utc=True,
-                                format="%d/%m/%Y" if day_first else "%m/%d/%Y")
+        parsed = pd.to_datetime(
+            dates.str.replace(".", "/", regex=False),
+            errors="coerce",
+            utc=True,
+            format="%d/%m/%Y" if day_first else "%m/%d/%Y",
+        )
     else:
         parsed = pd.to_datetime(dates, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna() & dates.notna()
     if bad.any():
         examples = dates[bad].head(3).tolist()
-        raise DataSourceError(f"{path}: {int(bad.sum())} value(s) in the date column are not dates, e.g. "
-                              f"{examples}; use YYYY-MM-DD")
+        raise DataSourceError(
+            f"{path}: {int(bad.sum())} value(s) in the date column are not dates, e.g. {examples}; use YYYY-MM-DD"
+        )
     has_offset = dates.str.contains(r"[+-]\d\d:?\d\d$|Z$", regex=True, na=False).any()
     if has_offset:
         # A time zone is given: the trading day is the New York calendar day.
@@ -320,7 +408,8 @@ def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",") -> pd.Da
     prices = raw[[c for c in raw.columns if c in ("open", "high", "low", "close", "adj_close")]]
     # With ';' or tab as delimiter a comma followed by other than 3 digits is a decimal comma (130,28).
     decimal_comma = delimiter != "," and bool(
-        prices.apply(lambda c: c.str.strip().str.contains(r"^-?[\d.]+,(?:\d{1,2}|\d{4,})$", na=False)).any(axis=None))
+        prices.apply(lambda c: c.str.strip().str.contains(r"^-?[\d.]+,(?:\d{1,2}|\d{4,})$", na=False)).any(axis=None)
+    )
     for col in [c for c in raw.columns if c != "date"]:
         text = raw[col].str.strip().str.replace(r"^\$\s*", "", regex=True)  # "$130.50": a dollar sign is no number
         if decimal_comma:
@@ -336,13 +425,21 @@ def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",") -> pd.Da
         limit = MAX_VOLUME if col == "volume" else MAX_PRICE
         absurd = numbers.notna() & ~numbers.abs().le(limit)
         if absurd.any():
-            raise DataSourceError(_bad_value(path, raw, absurd, col, f"is not a plausible {col} (non-finite or "
-                                             f"beyond {limit:.0e})", int(absurd.sum())))
+            raise DataSourceError(
+                _bad_value(
+                    path,
+                    raw,
+                    absurd,
+                    col,
+                    f"is not a plausible {col} (non-finite or beyond {limit:.0e})",
+                    int(absurd.sum()),
+                )
+            )
         frame[col] = numbers.to_numpy(dtype="float64")
     return frame
 
 
-MAX_PRICE = 1e9    # no share has traded above a billion; a larger value is a broken cell
+MAX_PRICE = 1e9  # no share has traded above a billion; a larger value is a broken cell
 MAX_VOLUME = 1e13  # shares traded in a day
 
 
@@ -350,9 +447,10 @@ def _bad_value(path: Path, raw: pd.DataFrame, mask: pd.Series, col: str, what: s
     """``FILE: row 12 (date 2023-03-01), column close: value 'inf' is not a number (2 row(s)): ...``."""
     position = int(mask.to_numpy().nonzero()[0][0])
     value = raw[col].iloc[position]
-    return (f"{path}: data row {position + 1} (date {raw['date'].iloc[position]}), column {col}: value "
-            f"{value!r} {what}" + (f"; {count} row(s) like it" if count > 1 else "")
-            + ": fix or remove those rows")
+    return (
+        f"{path}: data row {position + 1} (date {raw['date'].iloc[position]}), column {col}: value "
+        f"{value!r} {what}" + (f"; {count} row(s) like it" if count > 1 else "") + ": fix or remove those rows"
+    )
 
 
 def file_window(frame: pd.DataFrame) -> str:
@@ -367,6 +465,7 @@ def load_csv(path: str | Path, ticker: str, start: str, end: str) -> tuple[pd.Da
     frame, layout = read_price_csv(path, ticker)
     window = _restrict(frame, start, end)
     if window.empty:
-        raise DataSourceError(f"{path} has no rows in {start}..{end} (it covers {file_window(frame)}): "
-                              "change -p start/-p end")
+        raise DataSourceError(
+            f"{path} has no rows in {start}..{end} (it covers {file_window(frame)}): change -p start/-p end"
+        )
     return window, layout

@@ -90,8 +90,9 @@ class StepContext:
             schema = schemas.features_schema(features)
         else:
             return frame
-        return schemas.validate(frame, schema, step=self.task.name,
-                                action="was given" if action == "read" else "produced")
+        return schemas.validate(
+            frame, schema, step=self.task.name, action="was given" if action == "read" else "produced"
+        )
 
     def glue(self, name: str, value: Any, display: bool = False) -> Any:
         """Record a scrap (scrapbook) that the runner copies into the manifest."""
@@ -121,10 +122,14 @@ def start_step(task_name: str, run_dir: str | os.PathLike = "", log_level: str =
     missing = [rel for rel in task.inputs if not (folder / rel).is_file()]
     if missing:
         producer = producer_of(missing[0])
-        how = (f"run notebooks/{producer.notebook} first (Jupyter, with its defaults), or from the project "
-               f"folder: python runner.py --run-dir {folder} --end-task {producer.name}"
-               if interactive else
-               f"run: python runner.py --end-task {producer.name}")
-        raise MissingInputError(f"{task.name} needs {missing[0]} in {folder}, which task {producer.name} "
-                                f"({producer.notebook}) writes: {how}")
+        how = (
+            f"run notebooks/{producer.notebook} first (Jupyter, with its defaults), or from the project "
+            f"folder: python runner.py --run-dir {folder} --end-task {producer.name}"
+            if interactive
+            else f"run: python runner.py --end-task {producer.name}"
+        )
+        raise MissingInputError(
+            f"{task.name} needs {missing[0]} in {folder}, which task {producer.name} "
+            f"({producer.notebook}) writes: {how}"
+        )
     return StepContext(task=task, run_dir=folder, interactive=interactive)

@@ -4,9 +4,18 @@ holiday rules. Used by cleaning (gap report) and evaluation (next trading day)."
 from __future__ import annotations
 
 import pandas as pd
-from pandas.tseries.holiday import (AbstractHolidayCalendar, GoodFriday, Holiday, USLaborDay,
-                                    USMartinLutherKingJr, USMemorialDay, USPresidentsDay, USThanksgivingDay,
-                                    nearest_workday, sunday_to_monday)
+from pandas.tseries.holiday import (
+    AbstractHolidayCalendar,
+    GoodFriday,
+    Holiday,
+    USLaborDay,
+    USMartinLutherKingJr,
+    USMemorialDay,
+    USPresidentsDay,
+    USThanksgivingDay,
+    nearest_workday,
+    sunday_to_monday,
+)
 from pandas.tseries.offsets import CustomBusinessDay
 
 
@@ -28,16 +37,27 @@ class NYSEHolidayCalendar(AbstractHolidayCalendar):
 
 
 # Closures outside the regular rules (national days of mourning, 9/11, Hurricane Sandy).
-SPECIAL_CLOSURES = pd.DatetimeIndex([
-    "2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14", "2004-06-11", "2007-01-02",
-    "2012-10-29", "2012-10-30", "2018-12-05", "2025-01-09",
-])
+SPECIAL_CLOSURES = pd.DatetimeIndex(
+    [
+        "2001-09-11",
+        "2001-09-12",
+        "2001-09-13",
+        "2001-09-14",
+        "2004-06-11",
+        "2007-01-02",
+        "2012-10-29",
+        "2012-10-30",
+        "2018-12-05",
+        "2025-01-09",
+    ]
+)
 
 
 def holidays(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
     """NYSE closures on weekdays between ``start`` and ``end``."""
-    regular = NYSEHolidayCalendar().holidays(start=pd.Timestamp(start) - pd.Timedelta(days=7),
-                                            end=pd.Timestamp(end) + pd.Timedelta(days=7))
+    regular = NYSEHolidayCalendar().holidays(
+        start=pd.Timestamp(start) - pd.Timedelta(days=7), end=pd.Timestamp(end) + pd.Timedelta(days=7)
+    )
     # New Year's Day on a Saturday is not observed on the Friday before (NYSE rule).
     regular = regular[~((regular.month == 12) & (regular.day == 31))]
     days = regular.union(SPECIAL_CLOSURES)

@@ -26,8 +26,9 @@ def _window(index: pd.Index) -> dict[str, str]:
     return {"first": f"{index.min():%Y-%m-%d}", "last": f"{index.max():%Y-%m-%d}"}
 
 
-def walk_forward(dev: pd.DataFrame, features: list[str], candidates: list[str], params: dict[str, Any],
-                 folds: int = 5, gap: int = 1) -> dict[str, Any]:
+def walk_forward(
+    dev: pd.DataFrame, features: list[str], candidates: list[str], params: dict[str, Any], folds: int = 5, gap: int = 1
+) -> dict[str, Any]:
     """Compare ``candidates`` and the baselines over expanding-window folds of ``dev`` (labelled rows)."""
     dev = dev.sort_index()
     splitter = TimeSeriesSplit(n_splits=folds, gap=gap)
@@ -37,8 +38,15 @@ def walk_forward(dev: pd.DataFrame, features: list[str], candidates: list[str], 
     train_means: list[np.ndarray] = []
     for k, (train_idx, test_idx) in enumerate(splitter.split(dev), 1):
         train, test = dev.iloc[train_idx], dev.iloc[test_idx]
-        fold_info.append({"fold": k, "train_rows": len(train), "test_rows": len(test),
-                          "train_window": _window(train.index), "test_window": _window(test.index)})
+        fold_info.append(
+            {
+                "fold": k,
+                "train_rows": len(train),
+                "test_rows": len(test),
+                "train_window": _window(train.index),
+                "test_window": _window(test.index),
+            }
+        )
         preds = baseline_predictions(test, train[TARGET])
         for name in candidates:
             model = make_candidate(name, params).fit(train[features].to_numpy(), train[TARGET].to_numpy())
@@ -48,8 +56,9 @@ def walk_forward(dev: pd.DataFrame, features: list[str], candidates: list[str], 
         train_means.append(np.full(len(test), float(train[TARGET].mean())))
         for name, pred in preds.items():
             pooled[name].append(pred)
-            per_fold.append({"fold": k, "predictor": name,
-                             **regression_metrics(actual, pred, benchmark=train_means[-1])})
+            per_fold.append(
+                {"fold": k, "predictor": name, **regression_metrics(actual, pred, benchmark=train_means[-1])}
+            )
     actual = np.concatenate(actual_all)
     benchmark = np.concatenate(train_means)
     joined = {name: np.concatenate(parts) for name, parts in pooled.items()}
@@ -59,9 +68,16 @@ def walk_forward(dev: pd.DataFrame, features: list[str], candidates: list[str], 
         summary[name].update(predictor_tests(actual, pred, joined, best_baseline, name))
         summary[name]["kind"] = "baseline" if name in BASELINES else "candidate"
     challenger = min(candidates, key=lambda c: summary[c]["rmse"])
-    return {"folds": fold_info, "per_fold": per_fold, "pooled": summary, "best_baseline": best_baseline,
-            "challenger": challenger, "candidates": list(candidates),
-            "hyperparameters": {c: hyperparameters(c, params) for c in candidates}, "gap_rows": gap}
+    return {
+        "folds": fold_info,
+        "per_fold": per_fold,
+        "pooled": summary,
+        "best_baseline": best_baseline,
+        "challenger": challenger,
+        "candidates": list(candidates),
+        "hyperparameters": {c: hyperparameters(c, params) for c in candidates},
+        "gap_rows": gap,
+    }
 
 
 def comparison_table(report: dict[str, Any]) -> pd.DataFrame:
@@ -73,6 +89,14 @@ def folds_table(report: dict[str, Any]) -> pd.DataFrame:
     """Per-fold RMSE of every predictor (columns) with each fold's windows, formatted to read."""
     per = pd.DataFrame(report["per_fold"]).pivot(index="fold", columns="predictor", values="rmse")
     per = per.map(lambda x: f"{100 * x:.3f} %")
-    info = pd.DataFrame([{"fold": f["fold"], "train": f"{f['train_window']['first']}..{f['train_window']['last']}",
-                          "test": f"{f['test_window']['first']}..{f['test_window']['last']}"} for f in report["folds"]])
+    info = pd.DataFrame(
+        [
+            {
+                "fold": f["fold"],
+                "train": f"{f['train_window']['first']}..{f['train_window']['last']}",
+                "test": f"{f['test_window']['first']}..{f['test_window']['last']}",
+            }
+            for f in report["folds"]
+        ]
+    )
     return info.set_index("fold").join(per)

@@ -33,8 +33,9 @@ def copy_project(dest: Path) -> None:
 
 def timed_run(project: Path, env: dict) -> tuple[float, dict]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(project / "runner.py")], cwd=project, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(project / "runner.py")], cwd=project, env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"run failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1]}")
@@ -44,8 +45,15 @@ def timed_run(project: Path, env: dict) -> tuple[float, dict]:
 
 def edit_notebook(path: Path, n: int) -> None:
     nb = json.loads(path.read_text())
-    nb["cells"].insert(1, {"cell_type": "markdown", "id": f"bench-{n}", "metadata": {},
-                           "source": f"Reviewer's note {n}: this edit changes the notebook's source."})
+    nb["cells"].insert(
+        1,
+        {
+            "cell_type": "markdown",
+            "id": f"bench-{n}",
+            "metadata": {},
+            "source": f"Reviewer's note {n}: this edit changes the notebook's source.",
+        },
+    )
     path.write_text(json.dumps(nb, indent=1))
 
 
@@ -73,14 +81,18 @@ def main() -> None:
     noop_s, edit_s = statistics.median(noop), statistics.median(edited)
     print(f"{'measurement':<44}{'wall s':>8}")
     print(f"{'cold run (6 tasks executed)':<44}{cold:>8.2f}")
-    print(f"{'rerun, nothing changed (median of %d)' % args.repeat:<44}{noop_s:>8.3f}")
+    print(f"{f'rerun, nothing changed (median of {args.repeat})':<44}{noop_s:>8.3f}")
     print(f"{'rerun after editing notebook 05 (median)':<44}{edit_s:>8.2f}   executed: {', '.join(sorted(executed))}")
     print(f"{'tasks 5 + 6 in the cold run':<44}{tasks56:>8.2f}")
     print()
-    print(f"no-op rerun <= 0.5 s: {'met' if noop_s <= 0.5 else 'NOT met'} ({noop_s:.3f} s, "
-          f"{cold / noop_s:.0f}x faster than cold)")
-    print(f"notebook-05 rerun <= tasks 5+6 cold + 0.5 s: {'met' if edit_s <= tasks56 + 0.5 else 'NOT met'} "
-          f"({edit_s:.2f} s vs {tasks56 + 0.5:.2f} s)")
+    print(
+        f"no-op rerun <= 0.5 s: {'met' if noop_s <= 0.5 else 'NOT met'} ({noop_s:.3f} s, "
+        f"{cold / noop_s:.0f}x faster than cold)"
+    )
+    print(
+        f"notebook-05 rerun <= tasks 5+6 cold + 0.5 s: {'met' if edit_s <= tasks56 + 0.5 else 'NOT met'} "
+        f"({edit_s:.2f} s vs {tasks56 + 0.5:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def one_run(extra: list[str]) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory(prefix="aapl-bench-") as out:
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "runner.py"), "--outputs", out, *extra], cwd=ROOT,
-                              capture_output=True, text=True, env={**os.environ, "AAPL_OUTPUTS_DIR": out})
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "runner.py"), "--outputs", out, *extra],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AAPL_OUTPUTS_DIR": out},
+        )
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             sys.exit(f"run failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1]}")

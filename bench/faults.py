@@ -24,20 +24,45 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31", "-p", "gb_n_estimators", "25",
-        "-p", "walk_forward_folds", "3"]
-COMPARED = ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib", "data/predictions.csv",
-            "reports/walk_forward.json"]
+ARGS = [
+    "-p",
+    "start",
+    "2004-06-01",
+    "-p",
+    "end",
+    "2006-12-31",
+    "-p",
+    "gb_n_estimators",
+    "25",
+    "-p",
+    "walk_forward_folds",
+    "3",
+]
+COMPARED = [
+    "data/raw.csv",
+    "data/cleaned.csv",
+    "data/features.csv",
+    "model/model.joblib",
+    "data/predictions.csv",
+    "reports/walk_forward.json",
+]
 
 
 def runner(outputs: Path, *args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "AAPL_OUTPUTS_DIR": str(outputs), "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, str(ROOT / "runner.py"), *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "runner.py"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def only_run(outputs: Path) -> Path | None:
@@ -108,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         reference = only_run(ref_out)
         points = kill_points(task_durations(reference))
-        print(f"reference run: {wall:.1f} s; kill points (by the run's progress): "
-              + ", ".join(name for name, *_ in points))
+        print(
+            f"reference run: {wall:.1f} s; kill points (by the run's progress): "
+            + ", ".join(name for name, *_ in points)
+        )
         identical = 0
         for trial in range(1, args.trials + 1):
             name, ready, low, high = points[(trial - 1) % len(points)]
@@ -138,14 +165,19 @@ def main(argv: list[str] | None = None) -> int:
                 again = runner(outputs, "--force", *extra)
                 again.communicate()
                 run_dir = only_run(outputs)
-            same = [rel for rel in COMPARED if (run_dir / rel).is_file()
-                    and (run_dir / rel).read_bytes() == (reference / rel).read_bytes()]
+            same = [
+                rel
+                for rel in COMPARED
+                if (run_dir / rel).is_file() and (run_dir / rel).read_bytes() == (reference / rel).read_bytes()
+            ]
             ok = resume.returncode == 0 and len(same) == len(COMPARED) and orphans == 0
             identical += ok
-            print(f"trial {trial:2d}: killed at {moment:5.1f} s ({name} + {delay:.2f} s; {state}); resume exit "
-                  f"{resume.returncode}; {len(same)}/{len(COMPARED)} artifacts identical; orphan kernels "
-                  f"{orphans} -> {'ok' if ok else 'DIFFERENT'}"
-                  + ("" if resume.returncode == 0 else f"\n    {r_err.strip()[-300:]}"))
+            print(
+                f"trial {trial:2d}: killed at {moment:5.1f} s ({name} + {delay:.2f} s; {state}); resume exit "
+                f"{resume.returncode}; {len(same)}/{len(COMPARED)} artifacts identical; orphan kernels "
+                f"{orphans} -> {'ok' if ok else 'DIFFERENT'}"
+                + ("" if resume.returncode == 0 else f"\n    {r_err.strip()[-300:]}")
+            )
             shutil.rmtree(outputs, ignore_errors=True)
         print(f"{identical}/{args.trials} identical")
         return 0 if identical == args.trials else 1

@@ -14,26 +14,53 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 
 # The window most runner tests use: short enough to keep the suite fast, and it spans the 2005 2:1 split.
-WINDOW = ["-p", "start", "2004-06-01", "-p", "end", "2006-12-31",
-          "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
+WINDOW = [
+    "-p",
+    "start",
+    "2004-06-01",
+    "-p",
+    "end",
+    "2006-12-31",
+    "-p",
+    "gb_n_estimators",
+    "25",
+    "-p",
+    "walk_forward_folds",
+    "3",
+]
 
 
 def run_runner(*args: str, outputs: Path, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python runner.py ARGS --outputs OUTPUTS`` in a subprocess, as a scheduler would."""
     full_env = {**os.environ, "AAPL_OUTPUTS_DIR": str(outputs), **(env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "runner.py"), *args, "--outputs", str(outputs)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "runner.py"), *args, "--outputs", str(outputs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
 
 
 def sample_frame(start: str = "2011-01-01", end: str = "2012-12-31", ticker: str = "AAPL") -> pd.DataFrame:
     from aapl_lib.sources import load_sample
+
     return load_sample(ticker, start, end)
 
 
 def write_classic_yahoo(path: Path, frame: pd.DataFrame) -> Path:
     """``Date,Open,High,Low,Close,Adj Close,Volume`` as Yahoo's download button wrote it."""
-    out = frame.rename(columns={"open": "Open", "high": "High", "low": "Low", "close": "Close",
-                                "adj_close": "Adj Close", "volume": "Volume"})
+    out = frame.rename(
+        columns={
+            "open": "Open",
+            "high": "High",
+            "low": "Low",
+            "close": "Close",
+            "adj_close": "Adj Close",
+            "volume": "Volume",
+        }
+    )
     out = out[["Open", "High", "Low", "Close", "Adj Close", "Volume"]].copy()
     out["Volume"] = out["Volume"].astype("int64")
     out.index = out.index.strftime("%Y-%m-%d")
@@ -45,8 +72,7 @@ def write_classic_yahoo(path: Path, frame: pd.DataFrame) -> Path:
 def write_yfinance_multiheader(path: Path, frame: pd.DataFrame, ticker: str = "AAPL") -> Path:
     """yfinance's ``df.to_csv()`` of a download: ``Price,...`` / ``Ticker,...`` / ``Date,,,`` header."""
     cols = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
-    src = {"Adj Close": "adj_close", "Close": "close", "High": "high", "Low": "low", "Open": "open",
-           "Volume": "volume"}
+    src = {"Adj Close": "adj_close", "Close": "close", "High": "high", "Low": "low", "Open": "open", "Volume": "volume"}
     lines = ["Price," + ",".join(cols), "Ticker," + ",".join([ticker] * len(cols)), "Date" + "," * len(cols)]
     for day, row in frame.iterrows():
         values = [repr(float(row[src[c]])) if c != "Volume" else str(int(row["volume"])) for c in cols]
@@ -66,11 +92,16 @@ class Project:
         self.outputs = root / "outputs"
         self.env = {**os.environ, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(self.outputs)}
 
-    def clone(self, root: Path) -> "Project":
+    def clone(self, root: Path) -> Project:
         """A copy of this project, outputs (runs, reuse cache, registry) included: a rerun there reuses what
         ran here, as it would in the original."""
-        shutil.copytree(self.root, root, symlinks=True, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", ".lock", ".lock.owner.json"))
+        shutil.copytree(
+            self.root,
+            root,
+            symlinks=True,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", ".lock", ".lock.owner.json"),
+        )
         copy = Project.__new__(Project)
         copy.root, copy.outputs = root, root / "outputs"
         copy.env = {**self.env, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(copy.outputs)}
@@ -79,11 +110,18 @@ class Project:
     def cmd(self, *args: str) -> list[str]:
         return [sys.executable, str(self.root / "runner.py"), *args]
 
-    def run(self, *args: str, env: dict | None = None, timeout: int = 300,
-            umask: int | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(self.cmd(*args), cwd=self.root, capture_output=True, text=True, timeout=timeout,
-                              env={**self.env, **(env or {})},
-                              preexec_fn=None if umask is None else (lambda: os.umask(umask)))
+    def run(
+        self, *args: str, env: dict | None = None, timeout: int = 300, umask: int | None = None
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.cmd(*args),
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **(env or {})},
+            preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+        )
 
     def latest(self) -> Path:
         return (self.outputs / "latest").resolve()
@@ -101,8 +139,17 @@ class Project:
         """Insert a code cell (after the parameters and title cells by default)."""
         path = self.root / "notebooks" / notebook
         nb = json.loads(path.read_text())
-        nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"test-{position}",
-                                      "metadata": {}, "outputs": [], "source": code})
+        nb["cells"].insert(
+            position,
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"test-{position}",
+                "metadata": {},
+                "outputs": [],
+                "source": code,
+            },
+        )
         path.write_text(json.dumps(nb, indent=1))
 
     def restore(self, notebook: str) -> None:
@@ -114,9 +161,12 @@ def kernels_under(project_root: Path) -> list[str]:
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"aapl_lib.kernel_launcher" in (proc / "cmdline").read_bytes() \
-                    and str(project_root).encode() in (proc / "environ").read_bytes() \
-                    and "zombie" not in (proc / "status").read_text():
+            if (
+                proc.name.isdigit()
+                and b"aapl_lib.kernel_launcher" in (proc / "cmdline").read_bytes()
+                and str(project_root).encode() in (proc / "environ").read_bytes()
+                and "zombie" not in (proc / "status").read_text()
+            ):
                 found.append(proc.name)
         except OSError:
             continue

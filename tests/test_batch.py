@@ -59,8 +59,17 @@ def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(pro
     runs_before = set((project.outputs / "runs").iterdir())
     project.add_cell("04_model_training.ipynb", CRASH_WORKER)
     try:
-        proc = project.run("--tickers", "AAPL", "ZZZZ", "MSFT", *WINDOW, "--workers", "2",
-                           env={"AAPL_TEST_CRASH_MARKER": str(marker)}, timeout=600)
+        proc = project.run(
+            "--tickers",
+            "AAPL",
+            "ZZZZ",
+            "MSFT",
+            *WINDOW,
+            "--workers",
+            "2",
+            env={"AAPL_TEST_CRASH_MARKER": str(marker)},
+            timeout=600,
+        )
         assert not marker.exists()  # the worker was killed
         assert proc.returncode == 1, proc.stderr
         assert "ZZZZ" in proc.stderr and "not in the offline sample" in proc.stderr
@@ -68,11 +77,17 @@ def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(pro
         assert "python runner.py resume" in proc.stderr
         batch_dir = sorted((project.outputs / "batches").iterdir())[-1]
         manifest = json.loads((batch_dir / "manifest.json").read_text())
-        assert {t: r["status"] for t, r in manifest["runs"].items()} == {"AAPL": "success", "ZZZZ": "failed",
-                                                                        "MSFT": "failed"}
+        assert {t: r["status"] for t, r in manifest["runs"].items()} == {
+            "AAPL": "success",
+            "ZZZZ": "failed",
+            "MSFT": "failed",
+        }
         assert "| ZZZZ | failed |" in (batch_dir / "summary.md").read_text()
-        msft_runs = [p for p in set((project.outputs / "runs").iterdir()) - runs_before
-                     if json.loads((p / "manifest.json").read_text())["params"]["ticker"] == "MSFT"]
+        msft_runs = [
+            p
+            for p in set((project.outputs / "runs").iterdir()) - runs_before
+            if json.loads((p / "manifest.json").read_text())["params"]["ticker"] == "MSFT"
+        ]
         assert len(msft_runs) == 1
         msft_run = msft_runs[0]
         assert project.manifest(msft_run)["tasks"]["model_training"]["status"] in ("running", "interrupted")
@@ -86,8 +101,7 @@ def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(pro
     assert after["runs"]["MSFT"]["status"] == "success"
     assert after["runs"]["MSFT"]["run_id"] == msft_run.name  # the same run, resumed
     assert after["resumed"][-1]["tickers"] == ["ZZZZ", "MSFT"]
-    assert (project.outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text() \
-        == aapl_before
+    assert (project.outputs / "runs" / manifest["runs"]["AAPL"]["run_id"] / "manifest.json").read_text() == aapl_before
     resumed = project.manifest(msft_run)
     assert resumed["status"] == "success" and resumed["tasks"]["model_training"]["status"] == "success"
     assert resumed["resumed"]
@@ -99,8 +113,20 @@ def test_batch_on_a_dask_local_cluster(project):
     reused from the runs above: another ridge_alpha changes only the models)."""
     pytest.importorskip("distributed")
     outputs = project.outputs
-    proc = project.run("--tickers", "AAPL", "MSFT", *WINDOW, "-p", "ridge_alpha", "3", "--executor", "dask",
-                       "--workers", "2", timeout=600)
+    proc = project.run(
+        "--tickers",
+        "AAPL",
+        "MSFT",
+        *WINDOW,
+        "-p",
+        "ridge_alpha",
+        "3",
+        "--executor",
+        "dask",
+        "--workers",
+        "2",
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     _, manifest = batch_manifest(outputs)
     assert manifest["status"] == "success"

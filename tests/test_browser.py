@@ -51,8 +51,13 @@ def outputs(seeded_project, tmp_path_factory) -> Path:
     """Three runs: the session's seeded run of WINDOW (copied), the same with another test fraction, and a
     run that failed on a bad CSV."""
     out = tmp_path_factory.mktemp("browser-outputs")
-    shutil.copytree(seeded_project.outputs, out, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"))
+    shutil.copytree(
+        seeded_project.outputs,
+        out,
+        symlinks=True,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
+    )
     proc = run_runner(*WINDOW, "-p", "test_fraction", "0.25", outputs=out)
     assert proc.returncode == 0, proc.stderr
     bad = out.parent / "bad.csv"
@@ -94,7 +99,9 @@ def test_run_page_shows_params_tasks_figures_report_and_artifacts(outputs):
     run_dir = runs(outputs)[0]
     page = parse(run_dir / "index.html")
     text = " ".join(page.text)
-    assert {"figures/predicted_vs_actual.png", "figures/residuals.png", "figures/cumulative_returns.png"} <= set(page.imgs)
+    assert {"figures/predicted_vs_actual.png", "figures/residuals.png", "figures/cumulative_returns.png"} <= set(
+        page.imgs
+    )
     for task in TASKS:
         assert task.name in text
         assert f"html/{task.notebook.replace('.ipynb', '.html')}" in page.hrefs
@@ -141,8 +148,17 @@ def test_dag_is_drawn_from_the_specs(tmp_path):
         assert task.title in text and task.notebook in text
         for rel in task.outputs:
             assert f'("{rel}")' in text
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else "python",
-                           str(ROOT / "runner.py"), "dag", "--format", "mermaid"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else "python",
+            str(ROOT / "runner.py"),
+            "dag",
+            "--format",
+            "mermaid",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and proc.stdout == text
     assert dag.draw(tmp_path / "dag.png").read_bytes()[:4] == b"\x89PNG"
     assert "<svg" in dag.draw(tmp_path / "dag.svg").read_text()
@@ -158,12 +174,17 @@ def test_browser_over_http(outputs):
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/"
         index = urllib.request.urlopen(base + "index.html", timeout=10).read().decode()
-        pages = {h: urllib.request.urlopen(base + h, timeout=10).read().decode()
-                 for h in parse_text(index).hrefs if h.startswith("runs/")}
+        pages = {
+            h: urllib.request.urlopen(base + h, timeout=10).read().decode()
+            for h in parse_text(index).hrefs
+            if h.startswith("runs/")
+        }
         assert len(pages) == 3
         run_href, page = next((h, p) for h, p in pages.items() if parse_text(p).imgs)
         img = parse_text(page).imgs[0]
-        assert urllib.request.urlopen(base + run_href.rsplit("/", 1)[0] + "/" + img, timeout=10).read()[:4] == b"\x89PNG"
+        assert (
+            urllib.request.urlopen(base + run_href.rsplit("/", 1)[0] + "/" + img, timeout=10).read()[:4] == b"\x89PNG"
+        )
     finally:
         server.shutdown()
 
@@ -174,21 +195,35 @@ def parse_text(html: str) -> Links:
     return links
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package 'chromium'; "
-                                             ".ci/run installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium is not installed (Debian package 'chromium'; .ci/run installs it)"
+)
 def test_pages_render_in_headless_chromium(outputs, tmp_path):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     index = (outputs / "index.html").resolve()
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", index.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", index.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
     assert 'id="runs"' in dom and dom.count("<tr>") >= 4
     run_page = (runs(outputs)[0] / "index.html").resolve()
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", run_page.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", run_page.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
     assert 'id="tasks"' in dom and 'src="figures/cumulative_returns.png"' in dom
     shot = tmp_path / "run.png"
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2000", run_page.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2000", run_page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.is_file() and shot.stat().st_size > 20_000

@@ -9,15 +9,15 @@ its kernels at the copy's aapl_lib.
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-
 from helpers import WINDOW, Project, kernels_under
+
 ALL = ["data_ingestion", "data_cleaning", "feature_engineering", "model_training", "model_evaluation", "reporting"]
 
 
@@ -37,7 +37,7 @@ def test_a_rerun_with_nothing_changed_reuses_every_task(project):
     assert {rec["status"] for rec in manifest["tasks"].values()} == {"reused"}
     assert {rec["reused_from"] for rec in manifest["tasks"].values()} == {first.name}
     for task in manifest["tasks"].values():
-        for rel, info in task["artifacts"].items():
+        for rel in task["artifacts"]:
             assert (second / rel).is_file()
     assert (second / "notebooks" / "05_model_evaluation.ipynb").is_file()
     assert (second / "html" / "06_reporting.html").is_file()
@@ -45,13 +45,16 @@ def test_a_rerun_with_nothing_changed_reuses_every_task(project):
 
 
 def test_a_rerun_with_nothing_changed_imports_no_heavy_library(project):
-    probe = ("import runpy, sys\n"
-             f"sys.argv = ['runner.py', *{WINDOW!r}]\n"
-             "try:\n    runpy.run_path('runner.py', run_name='__main__')\nexcept SystemExit as e:\n"
-             "    assert e.code == 0, e.code\n"
-             "print(sorted(m for m in ('pandas', 'papermill', 'nbformat', 'numpy', 'scrapbook') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=project.root, env=project.env, capture_output=True,
-                          text=True, timeout=120)
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['runner.py', *{WINDOW!r}]\n"
+        "try:\n    runpy.run_path('runner.py', run_name='__main__')\nexcept SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print(sorted(m for m in ('pandas', 'papermill', 'nbformat', 'numpy', 'scrapbook') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project.root, env=project.env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
@@ -67,6 +70,7 @@ def test_editing_a_reused_file_in_place_leaves_the_run_it_came_from_intact(proje
         handle.write("# an analyst's note\n")
     recorded = project.manifest(source)["tasks"]["data_cleaning"]["artifacts"]["data/cleaned.csv"]["sha256"]
     from aapl_lib.iorw import sha256_file
+
     assert sha256_file(source / "data" / "cleaned.csv") == recorded
     assert project.run("resume", reused.name).returncode == 0  # the edited copy is found changed and redone
     assert sha256_file(reused / "data" / "cleaned.csv") == recorded
@@ -96,8 +100,12 @@ def test_changing_a_parameter_reruns_the_tasks_that_read_it_and_what_follows(pro
 def test_editing_an_aapl_lib_module_reruns_the_tasks_that_import_it(project):
     path = project.root / "aapl_lib" / "features.py"
     original = path.read_text()
-    path.write_text(original.replace('    """Wilder\'s relative strength index (0..100), from closes up to each day."""',
-                                     '    """Wilder\'s RSI (0..100), from closes up to each day."""'))
+    path.write_text(
+        original.replace(
+            '    """Wilder\'s relative strength index (0..100), from closes up to each day."""',
+            '    """Wilder\'s RSI (0..100), from closes up to each day."""',
+        )
+    )
     try:
         proc = project.run(*WINDOW)
     finally:
@@ -144,7 +152,7 @@ def test_resume_rechecks_artifacts_and_redoes_a_changed_one(project):
     run_dir = project.latest()
     target = run_dir / "data" / "cleaned.csv"
     with open(target, "a") as fh:  # edited in place, as `>>` or a careless script would (the file may be a
-        fh.write("tampered\n")     # hard link shared with the run it was reused from)
+        fh.write("tampered\n")  # hard link shared with the run it was reused from)
     proc = project.run("resume")  # a finished run is not what plain `resume` is for
     assert proc.returncode == 0 and "nothing to resume" in proc.stdout
     proc = project.run("resume", run_dir.name)  # naming it re-verifies every artifact
@@ -161,11 +169,18 @@ def test_resume_rechecks_artifacts_and_redoes_a_changed_one(project):
 
 def hold_lock(project: Project, lock_path: Path) -> subprocess.Popen:
     """Another live process that holds the lock at ``lock_path`` until killed."""
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import time\nfrom aapl_lib.locks import PathLock\n"
-                               f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
-                               "print('locked', flush=True)\ntime.sleep(120)"],
-                              env=project.env, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom aapl_lib.locks import PathLock\n"
+            f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
+            "print('locked', flush=True)\ntime.sleep(120)",
+        ],
+        env=project.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -205,8 +220,16 @@ def test_a_busy_reuse_cache_exits_4(project):
 def test_a_timed_out_cell_is_recorded_as_timed_out(project):
     project.add_cell("04_model_training.ipynb", SLEEP)
     try:
-        proc = project.run(*WINDOW, "--only", "model_training", "--force", "-p", "cell_timeout_seconds", "2",
-                           env={"AAPL_TEST_SLEEP": "30"})
+        proc = project.run(
+            *WINDOW,
+            "--only",
+            "model_training",
+            "--force",
+            "-p",
+            "cell_timeout_seconds",
+            "2",
+            env={"AAPL_TEST_SLEEP": "30"},
+        )
     finally:
         project.restore("04_model_training.ipynb")
     assert proc.returncode == 1
@@ -222,8 +245,16 @@ def test_a_notebook_over_its_wall_clock_limit_is_stopped(project):
     project.add_cell("04_model_training.ipynb", SLEEP)
     try:
         started = time.time()
-        proc = project.run(*WINDOW, "--only", "model_training", "--force", "-p", "task_timeout_seconds", "4",
-                           env={"AAPL_TEST_SLEEP": "60"})
+        proc = project.run(
+            *WINDOW,
+            "--only",
+            "model_training",
+            "--force",
+            "-p",
+            "task_timeout_seconds",
+            "4",
+            env={"AAPL_TEST_SLEEP": "60"},
+        )
         elapsed = time.time() - started
     finally:
         project.restore("04_model_training.ipynb")
@@ -235,14 +266,26 @@ def test_a_notebook_over_its_wall_clock_limit_is_stopped(project):
 
 def test_transient_failures_are_retried_with_logged_delays(project, tmp_path):
     marker = tmp_path / "failed-once"
-    project.add_cell("01_data_ingestion.ipynb",
-                     "from pathlib import Path\nfrom aapl_lib.errors import TransientSourceError\n"
-                     f"if not Path({str(marker)!r}).exists():\n"
-                     f"    Path({str(marker)!r}).touch()\n"
-                     "    raise TransientSourceError('simulated network outage')")
+    project.add_cell(
+        "01_data_ingestion.ipynb",
+        "from pathlib import Path\nfrom aapl_lib.errors import TransientSourceError\n"
+        f"if not Path({str(marker)!r}).exists():\n"
+        f"    Path({str(marker)!r}).touch()\n"
+        "    raise TransientSourceError('simulated network outage')",
+    )
     try:
-        proc = project.run(*WINDOW, "--end-task", "data_ingestion", "--force",
-                           "-p", "task_retries", "{data_ingestion: 2}", "-p", "task_retry_wait_seconds", "0.01")
+        proc = project.run(
+            *WINDOW,
+            "--end-task",
+            "data_ingestion",
+            "--force",
+            "-p",
+            "task_retries",
+            "{data_ingestion: 2}",
+            "-p",
+            "task_retry_wait_seconds",
+            "0.01",
+        )
     finally:
         project.restore("01_data_ingestion.ipynb")
     assert proc.returncode == 0, proc.stderr
@@ -255,8 +298,10 @@ def test_transient_failures_are_retried_with_logged_delays(project, tmp_path):
 
 
 def test_other_tasks_do_not_retry_by_default(project):
-    project.add_cell("03_feature_engineering.ipynb",
-                     "from aapl_lib.errors import TransientSourceError\nraise TransientSourceError('x')")
+    project.add_cell(
+        "03_feature_engineering.ipynb",
+        "from aapl_lib.errors import TransientSourceError\nraise TransientSourceError('x')",
+    )
     try:
         proc = project.run(*WINDOW, "--only", "feature_engineering", "--force", "-p", "task_retry_wait_seconds", "0")
     finally:
@@ -270,8 +315,17 @@ def test_hooks_receive_run_id_and_status(project, tmp_path):
     proc = project.run(*WINDOW, "-p", "on_success", f'echo "$1 $2 $AAPL_RUN_STATUS" > {out}')
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().split() == [project.latest().name, "success", "success"]
-    proc = project.run(*WINDOW, "--only", "model_training", "-p", "ridge_alpha", "oops",
-                       "-p", "on_failure", f"echo $AAPL_RUN_ID > {out}")
+    proc = project.run(
+        *WINDOW,
+        "--only",
+        "model_training",
+        "-p",
+        "ridge_alpha",
+        "oops",
+        "-p",
+        "on_failure",
+        f"echo $AAPL_RUN_ID > {out}",
+    )
     assert proc.returncode == 2  # bad parameter: nothing ran, no hook
     project.add_cell("06_reporting.ipynb", "raise RuntimeError('report broke')")
     try:
@@ -312,8 +366,10 @@ def test_prune_deletes_old_runs_and_forgets_them_in_the_cache(tmp_path):
     assert dry["deleted"] == ["20200101T000000Z-aapl-aaaaaa"] and (outputs / "runs" / dry["deleted"][0]).exists()
     report = prune_runs(outputs, 30)
     assert report["deleted"] == ["20200101T000000Z-aapl-aaaaaa"]
-    assert sorted(p.name for p in (outputs / "runs").iterdir()) == ["20200102T000000Z-aapl-bbbbbb",
-                                                                   "20991231T000000Z-aapl-cccccc"]
+    assert sorted(p.name for p in (outputs / "runs").iterdir()) == [
+        "20200102T000000Z-aapl-bbbbbb",
+        "20991231T000000Z-aapl-cccccc",
+    ]
     assert json.loads((outputs / "cache" / "index.json").read_text()) == {}
     log = outputs / "logs" / "pipeline_summary.log"
     log.parent.mkdir()
@@ -362,9 +418,16 @@ def test_a_kernel_that_fails_to_start_is_started_again(project, tmp_path):
     (tmp_path / "site" / "sitecustomize.py").write_text(KERNEL_DIES_AT_START)
     counter = tmp_path / "deaths"
     counter.write_text("1")
-    proc = project.run(*WINDOW, "--only", "data_cleaning", "--force", "-p", "task_retries", "{}",
-                       env={"PYTHONPATH": f"{tmp_path / 'site'}:{project.root}",
-                            "AAPL_TEST_KERNEL_DEATHS": str(counter)})
+    proc = project.run(
+        *WINDOW,
+        "--only",
+        "data_cleaning",
+        "--force",
+        "-p",
+        "task_retries",
+        "{}",
+        env={"PYTHONPATH": f"{tmp_path / 'site'}:{project.root}", "AAPL_TEST_KERNEL_DEATHS": str(counter)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert counter.read_text() == "0"  # the first kernel did die
     record = project.manifest()["tasks"]["data_cleaning"]
@@ -374,9 +437,11 @@ def test_a_kernel_that_fails_to_start_is_started_again(project, tmp_path):
 
 def test_a_kernel_that_dies_mid_task_is_reported_and_retried_when_allowed(project, tmp_path):
     marker = tmp_path / "die-once"
-    project.add_cell("02_data_cleaning.ipynb",
-                     f"import os, pathlib\nif pathlib.Path({str(marker)!r}).exists():\n"
-                     f"    pathlib.Path({str(marker)!r}).unlink()\n    os._exit(1)")
+    project.add_cell(
+        "02_data_cleaning.ipynb",
+        f"import os, pathlib\nif pathlib.Path({str(marker)!r}).exists():\n"
+        f"    pathlib.Path({str(marker)!r}).unlink()\n    os._exit(1)",
+    )
     try:
         marker.touch()
         proc = project.run(*WINDOW, "--only", "data_cleaning", "--force", "-p", "task_retries", "{}")
@@ -385,8 +450,18 @@ def test_a_kernel_that_dies_mid_task_is_reported_and_retried_when_allowed(projec
         record = project.manifest()["tasks"]["data_cleaning"]
         assert record["status"] == "failed" and record["attempts"] == []
         marker.touch()
-        proc = project.run(*WINDOW, "--only", "data_cleaning", "--force", "-p", "task_retries",
-                           "{data_cleaning: 1}", "-p", "task_retry_wait_seconds", "0")
+        proc = project.run(
+            *WINDOW,
+            "--only",
+            "data_cleaning",
+            "--force",
+            "-p",
+            "task_retries",
+            "{data_cleaning: 1}",
+            "-p",
+            "task_retry_wait_seconds",
+            "0",
+        )
     finally:
         project.restore("02_data_cleaning.ipynb")
     assert proc.returncode == 0, proc.stderr

@@ -19,13 +19,16 @@ def synthetic(days: int = 40, start: str = "2023-01-03", seed: int = 7, adj_clos
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.uniform(-0.02, 0.02, days)))
     open_ = close * (1 + rng.uniform(-0.005, 0.005, days))
-    frame = pd.DataFrame({
-        "open": open_,
-        "high": np.maximum(open_, close) * 1.01,
-        "low": np.minimum(open_, close) * 0.99,
-        "close": close,
-        "volume": rng.integers(1_000_000, 1_200_000, days).astype("float64"),
-    }, index=pd.DatetimeIndex(index, name="date"))
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.01,
+            "low": np.minimum(open_, close) * 0.99,
+            "close": close,
+            "volume": rng.integers(1_000_000, 1_200_000, days).astype("float64"),
+        },
+        index=pd.DatetimeIndex(index, name="date"),
+    )
     if adj_close:
         frame["adj_close"] = frame["close"] * 0.98
     return frame
@@ -121,8 +124,12 @@ def test_crash_of_half_with_a_non_split_opening_gap_is_not_a_split():
     raw = synthetic()
     day = raw.index[20]
     previous = raw["close"].iloc[19]
-    raw.loc[day, ["open", "high", "low", "close"]] = [0.58 * previous, 0.60 * previous, 0.47 * previous,
-                                                       0.48 * previous]
+    raw.loc[day, ["open", "high", "low", "close"]] = [
+        0.58 * previous,
+        0.60 * previous,
+        0.47 * previous,
+        0.48 * previous,
+    ]
     raw.iloc[21:, raw.columns.get_indexer(OHLC)] *= 0.5
 
     _, info = cleaning.adjust_detected_splits(raw)
@@ -211,8 +218,7 @@ def test_missing_values_are_counted_and_rows_without_prices_dropped():
 
     cleaned, quality = cleaning.clean_prices(raw)
 
-    assert quality["missing_values"] == {"open": 0, "high": 0, "low": 0, "close": 1, "volume": 1,
-                                         "adj_close": 1}
+    assert quality["missing_values"] == {"open": 0, "high": 0, "low": 0, "close": 1, "volume": 1, "adj_close": 1}
     assert quality["rows_dropped_missing"] == 2
     assert quality["adj_close_filled"] == 1
     assert len(cleaned) == 38 and raw.index[11] in cleaned.index
@@ -225,8 +231,9 @@ def test_all_rows_bad_raises_data_quality_error(spoil):
     raw = synthetic(days=10)
     raw["close"] = np.nan if spoil == "missing" else 0.0
 
-    with pytest.raises(DataQualityError, match="no usable price rows" if spoil != "missing"
-                       else "column close has no values at all"):
+    with pytest.raises(
+        DataQualityError, match="no usable price rows" if spoil != "missing" else "column close has no values at all"
+    ):
         cleaning.clean_prices(raw)
 
 
@@ -275,12 +282,23 @@ def test_quality_table_lists_the_checks():
 
     assert list(table.columns) == ["value"]
     assert list(table.index) == [
-        "rows in", "rows out", "input sorted by date", "exact duplicate rows dropped",
-        "dates given twice with different values (last kept)", "missing values (all columns)",
-        "rows dropped for missing prices", "rows dropped for non-positive prices",
-        "rows with OHLC violations (repaired)", "zero-volume days", "trading days missing vs NYSE calendar",
-        "rows on non-trading days (dropped)", "adjustment", "splits", "largest daily move",
-        "moves beyond the flag threshold", "overall",
+        "rows in",
+        "rows out",
+        "input sorted by date",
+        "exact duplicate rows dropped",
+        "dates given twice with different values (last kept)",
+        "missing values (all columns)",
+        "rows dropped for missing prices",
+        "rows dropped for non-positive prices",
+        "rows with OHLC violations (repaired)",
+        "zero-volume days",
+        "trading days missing vs NYSE calendar",
+        "rows on non-trading days (dropped)",
+        "adjustment",
+        "splits",
+        "largest daily move",
+        "moves beyond the flag threshold",
+        "overall",
     ]
     assert table.loc["rows in", "value"] == 41 and table.loc["rows out", "value"] == 39
     assert table.loc["input sorted by date", "value"] == "no (sorted)"

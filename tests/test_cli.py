@@ -21,9 +21,17 @@ import pytest
 from helpers import WINDOW, Project
 
 # Parameters the runner reads for itself; no task reads them, so none may change a fingerprint.
-RUNNER_OWN = {"cell_timeout_seconds": "900", "task_timeout_seconds": "2400", "task_retries": "{model_training: 1}",
-              "task_retry_wait_seconds": "1", "lock_timeout_seconds": "3", "retention_days": "36500",
-              "summary_log_days": "30", "on_success": "true", "on_failure": "true"}
+RUNNER_OWN = {
+    "cell_timeout_seconds": "900",
+    "task_timeout_seconds": "2400",
+    "task_retries": "{model_training: 1}",
+    "task_retry_wait_seconds": "1",
+    "lock_timeout_seconds": "3",
+    "retention_days": "36500",
+    "summary_log_days": "30",
+    "on_success": "true",
+    "on_failure": "true",
+}
 
 
 def run_ids(project: Project) -> list[str]:
@@ -32,11 +40,18 @@ def run_ids(project: Project) -> list[str]:
 
 def hold_lock(project: Project, lock_path: Path) -> subprocess.Popen:
     """Another live process that holds the lock at ``lock_path`` until killed."""
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import time\nfrom aapl_lib.locks import PathLock\n"
-                               f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
-                               "print('locked', flush=True)\ntime.sleep(300)"],
-                              env=project.env, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom aapl_lib.locks import PathLock\n"
+            f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
+            "print('locked', flush=True)\ntime.sleep(300)",
+        ],
+        env=project.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -131,8 +146,12 @@ def test_retention_days_at_a_runs_start_deletes_old_runs_but_never_a_locked_one(
     runs = project.outputs / "runs"
     old, busy = "20200106T220000Z-aapl-0ld001", "20200107T220000Z-aapl-0ld002"
     for run_id in (old, busy):
-        shutil.copytree(runs / project.seed_run, runs / run_id, symlinks=True,
-                        ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"))
+        shutil.copytree(
+            runs / project.seed_run,
+            runs / run_id,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
+        )
         manifest = json.loads((runs / run_id / "manifest.json").read_text())
         (runs / run_id / "manifest.json").write_text(json.dumps({**manifest, "run_id": run_id}))
     ReuseCache(project.outputs).record("an-old-fingerprint", {"run_id": old, "artifacts": {}})
@@ -159,8 +178,10 @@ def _batch(project: Project) -> tuple[Path, dict]:
 
 def test_tickers_in_a_params_file_run_a_batch_on_every_core_and_exit_3_when_all_await_approval(project, tmp_path):
     profile = tmp_path / "batch.yaml"
-    profile.write_text("tickers: [AAPL, IBM]\nstart: 2004-06-01\nend: 2006-12-31\ngb_n_estimators: 25\n"
-                       "walk_forward_folds: 3\napproval_policy: manual\n")
+    profile.write_text(
+        "tickers: [AAPL, IBM]\nstart: 2004-06-01\nend: 2006-12-31\ngb_n_estimators: 25\n"
+        "walk_forward_folds: 3\napproval_policy: manual\n"
+    )
     proc = project.run("-f", str(profile))
     assert proc.returncode == 3, proc.stderr + proc.stdout
     batch_dir, manifest = _batch(project)
@@ -178,27 +199,68 @@ def test_a_batch_on_an_external_dask_scheduler(project, tmp_path):
     dask = Path(sys.executable).with_name("dask")
     scheduler_file = tmp_path / "scheduler.json"
     env = {**project.env, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    scheduler = subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--dashboard-address", ":0", "--scheduler-file", str(scheduler_file)],
-                                 env=env, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen(
+        [
+            str(dask),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dashboard-address",
+            ":0",
+            "--scheduler-file",
+            str(scheduler_file),
+        ],
+        env=env,
+        cwd=project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     worker = None
     try:
         deadline = time.time() + 60
         while not scheduler_file.is_file() and time.time() < deadline:
             time.sleep(0.2)
         address = json.loads(scheduler_file.read_text())["address"]
-        worker = subprocess.Popen([str(dask), "worker", "--scheduler-file", str(scheduler_file), "--no-nanny",
-                                   "--nthreads", "1", "--dashboard-address", ":0"],
-                                  env=env, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        proc = project.run("--tickers", "AAPL", *WINDOW, "-p", "ridge_alpha", "6", "--executor", "dask",
-                           "--scheduler", address, timeout=600)
+        worker = subprocess.Popen(
+            [
+                str(dask),
+                "worker",
+                "--scheduler-file",
+                str(scheduler_file),
+                "--no-nanny",
+                "--nthreads",
+                "1",
+                "--dashboard-address",
+                ":0",
+            ],
+            env=env,
+            cwd=project.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        proc = project.run(
+            "--tickers",
+            "AAPL",
+            *WINDOW,
+            "-p",
+            "ridge_alpha",
+            "6",
+            "--executor",
+            "dask",
+            "--scheduler",
+            address,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr
         _, manifest = _batch(project)
         assert manifest["executor_description"] == f"dask cluster at {address}"
         run = manifest["runs"]["AAPL"]
         assert run["status"] == "success" and run["worker_pid"] == worker.pid
-        assert project.manifest(project.outputs / "runs" / run["run_id"])["tasks"]["model_training"]["status"] \
-            == "success"
+        assert (
+            project.manifest(project.outputs / "runs" / run["run_id"])["tasks"]["model_training"]["status"] == "success"
+        )
     finally:
         for proc_ in (worker, scheduler):
             if proc_ is not None:

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_default_profile_lists_every_parameter_and_validates():
     import yaml
+
     data = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
     assert set(data) == set(PARAMETERS)
     params = resolve_params(ROOT / "params" / "default.yaml")
@@ -24,8 +25,12 @@ def test_default_profile_lists_every_parameter_and_validates():
 
 def test_live_profile_is_yfinance_aapl_2023():
     params = resolve_params(ROOT / "params" / "aapl_2023.yaml")
-    assert (params["source"], params["ticker"], params["start"], params["end"]) == \
-        ("yfinance", "AAPL", "2023-01-01", "2023-12-31")
+    assert (params["source"], params["ticker"], params["start"], params["end"]) == (
+        "yfinance",
+        "AAPL",
+        "2023-01-01",
+        "2023-12-31",
+    )
 
 
 def test_overrides_are_typed_by_declaration():
@@ -40,21 +45,24 @@ def test_overrides_are_typed_by_declaration():
     assert params["ticker"] == "MSFT" and params["windows"] == [5, 20]
 
 
-@pytest.mark.parametrize("override, message", [
-    (("nope", "1"), "unknown parameter 'nope'"),
-    (("lags", "1.5"), "lags must be an integer"),
-    (("lags", "0"), "lags must be between"),
-    (("test_fraction", "0.9"), "test_fraction must be between"),
-    (("split_detection", "maybe"), "true or false"),
-    (("windows", "[a, b]"), "list of integers"),
-    (("windows", "[5, 5]"), "repeated"),
-    (("candidates", "[ridge, xgboost]"), "unknown 'xgboost'"),
-    (("approval_policy", "sometimes"), "approval_policy must be one of"),
-    (("start", "01/02/2003"), "real date"),
-    (("ticker", "AAPL;rm -rf"), "not a plausible stock symbol"),
-    (("ticker", "../../etc"), "not a plausible stock symbol"),
-    (("macd_fast", "40"), "macd_fast"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (("nope", "1"), "unknown parameter 'nope'"),
+        (("lags", "1.5"), "lags must be an integer"),
+        (("lags", "0"), "lags must be between"),
+        (("test_fraction", "0.9"), "test_fraction must be between"),
+        (("split_detection", "maybe"), "true or false"),
+        (("windows", "[a, b]"), "list of integers"),
+        (("windows", "[5, 5]"), "repeated"),
+        (("candidates", "[ridge, xgboost]"), "unknown 'xgboost'"),
+        (("approval_policy", "sometimes"), "approval_policy must be one of"),
+        (("start", "01/02/2003"), "real date"),
+        (("ticker", "AAPL;rm -rf"), "not a plausible stock symbol"),
+        (("ticker", "../../etc"), "not a plausible stock symbol"),
+        (("macd_fast", "40"), "macd_fast"),
+    ],
+)
 def test_bad_overrides_are_rejected_with_one_clear_line(override, message):
     with pytest.raises(ParameterError) as info:
         resolve_params(ROOT / "params" / "default.yaml", [override])
@@ -77,8 +85,9 @@ def test_wrong_types_in_a_profile_are_rejected(tmp_path):
 def test_future_start_and_sample_window_outside_data():
     base = defaults()
     with pytest.raises(ParameterError, match="in the future"):
-        validate_params({**base, "source": "yfinance", "start": "2031-01-01", "end": "2032-01-01"},
-                        today=dt.date(2026, 11, 26))
+        validate_params(
+            {**base, "source": "yfinance", "start": "2031-01-01", "end": "2032-01-01"}, today=dt.date(2026, 11, 26)
+        )
     with pytest.raises(ParameterError, match="does not overlap"):
         validate_params({**base, "start": "2015-01-01", "end": "2016-01-01"})
 
@@ -93,6 +102,7 @@ def test_csv_path_is_resolved_and_must_exist(tmp_path):
 
 
 def test_today_is_a_date_for_scheduled_runs():
-    params = validate_params({**defaults(), "source": "yfinance", "start": "2026-01-01", "end": "today"},
-                             today=dt.date(2026, 11, 26))
+    params = validate_params(
+        {**defaults(), "source": "yfinance", "start": "2026-01-01", "end": "today"}, today=dt.date(2026, 11, 26)
+    )
     assert params["end"] == "2026-11-26"

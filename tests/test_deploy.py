@@ -14,8 +14,10 @@ from helpers import ROOT
 
 # The live profile reads yfinance, which this machine cannot reach: the test appends overrides (later -p wins)
 # that keep the line's shape and switch the data to the offline sample, so the run can finish here.
-OFFLINE = (" -p source sample -p start 2011-01-01 -p end 2012-12-31 -p gb_n_estimators 20"
-           " -p walk_forward_folds 2 -p approval_policy auto")
+OFFLINE = (
+    " -p source sample -p start 2011-01-01 -p end 2012-12-31 -p gb_n_estimators 20"
+    " -p walk_forward_folds 2 -p approval_policy auto"
+)
 
 
 def fresh_checkout(target: Path) -> Path:
@@ -36,8 +38,11 @@ def fresh_checkout(target: Path) -> Path:
 
 
 def crontab_command() -> str:
-    lines = [ln for ln in (ROOT / "deploy" / "crontab").read_text().splitlines()
-             if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [
+        ln
+        for ln in (ROOT / "deploy" / "crontab").read_text().splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
     assert len(lines) == 1, lines
     fields = lines[0].split(None, 5)
     assert len(fields) == 6 and fields[4] == "1-5", fields  # minute hour day month weekday command
@@ -51,9 +56,14 @@ def test_the_crontab_line_runs_as_cron_runs_it_on_a_fresh_checkout(tmp_path):
     command = crontab_command().replace("/opt/aapl-pipeline", str(checkout))
     assert command.endswith(">> outputs/logs/cron.log 2>&1")
     command = command.replace(" >> outputs/logs/cron.log", OFFLINE + " >> outputs/logs/cron.log")
-    proc = subprocess.run(["env", "-i", "HOME=" + str(tmp_path), "PATH=/usr/bin:/bin", "SHELL=/bin/sh",
-                           "/bin/sh", "-c", command], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=600, start_new_session=True)  # a new session: no controlling terminal
+    proc = subprocess.run(
+        ["env", "-i", "HOME=" + str(tmp_path), "PATH=/usr/bin:/bin", "SHELL=/bin/sh", "/bin/sh", "-c", command],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        start_new_session=True,
+    )  # a new session: no controlling terminal
     log = (checkout / "outputs" / "logs" / "cron.log").read_text()
     assert proc.returncode == 0, proc.stderr + log
     assert proc.stdout == "" and proc.stderr == ""  # everything went to the log, as cron's mail would not want
@@ -70,12 +80,17 @@ def test_the_systemd_units_verify(tmp_path):
         # the unit's install location and user, made real for the check
         text = text.replace("/opt/aapl-pipeline", str(ROOT)).replace("User=pipeline", f"User={os.getuid()}")
         (tmp_path / name).write_text(text)
-    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "aapl-pipeline.service"),
-                           str(tmp_path / "aapl-pipeline.timer")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "aapl-pipeline.service"), str(tmp_path / "aapl-pipeline.timer")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     problems = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "aapl-pipeline" in ln]
     assert proc.returncode == 0 and problems == [], proc.stdout + proc.stderr
     service = (ROOT / "deploy" / "aapl-pipeline.service").read_text()
     assert "SuccessExitStatus=3" in service  # the manual profile's awaiting-approval exit is an expected outcome
     assert "-f params/aapl_2023.yaml" in service
     import yaml
+
     assert yaml.safe_load((ROOT / "params" / "aapl_2023.yaml").read_text())["approval_policy"] == "manual"

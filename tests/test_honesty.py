@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aapl_lib import cleaning, config, evaluation as ev, gate, leakage, modeling, reporting
+from aapl_lib import cleaning, config, gate, leakage, modeling, reporting
+from aapl_lib import evaluation as ev
 from aapl_lib import features as fe
 from aapl_lib.candidates import always_up_value, baseline_predictions, describe_baselines
 from aapl_lib.errors import ParameterError
@@ -118,8 +119,9 @@ def test_a_look_ahead_feature_declared_in_extra_features_is_stopped(feature_dir,
         leakage.enforce(*guard)
     message = str(info.value)
     first = truncation["first_differences"][column]
-    assert message.startswith(f"leakage guard (truncation invariance) failed: {column} (from {spec(function)}) "
-                              f"differs on {first}")
+    assert message.startswith(
+        f"leakage guard (truncation invariance) failed: {column} (from {spec(function)}) differs on {first}"
+    )
     assert pd.Timestamp(first) in cleaned.index
 
 
@@ -150,14 +152,17 @@ def test_a_clean_extra_feature_passes_and_is_a_feature_like_the_others(feature_d
     assert frame.index[-1] == cleaned.index[-1]  # the forecast row is kept
 
 
-@pytest.mark.parametrize("function, words", [
-    ("raises", "extra feature analyst_features_t10:raises raised ValueError: column 'vwap' not found"),
-    ("wrong_index", "returned a frame whose index is not the prices' date index (3 of the prices' dates missing)"),
-    ("text_column", "returned column 'label' of type "),
-    ("clashes", "returned column 'ret_1d', a name already used by a built-in feature"),
-    ("a_series", "returned Series, not a DataFrame"),
-    ("no_such_function", "has no function no_such_function"),
-])
+@pytest.mark.parametrize(
+    "function, words",
+    [
+        ("raises", "extra feature analyst_features_t10:raises raised ValueError: column 'vwap' not found"),
+        ("wrong_index", "returned a frame whose index is not the prices' date index (3 of the prices' dates missing)"),
+        ("text_column", "returned column 'label' of type "),
+        ("clashes", "returned column 'ret_1d', a name already used by a built-in feature"),
+        ("a_series", "returned Series, not a DataFrame"),
+        ("no_such_function", "has no function no_such_function"),
+    ],
+)
 def test_a_broken_feature_function_stops_with_a_message_naming_it(feature_dir, cleaned, function, words):
     with pytest.raises(FeatureFunctionError) as info:
         fe.build_features(cleaned, extra_features=[spec(function)])
@@ -175,7 +180,9 @@ def test_extra_features_are_validated_before_anything_runs(feature_dir):
     with pytest.raises(ParameterError, match="module 'no_such_module_xyz' .* is not on the project root or PYTHONPATH"):
         config.validate_params({**base, "extra_features": ["no_such_module_xyz:f"]})
     assert config.parse_override("extra_features", f'["{spec("momentum")}", "{spec("tomorrow")}"]') == [
-        spec("momentum"), spec("tomorrow")]
+        spec("momentum"),
+        spec("tomorrow"),
+    ]
     with pytest.raises(ParameterError, match="replaced by auto_min_direction_edge_pct"):
         config.resolve_params(None, [("auto_min_directional_accuracy", "0.52")])
 
@@ -183,13 +190,14 @@ def test_extra_features_are_validated_before_anything_runs(feature_dir):
 # ------------------------------------------------------------------------------------ direction against the market
 def test_direction_is_tested_against_chance_not_a_coin():
     rng = np.random.default_rng(3)
-    actual = rng.normal(0.002, 0.01, 2000)          # a rising market: about 58 % up days
+    actual = rng.normal(0.002, 0.01, 2000)  # a rising market: about 58 % up days
     pred = np.where(rng.random(2000) < 0.9, 1.0, -1.0) * 0.001  # mostly "up", no skill at all
     hits = np.mean(np.sign(actual) == np.sign(pred))
     assert hits > 0.54  # a binomial test against 50 % would call this significant
     test = direction_test(actual, pred)
-    assert test["chance_level"] == pytest.approx(test["up_day_rate"] * test["up_call_rate"]
-                                                 + (1 - test["up_day_rate"]) * (1 - test["up_call_rate"]))
+    assert test["chance_level"] == pytest.approx(
+        test["up_day_rate"] * test["up_call_rate"] + (1 - test["up_day_rate"]) * (1 - test["up_call_rate"])
+    )
     assert test["p_value"] > 0.05
     assert direction_test(actual, np.full(2000, 0.001))["p_value"] is None  # a constant call has no timing
     skilled = np.sign(actual) * 0.001 * np.where(rng.random(2000) < 0.7, 1, -1)
@@ -201,10 +209,10 @@ def test_always_up_is_the_training_periods_majority_direction():
     assert always_up_value(pd.Series([-0.01, -0.02, 0.05])) < 0  # mostly down days, though the mean is up
     frame = pd.DataFrame({"ret_1d": [0.1, 0.2], "ret_mean_20d": [0.0, 0.1]})
     preds = baseline_predictions(frame, pd.Series([0.01, -0.005, 0.02]))
-    assert np.all(preds["always_up"] > 0) and set(preds) == {"zero_return", "last_return", "rolling_mean",
-                                                             "always_up"}
+    assert np.all(preds["always_up"] > 0) and set(preds) == {"zero_return", "last_return", "rolling_mean", "always_up"}
     assert describe_baselines(["ret_mean_5d", "ret_mean_60d"])["rolling_mean"] == (
-        "predicts the mean of the last 60 daily returns")
+        "predicts the mean of the last 60 daily returns"
+    )
 
 
 def test_r2_is_out_of_sample_against_the_training_mean():
@@ -226,18 +234,27 @@ def _metrics(model: dict, always_up_da: float = 0.53, best_rmse: float = 0.02) -
 
 
 THRESHOLDS = {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0, "auto_max_p_value": 0.05}
-GOOD = {"rmse": 0.0195, "r2": 0.02, "directional_accuracy": 0.56, "direction_edge_vs_always_up": 0.03,
-        "direction_p": 0.01, "dm_vs_best_baseline_p": 0.01}
+GOOD = {
+    "rmse": 0.0195,
+    "r2": 0.02,
+    "directional_accuracy": 0.56,
+    "direction_edge_vs_always_up": 0.03,
+    "direction_p": 0.01,
+    "dm_vs_best_baseline_p": 0.01,
+}
 
 
-@pytest.mark.parametrize("change, failed", [
-    ({}, None),
-    ({"direction_edge_vs_always_up": -0.01, "directional_accuracy": 0.52}, "directional accuracy above always_up"),
-    ({"direction_p": 0.3}, "Pesaran-Timmermann"),
-    ({"direction_p": None}, "Pesaran-Timmermann"),
-    ({"dm_vs_best_baseline_p": 0.2}, "Diebold-Mariano p-value against zero_return"),
-    ({"rmse": 0.0199}, "RMSE gain"),
-])
+@pytest.mark.parametrize(
+    "change, failed",
+    [
+        ({}, None),
+        ({"direction_edge_vs_always_up": -0.01, "directional_accuracy": 0.52}, "directional accuracy above always_up"),
+        ({"direction_p": 0.3}, "Pesaran-Timmermann"),
+        ({"direction_p": None}, "Pesaran-Timmermann"),
+        ({"dm_vs_best_baseline_p": 0.2}, "Diebold-Mariano p-value against zero_return"),
+        ({"rmse": 0.0199}, "RMSE gain"),
+    ],
+)
 def test_the_gate_needs_an_edge_over_always_up_chance_and_the_best_baseline(change, failed):
     metrics = _metrics({**GOOD, **change})
     plausible = ev.plausibility(metrics["model"], 0.1, 0.65)
@@ -280,26 +297,39 @@ def test_the_forecast_is_for_the_day_after_the_last_price_row_or_there_is_none(f
     assert none["for_date"] == fc["for_date"] and "has no complete features" in none["reason"]
 
 
-CHALLENGER = {"available": True, "model": "challenger", "last_price_date": "2012-12-31", "for_date": "2013-01-02",
-              "predicted_return": 0.003, "band_1rmse": [-0.017, 0.023], "direction": "up", "caveat": "An estimate."}
+CHALLENGER = {
+    "available": True,
+    "model": "challenger",
+    "last_price_date": "2012-12-31",
+    "for_date": "2013-01-02",
+    "predicted_return": 0.003,
+    "band_1rmse": [-0.017, 0.023],
+    "direction": "up",
+    "caveat": "An estimate.",
+}
 CHAMPION = {**CHALLENGER, "model": "champion", "predicted_return": -0.001, "direction": "down"}
 
 
-@pytest.mark.parametrize("decision, champion, label", [
-    ("promoted", None, "champion (this run's challenger, promoted)"),
-    ("approved", CHAMPION, "champion (this run's challenger, approved)"),
-    ("kept", CHAMPION, "champion (from the registry; this run's challenger: kept by the gate)"),
-    ("rejected", None, "challenger (rejected by a reviewer; there is no champion)"),
-    ("kept", None, "challenger (not promoted: kept out by the gate; there is no champion)"),
-    (None, None, "challenger (not promoted: awaiting a decision; there is no champion)"),
-])
+@pytest.mark.parametrize(
+    "decision, champion, label",
+    [
+        ("promoted", None, "champion (this run's challenger, promoted)"),
+        ("approved", CHAMPION, "champion (this run's challenger, approved)"),
+        ("kept", CHAMPION, "champion (from the registry; this run's challenger: kept by the gate)"),
+        ("rejected", None, "challenger (rejected by a reviewer; there is no champion)"),
+        ("kept", None, "challenger (not promoted: kept out by the gate; there is no champion)"),
+        (None, None, "challenger (not promoted: awaiting a decision; there is no champion)"),
+    ],
+)
 def test_the_report_shows_the_champions_forecast_or_labels_the_challengers(decision, champion, label):
     fc = {"challenger": CHALLENGER, "champion": champion, "for_date": "2013-01-02", "last_price_date": "2012-12-31"}
-    chosen, got = reporting.chosen_forecast(fc, {"decision": decision} if decision else None,
-                                            {"proposal": "awaiting_approval"})
+    chosen, got = reporting.chosen_forecast(
+        fc, {"decision": decision} if decision else None, {"proposal": "awaiting_approval"}
+    )
     assert got == label
-    text = reporting.forecast_sentences(fc, {"decision": decision} if decision else None,
-                                        {"proposal": "awaiting_approval"})[0]
+    text = reporting.forecast_sentences(
+        fc, {"decision": decision} if decision else None, {"proposal": "awaiting_approval"}
+    )[0]
     assert f"by the {label}" in text and "2013-01-02" in text and "(2012-12-31)" in text
     shown = "-0.100 %" if chosen is CHAMPION else "0.300 %"
     assert shown in text
@@ -321,9 +351,17 @@ def _ar_prices(phi: float, start: str = "2004-01-01", end: str = "2008-12-31", s
     open_ = np.concatenate([[close[0]], close[:-1]]) * (1 + rng.normal(0, 0.002, len(days)))
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, len(days))))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, len(days))))
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "adj_close": close,
-                         "volume": rng.integers(1_000_000, 5_000_000, len(days))},
-                        index=pd.DatetimeIndex(days, name="date"))
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "adj_close": close,
+            "volume": rng.integers(1_000_000, 5_000_000, len(days)),
+        },
+        index=pd.DatetimeIndex(days, name="date"),
+    )
 
 
 def _latest(outputs: Path) -> Path:
@@ -331,8 +369,17 @@ def _latest(outputs: Path) -> Path:
 
 
 def test_runner_stops_a_leaky_extra_feature_at_feature_engineering(feature_dir, tmp_path):
-    proc = run_runner("-p", "extra_features", spec("centred_mean"), "-p", "start", "2008-01-01", *FAST,
-                      outputs=tmp_path, env={"PYTHONPATH": str(feature_dir)})
+    proc = run_runner(
+        "-p",
+        "extra_features",
+        spec("centred_mean"),
+        "-p",
+        "start",
+        "2008-01-01",
+        *FAST,
+        outputs=tmp_path,
+        env={"PYTHONPATH": str(feature_dir)},
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "feature_engineering" in proc.stderr and "LeakageError" in proc.stderr
     assert f"centred_ma (from {spec('centred_mean')}) differs on 20" in proc.stderr
@@ -374,8 +421,24 @@ def test_a_clean_extra_feature_reaches_the_model_and_the_report_and_its_edits_re
 
 def test_a_predictable_series_is_promoted_and_an_implausible_result_never_is(tmp_path):
     csv = write_classic_yahoo(tmp_path / "AR.csv", _ar_prices(0.2))
-    common = ["-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "ticker", "ARX", "-p", "start", "2004-01-01",
-              "-p", "end", "2008-12-31", *FAST]
+    common = [
+        "-p",
+        "source",
+        "csv",
+        "-p",
+        "csv_path",
+        str(csv),
+        "-p",
+        "ticker",
+        "ARX",
+        "-p",
+        "start",
+        "2004-01-01",
+        "-p",
+        "end",
+        "2008-12-31",
+        *FAST,
+    ]
     outputs = tmp_path / "out"
     strict = run_runner(*common, "-p", "max_plausible_r2", "0.02", outputs=outputs)
     assert strict.returncode == 0, strict.stderr
@@ -383,7 +446,8 @@ def test_a_predictable_series_is_promoted_and_an_implausible_result_never_is(tmp
     decision = json.loads((run_dir / "reports" / "decision.json").read_text())
     assert decision["decision"] == "kept"
     assert [c["check"] for c in decision["checks"] if not c["passed"]] == [
-        "plausible (not too good to be true for daily returns)"]
+        "plausible (not too good to be true for daily returns)"
+    ]
     assert not (outputs / "models" / "ARX" / "champion.json").exists()
     report = (run_dir / "reports" / "analysis.md").read_text()
     assert "**IMPLAUSIBLE — too good to be true for daily returns:** held-out R²" in report

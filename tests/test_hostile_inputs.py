@@ -19,11 +19,12 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -39,7 +40,7 @@ WORKERS = max(2, min(4, (os.cpu_count() or 2) + 1))  # notebook kernels wait on 
 TASK_INDEX = {t.name: i for i, t in enumerate(TASKS)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _base() -> pd.DataFrame:
     frame = sample_frame(START, END)
     assert len(frame) == ROWS
@@ -114,12 +115,14 @@ CLOSE, VOLUME = 4, 6  # columns of the classic layout: Date,Open,High,Low,Close,
 
 def hostile_cell(column: int, text: str, *extra: str):
     """The classic file with one cell replaced by ``text`` as written (quotes included)."""
+
     def spoil(folder: Path) -> list[str]:
         lines = text_of_classic(folder)
         cells = lines[NUMERIC_ROW].split(",")
         cells[column] = text
         lines[NUMERIC_ROW] = ",".join(cells)
         return csv_args(write_lines(folder / "AAPL.csv", lines), *extra)
+
     return spoil
 
 
@@ -138,8 +141,7 @@ def missing_spellings(folder: Path) -> list[str]:
 def dollar_prices(folder: Path) -> list[str]:
     """Every price written with a dollar sign (``$30.57``), and one volume with quoted thousands separators."""
     lines = text_of_classic(folder)
-    out = [lines[0]] + [",".join([c[0], *("$" + v for v in c[1:6]), c[6]]) for c in
-                        (ln.split(",") for ln in lines[1:])]
+    out = [lines[0]] + [",".join([c[0], *("$" + v for v in c[1:6]), c[6]]) for c in (ln.split(",") for ln in lines[1:])]
     cells = out[NUMERIC_ROW].split(",")
     cells[VOLUME] = '"1,234,500"'
     out[NUMERIC_ROW] = ",".join(cells)
@@ -163,11 +165,13 @@ def check_dollar_prices(run_dir: Path) -> None:
 
 def nonpositive_prices(count: int):
     """Zero or negative prices on ``count`` rows: close 0, open -1, low -5 in turn."""
+
     def spoil(folder: Path) -> list[str]:
         frame = base()
         for n, pos in enumerate(rows(count, step=3 if count > 10 else 97)):
             frame.iloc[pos, frame.columns.get_loc(("close", "open", "low")[n % 3])] = (0.0, -1.0, -5.0)[n % 3]
         return csv_args(classic(folder, frame), *(["--end-task", "data_cleaning"] if count <= 10 else []))
+
     return spoil
 
 
@@ -179,6 +183,7 @@ def high_below_low(count: int):
         for pos in positions:
             frame.iloc[pos, high], frame.iloc[pos, low] = frame.iloc[pos, low], frame.iloc[pos, high]
         return csv_args(classic(folder, frame), *(["--end-task", "data_cleaning"] if count <= 10 else []))
+
     return spoil
 
 
@@ -270,12 +275,12 @@ def path_run_dir(folder: Path) -> list[str]:
 class Case:
     build: Callable[[Path], list[str]]
     exit_code: int
-    task: str | None = None             # the failing task (exit 1)
-    error: str | None = None            # its exception class, in the last stderr line
-    words: tuple[str, ...] = ()         # phrases the last stderr line must hold
-    evidence: tuple[str, ...] = ()      # outputs of the failed task that are kept on purpose
+    task: str | None = None  # the failing task (exit 1)
+    error: str | None = None  # its exception class, in the last stderr line
+    words: tuple[str, ...] = ()  # phrases the last stderr line must hold
+    evidence: tuple[str, ...] = ()  # outputs of the failed task that are kept on purpose
     check: Callable[[Path], None] | None = None  # more checks of the run folder
-    cost: int = 1                       # notebooks it executes (longest first)
+    cost: int = 1  # notebooks it executes (longest first)
 
 
 def quality(run_dir: Path) -> dict[str, Any]:
@@ -292,6 +297,7 @@ def check_quality_fail(name: str, more: tuple[str, ...] = ()):
         assert q["status"] == "fail"
         failed = [c["check"] for c in q["checks"] if c["status"] == "fail"]
         assert name in failed and all(m in failed for m in more), failed
+
     return check
 
 
@@ -346,74 +352,148 @@ CASES: dict[str, Case] = {
     # ---- ingestion refuses the file
     "empty_file": Case(empty_file, 1, "data_ingestion", "DataSourceError", ("is empty",)),
     "header_only": Case(header_only, 1, "data_ingestion", "DataSourceError", ("has a header but no data rows",)),
-    "colon_delimiter": Case(colon_delimiter, 1, "data_ingestion", "DataSourceError",
-                            ("has columns ['Date:Open:High:Low:Close:Adj Close:Volume']",
-                             "needs Date, Open, High, Low, Close, Volume")),
-    "non_numeric_price": Case(non_numeric_price, 1, "data_ingestion", "DataSourceError",
-                              ("column close: value '12O.5' is not a number",)),
-    "close_inf": Case(hostile_cell(CLOSE, "inf"), 1, "data_ingestion", "DataSourceError",
-                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value 'inf' "
-                           "is not a plausible close",)),
-    "close_minus_inf": Case(hostile_cell(CLOSE, "-inf"), 1, "data_ingestion", "DataSourceError",
-                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '-inf' "
-                           "is not a plausible close",)),
-    "close_1e308": Case(hostile_cell(CLOSE, "1e308"), 1, "data_ingestion", "DataSourceError",
-                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '1e308' "
-                           "is not a plausible close",)),
-    "close_Infinity": Case(hostile_cell(CLOSE, "Infinity"), 1, "data_ingestion", "DataSourceError",
-                          (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value 'Infinity' "
-                           "is not a plausible close",)),
+    "colon_delimiter": Case(
+        colon_delimiter,
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        ("has columns ['Date:Open:High:Low:Close:Adj Close:Volume']", "needs Date, Open, High, Low, Close, Volume"),
+    ),
+    "non_numeric_price": Case(
+        non_numeric_price, 1, "data_ingestion", "DataSourceError", ("column close: value '12O.5' is not a number",)
+    ),
+    "close_inf": Case(
+        hostile_cell(CLOSE, "inf"),
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        (
+            f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value 'inf' "
+            "is not a plausible close",
+        ),
+    ),
+    "close_minus_inf": Case(
+        hostile_cell(CLOSE, "-inf"),
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        (
+            f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '-inf' "
+            "is not a plausible close",
+        ),
+    ),
+    "close_1e308": Case(
+        hostile_cell(CLOSE, "1e308"),
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        (
+            f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '1e308' "
+            "is not a plausible close",
+        ),
+    ),
+    "close_Infinity": Case(
+        hostile_cell(CLOSE, "Infinity"),
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        (
+            f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value 'Infinity' "
+            "is not a plausible close",
+        ),
+    ),
     "missing_value_spellings": Case(missing_spellings, 0, check=check_missing_close, cost=2),
     "dollar_prices_and_thousands_separators": Case(dollar_prices, 0, check=check_dollar_prices, cost=2),
-    "volume_word": Case(hostile_cell(VOLUME, "lots"), 1, "data_ingestion", "DataSourceError",
-                        (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column volume: value 'lots' "
-                         "is not a number",)),
-    "dates_in_the_future": Case(future_dates, 1, "data_ingestion", "DataSourceError",
-                                ("1 row(s) are dated in the future",)),
-    "other_ticker_yfinance_header": Case(other_ticker_yfinance, 1, "data_ingestion", "DataSourceError",
-                                         ("holds prices of MSFT, not AAPL", "-p ticker MSFT")),
-    "other_ticker_symbol_column": Case(other_ticker_symbol_column, 1, "data_ingestion", "DataSourceError",
-                                       ("holds prices of MSFT, not AAPL", "-p ticker MSFT")),
+    "volume_word": Case(
+        hostile_cell(VOLUME, "lots"),
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        (f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column volume: value 'lots' is not a number",),
+    ),
+    "dates_in_the_future": Case(
+        future_dates, 1, "data_ingestion", "DataSourceError", ("1 row(s) are dated in the future",)
+    ),
+    "other_ticker_yfinance_header": Case(
+        other_ticker_yfinance,
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        ("holds prices of MSFT, not AAPL", "-p ticker MSFT"),
+    ),
+    "other_ticker_symbol_column": Case(
+        other_ticker_symbol_column,
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        ("holds prices of MSFT, not AAPL", "-p ticker MSFT"),
+    ),
     # ---- cleaning repairs (documented) or refuses
     "nonpositive_prices_few": Case(nonpositive_prices(3), 0, check=check_nonpositive_dropped, cost=2),
-    "nonpositive_prices_many": Case(nonpositive_prices(60), 1, "data_cleaning", "DataQualityError",
-                                    ("data quality check failed", "rows dropped (% of rows in) is 7.9576%",
-                                     "over the limit 5%", "quality_*"),
-                                    evidence=("reports/quality.json",),
-                                    check=check_quality_fail("rows dropped (% of rows in)"), cost=2),
+    "nonpositive_prices_many": Case(
+        nonpositive_prices(60),
+        1,
+        "data_cleaning",
+        "DataQualityError",
+        ("data quality check failed", "rows dropped (% of rows in) is 7.9576%", "over the limit 5%", "quality_*"),
+        evidence=("reports/quality.json",),
+        check=check_quality_fail("rows dropped (% of rows in)"),
+        cost=2,
+    ),
     "high_below_low_few": Case(high_below_low(3), 0, check=check_ohlc_repaired, cost=2),
-    "high_below_low_many": Case(high_below_low(30), 1, "data_cleaning", "DataQualityError",
-                                ("data quality check failed", "rows with OHLC repaired (% of rows in) is 3.9788%",
-                                 "over the limit 2%"),
-                                evidence=("reports/quality.json",),
-                                check=check_quality_fail("rows with OHLC repaired (% of rows in)"), cost=2),
-    "missing_trading_days": Case(missing_trading_days, 1, "data_cleaning", "DataQualityError",
-                                 ("data quality check failed", "trading days missing (% of expected) is",
-                                  "over the limit 5%"),
-                                 evidence=("reports/quality.json",),
-                                 check=check_quality_fail("trading days missing (% of expected)"), cost=2),
-    "large_move_with_fail_on_large_moves": Case(large_move, 1, "data_cleaning", "DataQualityError",
-                                                ("data quality check failed",
-                                                 "daily moves beyond 40 % after adjustment is 2, over the limit 0"),
-                                                evidence=("reports/quality.json",),
-                                                check=check_quality_fail("daily moves beyond 40 % after adjustment"),
-                                                cost=2),
+    "high_below_low_many": Case(
+        high_below_low(30),
+        1,
+        "data_cleaning",
+        "DataQualityError",
+        ("data quality check failed", "rows with OHLC repaired (% of rows in) is 3.9788%", "over the limit 2%"),
+        evidence=("reports/quality.json",),
+        check=check_quality_fail("rows with OHLC repaired (% of rows in)"),
+        cost=2,
+    ),
+    "missing_trading_days": Case(
+        missing_trading_days,
+        1,
+        "data_cleaning",
+        "DataQualityError",
+        ("data quality check failed", "trading days missing (% of expected) is", "over the limit 5%"),
+        evidence=("reports/quality.json",),
+        check=check_quality_fail("trading days missing (% of expected)"),
+        cost=2,
+    ),
+    "large_move_with_fail_on_large_moves": Case(
+        large_move,
+        1,
+        "data_cleaning",
+        "DataQualityError",
+        ("data quality check failed", "daily moves beyond 40 % after adjustment is 2, over the limit 0"),
+        evidence=("reports/quality.json",),
+        check=check_quality_fail("daily moves beyond 40 % after adjustment"),
+        cost=2,
+    ),
     "duplicated_dates_different_values": Case(conflicting_duplicates, 0, check=check_duplicates, cost=2),
     "unsorted_dates": Case(newest_first, 0, check=check_sorted, cost=2),
-    "volume_all_empty": Case(volume_empty, 1, "data_cleaning", "DataQualityError",
-                             ("column volume has no values at all (754 rows)",), cost=2),
+    "volume_all_empty": Case(
+        volume_empty, 1, "data_cleaning", "DataQualityError", ("column volume has no values at all (754 rows)",), cost=2
+    ),
     "adj_close_all_empty": Case(adj_close_empty, 0, check=check_adj_close_absent, cost=2),
     # ---- too little data for the later steps
-    "single_row": Case(single_row, 1, "feature_engineering", "DataQualityError",
-                       ("only 1 cleaned rows", "widen the window"), cost=3),
-    "window_too_short_to_train": Case(short_window, 1, "model_training", "DataQualityError",
-                                      ("labelled rows are too few", "widen the window (-p start / -p end)"),
-                                      cost=4),
+    "single_row": Case(
+        single_row, 1, "feature_engineering", "DataQualityError", ("only 1 cleaned rows", "widen the window"), cost=3
+    ),
+    "window_too_short_to_train": Case(
+        short_window,
+        1,
+        "model_training",
+        "DataQualityError",
+        ("labelled rows are too few", "widen the window (-p start / -p end)"),
+        cost=4,
+    ),
     # ---- refused before anything runs
-    "ticker_is_a_path": Case(path_ticker, 2, words=("ticker '../../etc' is not a plausible stock symbol",),
-                             cost=0),
-    "run_dir_outside_outputs": Case(path_run_dir, 2, words=("--run-dir ../../etc is outside the outputs folder",),
-                                    cost=0),
+    "ticker_is_a_path": Case(path_ticker, 2, words=("ticker '../../etc' is not a plausible stock symbol",), cost=0),
+    "run_dir_outside_outputs": Case(
+        path_run_dir, 2, words=("--run-dir ../../etc is outside the outputs folder",), cost=0
+    ),
 }
 
 
@@ -447,9 +527,12 @@ def _execute(name: str, folder: Path) -> Outcome:
 @pytest.fixture(scope="module")
 def outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
     """Run every selected case once, ``WORKERS`` at a time, the longest first."""
-    selected = {item.callspec.params["case"] for item in request.session.items
-                if getattr(item, "module", None) is request.module and "case" in getattr(getattr(item, "callspec", None),
-                                                                       "params", {})}
+    selected = {
+        item.callspec.params["case"]
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+        and "case" in getattr(getattr(item, "callspec", None), "params", {})
+    }
     folder = tmp_path_factory.mktemp("hostile")
     order = sorted(selected, key=lambda n: -CASES[n].cost)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
@@ -465,7 +548,7 @@ def the_run(outputs: Path) -> Path:
 
 def downstream_outputs(task: str) -> list[str]:
     """The outputs of every task after ``task``."""
-    return [rel for t in TASKS[TASK_INDEX[task] + 1:] for rel in t.outputs]
+    return [rel for t in TASKS[TASK_INDEX[task] + 1 :] for rel in t.outputs]
 
 
 @pytest.mark.parametrize("case", _params())
@@ -508,8 +591,8 @@ def test_hostile_input(case: str, outcomes: dict[str, Outcome]) -> None:
     assert last.endswith(str(run_dir / "notebooks" / task.notebook)), last
     assert manifest["status"] == "failed"
     assert manifest["tasks"][task.name]["status"] == "failed"
-    assert all(manifest["tasks"][t.name]["status"] == "success" for t in TASKS[:TASK_INDEX[task.name]])
-    assert all(manifest["tasks"][t.name]["status"] == "pending" for t in TASKS[TASK_INDEX[task.name] + 1:])
+    assert all(manifest["tasks"][t.name]["status"] == "success" for t in TASKS[: TASK_INDEX[task.name]])
+    assert all(manifest["tasks"][t.name]["status"] == "pending" for t in TASKS[TASK_INDEX[task.name] + 1 :])
     assert (run_dir / "notebooks" / task.notebook).is_file()  # the executed notebook is kept as evidence
     # nothing the failed task would have written (except its evidence), and nothing downstream
     unexpected = [rel for rel in task.outputs if rel not in spec.evidence] + downstream_outputs(task.name)
@@ -544,8 +627,6 @@ def test_zero_or_negative_adj_close_rows_are_dropped_like_other_prices() -> None
     assert not cleaned.index.isin(raw.index[positions]).any()
     assert (cleaned[["open", "high", "low", "close"]] > 0).all(axis=None)
     assert q["status"] != "fail"
-
-
 
 
 def test_wrong_delimiter_message_points_at_the_delimiter(tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ def test_real_features_pass_truncation_invariance_and_future_values(cleaned, bui
     leakage.enforce(truncation, future)  # does not raise
     assert leakage.summary([truncation, future]) == (
         f"leakage guard: passed (truncation invariance on {len(names)} features; "
-        f"no feature is the target or a future value on {len(names)} features)")
+        f"no feature is the target or a future value on {len(names)} features)"
+    )
 
 
 # --------------------------------------------------------------------------------------------- leakage: chronology
@@ -107,8 +108,9 @@ def test_chronology_fails_when_the_test_starts_before_training_ends(built):
     with pytest.raises(LeakageError) as info:
         modeling.check_chronology(split, estimator, frame, names)
 
-    assert (f"last training day {labelled.index[299]:%Y-%m-%d} is not before first test day "
-            f"{labelled.index[280]:%Y-%m-%d}") in str(info.value)
+    assert (
+        f"last training day {labelled.index[299]:%Y-%m-%d} is not before first test day {labelled.index[280]:%Y-%m-%d}"
+    ) in str(info.value)
 
 
 def test_chronology_fails_when_the_scaler_saw_the_test_rows(built, split_and_model):
@@ -121,8 +123,14 @@ def test_chronology_fails_when_the_scaler_saw_the_test_rows(built, split_and_mod
         modeling.check_chronology(split, leaky, frame, names)
 
     labelled = frame.index[frame[TARGET].notna()]
-    report = leakage.chronology(split.train.index, split.test.index, labelled, modeling.HORIZON,
-                                leaky.named_steps["scaler"].mean_, split.train[names].mean().to_numpy())
+    report = leakage.chronology(
+        split.train.index,
+        split.test.index,
+        labelled,
+        modeling.HORIZON,
+        leaky.named_steps["scaler"].mean_,
+        split.train[names].mean().to_numpy(),
+    )
     assert report["passed"] is False and list(report["offenders"]) == ["scaler"]
     assert report["gap_rows"] == 1  # the split itself is fine: only the scaler is at fault
     assert report["scaler_fitted_on_training_rows_only"] is False
@@ -143,10 +151,12 @@ def test_clean_frames_pass_every_schema(raw, cleaned, built):
     frame, names = built
     assert frame[TARGET].isna().iloc[-1] and frame[TARGET].iloc[:-1].notna().all()  # the forecast row
 
-    for data, schema, step in [(raw, schemas.raw_schema(), "data_ingestion"),
-                               (raw.drop(columns="adj_close"), schemas.raw_schema(), "data_ingestion"),
-                               (cleaned, schemas.cleaned_schema(), "data_cleaning"),
-                               (frame, schemas.features_schema(names), "feature_engineering")]:
+    for data, schema, step in [
+        (raw, schemas.raw_schema(), "data_ingestion"),
+        (raw.drop(columns="adj_close"), schemas.raw_schema(), "data_ingestion"),
+        (cleaned, schemas.cleaned_schema(), "data_cleaning"),
+        (frame, schemas.features_schema(names), "feature_engineering"),
+    ]:
         out = schemas.validate(data, schema, step=step, action="produced")
         pd.testing.assert_frame_equal(out, data)
 
@@ -203,26 +213,32 @@ def _infinite_feature(f):
 
 # (spoil, frame kind, step, column named, rule named)
 VIOLATIONS = [
-    pytest.param(_high_below_close, "cleaned", "data_cleaning", "high", "high >= max(open, close)",
-                 id="high_below_close"),
+    pytest.param(
+        _high_below_close, "cleaned", "data_cleaning", "high", "high >= max(open, close)", id="high_below_close"
+    ),
     pytest.param(_negative_low, "cleaned", "data_cleaning", "low", "greater_than(0)", id="negative_low"),
     pytest.param(_negative_close, "cleaned", "data_cleaning", "close", "greater_than(0)", id="negative_close"),
     pytest.param(_duplicated_date, "cleaned", "data_cleaning", "date", "field_uniqueness", id="duplicated_date"),
-    pytest.param(_unsorted_dates, "cleaned", "data_cleaning", "date", "dates must be in ascending order",
-                 id="unsorted_dates"),
+    pytest.param(
+        _unsorted_dates, "cleaned", "data_cleaning", "date", "dates must be in ascending order", id="unsorted_dates"
+    ),
     pytest.param(_nan_feature, "features", "feature_engineering", "rsi_14", "not_nullable", id="nan_feature"),
-    pytest.param(_target_missing_in_the_middle, "features", "feature_engineering", TARGET,
-                 "the target may be missing on the last row only", id="target_missing_in_the_middle"),
+    pytest.param(
+        _target_missing_in_the_middle,
+        "features",
+        "feature_engineering",
+        TARGET,
+        "the target may be missing on the last row only",
+        id="target_missing_in_the_middle",
+    ),
     pytest.param(_infinite_feature, "features", "feature_engineering", "ret_1d", "finite", id="infinite_feature"),
 ]
 
 
 @pytest.mark.parametrize("spoil, kind, step, column, rule", VIOLATIONS)
-def test_a_schema_violation_names_step_column_rule_and_shows_the_rows(cleaned, built, spoil, kind, step, column,
-                                                                      rule):
+def test_a_schema_violation_names_step_column_rule_and_shows_the_rows(cleaned, built, spoil, kind, step, column, rule):
     frame, names = built
-    base, schema = (cleaned, schemas.cleaned_schema()) if kind == "cleaned" else \
-        (frame, schemas.features_schema(names))
+    base, schema = (cleaned, schemas.cleaned_schema()) if kind == "cleaned" else (frame, schemas.features_schema(names))
     spoiled, day = spoil(base)
 
     with pytest.raises(SchemaViolation) as info:
@@ -233,8 +249,6 @@ def test_a_schema_violation_names_step_column_rule_and_shows_the_rows(cleaned, b
     assert f"column {column}, rule '{rule}'" in first, first
     assert first.endswith("first offending rows:")
     assert rest and f"{day:%Y-%m-%d}" in "\n".join(rest), str(info.value)
-
-
 
 
 @pytest.mark.parametrize("kind, step", [("raw", "data_ingestion"), ("cleaned", "data_cleaning")])
@@ -260,8 +274,7 @@ def test_an_unexpected_column_is_refused(raw, cleaned):
 
 def test_a_missing_required_column_is_refused(raw):
     with pytest.raises(SchemaViolation, match="column_in_dataframe"):
-        schemas.validate(raw.drop(columns="volume"), schemas.raw_schema(), step="data_ingestion",
-                         action="produced")
+        schemas.validate(raw.drop(columns="volume"), schemas.raw_schema(), step="data_ingestion", action="produced")
 
 
 def test_many_failures_are_counted_and_only_the_first_rows_shown(cleaned):
@@ -327,8 +340,7 @@ def test_a_spoiled_input_file_is_refused_on_read_by_the_task_that_reads_it(proje
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, proc.stderr
     assert "task feature_engineering failed" in lines[0] and "SchemaViolation" in lines[0]
-    assert "the cleaned prices it was given break the schema: column high, rule 'high >= max(open, close)'" \
-        in lines[0]
+    assert "the cleaned prices it was given break the schema: column high, rule 'high >= max(open, close)'" in lines[0]
     assert day in (folder / "notebooks" / "03_feature_engineering.ipynb").read_text()
     assert not (folder / "data/features.csv").exists()
 
@@ -346,9 +358,12 @@ def test_a_scaler_fitted_on_every_row_is_stopped_before_the_model_is_saved(proje
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         if fit_line in source:
-            cell["source"] = source.replace(fit_line, fit_line + "labelled = features.dropna(subset=[*names, "
-                                            "'target_next_return'])\nestimator.fit(labelled[names].to_numpy(), "
-                                            "labelled['target_next_return'].to_numpy())  # 'use all the data'\n")
+            cell["source"] = source.replace(
+                fit_line,
+                fit_line + "labelled = features.dropna(subset=[*names, "
+                "'target_next_return'])\nestimator.fit(labelled[names].to_numpy(), "
+                "labelled['target_next_return'].to_numpy())  # 'use all the data'\n",
+            )
     path.write_text(__import__("json").dumps(nb))
     try:
         proc = project.run(*WINDOW, "--only", "model_training")

@@ -14,8 +14,14 @@ from aapl_lib.features import TARGET, build_features
 from aapl_lib.metrics import directional_accuracy, regression_metrics
 from helpers import sample_frame
 
-HYPER = {"random_seed": 42, "ridge_alpha": 1.0, "gb_n_estimators": 30, "gb_max_depth": 2, "gb_learning_rate": 0.1,
-         "gb_subsample": 0.8}
+HYPER = {
+    "random_seed": 42,
+    "ridge_alpha": 1.0,
+    "gb_n_estimators": 30,
+    "gb_max_depth": 2,
+    "gb_learning_rate": 0.1,
+    "gb_subsample": 0.8,
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +36,7 @@ def test_split_is_chronological_with_a_gap(data):
     split = modeling.chronological_split(feats, 0.25)
     assert split.train.index.max() < split.test.index.min()
     labelled = feats[feats[TARGET].notna()]
-    between = labelled.loc[split.train.index.max():split.test.index.min()]
+    between = labelled.loc[split.train.index.max() : split.test.index.min()]
     assert len(between) == 2 + split.gap_rows  # the gap row lies strictly between them
     assert split.train.index.is_monotonic_increasing
     assert len(split.test) == round(len(labelled) * 0.25)
@@ -58,7 +64,9 @@ def test_model_file_integrity(data, tmp_path):
     path = tmp_path / "m.joblib"
     sha = modeling.save_model(est, path)
     loaded = modeling.load_model(path, sha)
-    np.testing.assert_array_equal(loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy()))
+    np.testing.assert_array_equal(
+        loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy())
+    )
     path.write_bytes(path.read_bytes() + b"tampered")
     with pytest.raises(IntegrityError, match="re-run model_training"):
         modeling.load_model(path, sha)
@@ -76,8 +84,16 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     cleaned, quality, feats, names = data
     split = modeling.chronological_split(feats, 0.2)
     est, in_sample = modeling.train_model(split, names, "ridge", HYPER)
-    meta = modeling.model_metadata(ticker="AAPL", features=names, split=split, name="ridge", in_sample=in_sample,
-                                   sha256="x" * 64, model_file="model.joblib", params={**HYPER, "test_fraction": 0.2})
+    meta = modeling.model_metadata(
+        ticker="AAPL",
+        features=names,
+        split=split,
+        name="ridge",
+        in_sample=in_sample,
+        sha256="x" * 64,
+        model_file="model.joblib",
+        params={**HYPER, "test_fraction": 0.2},
+    )
     test = modeling.held_out_rows(feats, meta)
     pd.testing.assert_index_equal(test.index, split.test.index)
     champion, _ = modeling.train_model(split, names, "linear", HYPER)
@@ -88,13 +104,15 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     assert set(metrics) == {"model", "zero_return", "last_return", "rolling_mean", "always_up", "champion"}
     # always_up: the training period's majority direction every day, on the test days
     assert metrics["always_up"]["directional_accuracy"] == pytest.approx(
-        ((test[TARGET] > 0) if (train[TARGET] > 0).mean() >= 0.5 else (test[TARGET] < 0))[test[TARGET] != 0].mean())
+        ((test[TARGET] > 0) if (train[TARGET] > 0).mean() >= 0.5 else (test[TARGET] < 0))[test[TARGET] != 0].mean()
+    )
     # R² is out of sample: against the training mean, not the test period's own mean
     sse_train_mean = ((test[TARGET] - train[TARGET].mean()) ** 2).sum()
     assert metrics["model"]["r2"] == pytest.approx(1 - ((test[TARGET] - preds["model"]) ** 2).sum() / sse_train_mean)
     assert metrics["zero_return"]["rmse"] == pytest.approx(np.sqrt((test[TARGET] ** 2).mean()))
     assert metrics["rolling_mean"]["rmse"] == pytest.approx(
-        np.sqrt(((test[TARGET] - test["ret_mean_20d"]) ** 2).mean()))
+        np.sqrt(((test[TARGET] - test["ret_mean_20d"]) ** 2).mean())
+    )
     assert 0 <= metrics["model"]["dm_vs_zero_return_p"] <= 1 and metrics["zero_return"]["dm_vs_zero_return_p"] is None
     assert "zero return" in ev.verdict(metrics)
     daily = ev.backtest(preds, cost_bps=10)
@@ -107,25 +125,47 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     fc = ev.forecasts(est, feats, names, cleaned, metrics, champion=champion, champion_features=names)
     assert fc["last_price_date"] == f"{cleaned.index[-1]:%Y-%m-%d}" and fc["for_date"] > fc["last_price_date"]
     assert "not advice" in fc["challenger"]["caveat"] and fc["champion"]["model"] == "champion"
-    assert fc["champion"]["predicted_return"] == pytest.approx(float(champion.predict(feats[names].iloc[[-1]].to_numpy())[0]))
+    assert fc["champion"]["predicted_return"] == pytest.approx(
+        float(champion.predict(feats[names].iloc[[-1]].to_numpy())[0])
+    )
     for plot, name in [(ev.plot_predicted_vs_actual, "a.png"), (ev.plot_residuals, "b.png")]:
         assert plot(preds, tmp_path / "figures" / name, "AAPL").read_bytes()[:4] == b"\x89PNG"
     ev.plot_cumulative(daily, tmp_path / "figures" / "c.png", "AAPL", 10)
 
     # reporting on the same objects: the PDF's text is real, searchable text
-    provenance = {"ticker": "AAPL", "source": "sample", "window": {"first": "2008-01-02", "last": "2011-12-30"},
-                  "rows": len(cleaned), "sha256": "ab" * 32, "retrieved_at": "2026-11-26T00:00:00+00:00"}
-    evaluation = {"metrics": metrics, "baselines": ev.BASELINES, "verdict": ev.verdict(metrics),
-                  "plausibility": ev.plausibility(metrics["model"], 0.1, 0.65),
-                  "backtest": summary, "test_window": meta["split"]["test_window"], "challenger": "ridge",
-                  "champion": None}
+    provenance = {
+        "ticker": "AAPL",
+        "source": "sample",
+        "window": {"first": "2008-01-02", "last": "2011-12-30"},
+        "rows": len(cleaned),
+        "sha256": "ab" * 32,
+        "retrieved_at": "2026-11-26T00:00:00+00:00",
+    }
+    evaluation = {
+        "metrics": metrics,
+        "baselines": ev.BASELINES,
+        "verdict": ev.verdict(metrics),
+        "plausibility": ev.plausibility(metrics["model"], 0.1, 0.65),
+        "backtest": summary,
+        "test_window": meta["split"]["test_window"],
+        "challenger": "ridge",
+        "champion": None,
+    }
     from aapl_lib import gate
-    proposal = gate.propose("auto", metrics, ev.best_baseline(metrics),
-                            {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0,
-                             "auto_max_p_value": 0.05}, "x" * 64, None)
+
+    proposal = gate.propose(
+        "auto",
+        metrics,
+        ev.best_baseline(metrics),
+        {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0, "auto_max_p_value": 0.05},
+        "x" * 64,
+        None,
+    )
     pdf = reporting.summary_pdf("RUN1", provenance, quality, meta, evaluation, fc, tmp_path, proposal=proposal)
-    from pypdf import PdfReader
     import io
+
+    from pypdf import PdfReader
+
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "zero_return" in text and "always_up" in text and "Caveat" in text and "Approval gate" in text
     assert "held-out period (10 bps per unit of position change)" in text and "no costs" not in text
@@ -144,6 +184,7 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
 
 def test_next_trading_day_skips_weekends_and_holidays():
     from aapl_lib.trading_calendar import next_trading_day, trading_days
+
     assert next_trading_day("2023-12-29") == pd.Timestamp("2024-01-02")
     assert next_trading_day("2023-04-06") == pd.Timestamp("2023-04-10")  # Good Friday
     assert len(trading_days("2023-01-01", "2023-12-31")) == 250

@@ -17,8 +17,14 @@ from aapl_lib.registry import Registry
 from aapl_lib.significance import diebold_mariano, direction_test
 from helpers import WINDOW, run_runner, sample_frame
 
-HYPER = {"random_seed": 42, "ridge_alpha": 1.0, "gb_n_estimators": 30, "gb_max_depth": 2, "gb_learning_rate": 0.1,
-         "gb_subsample": 0.8}
+HYPER = {
+    "random_seed": 42,
+    "ridge_alpha": 1.0,
+    "gb_n_estimators": 30,
+    "gb_max_depth": 2,
+    "gb_learning_rate": 0.1,
+    "gb_subsample": 0.8,
+}
 THRESHOLDS = {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0, "auto_max_p_value": 0.05}
 
 
@@ -44,8 +50,15 @@ def test_walk_forward_folds_never_train_on_the_future(dev):
     assert [f["train_rows"] for f in report["folds"]] == sorted(f["train_rows"] for f in report["folds"])
     assert {f["train_window"]["first"] for f in report["folds"]} == {f"{index[0]:%Y-%m-%d}"}
     assert report["challenger"] == min(report["candidates"], key=lambda c: report["pooled"][c]["rmse"])
-    assert set(report["pooled"]) == {"zero_return", "last_return", "rolling_mean", "always_up", "linear", "ridge",
-                                     "gradient_boosting"}
+    assert set(report["pooled"]) == {
+        "zero_return",
+        "last_return",
+        "rolling_mean",
+        "always_up",
+        "linear",
+        "ridge",
+        "gradient_boosting",
+    }
     table = walkforward.comparison_table(report)
     assert list(table.index) == sorted(report["pooled"], key=lambda k: report["pooled"][k]["rmse"])
     assert table.loc["zero_return", "direction right"] == "n/a"  # formatted to read, no None
@@ -79,9 +92,17 @@ def test_significance_tests():
 def _metrics(model_rmse, edge, p, dm_p=0.01, zero_rmse=0.02):
     base = {"rmse": zero_rmse, "directional_accuracy": None, "direction_p": None}
     up = {"rmse": zero_rmse * 1.01, "directional_accuracy": 0.53, "direction_p": None}
-    return {"model": {"rmse": model_rmse, "directional_accuracy": 0.53 + edge, "direction_edge_vs_always_up": edge,
-                      "direction_p": p, "dm_vs_best_baseline_p": dm_p},
-            "zero_return": base, "always_up": up}
+    return {
+        "model": {
+            "rmse": model_rmse,
+            "directional_accuracy": 0.53 + edge,
+            "direction_edge_vs_always_up": edge,
+            "direction_p": p,
+            "dm_vs_best_baseline_p": dm_p,
+        },
+        "zero_return": base,
+        "always_up": up,
+    }
 
 
 def test_gate_policies():
@@ -90,19 +111,29 @@ def test_gate_policies():
     weak = _metrics(0.0199, 0.03, 0.01)  # 0.5 % gain < 1 %
     kept = gate.propose("auto", weak, "zero_return", THRESHOLDS, "a" * 64, None)
     assert kept["proposal"] == "keep" and any("RMSE gain" in r for r in kept["reasons"])
-    assert gate.propose("auto", _metrics(0.019, 0.005, 0.01), "zero_return", THRESHOLDS, "a" * 64,
-                        None)["proposal"] == "keep"  # half a point above always_up is not enough
-    assert gate.propose("auto", _metrics(0.019, 0.03, 0.2), "zero_return", THRESHOLDS, "a" * 64,
-                        None)["proposal"] == "keep"
-    assert gate.propose("auto", _metrics(0.019, 0.03, 0.01, dm_p=0.3), "zero_return", THRESHOLDS, "a" * 64,
-                        None)["proposal"] == "keep"  # a lower RMSE that is not significant
+    assert (
+        gate.propose("auto", _metrics(0.019, 0.005, 0.01), "zero_return", THRESHOLDS, "a" * 64, None)["proposal"]
+        == "keep"
+    )  # half a point above always_up is not enough
+    assert (
+        gate.propose("auto", _metrics(0.019, 0.03, 0.2), "zero_return", THRESHOLDS, "a" * 64, None)["proposal"]
+        == "keep"
+    )
+    assert (
+        gate.propose("auto", _metrics(0.019, 0.03, 0.01, dm_p=0.3), "zero_return", THRESHOLDS, "a" * 64, None)[
+            "proposal"
+        ]
+        == "keep"
+    )  # a lower RMSE that is not significant
     manual = gate.propose("manual", good, "zero_return", THRESHOLDS, "a" * 64, None)
     assert manual["proposal"] == "awaiting_approval" and "would promote" in manual["reasons"][0]
     same = gate.propose("manual", good, "zero_return", THRESHOLDS, "a" * 64, {"sha256": "a" * 64})
     assert same["proposal"] == "unchanged"
     with_champion = {**good, "champion": {"rmse": 0.018}}
-    assert gate.propose("auto", with_champion, "zero_return", THRESHOLDS, "a" * 64,
-                        {"sha256": "b" * 64})["proposal"] == "keep"
+    assert (
+        gate.propose("auto", with_champion, "zero_return", THRESHOLDS, "a" * 64, {"sha256": "b" * 64})["proposal"]
+        == "keep"
+    )
 
 
 def test_registry_integrity(dev, tmp_path):
@@ -116,11 +147,20 @@ def test_registry_integrity(dev, tmp_path):
     assert registry.champion() is None and registry.load_champion() is None
     with pytest.raises(IntegrityError, match="refusing to promote"):
         registry.promote(model_path, {"sha256": "0" * 64}, run_id="R0", by="x", at="t", note="", policy="manual")
-    record = registry.promote(model_path, {"sha256": sha, "estimator": "ridge", "features": names}, run_id="R1",
-                              by="alice", at="2026-11-26T00:00:00+00:00", note="looks fine", policy="manual")
+    record = registry.promote(
+        model_path,
+        {"sha256": sha, "estimator": "ridge", "features": names},
+        run_id="R1",
+        by="alice",
+        at="2026-11-26T00:00:00+00:00",
+        note="looks fine",
+        policy="manual",
+    )
     assert record["approved_by"] == "alice" and record["run_id"] == "R1"
     loaded, rec = registry.load_champion()
-    np.testing.assert_array_equal(loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy()))
+    np.testing.assert_array_equal(
+        loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy())
+    )
     stored = registry.dir / rec["model_file"]
     stored.write_bytes(b"not a pickle at all")
     with pytest.raises(IntegrityError, match="does not match the sha256"):
@@ -136,8 +176,13 @@ def outputs(seeded_project, tmp_path_factory) -> Path:
     Each test below changes only ``ridge_alpha`` or ``random_seed``, so the data tasks are reused and the models
     run again (a new seed gives gradient boosting, the usual challenger, another model)."""
     out = tmp_path_factory.mktemp("gate-outputs")
-    shutil.copytree(seeded_project.outputs, out, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"))
+    shutil.copytree(
+        seeded_project.outputs,
+        out,
+        symlinks=True,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
+    )
     return out
 
 
@@ -186,7 +231,9 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
     assert "resume" in approved.stdout
     champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
     assert champion["run_id"] == run_id and champion["approved_by"] == "alice" and champion["policy"] == "manual"
-    assert champion["sha256"] == _manifest(run_dir)["tasks"]["model_training"]["artifacts"]["model/model.joblib"]["sha256"]
+    assert (
+        champion["sha256"] == _manifest(run_dir)["tasks"]["model_training"]["artifacts"]["model/model.joblib"]["sha256"]
+    )
 
     finished = run_runner("resume", run_id, outputs=outputs)
     assert finished.returncode == 0, finished.stderr
@@ -239,6 +286,7 @@ def test_a_tampered_champion_is_never_loaded(outputs, tmp_path):
     payload = f"touch {marker}".encode()
     path.write_bytes(b"cos\nsystem\n(S'" + payload + b"'\ntR.")  # a malicious pickle must not be unpickled
     import pickle
+
     pickle.loads(path.read_bytes())  # the payload is real: unpickled, it runs ...
     assert marker.exists()
     marker.unlink()

@@ -46,9 +46,14 @@ def test_missing_upstream_input_names_the_producing_command(tmp_path, monkeypatc
 
     monkeypatch.setenv("AAPL_OUTPUTS_DIR", str(tmp_path))
     with pytest.raises(pm.PapermillExecutionError) as info:
-        pm.execute_notebook(str(ROOT / "notebooks" / "03_feature_engineering.ipynb"), str(tmp_path / "out.ipynb"),
-                            kernel_name="python3", progress_bar=False, cwd=str(ROOT / "notebooks"),
-                            kernel_manager_class=same_interpreter_kernel_manager())
+        pm.execute_notebook(
+            str(ROOT / "notebooks" / "03_feature_engineering.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(ROOT / "notebooks"),
+            kernel_manager_class=same_interpreter_kernel_manager(),
+        )
     err = info.value
     assert err.ename == "MissingInputError"
     assert "data/cleaned.csv" in err.evalue and "02_data_cleaning.ipynb" in err.evalue
@@ -56,11 +61,22 @@ def test_missing_upstream_input_names_the_producing_command(tmp_path, monkeypatc
 
     # the analyst runs the command it names, as printed, and the notebook then runs with its defaults
     command = re.search(r"python runner\.py (--run-dir \S+ --end-task \w+)", err.evalue).group(1).split()
-    proc = subprocess.run([sys.executable, str(ROOT / "runner.py"), *command], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "AAPL_OUTPUTS_DIR": str(tmp_path)})
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "runner.py"), *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AAPL_OUTPUTS_DIR": str(tmp_path)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "interactive" / "data" / "cleaned.csv").is_file()
-    pm.execute_notebook(str(ROOT / "notebooks" / "03_feature_engineering.ipynb"), str(tmp_path / "out.ipynb"),
-                        kernel_name="python3", progress_bar=False, cwd=str(ROOT / "notebooks"),
-                        kernel_manager_class=same_interpreter_kernel_manager())
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "03_feature_engineering.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(ROOT / "notebooks"),
+        kernel_manager_class=same_interpreter_kernel_manager(),
+    )
     assert (tmp_path / "interactive" / "data" / "features.csv").is_file()

@@ -27,8 +27,9 @@ def test_every_test_the_promise_map_names_exists():
     for row in rows:
         refs = REFERENCE.findall(row)
         assert refs or "not yet proven" in row, f"a promise with neither a test nor 'not yet proven': {row[:80]}"
-        missing += [f"{path}::{name}" for path, name in refs if not (ROOT / path).is_file()
-                    or name not in _tests_in(path)]
+        missing += [
+            f"{path}::{name}" for path, name in refs if not (ROOT / path).is_file() or name not in _tests_in(path)
+        ]
     assert missing == []
 
 

@@ -18,9 +18,17 @@ from pathlib import Path
 import pytest
 
 from helpers import WINDOW, Project, kernels_under
+
 SLEEP = "import os, time\ntime.sleep(float(os.environ.get('AAPL_TEST_SLEEP', '0')))"
-COMPARED = ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib", "data/predictions.csv",
-            "reports/walk_forward.json", "reports/evaluation.json"]
+COMPARED = [
+    "data/raw.csv",
+    "data/cleaned.csv",
+    "data/features.csv",
+    "model/model.joblib",
+    "data/predictions.csv",
+    "reports/walk_forward.json",
+    "reports/evaluation.json",
+]
 
 
 def kernels_of(runner_pid: int) -> list[str]:
@@ -50,22 +58,31 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
 
 def task_running(project: Project, task: str):
     """A predicate: the newest run's manifest says ``task`` is running."""
+
     def check() -> bool:
         runs = sorted((project.outputs / "runs").iterdir()) if (project.outputs / "runs").is_dir() else []
         try:
-            return bool(runs) and json.loads((runs[-1] / "manifest.json").read_text())["tasks"][task]["status"] \
-                == "running"
+            return (
+                bool(runs)
+                and json.loads((runs[-1] / "manifest.json").read_text())["tasks"][task]["status"] == "running"
+            )
         except (OSError, ValueError, KeyError):
             return False
+
     return check
 
 
 def start_slow_run(project: Project, notebook: str, *args: str) -> subprocess.Popen:
     """``runner.py --force`` with a cell in ``notebook`` that sleeps for a minute."""
     project.add_cell(notebook, SLEEP)
-    return subprocess.Popen(project.cmd(*WINDOW, "--force", *args), cwd=project.root,
-                            env={**project.env, "AAPL_TEST_SLEEP": "60"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        project.cmd(*WINDOW, "--force", *args),
+        cwd=project.root,
+        env={**project.env, "AAPL_TEST_SLEEP": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def newest_run(project: Project) -> Path:
@@ -222,8 +239,9 @@ def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(
     proj = Project(tmp_path / "proj")
     (proj.root / "disk_fill.py").write_text(FILL_DISK)
     proj.outputs.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(proj.outputs)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(proj.outputs)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -235,13 +253,15 @@ def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(
         assert manifest["tasks"]["data_cleaning"]["status"] == "success"
         for rel, info in manifest["tasks"]["data_cleaning"]["artifacts"].items():
             from aapl_lib.iorw import sha256_file
+
             assert sha256_file(run_dir / rel) == info["sha256"], rel  # earlier artifacts untouched
         assert not (run_dir / "data" / "features.csv").exists()
         assert not list(run_dir.rglob(".*.tmp"))  # no half-written temporary files left behind
 
         (proj.outputs / "filler.bin").unlink()
-        (proj.root / "disk_fill.py").write_text(FILL_DISK.replace('filler = ', 'return pd.DataFrame({"ones": '
-                                                                  '1.0}, index=prices.index)\n    filler = '))
+        (proj.root / "disk_fill.py").write_text(
+            FILL_DISK.replace("filler = ", 'return pd.DataFrame({"ones": 1.0}, index=prices.index)\n    filler = ')
+        )
         resumed = proj.run("resume")
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert json.loads((run_dir / "manifest.json").read_text())["status"] == "success"
@@ -251,7 +271,6 @@ def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(
 
 # ------------------------------------------------------------------------------------ untrusted text, permissions
 MARKUP = '<script>alert("PWN1")</script><img src=x onerror=alert("PWN2")>[click](javascript:alert("PWN3"))*em*'
-
 
 
 class _Elements(html.parser.HTMLParser):
@@ -281,12 +300,26 @@ def test_untrusted_text_stays_text_and_files_follow_the_umask(tmp_path):
 
     folder = tmp_path / "data <b onmouseover=PWN7>"
     folder.mkdir()
-    csv = write_classic_yahoo(folder / 'AAPL <img src=x onerror=alert("PWN4")>.csv', sample_frame("2004-01-01",
-                                                                                                "2006-12-31"))
+    csv = write_classic_yahoo(
+        folder / 'AAPL <img src=x onerror=alert("PWN4")>.csv', sample_frame("2004-01-01", "2006-12-31")
+    )
     lines = csv.read_text().splitlines()  # an extra column whose name is markup (ignored, but recorded)
-    csv.write_text("\n".join([lines[0] + ",<script>alert(\"PWN5\")</script>"] + [ln + ",1" for ln in lines[1:]]) + "\n")
-    args = [*WINDOW, "-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "approval_policy", "manual",
-            "-p", "on_failure", "echo '<script>alert(\"PWN6\")</script>'"]
+    csv.write_text("\n".join([lines[0] + ',<script>alert("PWN5")</script>'] + [ln + ",1" for ln in lines[1:]]) + "\n")
+    args = [
+        *WINDOW,
+        "-p",
+        "source",
+        "csv",
+        "-p",
+        "csv_path",
+        str(csv),
+        "-p",
+        "approval_policy",
+        "manual",
+        "-p",
+        "on_failure",
+        "echo '<script>alert(\"PWN6\")</script>'",
+    ]
     first = proj.run(*args, umask=0o027)
     assert first.returncode == 3, first.stdout + first.stderr
     run_dir = newest_run(proj)
@@ -312,22 +345,32 @@ def test_untrusted_text_stays_text_and_files_follow_the_umask(tmp_path):
     # every file the run wrote, the pages and the registry: rw for the owner, r for the group, nothing for others
     written = [p for p in proj.outputs.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
     assert any("models" in p.parts for p in written) and any(p.suffix == ".joblib" for p in written)
-    wrong = {str(p.relative_to(proj.outputs)): oct(p.stat().st_mode & 0o777) for p in written
-             if p.stat().st_mode & 0o777 != 0o640}
+    wrong = {
+        str(p.relative_to(proj.outputs)): oct(p.stat().st_mode & 0o777)
+        for p in written
+        if p.stat().st_mode & 0o777 != 0o640
+    }
     assert wrong == {}
 
 
 def test_a_killed_batch_is_finished_by_plain_resume_without_new_runs(tmp_path):
     proj = Project(tmp_path / "proj")
     proj.add_cell("04_model_training.ipynb", SLEEP)
-    batch = subprocess.Popen(proj.cmd(*WINDOW, "--tickers", "AAPL", "MSFT", "--workers", "2"), cwd=proj.root,
-                             env={**proj.env, "AAPL_TEST_SLEEP": "60"}, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    batch = subprocess.Popen(
+        proj.cmd(*WINDOW, "--tickers", "AAPL", "MSFT", "--workers", "2"),
+        cwd=proj.root,
+        env={**proj.env, "AAPL_TEST_SLEEP": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def both_training() -> bool:
         try:
-            states = [json.loads((p / "manifest.json").read_text())["tasks"]["model_training"]["status"]
-                      for p in (proj.outputs / "runs").iterdir()]
+            states = [
+                json.loads((p / "manifest.json").read_text())["tasks"]["model_training"]["status"]
+                for p in (proj.outputs / "runs").iterdir()
+            ]
         except (OSError, ValueError, KeyError):
             return False
         return states == ["running", "running"]

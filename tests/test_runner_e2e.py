@@ -15,7 +15,6 @@ from aapl_lib.tasks import TASKS
 from helpers import ROOT, WINDOW, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 
-
 def only_run(outputs: Path) -> Path:
     runs = sorted((outputs / "runs").iterdir())
     assert len(runs) == 1, runs
@@ -26,8 +25,13 @@ def only_run(outputs: Path) -> Path:
 def default_run(seeded_project, tmp_path_factory):
     """The session's seeded run of ``WINDOW`` (conftest.py): a copy of its outputs, and what the runner printed."""
     outputs = tmp_path_factory.mktemp("outputs")
-    shutil.copytree(seeded_project.outputs, outputs, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"))
+    shutil.copytree(
+        seeded_project.outputs,
+        outputs,
+        symlinks=True,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
+    )
     return outputs, seeded_project.seed_proc
 
 
@@ -92,8 +96,15 @@ def test_two_runs_with_the_same_params_agree(default_run, tmp_path):
     proc = run_runner(*WINDOW, outputs=tmp_path)
     assert proc.returncode == 0, proc.stderr
     second = only_run(tmp_path)
-    for rel in ["data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib",
-                "model/model_meta.json", "reports/walk_forward.json", "data/predictions.csv"]:
+    for rel in [
+        "data/raw.csv",
+        "data/cleaned.csv",
+        "data/features.csv",
+        "model/model.joblib",
+        "model/model_meta.json",
+        "reports/walk_forward.json",
+        "data/predictions.csv",
+    ]:
         assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
     ev1, ev2 = (json.loads((d / "reports/evaluation.json").read_text()) for d in (first, second))
     assert ev1 == ev2
@@ -108,8 +119,11 @@ def test_start_task_reuses_checked_upstream_outputs(default_run):
     assert proc.returncode == 0, proc.stderr
     newest = max((outputs / "runs").iterdir())
     manifest = json.loads((newest / "manifest.json").read_text())
-    assert manifest["tasks"]["model_training"] == {**manifest["tasks"]["model_training"],
-                                                   "status": "copied", "from_run": base.name}
+    assert manifest["tasks"]["model_training"] == {
+        **manifest["tasks"]["model_training"],
+        "status": "copied",
+        "from_run": base.name,
+    }
     assert manifest["tasks"]["model_evaluation"]["status"] == "success"
     assert manifest["tasks"]["reporting"]["status"] == "not_selected"
     assert not (newest / "notebooks" / "06_reporting.ipynb").exists()
@@ -122,13 +136,28 @@ def test_start_task_with_other_upstream_params_is_refused(default_run):
     assert "lags" in proc.stderr and "feature_engineering" in proc.stderr and "no earlier run" in proc.stderr
 
 
-@pytest.mark.parametrize("writer", [write_classic_yahoo, write_yfinance_multiheader],
-                         ids=["classic-yahoo", "yfinance-multiheader"])
+@pytest.mark.parametrize(
+    "writer", [write_classic_yahoo, write_yfinance_multiheader], ids=["classic-yahoo", "yfinance-multiheader"]
+)
 def test_csv_source_end_to_end(tmp_path, writer):
     csv = writer(tmp_path / "prices.csv", sample_frame("2010-01-01", "2012-12-31"))
     outputs = tmp_path / "out"
-    proc = run_runner("-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "start", "2010-01-01",
-                      "-p", "end", "2012-12-31", *WINDOW[6:], outputs=outputs)
+    proc = run_runner(
+        "-p",
+        "source",
+        "csv",
+        "-p",
+        "csv_path",
+        str(csv),
+        "-p",
+        "start",
+        "2010-01-01",
+        "-p",
+        "end",
+        "2012-12-31",
+        *WINDOW[6:],
+        outputs=outputs,
+    )
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run(outputs)
     provenance = json.loads((run_dir / "data/provenance.json").read_text())
@@ -157,19 +186,22 @@ def test_a_failing_task_names_task_notebook_cell_and_error(tmp_path):
     assert not (run_dir / "data/raw.csv").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["-p", "tickr", "AAPL"], "unknown parameter 'tickr'"),
-    (["-p", "lags", "five"], "lags must be an integer"),
-    (["-p", "start", "2012-02-30"], "real date"),
-    (["-p", "start", "2012-01-01", "-p", "end", "2011-01-01"], "must be before end"),
-    (["-p", "ticker", "../../etc"], "not a plausible stock symbol"),
-    (["-p", "source", "ftp"], "source must be one of"),
-    (["-p", "source", "csv"], "csv_path is empty"),
-    (["-p", "source", "csv", "-p", "csv_path", "/no/such/file.csv"], "does not exist"),
-    (["-p", "ticker", "TSLA"], "not in the offline sample"),
-    (["-f", "params/nope.yaml"], "does not exist"),
-    (["--start-task", "model_training"], "no earlier run"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-p", "tickr", "AAPL"], "unknown parameter 'tickr'"),
+        (["-p", "lags", "five"], "lags must be an integer"),
+        (["-p", "start", "2012-02-30"], "real date"),
+        (["-p", "start", "2012-01-01", "-p", "end", "2011-01-01"], "must be before end"),
+        (["-p", "ticker", "../../etc"], "not a plausible stock symbol"),
+        (["-p", "source", "ftp"], "source must be one of"),
+        (["-p", "source", "csv"], "csv_path is empty"),
+        (["-p", "source", "csv", "-p", "csv_path", "/no/such/file.csv"], "does not exist"),
+        (["-p", "ticker", "TSLA"], "not in the offline sample"),
+        (["-f", "params/nope.yaml"], "does not exist"),
+        (["--start-task", "model_training"], "no earlier run"),
+    ],
+)
 def test_bad_parameters_exit_2_with_one_line_and_write_nothing(tmp_path, args, words):
     outputs = tmp_path / "out"
     proc = run_runner(*args, outputs=outputs)
@@ -204,12 +236,29 @@ def test_source_yfinance_through_the_runner_and_a_live_window_is_never_reused(tm
     assert "reused from" in again.stdout and len(log.read_text().splitlines()) == 1  # a past window is reused
 
     live = ["-p", "source", "yfinance", "-p", "start", "2012-01-01", "-p", "end", "today"]
-    for attempt in (1, 2):
+    for _attempt in (1, 2):
         proc = run_runner(*live, "--end-task", "data_ingestion", outputs=tmp_path / "out", env=env)
         assert proc.returncode == 0, proc.stderr
         assert "live download window reaches today" in proc.stdout, proc.stdout
     assert len(log.read_text().splitlines()) == 3  # downloaded again each time
 
-    unknown = run_runner("-p", "source", "yfinance", "-p", "ticker", "ZZZZQ", "-p", "start", "2011-01-01",
-                         "-p", "end", "2012-12-31", "-p", "task_retries", "{}", outputs=tmp_path / "out", env=env)
+    unknown = run_runner(
+        "-p",
+        "source",
+        "yfinance",
+        "-p",
+        "ticker",
+        "ZZZZQ",
+        "-p",
+        "start",
+        "2011-01-01",
+        "-p",
+        "end",
+        "2012-12-31",
+        "-p",
+        "task_retries",
+        "{}",
+        outputs=tmp_path / "out",
+        env=env,
+    )
     assert unknown.returncode == 1 and "DataSourceError: yfinance returned no prices for ZZZZQ" in unknown.stderr

@@ -35,9 +35,18 @@ def _num(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-def _write(path: Path, header_lines: list[str], frame: pd.DataFrame, columns: list[str], *, sep: str = ",",
-           date_format: str = "%Y-%m-%d", decimals: int = 4, volume_format: str = "{:.0f}",
-           extra: list[str] | None = None) -> Path:
+def _write(
+    path: Path,
+    header_lines: list[str],
+    frame: pd.DataFrame,
+    columns: list[str],
+    *,
+    sep: str = ",",
+    date_format: str = "%Y-%m-%d",
+    decimals: int = 4,
+    volume_format: str = "{:.0f}",
+    extra: list[str] | None = None,
+) -> Path:
     """Write ``frame`` under ``header_lines``; ``columns`` are the canonical names in file order."""
     lines = list(header_lines)
     for day, row in frame.iterrows():
@@ -56,26 +65,49 @@ _YF_ADJ = ["adj_close", "close", "high", "low", "open", "volume"]
 _YF = ["close", "high", "low", "open", "volume"]
 _CLASSIC = ["open", "high", "low", "close", "adj_close", "volume"]
 LAYOUTS = {
-    "classic_yahoo": (["Date,Open,High,Low,Close,Adj Close,Volume"], _CLASSIC, {},
-                      {"layout": "single header", "file_ticker": None, "extra_columns": []}),
-    "classic_yahoo_6_decimals": (["Date,Open,High,Low,Close,Adj Close,Volume"], _CLASSIC, {"decimals": 6},
-                                 {"layout": "single header"}),
+    "classic_yahoo": (
+        ["Date,Open,High,Low,Close,Adj Close,Volume"],
+        _CLASSIC,
+        {},
+        {"layout": "single header", "file_ticker": None, "extra_columns": []},
+    ),
+    "classic_yahoo_6_decimals": (
+        ["Date,Open,High,Low,Close,Adj Close,Volume"],
+        _CLASSIC,
+        {"decimals": 6},
+        {"layout": "single header"},
+    ),
     "yfinance_multi_header_adj_close": (
         ["Price,Adj Close,Close,High,Low,Open,Volume", "Ticker,AAPL,AAPL,AAPL,AAPL,AAPL,AAPL", "Date,,,,,,"],
-        _YF_ADJ, {}, {"layout": "yfinance multi-row header", "file_ticker": "AAPL", "extra_columns": []}),
+        _YF_ADJ,
+        {},
+        {"layout": "yfinance multi-row header", "file_ticker": "AAPL", "extra_columns": []},
+    ),
     "yfinance_multi_header_auto_adjust": (
         ["Price,Close,High,Low,Open,Volume", "Ticker,AAPL,AAPL,AAPL,AAPL,AAPL", "Date,,,,,"],
-        _YF, {}, {"layout": "yfinance multi-row header", "file_ticker": "AAPL"}),
-    "yfinance_flattened": (["Date,Close,High,Low,Open,Volume"], _YF, {},
-                           {"layout": "single header", "file_ticker": None}),
-    "lower_case_with_time": (["Date,open,high,low,close,volume"], PRICES,
-                             {"date_format": "%Y-%m-%d 05:00:00", "volume_format": "{:.1f}"},
-                             {"layout": "single header"}),
-    "extra_columns": (["Date,Adj Close,Close,High,Low,Open,Volume,Daily_Return,Extreme_Event"], _YF_ADJ,
-                      {"extra": ["-2.8171860607650534", "0"]},
-                      {"extra_columns": ["Daily_Return", "Extreme_Event"]}),
-    "semicolon": (["Date;Open;High;Low;Close;Adj Close;Volume"], _CLASSIC, {"sep": ";"},
-                  {"delimiter": ";"}),
+        _YF,
+        {},
+        {"layout": "yfinance multi-row header", "file_ticker": "AAPL"},
+    ),
+    "yfinance_flattened": (
+        ["Date,Close,High,Low,Open,Volume"],
+        _YF,
+        {},
+        {"layout": "single header", "file_ticker": None},
+    ),
+    "lower_case_with_time": (
+        ["Date,open,high,low,close,volume"],
+        PRICES,
+        {"date_format": "%Y-%m-%d 05:00:00", "volume_format": "{:.1f}"},
+        {"layout": "single header"},
+    ),
+    "extra_columns": (
+        ["Date,Adj Close,Close,High,Low,Open,Volume,Daily_Return,Extreme_Event"],
+        _YF_ADJ,
+        {"extra": ["-2.8171860607650534", "0"]},
+        {"extra_columns": ["Daily_Return", "Extreme_Event"]},
+    ),
+    "semicolon": (["Date;Open;High;Low;Close;Adj Close;Volume"], _CLASSIC, {"sep": ";"}, {"delimiter": ";"}),
 }
 
 
@@ -100,11 +132,11 @@ def test_every_layout_parses_to_the_same_canonical_frame(tmp_path, base, name):
 
 def test_time_of_day_and_utc_offsets_normalise_to_the_new_york_trading_day(tmp_path):
     cases = {
-        "2023-01-03 05:00:00": "2023-01-03",           # Polygon.io style (05:00 UTC is midnight in New York)
+        "2023-01-03 05:00:00": "2023-01-03",  # Polygon.io style (05:00 UTC is midnight in New York)
         "2023-01-04 16:00:00": "2023-01-04",
-        "2023-01-05 00:00:00-05:00": "2023-01-05",     # Ticker.history().to_csv()
-        "2023-01-06T14:30:00+00:00": "2023-01-06",     # the open, in UTC
-        "2023-01-09T21:00:00Z": "2023-01-09",          # the close, in UTC
+        "2023-01-05 00:00:00-05:00": "2023-01-05",  # Ticker.history().to_csv()
+        "2023-01-06T14:30:00+00:00": "2023-01-06",  # the open, in UTC
+        "2023-01-09T21:00:00Z": "2023-01-09",  # the close, in UTC
     }
     rows = [f"{stamp},130.28,130.90,124.17,125.07,112117500" for stamp in cases]
     path = tmp_path / "times.csv"
@@ -124,9 +156,9 @@ def test_unknown_layout_names_the_columns_found_and_needed(tmp_path):
         sources.read_price_csv(path, "AAPL")
 
     message = str(info.value)
-    assert "['Day', 'Price', 'Qty']" in message                      # found
-    assert "Date, Open, High, Low, Close, Volume" in message          # needed
-    assert "missing open, high, low, close, volume" in message        # 'Day' was accepted as the date
+    assert "['Day', 'Price', 'Qty']" in message  # found
+    assert "Date, Open, High, Low, Close, Volume" in message  # needed
+    assert "missing open, high, low, close, volume" in message  # 'Day' was accepted as the date
 
 
 def test_space_separated_file_hints_at_the_delimiter(tmp_path):
@@ -139,10 +171,12 @@ def test_space_separated_file_hints_at_the_delimiter(tmp_path):
 
 def test_non_numeric_price_is_a_clear_error(tmp_path):
     path = tmp_path / "bad_price.csv"
-    path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n"
-                    "2023-01-03,130.28,130.90,124.17,125.07,124.22,112117500\n"
-                    "2023-01-04,126.89,128.66,125.08,n.a.,125.50,89113600\n"
-                    "2023-01-05,127.13,127.77,124.76,abc,124.17,80962700\n")
+    path.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2023-01-03,130.28,130.90,124.17,125.07,124.22,112117500\n"
+        "2023-01-04,126.89,128.66,125.08,n.a.,125.50,89113600\n"
+        "2023-01-05,127.13,127.77,124.76,abc,124.17,80962700\n"
+    )
 
     with pytest.raises(DataSourceError) as info:
         sources.read_price_csv(path, "AAPL")
@@ -161,9 +195,11 @@ def test_non_date_in_date_column_is_a_clear_error(tmp_path):
 
 def test_yahoo_null_rows_and_thousands_separators(tmp_path):
     path = tmp_path / "nulls.csv"
-    path.write_text('Date,Open,High,Low,Close,Adj Close,Volume\n'
-                    '2023-01-03,130.28,130.90,124.17,125.07,124.22,"112,117,500"\n'
-                    '2023-01-04,null,null,null,null,null,null\n')
+    path.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        '2023-01-03,130.28,130.90,124.17,125.07,124.22,"112,117,500"\n'
+        "2023-01-04,null,null,null,null,null,null\n"
+    )
 
     frame, _ = sources.read_price_csv(path, "AAPL")
 
@@ -171,13 +207,19 @@ def test_yahoo_null_rows_and_thousands_separators(tmp_path):
     assert frame.loc["2023-01-04"].isna().all()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", "is empty"),
-    ("\n  \n\n", "is empty"),
-    ("Date,Open,High,Low,Close,Adj Close,Volume\n", "has a header but no data rows"),
-    ("Price,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,\n",
-     "has a header but no data rows"),
-], ids=["empty", "blank_lines", "classic_header_only", "yfinance_header_only"])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", "is empty"),
+        ("\n  \n\n", "is empty"),
+        ("Date,Open,High,Low,Close,Adj Close,Volume\n", "has a header but no data rows"),
+        (
+            "Price,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,\n",
+            "has a header but no data rows",
+        ),
+    ],
+    ids=["empty", "blank_lines", "classic_header_only", "yfinance_header_only"],
+)
 def test_empty_and_header_only_files(tmp_path, text, expected):
     path = tmp_path / "prices.csv"
     path.write_text(text)
@@ -203,11 +245,13 @@ def test_yfinance_file_of_another_ticker_errors(tmp_path, base):
 
 def test_multi_ticker_yfinance_file_gives_the_requested_ticker(tmp_path):
     path = tmp_path / "two.csv"
-    path.write_text("Price,Close,Close,High,High,Low,Low,Open,Open,Volume,Volume\n"
-                    "Ticker,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT\n"
-                    "Date,,,,,,,,,,\n"
-                    "2023-01-03,125.07,239.58,130.90,245.75,124.17,237.40,130.28,243.08,112117500,25740000\n"
-                    "2023-01-04,126.36,229.10,128.66,232.87,125.08,225.96,126.89,232.28,89113600,50623400\n")
+    path.write_text(
+        "Price,Close,Close,High,High,Low,Low,Open,Open,Volume,Volume\n"
+        "Ticker,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT\n"
+        "Date,,,,,,,,,,\n"
+        "2023-01-03,125.07,239.58,130.90,245.75,124.17,237.40,130.28,243.08,112117500,25740000\n"
+        "2023-01-04,126.36,229.10,128.66,232.87,125.08,225.96,126.89,232.28,89113600,50623400\n"
+    )
     frame, _ = sources.read_price_csv(path, "MSFT")
     assert frame["close"].tolist() == [239.58, 229.10]
     assert frame["volume"].tolist() == [25740000.0, 50623400.0]
@@ -215,19 +259,23 @@ def test_multi_ticker_yfinance_file_gives_the_requested_ticker(tmp_path):
 
 def test_empty_date_cell_is_reported_not_passed_on_as_nat(tmp_path):
     path = tmp_path / "hole.csv"
-    path.write_text("Date,Open,High,Low,Close,Volume\n"
-                    "2023-01-03,130.28,130.90,124.17,125.07,112117500\n"
-                    ",126.89,128.66,125.08,126.36,89113600\n"
-                    "2023-01-05,127.13,127.77,124.76,125.02,80962700\n")
+    path.write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        "2023-01-03,130.28,130.90,124.17,125.07,112117500\n"
+        ",126.89,128.66,125.08,126.36,89113600\n"
+        "2023-01-05,127.13,127.77,124.76,125.02,80962700\n"
+    )
     with pytest.raises(DataSourceError, match=r"1 row\(s\) have an empty date: fill or remove them"):
         sources.read_price_csv(path, "AAPL")
 
 
 def test_semicolon_file_with_decimal_commas_is_not_silently_scaled(tmp_path):
     path = tmp_path / "excel_de.csv"
-    path.write_text("Date;Open;High;Low;Close;Volume\n"
-                    "2023-01-03;130,28;130,90;124,17;125,07;112117500\n"
-                    "2023-01-04;126,89;128,66;125,08;126,36;89113600\n")
+    path.write_text(
+        "Date;Open;High;Low;Close;Volume\n"
+        "2023-01-03;130,28;130,90;124,17;125,07;112117500\n"
+        "2023-01-04;126,89;128,66;125,08;126,36;89113600\n"
+    )
     frame, _ = sources.read_price_csv(path, "AAPL")
     assert frame["close"].tolist() == [125.07, 126.36]
     assert frame["open"].tolist() == [130.28, 126.89] and frame["volume"].tolist() == [112117500, 89113600]
@@ -236,8 +284,7 @@ def test_semicolon_file_with_decimal_commas_is_not_silently_scaled(tmp_path):
 def test_day_first_dates_are_parsed_consistently(tmp_path):
     path = tmp_path / "dmy.csv"
     days = ["03/01/2023", "04/01/2023", "05/01/2023", "12/01/2023", "13/01/2023"]
-    path.write_text("Date,Open,High,Low,Close,Volume\n"
-                    + "".join(f"{d},1.0,2.0,0.5,1.5,10\n" for d in days))
+    path.write_text("Date,Open,High,Low,Close,Volume\n" + "".join(f"{d},1.0,2.0,0.5,1.5,10\n" for d in days))
     frame, _ = sources.read_price_csv(path, "AAPL")
     assert list(frame.index) == list(pd.to_datetime(days, format="%d/%m/%Y"))
 
@@ -268,9 +315,11 @@ def test_load_csv_without_rows_in_the_window_says_what_the_file_covers(tmp_path,
 
 # --------------------------------------------------------------------------------------------- sample
 def _sample_tickers(stocks) -> list[str]:
-    return sorted(name for name in dir(stocks)
-                  if not name.startswith("_") and isinstance(getattr(stocks, name), dict)
-                  and "date" in getattr(stocks, name))
+    return sorted(
+        name
+        for name in dir(stocks)
+        if not name.startswith("_") and isinstance(getattr(stocks, name), dict) and "date" in getattr(stocks, name)
+    )
 
 
 def test_sample_range_matches_what_bokeh_sampledata_holds():
@@ -339,6 +388,7 @@ def fake_yf(monkeypatch):
         fake = FakeDownload(result, failures)
         monkeypatch.setattr(yfinance, "download", fake)
         return fake
+
     return install
 
 
@@ -350,20 +400,22 @@ def test_download_yfinance_flattens_the_multiindex_frame(fake_yf, base):
     assert list(frame.columns) == [*PRICES, "adj_close"]
     assert frame.index.name == "date" and frame.index.tz is None
     assert all(dtype == np.float64 for dtype in frame.dtypes)
-    pd.testing.assert_frame_equal(frame.rename_axis(columns=None), base[[*PRICES, "adj_close"]],
-                                  check_freq=False)
-    (args, kwargs), = fake.calls
+    pd.testing.assert_frame_equal(frame.rename_axis(columns=None), base[[*PRICES, "adj_close"]], check_freq=False)
+    ((args, kwargs),) = fake.calls
     assert args == ("AAPL",)
     assert kwargs["start"] == START and kwargs["end"] == "2012-03-01"  # yfinance's end is exclusive
     assert kwargs["auto_adjust"] is False and kwargs["interval"] == "1d"
 
 
 def test_download_yfinance_empty_answer_names_the_ticker(fake_yf, monkeypatch):
-    empty = pd.DataFrame(columns=pd.MultiIndex.from_product([FIELDS, ["ZZZZQ"]], names=["Price", "Ticker"]),
-                         index=pd.DatetimeIndex([], name="Date"))
+    empty = pd.DataFrame(
+        columns=pd.MultiIndex.from_product([FIELDS, ["ZZZZQ"]], names=["Price", "Ticker"]),
+        index=pd.DatetimeIndex([], name="Date"),
+    )
     fake = fake_yf(empty)
-    monkeypatch.setattr(yfinance.shared, "_ERRORS",
-                        {"ZZZZQ": "YFTzMissingError('possibly delisted; no timezone found')"})
+    monkeypatch.setattr(
+        yfinance.shared, "_ERRORS", {"ZZZZQ": "YFTzMissingError('possibly delisted; no timezone found')"}
+    )
 
     with pytest.raises(DataSourceError) as info:
         sources.download_yfinance("ZZZZQ", START, END, wait_seconds=0)
@@ -374,8 +426,10 @@ def test_download_yfinance_empty_answer_names_the_ticker(fake_yf, monkeypatch):
 
 
 def test_download_yfinance_retries_a_transient_failure(fake_yf, base):
-    fake = fake_yf(_yf_frame(base), failures=[ConnectionError("Connection reset by peer"),
-                                              ConnectionError("Connection reset by peer")])
+    fake = fake_yf(
+        _yf_frame(base),
+        failures=[ConnectionError("Connection reset by peer"), ConnectionError("Connection reset by peer")],
+    )
 
     frame = sources.download_yfinance("AAPL", START, END, attempts=4, wait_seconds=0)
 
@@ -415,12 +469,19 @@ def test_download_yfinance_does_not_retry_a_permanent_error(fake_yf, base):
 
 def test_flatten_tz_aware_history_frame_normalises_to_dates():
     # Ticker.history(): flat columns, New York time zone, extra action columns.
-    index = pd.DatetimeIndex(["2023-01-03", "2023-01-04", "2023-01-05"], name="Date").tz_localize(
-        "America/New_York")
-    history = pd.DataFrame({"Open": [130.28, 126.89, 127.13], "High": [130.90, 128.66, 127.77],
-                            "Low": [124.17, 125.08, 124.76], "Close": [125.07, 126.36, 125.02],
-                            "Volume": [112117500, 89113600, 80962700], "Dividends": 0.0,
-                            "Stock Splits": 0.0}, index=index)
+    index = pd.DatetimeIndex(["2023-01-03", "2023-01-04", "2023-01-05"], name="Date").tz_localize("America/New_York")
+    history = pd.DataFrame(
+        {
+            "Open": [130.28, 126.89, 127.13],
+            "High": [130.90, 128.66, 127.77],
+            "Low": [124.17, 125.08, 124.76],
+            "Close": [125.07, 126.36, 125.02],
+            "Volume": [112117500, 89113600, 80962700],
+            "Dividends": 0.0,
+            "Stock Splits": 0.0,
+        },
+        index=index,
+    )
 
     frame = sources.flatten_yfinance_frame(history, "AAPL")
 
@@ -432,8 +493,9 @@ def test_flatten_tz_aware_history_frame_normalises_to_dates():
 
 def test_flatten_utc_intraday_stamps_map_to_the_new_york_day():
     index = pd.DatetimeIndex(["2023-01-03 14:30", "2023-01-04 20:59"]).tz_localize("UTC")
-    raw = pd.DataFrame({"Open": [1.0, 2.0], "High": [1.0, 2.0], "Low": [1.0, 2.0], "Close": [1.0, 2.0],
-                        "Volume": [1, 2]}, index=index)
+    raw = pd.DataFrame(
+        {"Open": [1.0, 2.0], "High": [1.0, 2.0], "Low": [1.0, 2.0], "Close": [1.0, 2.0], "Volume": [1, 2]}, index=index
+    )
 
     frame = sources.flatten_yfinance_frame(raw, "AAPL")
 
@@ -452,15 +514,26 @@ def test_flatten_multi_ticker_frame_picks_the_requested_ticker(base):
 
 # --------------------------------------------------------------------------------------------- ingestion
 def _params(source: str, **extra) -> dict:
-    return {"ticker": "AAPL", "source": source, "start": START, "end": END, "csv_path": "",
-            "download_retries": 4, "retry_wait_seconds": 0.5, "retry_max_wait_seconds": 2.0, **extra}
+    return {
+        "ticker": "AAPL",
+        "source": source,
+        "start": START,
+        "end": END,
+        "csv_path": "",
+        "download_retries": 4,
+        "retry_wait_seconds": 0.5,
+        "retry_max_wait_seconds": 2.0,
+        **extra,
+    }
 
 
 def test_fetch_prices_yfinance_records_failed_attempts_with_their_delays(fake_yf, base, monkeypatch):
     slept: list[float] = []
     monkeypatch.setattr(time, "sleep", slept.append)  # tenacity's default sleep calls time.sleep
-    fake_yf(_yf_frame(base), failures=[ConnectionError("Connection aborted"),
-                                       OSError("Temporary failure in name resolution")])
+    fake_yf(
+        _yf_frame(base),
+        failures=[ConnectionError("Connection aborted"), OSError("Temporary failure in name resolution")],
+    )
 
     frame, provenance = ingestion.fetch_prices(_params("yfinance"))
 
