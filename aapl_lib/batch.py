@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from . import manifest as mf
-from .config import fingerprint
-from .iorw import atomic_write_bytes, atomic_write_text, read_json, write_json
+from .exit_codes import Exit
+from .iorw import atomic_write_bytes, atomic_write_text, json_digest, read_json, write_json
 from .locks import PathLock
 
-EXIT_OK, EXIT_FAILED, EXIT_AWAITING = 0, 1, 3
 FINISHED = ("success",)
 
 
@@ -41,7 +40,7 @@ BATCH_UNFINISHED = ("interrupted", "failed", "awaiting_approval")
 def make_batch_id(tickers: list[str], params: dict[str, Any], now: dt.datetime | None = None) -> str:
     """``20261127T010000Z-batch-3-1a2b3c``: time, ticker count, hash of tickers and params."""
     now = now or dt.datetime.now(dt.UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-batch-{len(tickers)}-{fingerprint({'t': tickers, 'p': params})[:6]}"
+    return f"{now:%Y%m%dT%H%M%SZ}-batch-{len(tickers)}-{json_digest({'t': tickers, 'p': params})[:6]}"
 
 
 def run_ticker(
@@ -71,7 +70,14 @@ def run_ticker(
     started = time.perf_counter()
     base = {"ticker": ticker, "worker_pid": os.getpid(), "worker_host": os.uname().nodename}
     if error is not None:  # the parameters of this ticker did not validate
-        return {**base, "status": "failed", "exit_code": 2, "message": error, "run_id": None, "duration_s": 0.0}
+        return {
+            **base,
+            "status": "failed",
+            "exit_code": Exit.USAGE,
+            "message": error,
+            "run_id": None,
+            "duration_s": 0.0,
+        }
     kwargs = dict(
         outputs_dir=Path(outputs_dir),
         notebooks_dir=Path(notebooks_dir),
@@ -87,7 +93,7 @@ def run_ticker(
         return {
             **base,
             "status": "locked",
-            "exit_code": 4,
+            "exit_code": Exit.LOCKED,
             "message": str(exc),
             "run_id": resume_run_id,
             "duration_s": round(time.perf_counter() - started, 3),
@@ -96,7 +102,7 @@ def run_ticker(
         return {
             **base,
             "status": "failed",
-            "exit_code": 2,
+            "exit_code": Exit.USAGE,
             "message": str(exc),
             "run_id": resume_run_id,
             "duration_s": round(time.perf_counter() - started, 3),
@@ -105,7 +111,7 @@ def run_ticker(
         return {
             **base,
             "status": "failed",
-            "exit_code": 1,
+            "exit_code": Exit.FAILED,
             "message": f"{type(exc).__name__}: {exc}",
             "run_id": resume_run_id,
             "duration_s": round(time.perf_counter() - started, 3),
@@ -272,7 +278,7 @@ def _lost(job: tuple, worker_pid: int | None, message: str, started: float) -> d
         "worker_pid": worker_pid,
         "worker_host": os.uname().nodename,
         "status": "failed",
-        "exit_code": 1,
+        "exit_code": Exit.FAILED,
         "run_id": job[7],
         "message": message,
         "duration_s": round(time.perf_counter() - started, 3),
@@ -384,17 +390,17 @@ def run_batch(
             + "; ".join(f"{t} ({manifest['runs'][t]['message']})" for t in bad)
             + f". Re-run them with: python runner.py resume {batch_id}"
         )
-        return BatchResult(EXIT_FAILED, batch_id, batch_dir, message)
+        return BatchResult(Exit.FAILED, batch_id, batch_dir, message)
     if waiting:
         return BatchResult(
-            EXIT_AWAITING,
+            Exit.AWAITING_APPROVAL,
             batch_id,
             batch_dir,
             f"batch {batch_id}: {', '.join(waiting)} await approval (python runner.py approve RUN_ID "
             f"--by NAME); summary: {batch_dir / 'summary.md'}",
         )
     return BatchResult(
-        EXIT_OK, batch_id, batch_dir, f"batch {batch_id} succeeded for {', '.join(tickers)}: {batch_dir / 'summary.md'}"
+        Exit.OK, batch_id, batch_dir, f"batch {batch_id} succeeded for {', '.join(tickers)}: {batch_dir / 'summary.md'}"
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import trading_calendar
+from .config import default
 from .errors import DataQualityError
 
 log = logging.getLogger(__name__)
@@ -25,19 +26,22 @@ SPLIT_TOLERANCE = 0.04
 
 
 DEFAULT_THRESHOLDS: dict[str, Any] = {
-    "quality_max_missing_days_pct": 5.0,
-    "quality_max_dropped_rows_pct": 5.0,
-    "quality_max_repaired_rows_pct": 2.0,
-    "max_abs_daily_return": 0.40,
-    "quality_fail_on_large_moves": False,
+    name: default(name)
+    for name in (
+        "quality_max_missing_days_pct",
+        "quality_max_dropped_rows_pct",
+        "quality_max_repaired_rows_pct",
+        "max_abs_daily_return",
+        "quality_fail_on_large_moves",
+    )
 }
 
 
 def clean_prices(
     raw: pd.DataFrame,
     *,
-    split_detection: bool = True,
-    max_abs_daily_return: float = 0.40,
+    split_detection: bool = default("split_detection"),
+    max_abs_daily_return: float = default("max_abs_daily_return"),
     thresholds: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Clean ``raw`` (a raw price frame, see :mod:`aapl_lib.sources`). Returns ``(cleaned, quality)``.

@@ -22,17 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import IntegrityError, PipelineError, StorageError
+from .exit_codes import HELP as EXIT_CODES
+from .exit_codes import Exit
 from .tasks import TASK_NAMES
 
 COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse")
-EXIT_CODES = """exit codes:
-  0  success (also: resume of a finished run, status, list, prune)
-  1  a task failed or timed out (the message names the task, notebook, cell and error)
-  2  bad parameters or usage (nothing ran, nothing was written)
-  3  stopped at the approval gate: the run awaits 'approve' or 'reject', then 'resume'
-     (a batch exits 1 when any ticker failed, else 3 when any awaits approval, else 0)
-  4  another runner holds the lock of the run folder or of the reuse cache
-  130, 143  stopped by Ctrl-C (SIGINT) or SIGTERM: the run is recorded as interrupted; 'resume' continues it"""
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -205,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs)
             )
-            return 0
+            return Exit.OK
         if args.command == "compare":
             from .compare import compare_runs, format_text
             from .orchestration import find_run
@@ -216,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .browser import build_compare_page
 
             build_compare_page(run_a, run_b)
-            return 0
+            return Exit.OK
         if args.command == "dag":
             return _dag(args)
         if args.command == "browse":
@@ -232,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
                 write_summary(outputs, outputs / "batches" / batch["batch_id"], batch)
             print(refresh(outputs))
-            return 0
+            return Exit.OK
         if args.command == "status":
             return _status(args, outputs)
         if args.command == "list":
@@ -249,24 +243,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {run_id}")
             for item in report["skipped"]:
                 print(f"  kept {item['run_id']} ({item['reason']})")
-            return 0
+            return Exit.OK
     except LockBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 4
+        return Exit.LOCKED
     except (IntegrityError, StorageError) as exc:  # damaged state or a full disk: not a usage error
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return Exit.FAILED
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except OSError as exc:
         from .iorw import disk_error
 
         if disk_error(exc.filename or outputs, exc) is None:
             raise
         print(f"error: {disk_error(exc.filename or outputs, exc)}", file=sys.stderr)
-        return 1
-    return 2
+        return Exit.FAILED
+    return Exit.USAGE
 
 
 def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
@@ -274,7 +268,7 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
     if args.list_params:
         print(describe_parameters())
-        return 0
+        return Exit.OK
     if args.only and (args.start_task or args.end_task):
         raise PipelineError("--only cannot be combined with --start-task/--end-task")
     params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
@@ -428,7 +422,8 @@ def _resume_batch(args, root: Path, outputs: Path) -> int:
 
 
 def _finish(result) -> int:
-    if result.exit_code in (0, 3):  # success, or waiting for a person (or nothing to resume): not an error
+    # success, or waiting for a person (or nothing to resume): not an error
+    if result.exit_code in (Exit.OK, Exit.AWAITING_APPROVAL):
         print(result.message)
     else:
         print("error: " + result.message, file=sys.stderr)
@@ -446,11 +441,11 @@ def _dag(args: argparse.Namespace) -> int:
             print(args.output)
         else:
             print(text, end="")
-        return 0
+        return Exit.OK
     if not args.output or Path(args.output).suffix.lower() != f".{fmt}":
         raise PipelineError(f"--format {fmt} needs --output FILE.{fmt}")
     print(dag.draw(args.output))
-    return 0
+    return Exit.OK
 
 
 def _status(args: argparse.Namespace, outputs: Path) -> int:
@@ -463,7 +458,7 @@ def _status(args: argparse.Namespace, outputs: Path) -> int:
     status, hint = manifest["status"], manifest["resume"]
     if args.json:
         print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows}, indent=2))
-        return 0
+        return Exit.OK
     print(f"run {manifest['run_id']}  status {status}  {run_dir}")
     if hint:
         print(f"continue it with: {hint}")
@@ -473,7 +468,7 @@ def _status(args: argparse.Namespace, outputs: Path) -> int:
         print(f"{row['task']:<21}{row['status']:<12}{secs:>8}  {row['how']:<40} {row['notebook']}")
         if row["error"]:
             print(f"    {row['error']}")
-    return 0
+    return Exit.OK
 
 
 def _list(args: argparse.Namespace, outputs: Path) -> int:
@@ -482,10 +477,10 @@ def _list(args: argparse.Namespace, outputs: Path) -> int:
     rows = list_runs(outputs)
     if args.json:
         print(json.dumps(rows, indent=2))
-        return 0
+        return Exit.OK
     if not rows:
         print(f"no runs in {outputs / 'runs'}")
-        return 0
+        return Exit.OK
     print(f"{'run id':<36}{'status':<13}{'ticker':<8}{'source':<10}{'window':<24}{'seconds':>8}  tasks")
     for r in rows:
         tasks = ", ".join(f"{n} {s}" for s, n in sorted((r.get("tasks") or {}).items()))
@@ -498,4 +493,4 @@ def _list(args: argparse.Namespace, outputs: Path) -> int:
             print(f"{'':<36}continue with: {r['resume']}")
         if r.get("error"):
             print(f"{'':<36}{r['error']}")
-    return 0
+    return Exit.OK

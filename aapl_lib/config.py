@@ -8,8 +8,6 @@ line saying what is wrong and how to fix it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +134,7 @@ PARAMETERS: dict[str, Param] = {
         Param(
             "approval_policy",
             "choice",
-            "manual",
+            "auto",
             "who promotes a challenger: a person (manual) or thresholds (auto)",
             choices=("manual", "auto"),
         ),
@@ -219,6 +217,13 @@ PARAMETERS: dict[str, Param] = {
         Param("on_failure", "str", "", "shell command run after a failed or timed-out run (same env)"),
     ]
 }
+
+
+def default(name: str) -> Any:
+    """The declared default of one parameter: library functions take theirs from here (one owner)."""
+    import copy
+
+    return copy.deepcopy(PARAMETERS[name].default)
 
 
 def defaults() -> dict[str, Any]:
@@ -479,12 +484,6 @@ def validate_params(
             )
         out["csv_path"] = str(path.resolve())
     return out
-
-
-def fingerprint(obj: Any) -> str:
-    """sha256 of the canonical JSON of ``obj`` (params, task specs...)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def describe_parameters() -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .config import default
 from .errors import DataQualityError, PipelineError
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,12 @@ def macd(close: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> p
 def build_features(
     cleaned: pd.DataFrame,
     *,
-    lags: int = 5,
-    windows: Sequence[int] = (5, 10, 20),
-    rsi_window: int = 14,
-    macd_fast: int = 12,
-    macd_slow: int = 26,
-    macd_signal: int = 9,
+    lags: int = default("lags"),
+    windows: Sequence[int] = tuple(default("windows")),
+    rsi_window: int = default("rsi_window"),
+    macd_fast: int = default("macd_fast"),
+    macd_slow: int = default("macd_slow"),
+    macd_signal: int = default("macd_signal"),
     extra_features: Sequence[str] = (),
     complete_only: bool = True,
 ) -> tuple[pd.DataFrame, list[str]]:

@@ -24,16 +24,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .iorw import sha256_file
+from .iorw import json_digest, sha256_file
 from .tasks import TaskSpec, notebook_params
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(
-        json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
-    ).hexdigest()
 
 
 def notebook_cells(path: Path) -> list[dict[str, str]]:
@@ -50,7 +44,7 @@ def notebook_cells(path: Path) -> list[dict[str, str]]:
 
 def notebook_source_hash(path: Path) -> str:
     """sha256 of the notebook's cell types and sources."""
-    return _digest(notebook_cells(path))
+    return json_digest(notebook_cells(path))
 
 
 def _imported_modules(code: str, current: str | None = None) -> set[str]:
@@ -129,7 +123,7 @@ def task_fingerprint(
     modules = notebook_modules(notebook)
     parts: dict[str, Any] = {
         "notebook": notebook_source_hash(notebook),
-        "params": _digest(notebook_params(task, params)),
+        "params": json_digest(notebook_params(task, params)),
         "inputs": {
             rel: sha256_file(run_dir / rel)
             for rel in (*task.inputs, *task.optional_inputs)
@@ -137,7 +131,7 @@ def task_fingerprint(
         },
         "code": code_hash(modules),
         "code_modules": modules,
-        "versions": _digest(versions),
+        "versions": json_digest(versions),
     }
     if "extra_features" in task.params and params.get("extra_features"):
         from .extra_features import source_digests  # analysts' feature modules: their edits re-run the task
@@ -148,7 +142,7 @@ def task_fingerprint(
         parts["external"] = {"csv_sha256": sha256_file(csv) if csv.is_file() else "missing"}
     if extra:  # state outside the run folder the task reads (the registry's champion)
         parts["external"] = {**parts.get("external", {}), **extra}
-    return _digest(parts), parts
+    return json_digest(parts), parts
 
 
 def explain_difference(old: dict[str, Any] | None, new: dict[str, Any]) -> str:

@@ -40,6 +40,12 @@ def current_umask() -> int:
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
+def json_digest(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys, no spaces): params, task fingerprint parts."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def disk_error(path: str | os.PathLike, exc: OSError):
     """A StorageError for a write the disk refused (full, over quota, read-only); None for other errors."""
     if exc.errno not in DISK_ERRORS:

@@ -17,6 +17,7 @@ import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from .config import default
 from .errors import DataQualityError, IntegrityError
 from .features import TARGET
 from .iorw import atomic_write_bytes, sha256_file
@@ -64,7 +65,11 @@ def _window(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def chronological_split(
-    features: pd.DataFrame, test_fraction: float = 0.2, *, gap: int = HORIZON, min_train_rows: int = 100
+    features: pd.DataFrame,
+    test_fraction: float = default("test_fraction"),
+    *,
+    gap: int = HORIZON,
+    min_train_rows: int = default("min_train_rows"),
 ) -> Split:
     """Split the labelled rows (target not NaN) by time: oldest for training, newest ``test_fraction``
     for testing, ``gap`` rows dropped between them. Never shuffles."""

@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import exit_codes
 from . import manifest as mf
-from .config import fingerprint as params_fingerprint
 from .errors import ParameterError, PipelineError
+from .exit_codes import Exit
 from .fingerprints import explain_difference, task_fingerprint
+from .iorw import json_digest as params_fingerprint
 from .locks import LockBusyError, PathLock
 from .logs import TaskFormatter, file_handler
 from .registry import Registry
@@ -38,7 +40,6 @@ from .tasks import TASKS, TaskSpec, notebook_params, producer_of, select_tasks
 log = logging.getLogger("aapl_lib.runner")
 log.propagate = False  # runner messages go to the task logs; the console gets one progress line per task
 
-EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_AWAITING, EXIT_LOCKED = 0, 1, 2, 3, 4
 DONE = ("success", "reused", "copied")
 # Errors worth another attempt of a whole task (the task's own retry policy decides how many).
 TRANSIENT_ERRORS = {
@@ -453,7 +454,7 @@ def resume_run(
     if run_id is None:  # what a person types after a crash: the newest run that did not finish
         run_dir, why = find_resumable(opts.outputs_dir)
         if run_dir is None:
-            return RunResult(EXIT_OK, "", None, why)  # type: ignore[arg-type]
+            return RunResult(Exit.OK, "", None, why)  # type: ignore[arg-type]
         progress(f"resuming run {run_dir.name} ({why})")
     else:
         run_dir = find_run(opts.outputs_dir, run_id)
@@ -479,7 +480,13 @@ class RunInterrupted(BaseException):
         self.signum = signum
 
 
-EXIT_SIGNAL_BASE = 128  # exit 128 + signal number, as a shell reports it: 143 for SIGTERM, 130 for SIGINT
+class _AbandonedKernelTasks(logging.Filter):
+    """After a signal stops a run, nbclient's cell task may end with ``DeadKernelError`` once its kernel is
+    gone; nobody awaits it any more, and asyncio would print its traceback to stderr at exit. The run is
+    already recorded as interrupted: keep the console to the one error line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Task exception was never retrieved")
 
 
 @contextmanager
@@ -510,7 +517,7 @@ def _execute(
     today = opts.today or dt.date.today()
     previous = _previous_manifest(outputs_dir, run_dir, params)
     run_started = time.perf_counter()
-    exit_code, message = EXIT_OK, f"run {run_id} succeeded: {run_dir}"
+    exit_code, message = Exit.OK, f"run {run_id} succeeded: {run_dir}"
     stale = False  # once a finished task must be redone, everything after it is executed again
     interrupted: RunInterrupted | None = None
     try:
@@ -531,7 +538,7 @@ def _execute(
                 if task.name == "reporting":
                     waiting = _approval_gate(manifest, run_dir, opts, cache)
                     if waiting is not None:
-                        exit_code, message = EXIT_AWAITING, waiting
+                        exit_code, message = Exit.AWAITING_APPROVAL, waiting
                         break
                 extra = (
                     {"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
@@ -568,7 +575,7 @@ def _execute(
                     )
                 )
                 if not ok:
-                    exit_code, message = EXIT_TASK_FAILED, record["error"]
+                    exit_code, message = Exit.FAILED, record["error"]
                     break
                 if not _live_window(task, params, today):
                     cache.record(
@@ -585,13 +592,14 @@ def _execute(
                         },
                     )
     except LockBusyError as exc:
-        exit_code, message = EXIT_LOCKED, str(exc)
+        exit_code, message = Exit.LOCKED, str(exc)
     except PipelineError as exc:  # e.g. a damaged champion.json: the run fails with the file named
-        exit_code, message = EXIT_TASK_FAILED, str(exc)
+        exit_code, message = Exit.FAILED, str(exc)
         _summary_line(outputs_dir, "pipeline", f"run={run_id} error={exc}", logging.ERROR)
     except RunInterrupted as exc:
         interrupted = exc
-        exit_code = EXIT_SIGNAL_BASE + exc.signum
+        logging.getLogger("asyncio").addFilter(_AbandonedKernelTasks())
+        exit_code = exit_codes.for_signal(exc.signum)
         where = [t.name for t in TASKS if manifest["tasks"][t.name].get("status") == "running"]
         for name in where:
             manifest["tasks"][name].update(
@@ -608,25 +616,25 @@ def _execute(
         "interrupted"
         if interrupted is not None
         else "success"
-        if exit_code == EXIT_OK
+        if exit_code == Exit.OK
         else "awaiting_approval"
-        if exit_code == EXIT_AWAITING
+        if exit_code == Exit.AWAITING_APPROVAL
         else "timed_out"
         if failed and manifest["tasks"][failed[0].name]["status"] == "timed_out"
         else "locked"
-        if exit_code == EXIT_LOCKED
+        if exit_code == Exit.LOCKED
         else "failed"
     )
     manifest["ended_at"] = mf.utc_now()
     manifest["duration_s"] = round(time.perf_counter() - run_started, 3)
-    hook = params.get("on_success") if exit_code == EXIT_OK else params.get("on_failure")  # incl. awaiting approval
+    hook = params.get("on_success") if exit_code == Exit.OK else params.get("on_failure")  # incl. awaiting approval
     if hook:
         from .hooks import run_hook
 
         manifest["hook"] = run_hook(hook, run_id=run_id, status=manifest["status"], run_dir=run_dir)
         if manifest["hook"]["exit_code"] != 0:
             opts.progress(
-                f"warning: the {'on_success' if exit_code == EXIT_OK else 'on_failure'} hook "
+                f"warning: the {'on_success' if exit_code == Exit.OK else 'on_failure'} hook "
                 f"exited {manifest['hook']['exit_code']}: {manifest['hook']['output'][-200:]}"
             )
     mf.save(run_dir, manifest)
@@ -636,7 +644,7 @@ def _execute(
         outputs_dir,
         "pipeline",
         f"run={run_id} status={manifest['status']} duration={manifest['duration_s']}s dir={run_dir}",
-        logging.INFO if exit_code == EXIT_OK else logging.ERROR,
+        logging.INFO if exit_code == Exit.OK else logging.ERROR,
     )
     refresh_browser(outputs_dir, run_dir, opts.progress)
     return RunResult(exit_code, run_id, run_dir, message)
@@ -656,7 +664,7 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
     """Decide on the challenger before reporting. Returns None to go on, or the message of a run that must
     wait for a person (exit 3)."""
     from . import gate
-    from .config import fingerprint as digest
+    from .iorw import json_digest as digest
     from .iorw import read_json, write_json
 
     params, run_id = manifest["params"], manifest["run_id"]

@@ -269,3 +269,22 @@ def test_a_batch_on_an_external_dask_scheduler(project, tmp_path):
                     proc_.wait(30)
                 except subprocess.TimeoutExpired:
                     proc_.kill()
+
+
+def test_the_exit_codes_in_the_readme_and_the_help_are_the_runners():
+    """aapl_lib.exit_codes owns the numbers: the README's table and ``runner.py --help`` list exactly them."""
+    import signal as signals
+
+    from aapl_lib.exit_codes import Exit, for_signal
+    from helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
+    codes = [row.split("|")[1].strip() for row in table.splitlines()[2:]]
+    signalled = f"{for_signal(signals.SIGINT)}, {for_signal(signals.SIGTERM)}"
+    assert codes == [str(int(code)) for code in Exit] + [signalled]
+    proc = subprocess.run([sys.executable, str(ROOT / "runner.py"), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for code in Exit:
+        assert f"\n  {int(code)}  " in proc.stdout
+    assert signalled in proc.stdout

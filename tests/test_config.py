@@ -23,6 +23,39 @@ def test_default_profile_lists_every_parameter_and_validates():
     assert (dt.date.fromisoformat(params["end"]) - dt.date.fromisoformat(params["start"])).days >= 365
 
 
+def test_every_default_is_declared_once():
+    """params/default.yaml and the library functions' keyword defaults agree with the declared defaults in
+    aapl_lib.config (the notebooks' parameters cells are checked in tests/test_notebooks.py)."""
+    import ast
+    import inspect
+
+    import yaml
+
+    from aapl_lib import cleaning, features, modeling
+
+    profile = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
+    assert {n: v for n, v in profile.items() if v != PARAMETERS[n].default} == {}
+    for function in (cleaning.clean_prices, features.build_features, modeling.chronological_split):
+        for name, parameter in inspect.signature(function).parameters.items():
+            if name in PARAMETERS and parameter.default is not inspect.Parameter.empty:
+                declared = PARAMETERS[name].default
+                assert parameter.default == (tuple(declared) if isinstance(declared, list) else declared), name
+    # and no module of aapl_lib spells a parameter's default as a literal keyword default
+    literal = []
+    for path in sorted((ROOT / "aapl_lib").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                args = node.args
+                pairs = list(zip(args.args[len(args.args) - len(args.defaults) :], args.defaults, strict=True))
+                pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+                literal += [
+                    f"{path.name}:{node.name}({a.arg})"
+                    for a, d in pairs
+                    if a.arg in PARAMETERS and isinstance(d, ast.Constant) and d.value is not None
+                ]
+    assert literal == []
+
+
 def test_live_profile_is_yfinance_aapl_2023():
     params = resolve_params(ROOT / "params" / "aapl_2023.yaml")
     assert (params["source"], params["ticker"], params["start"], params["end"]) == (
