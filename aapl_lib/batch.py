@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from . import manifest as mf
+from .browser import build_batch_page
 from .exit_codes import Exit
 from .iorw import atomic_write_bytes, atomic_write_text, json_digest, read_json, write_json
 from .locks import PathLock
@@ -32,9 +34,6 @@ class BatchResult:
     batch_id: str
     batch_dir: Path
     message: str
-
-
-BATCH_UNFINISHED = ("interrupted", "failed", "awaiting_approval")
 
 
 def make_batch_id(tickers: list[str], params: dict[str, Any], now: dt.datetime | None = None) -> str:
@@ -306,7 +305,7 @@ def run_batch(
     tickers = list(per_ticker)
     common = next((p for p, _ in per_ticker.values() if p), {})
     batch_id = batch_id or make_batch_id(tickers, {k: v for k, v in common.items() if k != "ticker"})
-    batch_dir = outputs_dir / "batches" / batch_id
+    batch_dir = layout.batch_dir(outputs_dir, batch_id)
     with PathLock(batch_dir / ".lock", f"batch {batch_id}"):
         manifest = (
             read_json(batch_dir / "manifest.json")
@@ -338,7 +337,7 @@ def run_batch(
         for t in todo:
             params, error = per_ticker[t]
             previous = manifest["runs"].get(t, {}).get("run_id")
-            resumable = resume and previous and (outputs_dir / "runs" / previous / "manifest.json").is_file()
+            resumable = resume and previous and (layout.run_dir(outputs_dir, previous) / layout.MANIFEST).is_file()
             jobs.append(
                 (
                     params,
@@ -415,7 +414,7 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
             "run_id": run.get("run_id"),
             "seconds": run.get("duration_s"),
         }
-        run_dir = outputs_dir / "runs" / (run.get("run_id") or "-")
+        run_dir = layout.run_dir(outputs_dir, run.get("run_id") or "-")
         evaluation = run_dir / "reports" / "evaluation.json"
         if evaluation.is_file():
             ev = read_json(evaluation)
@@ -504,7 +503,7 @@ def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) 
     lines += ["", "![model vs best baseline](summary.png)", ""]
     atomic_write_text(batch_dir / "summary.md", "\n".join(lines))
     _plot(rows, batch_dir / "summary.png", manifest["batch_id"])
-    _html(batch_dir, manifest, head, table)
+    build_batch_page(batch_dir, manifest, head, table)
     return batch_dir / "summary.md"
 
 
@@ -530,30 +529,3 @@ def _plot(rows: list[dict[str, Any]], path: Path, batch_id: str) -> None:
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def _html(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: list[list[str]]) -> None:
-    from .browser import CSS, templates
-
-    template = templates().get_template("batch.html")
-    atomic_write_text(batch_dir / "index.html", template.render(m=manifest, head=head, table=table, css=CSS))
-
-
-def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
-    """Every batch's manifest, newest first, with ``status`` as a person should read it (``interrupted`` when
-    it says running but no live process holds its lock) and ``resume``, the command that continues it."""
-    from .locks import is_held
-
-    found = []
-    for path in sorted((outputs_dir / "batches").glob("*/manifest.json"), reverse=True):
-        try:
-            manifest = read_json(path)
-        except (OSError, ValueError):
-            continue
-        if manifest.get("status") == "running" and not is_held(path.parent / ".lock"):
-            manifest["status"] = "interrupted"
-        manifest["resume"] = (
-            f"python runner.py resume {manifest['batch_id']}" if manifest.get("status") in BATCH_UNFINISHED else ""
-        )
-        found.append(manifest)
-    return found

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from . import layout
 from . import manifest as mf
 from .iorw import atomic_write_text, read_json
 from .tasks import TASKS
@@ -57,9 +58,8 @@ def _gate(m: dict[str, Any]) -> str | None:
 def _runs(outputs_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     from .errors import PipelineError
 
-    runs_dir = outputs_dir / "runs"
     found = []
-    for run_dir in runs_dir.iterdir() if runs_dir.is_dir() else []:
+    for run_dir in layout.all_run_dirs(outputs_dir):
         try:
             found.append((run_dir, mf.as_read(run_dir, mf.load(run_dir))))
         except (OSError, ValueError, PipelineError):  # a damaged record: `list` names it; the page skips it
@@ -109,10 +109,10 @@ def build_index(outputs_dir: Path) -> Path:
                 "compare": f"compare/{prev}__{m['run_id']}.html" if prev else None,
             }
         )
-    from .batch import list_batches
-
     batches = [
-        b for b in list_batches(outputs_dir) if (outputs_dir / "batches" / b["batch_id"] / "index.html").is_file()
+        b
+        for b in mf.list_batches(outputs_dir)
+        if (layout.batch_dir(outputs_dir, b["batch_id"]) / "index.html").is_file()
     ]
     page = (
         templates()
@@ -208,6 +208,12 @@ def build_compare_page(run_a: Path, run_b: Path) -> Path:
 
 def refresh(outputs_dir: Path, run_dir: Path | None = None) -> Path:
     """Rebuild the run's page (if given) and the index; returns the index path."""
-    if run_dir is not None and (run_dir / "manifest.json").is_file() and run_dir.parent == outputs_dir / "runs":
+    if run_dir is not None and (run_dir / layout.MANIFEST).is_file() and layout.is_run_dir(outputs_dir, run_dir):
         build_run_page(run_dir)
     return build_index(outputs_dir)
+
+
+def build_batch_page(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: list[list[str]]) -> Path:
+    """Write ``batches/<id>/index.html``: the tickers of a batch side by side (rows from aapl_lib.batch)."""
+    page = templates().get_template("batch.html").render(m=manifest, head=head, table=table, css=CSS)
+    return atomic_write_text(batch_dir / "index.html", page)

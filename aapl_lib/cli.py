@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import layout
 from .errors import IntegrityError, PipelineError, StorageError
 from .exit_codes import HELP as EXIT_CODES
 from .exit_codes import Exit
@@ -180,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, root, outputs)
         if args.command == "resume" and args.run_id is None:
             args.run_id = _newest_unfinished_batch(outputs)  # a newer interrupted batch goes before its runs
-        if args.command == "resume" and args.run_id and (outputs / "batches" / args.run_id / "manifest.json").is_file():
+        if args.command == "resume" and args.run_id and layout.is_batch(outputs, args.run_id):
             return _resume_batch(args, root, outputs)
         if args.command == "resume":
             from .orchestration import resume_run
@@ -214,17 +215,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dag":
             return _dag(args)
         if args.command == "browse":
-            from .batch import list_batches, write_summary
+            from .batch import write_summary
             from .browser import build_run_page, refresh
+            from .manifest import list_batches
 
-            for run_dir in sorted((outputs / "runs").iterdir()) if (outputs / "runs").is_dir() else []:
-                if (run_dir / "manifest.json").is_file():
+            for run_dir in layout.all_run_dirs(outputs):
+                if (run_dir / layout.MANIFEST).is_file():
                     try:
                         build_run_page(run_dir)
                     except PipelineError as exc:  # a damaged manifest: say so, build the other pages
                         print(f"warning: {exc}", file=sys.stderr)
             for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
-                write_summary(outputs, outputs / "batches" / batch["batch_id"], batch)
+                write_summary(outputs, layout.batch_dir(outputs, batch["batch_id"]), batch)
             print(refresh(outputs))
             return Exit.OK
         if args.command == "status":
@@ -370,7 +372,7 @@ def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: li
 
 def _newest_unfinished_batch(outputs: Path) -> str | None:
     """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
-    from .batch import BATCH_UNFINISHED, list_batches
+    from .manifest import BATCH_UNFINISHED, list_batches
     from .orchestration import find_resumable
 
     batch = next((b for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), None)
@@ -389,11 +391,11 @@ def _resume_batch(args, root: Path, outputs: Path) -> int:
     from .iorw import read_json
     from .orchestration import unfinished_batch_run
 
-    manifest = read_json(outputs / "batches" / args.run_id / "manifest.json")
+    manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
     per_ticker = {}
     for ticker in manifest["tickers"]:
         run_id = manifest["runs"].get(ticker, {}).get("run_id")
-        run_dir = outputs / "runs" / run_id if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
+        run_dir = layout.run_dir(outputs, run_id) if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
         params = (
             read_json(run_dir / "manifest.json")["params"]
             if run_dir is not None and (run_dir / "manifest.json").is_file()

@@ -40,6 +40,13 @@ def current_umask() -> int:
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
+def utc_now() -> str:
+    """Current UTC time, ISO 8601, seconds: every timestamp a record keeps."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
 def json_digest(obj: Any) -> str:
     """sha256 of the canonical JSON of ``obj`` (sorted keys, no spaces): params, task fingerprint parts."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)

@@ -17,7 +17,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .errors import PipelineError
-from .iorw import write_json
+from .iorw import utc_now, write_json
 
 log = logging.getLogger("aapl_lib.locks")
 
@@ -89,8 +89,6 @@ class PathLock:
         if previous and previous.get("host") == socket.gethostname() and not _pid_alive(int(previous["pid"])):
             self.took_over = previous
             log.warning("took over the lock of %s left by dead process %s", self.what, previous["pid"])
-        from .manifest import utc_now
-
         write_json(self.owner_path, {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()})
         return self
 

@@ -3,7 +3,6 @@ environment. Always rewritten whole and atomically, so a reader never sees half 
 
 from __future__ import annotations
 
-import datetime as dt
 import platform
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorruptStateError
-from .iorw import read_json, sha256_file, write_json
+from .iorw import read_json, sha256_file, utc_now, write_json
 
 KEY_PACKAGES = (
     "papermill",
@@ -33,11 +32,6 @@ KEY_PACKAGES = (
     "fpdf2",
     "PyYAML",
 )
-
-
-def utc_now() -> str:
-    """Current UTC time, ISO 8601, seconds."""
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def package_versions() -> dict[str, str]:
@@ -158,3 +152,27 @@ def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
     if status == "awaiting_approval":
         return f"python runner.py approve {run_id} --by NAME (or reject), then python runner.py resume {target}"
     return f"python runner.py resume {target}" if status in UNFINISHED else ""
+
+
+BATCH_UNFINISHED = ("interrupted", "failed", "awaiting_approval")
+
+
+def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
+    """Every batch's manifest, newest first, with ``status`` as a person should read it (``interrupted`` when
+    it says running but no live process holds its lock) and ``resume``, the command that continues it."""
+    from . import layout
+    from .locks import is_held
+
+    found = []
+    for path in layout.batch_manifests(outputs_dir):
+        try:
+            manifest = read_json(path)
+        except (OSError, ValueError):
+            continue
+        if manifest.get("status") == "running" and not is_held(path.parent / ".lock"):
+            manifest["status"] = "interrupted"
+        manifest["resume"] = (
+            f"python runner.py resume {manifest['batch_id']}" if manifest.get("status") in BATCH_UNFINISHED else ""
+        )
+        found.append(manifest)
+    return found

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import exit_codes
+from . import exit_codes, layout
 from . import manifest as mf
 from .errors import ParameterError, PipelineError
 from .exit_codes import Exit
@@ -141,48 +141,14 @@ def _append(path: Path, task: str, level: int, message: str) -> None:
 
 
 def _summary_line(outputs_dir: Path, task: str, message: str, level: int = logging.INFO) -> None:
-    _append(outputs_dir / "logs" / "pipeline_summary.log", task, level, message)
-
-
-def _update_latest(outputs_dir: Path, run_dir: Path) -> None:
-    """Point ``outputs/latest`` at the run (a symlink; a text file naming it where links fail)."""
-    link = outputs_dir / "latest"
-    try:
-        rel = os.path.relpath(run_dir, outputs_dir)
-        tmp = outputs_dir / f".latest.{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        os.symlink(rel, tmp)
-        os.replace(tmp, link)
-    except OSError:
-        (outputs_dir / "LATEST").write_text(str(run_dir) + "\n", encoding="utf-8")
-
-
-def latest_run_dir(outputs_dir: Path) -> Path | None:
-    """The run ``outputs/latest`` points at, if any."""
-    link = outputs_dir / "latest"
-    if link.exists():
-        return link.resolve()
-    named = outputs_dir / "LATEST"
-    if named.is_file():
-        return Path(named.read_text(encoding="utf-8").strip())
-    return None
-
-
-def run_folders(outputs_dir: Path) -> list[Path]:
-    """Every run folder with a manifest, newest first (run ids sort by their start time)."""
-    runs_dir = outputs_dir / "runs"
-    if not runs_dir.is_dir():
-        return []
-    return sorted(
-        (p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), key=lambda p: p.name, reverse=True
-    )
+    _append(layout.summary_log(outputs_dir), task, level, message)
 
 
 def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
     """The newest run that is not finished (interrupted, failed, timed out, awaiting or just given a decision,
     stopped by a lock), and why; ``(None, reason)`` when every run finished. A run that is still running (its
     lock is held) is skipped."""
-    for run_dir in run_folders(outputs_dir):
+    for run_dir in layout.run_folders(outputs_dir):
         try:
             manifest = mf.load(run_dir)
         except (OSError, PipelineError):
@@ -192,7 +158,7 @@ def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
         status = mf.effective_status(run_dir, manifest)
         if status in mf.UNFINISHED:
             return run_dir, status
-    newest = run_folders(outputs_dir)
+    newest = layout.run_folders(outputs_dir)
     return None, (
         f"nothing to resume: every run in {outputs_dir / 'runs'} has finished or is running"
         if newest
@@ -202,7 +168,7 @@ def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
 
 def unfinished_batch_run(outputs_dir: Path, batch_id: str, ticker: str) -> Path | None:
     """The newest unfinished run that batch ``batch_id`` started for ``ticker``, if any."""
-    for run_dir in run_folders(outputs_dir):
+    for run_dir in layout.run_folders(outputs_dir):
         try:
             manifest = mf.load(run_dir)
         except (OSError, PipelineError):
@@ -220,15 +186,17 @@ def find_run(outputs_dir: Path, run_id: str | None) -> Path:
     """The folder of ``run_id`` (default: the run worked on most recently — started, resumed, decided or
     interrupted last — whose manifest was written last); a ParameterError naming the choices otherwise."""
     if run_id is None:
-        runs = run_folders(outputs_dir)
+        runs = layout.run_folders(outputs_dir)
         if not runs:
-            raise ParameterError(f"there is no run in {outputs_dir / 'runs'} yet: start one with python runner.py")
+            raise ParameterError(
+                f"there is no run in {layout.runs_dir(outputs_dir)} yet: start one with python runner.py"
+            )
         return max(runs, key=lambda p: ((p / "manifest.json").stat().st_mtime_ns, p.name))
     if "/" in run_id or run_id in ("", ".", ".."):
         raise ParameterError(f"{run_id!r} is not a run id (like 20261126T233000Z-aapl-1a2b3c)")
-    run_dir = outputs_dir / "runs" / run_id
-    if not (run_dir / "manifest.json").is_file():
-        raise ParameterError(f"no run {run_id} in {outputs_dir / 'runs'}: see python runner.py list")
+    run_dir = layout.run_dir(outputs_dir, run_id)
+    if not (run_dir / layout.MANIFEST).is_file():
+        raise ParameterError(f"no run {run_id} in {layout.runs_dir(outputs_dir)}: see python runner.py list")
     return run_dir
 
 
@@ -298,14 +266,7 @@ def _plan_upstream(
     if all((run_dir / rel).is_file() for t in upstream for rel in t.outputs):
         return None, upstream, {}
     producer = producer_of(first.inputs[0]) if first.inputs else upstream[-1]
-    runs_dir = outputs_dir / "runs"
-    candidates = (
-        [from_run]
-        if from_run
-        else sorted((p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()), reverse=True)
-        if runs_dir.is_dir()
-        else []
-    )
+    candidates = [from_run] if from_run else layout.run_folders(outputs_dir)
     if not candidates:
         raise ParameterError(
             f"--start-task {first.name} needs the outputs of {producer.name}, and no earlier "
@@ -376,11 +337,11 @@ def run_pipeline(
     tasks = select_tasks(start_task, end_task)
     outputs_dir = opts.outputs_dir
     run_id = run_dir.name if run_dir else make_run_id(params)
-    run_dir = (run_dir or outputs_dir / "runs" / run_id).resolve()
-    in_runs = run_dir.parent == outputs_dir / "runs"
+    run_dir = (run_dir or layout.run_dir(outputs_dir, run_id)).resolve()
+    in_runs = layout.is_run_dir(outputs_dir, run_dir)
     if in_runs and run_dir.exists():
         run_id = f"{run_id}-{os.getpid()}"  # same second, same params: keep both
-        run_dir = outputs_dir / "runs" / run_id
+        run_dir = layout.run_dir(outputs_dir, run_id)
     base, upstream, base_manifest = _plan_upstream(tasks, params, run_dir, outputs_dir, from_run)
 
     if params.get("retention_days"):
@@ -525,7 +486,7 @@ def _execute(
             for position, task in enumerate(tasks, 1):
                 record = manifest["tasks"][task.name]
                 label = f"[{position}/{len(tasks)}] {task.name:<20}"
-                task_log = run_dir / "logs" / f"{task.name}.log"
+                task_log = layout.task_log(run_dir, task.name)
                 if resume and record.get("status") in DONE and not stale:
                     problem = _artifact_mismatch(run_dir, record)
                     if problem is None:
@@ -605,7 +566,7 @@ def _execute(
             manifest["tasks"][name].update(
                 status="interrupted", ended_at=mf.utc_now(), error=f"interrupted by {exc} while running"
             )
-            _append(run_dir / "logs" / f"{name}.log", name, logging.WARNING, f"interrupted by {exc}")
+            _append(layout.task_log(run_dir, name), name, logging.WARNING, f"interrupted by {exc}")
         message = (
             f"run {run_id} interrupted by {exc}"
             + (f" during {where[0]}" if where else "")
@@ -638,8 +599,8 @@ def _execute(
                 f"exited {manifest['hook']['exit_code']}: {manifest['hook']['output'][-200:]}"
             )
     mf.save(run_dir, manifest)
-    if run_dir.parent == outputs_dir / "runs":
-        _update_latest(outputs_dir, run_dir)
+    if layout.is_run_dir(outputs_dir, run_dir):
+        layout.update_latest(outputs_dir, run_dir)
     _summary_line(
         outputs_dir,
         "pipeline",
@@ -704,7 +665,7 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
     )
     cached = cache.lookup(key) if proposal["proposal"] in ("keep", "unchanged") else None
     if cached is not None:
-        copy_artifact(opts.outputs_dir / "runs" / cached["run_id"] / "reports" / "decision.json", decision_path)
+        copy_artifact(layout.run_dir(opts.outputs_dir, cached["run_id"]) / "reports" / "decision.json", decision_path)
         decision = read_json(decision_path)
     else:
         outcome = {"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged")
@@ -802,7 +763,7 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
 
 def _previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict | None:
     """The latest other run's manifest (to explain why a task runs again)."""
-    latest = latest_run_dir(outputs_dir)
+    latest = layout.latest_run_dir(outputs_dir)
     if latest is None or latest == run_dir or not (latest / "manifest.json").is_file():
         return None
     try:
@@ -826,7 +787,7 @@ def _why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOptio
 
 
 def _reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir: Path) -> None:
-    source = outputs_dir / "runs" / entry["run_id"]
+    source = layout.run_dir(outputs_dir, entry["run_id"])
     for rel in entry["artifacts"]:
         copy_artifact(source / rel, run_dir / rel)
     for key in ("notebook", "html", "report_html"):
@@ -859,7 +820,7 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
 
     params = manifest["params"]
     retries = int(params.get("task_retries", {}).get(task.name, 0))
-    task_log = run_dir / "logs" / f"{task.name}.log"
+    task_log = layout.task_log(run_dir, task.name)
     record.update(
         status="running", started_at=mf.utc_now(), attempts=[], executed_notebook=f"notebooks/{task.notebook}"
     )
@@ -966,7 +927,7 @@ def _execute_notebook(
     executed = run_dir / "notebooks" / task.notebook
     executed.parent.mkdir(parents=True, exist_ok=True)
     level = getattr(logging, opts.log_level.upper())
-    handler = file_handler(run_dir / "logs" / f"{task.name}.log", task.name, level)
+    handler = file_handler(layout.task_log(run_dir, task.name), task.name, level)
     pm_logger = logging.getLogger("papermill")
     pm_logger.addHandler(handler)
     pm_logger.setLevel(logging.INFO)
@@ -983,7 +944,7 @@ def _execute_notebook(
     watchdog = threading.Timer(params["task_timeout_seconds"], stop_kernel)
     watchdog.daemon = True
     kernel_manager = same_interpreter_kernel_manager(
-        run_dir / "logs" / "kernel_stderr.log", on_start=lambda pid: state.__setitem__("pid", pid)
+        layout.task_log(run_dir, "kernel_stderr"), on_start=lambda pid: state.__setitem__("pid", pid)
     )
     error: BaseException | None = None
     try:
@@ -1067,9 +1028,8 @@ def describe_run(run_dir: Path) -> list[dict[str, Any]]:
 
 def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
     """Every run folder, newest first, with its status (for ``list``)."""
-    runs_dir = outputs_dir / "runs"
     rows = []
-    for run_dir in sorted(runs_dir.iterdir(), reverse=True) if runs_dir.is_dir() else []:
+    for run_dir in reversed(layout.all_run_dirs(outputs_dir)):
         try:
             m = mf.load(run_dir)
         except (OSError, ValueError, PipelineError) as exc:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .errors import CorruptStateError, IntegrityError, PipelineError
 from .iorw import atomic_write_text, read_json, sha256_file, write_json
 from .locks import PathLock
@@ -23,7 +24,7 @@ class Registry:
     def __init__(self, outputs_dir: Path, ticker: str) -> None:
         if "/" in ticker or ticker in (".", ".."):
             raise PipelineError(f"ticker {ticker!r} cannot name a registry folder")
-        self.dir = Path(outputs_dir) / "models" / ticker
+        self.dir = layout.registry_dir(outputs_dir, ticker)
         self.ticker = ticker
 
     @property

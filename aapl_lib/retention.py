@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .iorw import atomic_write_text
 from .locks import LockBusyError, PathLock
 
@@ -30,15 +31,13 @@ def prune_runs(
 ) -> dict[str, Any]:
     """Delete run folders that started more than ``keep_days`` ago, except the latest run, runs in ``keep``
     and runs locked by a live runner. Returns what was (or would be) deleted and kept."""
-    from .orchestration import latest_run_dir
     from .reuse_cache import ReuseCache
 
     now = now or dt.datetime.now(dt.UTC)
     cutoff = now - dt.timedelta(days=keep_days)
-    latest = latest_run_dir(outputs_dir)
+    latest = layout.latest_run_dir(outputs_dir)
     deleted, skipped = [], []
-    runs_dir = outputs_dir / "runs"
-    for run_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+    for run_dir in layout.all_run_dirs(outputs_dir):
         started = run_started(run_dir)
         if started is None or started >= cutoff:
             continue
@@ -61,7 +60,7 @@ def prune_runs(
 
 def trim_summary_log(outputs_dir: Path, keep_days: int, now: dt.datetime | None = None) -> int:
     """Drop summary-log lines older than ``keep_days``; return how many were dropped."""
-    path = outputs_dir / "logs" / "pipeline_summary.log"
+    path = layout.summary_log(outputs_dir)
     if not path.is_file():
         return 0
     now = now or dt.datetime.now(dt.UTC)

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .iorw import read_json, sha256_file, write_json
 from .locks import PathLock
 
@@ -21,7 +22,7 @@ class ReuseCache:
 
     def __init__(self, outputs_dir: Path, lock_timeout: float = 10.0) -> None:
         self.outputs_dir = Path(outputs_dir)
-        self.dir = self.outputs_dir / "cache"
+        self.dir = layout.cache_dir(self.outputs_dir)
         self.index_path = self.dir / "index.json"
         self.lock_timeout = lock_timeout
 
@@ -36,7 +37,7 @@ class ReuseCache:
         entry = self._read().get(fingerprint)
         if not entry:
             return None
-        run_dir = self.outputs_dir / "runs" / entry["run_id"]
+        run_dir = layout.run_dir(self.outputs_dir, entry["run_id"])
         for rel, sha in entry["artifacts"].items():
             path = run_dir / rel
             if not path.is_file() or sha256_file(path) != sha:
