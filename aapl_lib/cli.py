@@ -346,17 +346,21 @@ def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
 
 
 def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: list, tickers: list[str]) -> int:
-    from .batch import run_batch
-
     if args.start_task or args.end_task or args.only or args.run_dir or args.from_run:
         raise PipelineError(
             "a batch runs whole pipelines: --start-task/--end-task/--only/--run-dir/--from-run apply to single runs"
         )
+    return _batch(args, root, outputs, _per_ticker(params_file, overrides, tickers))
+
+
+def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | None = None) -> int:
+    """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
+    from .batch import run_batch
+
     if args.scheduler and args.executor != "dask":
         raise PipelineError("--scheduler needs --executor dask")
     if args.workers is not None and args.workers < 1:
         raise PipelineError("--workers must be 1 or more")
-    per_ticker = _per_ticker(params_file, overrides, tickers)
     result = run_batch(
         per_ticker,
         outputs_dir=outputs,
@@ -366,6 +370,8 @@ def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: li
         workers=args.workers,
         scheduler=args.scheduler,
         log_level=args.log_level,
+        batch_id=batch_id,
+        resume=batch_id is not None,
     )
     return _finish(result)
 
@@ -387,7 +393,6 @@ def _newest_unfinished_batch(outputs: Path) -> str | None:
 
 
 def _resume_batch(args, root: Path, outputs: Path) -> int:
-    from .batch import run_batch
     from .iorw import read_json
     from .orchestration import unfinished_batch_run
 
@@ -408,19 +413,7 @@ def _resume_batch(args, root: Path, outputs: Path) -> int:
             or manifest["runs"].get(ticker, {}).get("message", "never started")
         )
         per_ticker[ticker] = (params, error)
-    result = run_batch(
-        per_ticker,
-        outputs_dir=outputs,
-        notebooks_dir=root / "notebooks",
-        project=root,
-        executor=args.executor,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        log_level=args.log_level,
-        batch_id=args.run_id,
-        resume=True,
-    )
-    return _finish(result)
+    return _batch(args, root, outputs, per_ticker, batch_id=args.run_id)
 
 
 def _finish(result) -> int:

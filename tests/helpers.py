@@ -81,6 +81,28 @@ def write_yfinance_multiheader(path: Path, frame: pd.DataFrame, ticker: str = "A
     return path
 
 
+LOCK_FILES = (".lock", ".lock.owner.json")  # a copy is nobody's work in progress
+UNCOPIED = shutil.ignore_patterns(*LOCK_FILES)
+
+
+def hold_lock(env: dict, lock_path: Path) -> subprocess.Popen:
+    """Another live process that holds the lock at ``lock_path`` until killed."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom aapl_lib.locks import PathLock\n"
+            f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
+            "print('locked', flush=True)\ntime.sleep(300)",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 class Project:
     """A throw-away copy of the project with its own outputs folder."""
 
@@ -100,12 +122,17 @@ class Project:
             root,
             symlinks=True,
             dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", ".lock", ".lock.owner.json"),
+            ignore=shutil.ignore_patterns("__pycache__", *LOCK_FILES),
         )
         copy = Project.__new__(Project)
         copy.root, copy.outputs = root, root / "outputs"
         copy.env = {**self.env, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(copy.outputs)}
         return copy
+
+    def copy_outputs(self, dest: Path) -> Path:
+        """A copy of this project's outputs folder (runs, reuse cache, registry) at ``dest``."""
+        shutil.copytree(self.outputs, dest, symlinks=True, dirs_exist_ok=True, ignore=UNCOPIED)
+        return dest
 
     def cmd(self, *args: str) -> list[str]:
         return [sys.executable, str(self.root / "runner.py"), *args]

@@ -51,13 +51,7 @@ def outputs(seeded_project, tmp_path_factory) -> Path:
     """Three runs: the session's seeded run of WINDOW (copied), the same with another test fraction, and a
     run that failed on a bad CSV."""
     out = tmp_path_factory.mktemp("browser-outputs")
-    shutil.copytree(
-        seeded_project.outputs,
-        out,
-        symlinks=True,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
-    )
+    seeded_project.copy_outputs(out)
     proc = run_runner(*WINDOW, "-p", "test_fraction", "0.25", outputs=out)
     assert proc.returncode == 0, proc.stderr
     bad = out.parent / "bad.csv"

@@ -14,9 +14,8 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from helpers import WINDOW, Project, kernels_under
+from helpers import WINDOW, hold_lock, kernels_under
 
 ALL = ["data_ingestion", "data_cleaning", "feature_engineering", "model_training", "model_evaluation", "reporting"]
 
@@ -167,29 +166,11 @@ def test_resume_rechecks_artifacts_and_redoes_a_changed_one(project):
 # kill -9 of the runner, then plain `resume` as a person types it: tests/test_recovery.py
 
 
-def hold_lock(project: Project, lock_path: Path) -> subprocess.Popen:
-    """Another live process that holds the lock at ``lock_path`` until killed."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nfrom aapl_lib.locks import PathLock\n"
-            f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
-            "print('locked', flush=True)\ntime.sleep(120)",
-        ],
-        env=project.env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
-
-
 def test_a_busy_run_folder_exits_4_and_a_dead_holder_is_taken_over(project):
     from aapl_lib.locks import PathLock
 
     run_dir = project.latest()
-    holder = hold_lock(project, run_dir / ".lock")
+    holder = hold_lock(project.env, run_dir / ".lock")
     try:
         proc = project.run("resume", run_dir.name)
         assert proc.returncode == 4
@@ -207,7 +188,7 @@ def test_a_busy_run_folder_exits_4_and_a_dead_holder_is_taken_over(project):
 def test_a_busy_reuse_cache_exits_4(project):
     from aapl_lib.reuse_cache import ReuseCache
 
-    holder = hold_lock(project, ReuseCache(project.outputs).lock().lock_path)
+    holder = hold_lock(project.env, ReuseCache(project.outputs).lock().lock_path)
     try:
         proc = project.run(*WINDOW, "--only", "reporting", "--force", "-p", "lock_timeout_seconds", "0")
         assert proc.returncode == 4

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import WINDOW, Project
+from helpers import UNCOPIED, WINDOW, Project, hold_lock
 
 # Parameters the runner reads for itself; no task reads them, so none may change a fingerprint.
 RUNNER_OWN = {
@@ -36,24 +36,6 @@ RUNNER_OWN = {
 
 def run_ids(project: Project) -> list[str]:
     return sorted(p.name for p in (project.outputs / "runs").iterdir())
-
-
-def hold_lock(project: Project, lock_path: Path) -> subprocess.Popen:
-    """Another live process that holds the lock at ``lock_path`` until killed."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nfrom aapl_lib.locks import PathLock\n"
-            f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
-            "print('locked', flush=True)\ntime.sleep(300)",
-        ],
-        env=project.env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
 
 
 def test_list_params_prints_every_parameter_with_type_default_and_meaning(project):
@@ -150,12 +132,12 @@ def test_retention_days_at_a_runs_start_deletes_old_runs_but_never_a_locked_one(
             runs / project.seed_run,
             runs / run_id,
             symlinks=True,
-            ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
+            ignore=UNCOPIED,
         )
         manifest = json.loads((runs / run_id / "manifest.json").read_text())
         (runs / run_id / "manifest.json").write_text(json.dumps({**manifest, "run_id": run_id}))
     ReuseCache(project.outputs).record("an-old-fingerprint", {"run_id": old, "artifacts": {}})
-    holder = hold_lock(project, runs / busy / ".lock")
+    holder = hold_lock(project.env, runs / busy / ".lock")
     try:
         proc = project.run(*WINDOW, "-p", "retention_days", "30")
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -176,13 +175,7 @@ def outputs(seeded_project, tmp_path_factory) -> Path:
     Each test below changes only ``ridge_alpha`` or ``random_seed``, so the data tasks are reused and the models
     run again (a new seed gives gradient boosting, the usual challenger, another model)."""
     out = tmp_path_factory.mktemp("gate-outputs")
-    shutil.copytree(
-        seeded_project.outputs,
-        out,
-        symlinks=True,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
-    )
+    seeded_project.copy_outputs(out)
     return out
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,13 +24,7 @@ def only_run(outputs: Path) -> Path:
 def default_run(seeded_project, tmp_path_factory):
     """The session's seeded run of ``WINDOW`` (conftest.py): a copy of its outputs, and what the runner printed."""
     outputs = tmp_path_factory.mktemp("outputs")
-    shutil.copytree(
-        seeded_project.outputs,
-        outputs,
-        symlinks=True,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(".lock", ".lock.owner.json"),
-    )
+    seeded_project.copy_outputs(outputs)
     return outputs, seeded_project.seed_proc
 
 
