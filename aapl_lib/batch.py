@@ -24,8 +24,9 @@ from .browser import build_batch_page
 from .exit_codes import Exit
 from .iorw import atomic_write_bytes, atomic_write_text, json_digest, read_json, write_json
 from .locks import PathLock
+from .states import State
 
-FINISHED = ("success",)
+FINISHED = (State.SUCCESS,)  # a ticker whose run needs nothing more
 
 
 @dataclass
@@ -71,7 +72,7 @@ def run_ticker(
     if error is not None:  # the parameters of this ticker did not validate
         return {
             **base,
-            "status": "failed",
+            "status": State.FAILED,
             "exit_code": Exit.USAGE,
             "message": error,
             "run_id": None,
@@ -91,7 +92,7 @@ def run_ticker(
     except LockBusyError as exc:
         return {
             **base,
-            "status": "locked",
+            "status": State.LOCKED,
             "exit_code": Exit.LOCKED,
             "message": str(exc),
             "run_id": resume_run_id,
@@ -100,7 +101,7 @@ def run_ticker(
     except PipelineError as exc:
         return {
             **base,
-            "status": "failed",
+            "status": State.FAILED,
             "exit_code": Exit.USAGE,
             "message": str(exc),
             "run_id": resume_run_id,
@@ -109,7 +110,7 @@ def run_ticker(
     except Exception as exc:  # a worker must always answer
         return {
             **base,
-            "status": "failed",
+            "status": State.FAILED,
             "exit_code": Exit.FAILED,
             "message": f"{type(exc).__name__}: {exc}",
             "run_id": resume_run_id,
@@ -117,7 +118,7 @@ def run_ticker(
         }
     if _orphaned():  # the batch's runner died while this ticker ran: nobody waits for the answer
         os._exit(128 + 15)
-    status = mf.load(result.run_dir).get("status", "failed")
+    status = mf.load(result.run_dir).get("status", State.FAILED)
     return {
         **base,
         "status": status,
@@ -276,7 +277,7 @@ def _lost(job: tuple, worker_pid: int | None, message: str, started: float) -> d
         "ticker": job[1],
         "worker_pid": worker_pid,
         "worker_host": os.uname().nodename,
-        "status": "failed",
+        "status": State.FAILED,
         "exit_code": Exit.FAILED,
         "run_id": job[7],
         "message": message,
@@ -323,7 +324,7 @@ def run_batch(
         )
         todo = [t for t in tickers if manifest["runs"].get(t, {}).get("status") not in FINISHED]
         manifest.update(
-            status="running",
+            status=State.RUNNING,
             executor=executor,
             workers=workers,
             scheduler=scheduler,
@@ -370,9 +371,9 @@ def run_batch(
                     + (f"  — {result['message']}" if result["status"] not in FINISHED else "")
                 )
         statuses = {t: manifest["runs"].get(t, {}).get("status") for t in tickers}
-        bad = [t for t, s in statuses.items() if s not in FINISHED and s != "awaiting_approval"]
-        waiting = [t for t, s in statuses.items() if s == "awaiting_approval"]
-        manifest["status"] = "failed" if bad else "awaiting_approval" if waiting else "success"
+        bad = [t for t, s in statuses.items() if s not in FINISHED and s != State.AWAITING_APPROVAL]
+        waiting = [t for t, s in statuses.items() if s == State.AWAITING_APPROVAL]
+        manifest["status"] = State.FAILED if bad else State.AWAITING_APPROVAL if waiting else State.SUCCESS
         manifest["duration_s"] = round(time.perf_counter() - started, 3)
         manifest["ended_at"] = mf.utc_now()
         write_json(batch_dir / "manifest.json", manifest)
@@ -435,7 +436,7 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
         row["gate"] = (
             read_json(decision)["decision"]
             if decision.is_file()
-            else ("awaiting approval" if row["status"] == "awaiting_approval" else None)
+            else ("awaiting approval" if row["status"] == State.AWAITING_APPROVAL else None)
         )
         rows.append(row)
     return rows

@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import CorruptStateError
 from .iorw import read_json, sha256_file, utc_now, write_json
+from .states import BATCH_UNFINISHED, UNFINISHED, State
 
 KEY_PACKAGES = (
     "papermill",
@@ -94,7 +95,6 @@ def save(run_dir: Path, manifest: dict[str, Any]) -> Path:
 
 # A run in one of these states can be continued with ``resume``; ``interrupted`` is not written by a runner
 # that was killed: it is what a ``running`` manifest whose lock no live process holds means.
-UNFINISHED = ("interrupted", "failed", "timed_out", "awaiting_approval", "approved", "rejected", "locked")
 
 
 def load(run_dir: Path) -> dict[str, Any]:
@@ -124,8 +124,8 @@ def effective_status(run_dir: Path, manifest: dict[str, Any]) -> str:
     from .locks import is_held
 
     status = str(manifest.get("status", "?"))
-    if status == "running" and not is_held(Path(run_dir) / ".lock"):
-        return "interrupted"
+    if status == State.RUNNING and not is_held(Path(run_dir) / ".lock"):
+        return State.INTERRUPTED
     return status
 
 
@@ -134,11 +134,11 @@ def as_read(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     process holds is ``interrupted`` (and so is the task it was running), with ``resume``, the command that
     continues it. The file itself is not changed."""
     status = effective_status(run_dir, manifest)
-    if status == "interrupted" and manifest.get("status") == "running":
+    if status == State.INTERRUPTED and manifest.get("status") == State.RUNNING:
         manifest = {
             **manifest,
             "tasks": {
-                name: ({**rec, "status": "interrupted"} if rec.get("status") == "running" else rec)
+                name: ({**rec, "status": State.INTERRUPTED} if rec.get("status") == State.RUNNING else rec)
                 for name, rec in manifest["tasks"].items()
             },
         }
@@ -149,12 +149,9 @@ def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
     """The command that continues a run in ``status`` (empty when there is nothing to do); a batch's run is
     continued with its batch."""
     target = batch_id or run_id
-    if status == "awaiting_approval":
+    if status == State.AWAITING_APPROVAL:
         return f"python runner.py approve {run_id} --by NAME (or reject), then python runner.py resume {target}"
     return f"python runner.py resume {target}" if status in UNFINISHED else ""
-
-
-BATCH_UNFINISHED = ("interrupted", "failed", "awaiting_approval")
 
 
 def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
@@ -169,8 +166,8 @@ def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
             manifest = read_json(path)
         except (OSError, ValueError):
             continue
-        if manifest.get("status") == "running" and not is_held(path.parent / ".lock"):
-            manifest["status"] = "interrupted"
+        if manifest.get("status") == State.RUNNING and not is_held(path.parent / ".lock"):
+            manifest["status"] = State.INTERRUPTED
         manifest["resume"] = (
             f"python runner.py resume {manifest['batch_id']}" if manifest.get("status") in BATCH_UNFINISHED else ""
         )

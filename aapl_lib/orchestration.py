@@ -35,12 +35,12 @@ from .locks import LockBusyError, PathLock
 from .logs import TaskFormatter, file_handler
 from .registry import Registry
 from .reuse_cache import ReuseCache, copy_artifact
+from .states import DONE, State
 from .tasks import TASKS, TaskSpec, notebook_params, producer_of, select_tasks
 
 log = logging.getLogger("aapl_lib.runner")
 log.propagate = False  # runner messages go to the task logs; the console gets one progress line per task
 
-DONE = ("success", "reused", "copied")
 # Errors worth another attempt of a whole task (the task's own retry policy decides how many).
 TRANSIENT_ERRORS = {
     "TransientSourceError",
@@ -363,7 +363,7 @@ def run_pipeline(
             progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
         manifest: dict[str, Any] = {
             "run_id": run_id,
-            "status": "running",
+            "status": State.RUNNING,
             "run_dir": str(run_dir),
             "created_at": dt.datetime.now(dt.UTC).isoformat(),  # microseconds: orders same-second runs
             "params": params,
@@ -377,7 +377,7 @@ def run_pipeline(
         for t in upstream:
             if base is None:
                 manifest["tasks"][t.name].update(
-                    status="present",
+                    status=State.PRESENT,
                     note=f"outputs already in {run_dir}",
                     artifacts=mf.artifact_records(run_dir, t.outputs),
                 )
@@ -385,10 +385,10 @@ def run_pipeline(
             for rel in t.outputs:
                 copy_artifact(base / rel, run_dir / rel)
             manifest["tasks"][t.name].update(
-                status="copied", from_run=base.name, artifacts=base_manifest["tasks"][t.name]["artifacts"]
+                status=State.COPIED, from_run=base.name, artifacts=base_manifest["tasks"][t.name]["artifacts"]
             )
         for t in tasks:
-            manifest["tasks"][t.name]["status"] = "pending"
+            manifest["tasks"][t.name]["status"] = State.PENDING
         mf.save(run_dir, manifest)
         return _execute(manifest, run_dir, tasks, opts, resume=False)
 
@@ -427,7 +427,7 @@ def resume_run(
         selection = manifest.get("selection", {})
         tasks = select_tasks(selection.get("start_task"), selection.get("end_task"))
         manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "previous_status": manifest["status"]})
-        manifest["status"] = "running"
+        manifest["status"] = State.RUNNING
         mf.save(run_dir, manifest)
         return _execute(manifest, run_dir, tasks, opts, resume=True)
 
@@ -561,7 +561,7 @@ def _execute(
         interrupted = exc
         logging.getLogger("asyncio").addFilter(_AbandonedKernelTasks())
         exit_code = exit_codes.for_signal(exc.signum)
-        where = [t.name for t in TASKS if manifest["tasks"][t.name].get("status") == "running"]
+        where = [t.name for t in TASKS if manifest["tasks"][t.name].get("status") == State.RUNNING]
         for name in where:
             manifest["tasks"][name].update(
                 status="interrupted", ended_at=mf.utc_now(), error=f"interrupted by {exc} while running"
@@ -572,19 +572,19 @@ def _execute(
             + (f" during {where[0]}" if where else "")
             + f"; its kernel was stopped. Continue it with: python runner.py resume {run_id}"
         )
-    failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in ("failed", "timed_out")]
+    failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in (State.FAILED, State.TIMED_OUT)]
     manifest["status"] = (
-        "interrupted"
+        State.INTERRUPTED
         if interrupted is not None
-        else "success"
+        else State.SUCCESS
         if exit_code == Exit.OK
-        else "awaiting_approval"
+        else State.AWAITING_APPROVAL
         if exit_code == Exit.AWAITING_APPROVAL
-        else "timed_out"
-        if failed and manifest["tasks"][failed[0].name]["status"] == "timed_out"
-        else "locked"
+        else State.TIMED_OUT
+        if failed and manifest["tasks"][failed[0].name]["status"] == State.TIMED_OUT
+        else State.LOCKED
         if exit_code == Exit.LOCKED
-        else "failed"
+        else State.FAILED
     )
     manifest["ended_at"] = mf.utc_now()
     manifest["duration_s"] = round(time.perf_counter() - run_started, 3)
@@ -632,7 +632,7 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
     record = manifest.setdefault("gate", {})
     decision_path = run_dir / "reports" / "decision.json"
     if (
-        record.get("status") == "decided"
+        record.get("status") == State.DECIDED
         and decision_path.is_file()
         and mf.sha256_file(decision_path) == record.get("sha256")
     ):
@@ -640,9 +640,9 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
     proposal = read_json(run_dir / "reports" / "gate.json")
     registry = Registry(opts.outputs_dir, params["ticker"])
     champion = registry.champion()
-    if proposal["proposal"] == "awaiting_approval":
+    if proposal["proposal"] == State.AWAITING_APPROVAL:
         record.update(
-            status="awaiting_approval",
+            status=State.AWAITING_APPROVAL,
             proposal=proposal["proposal"],
             reasons=proposal["reasons"],
             since=record.get("since") or mf.utc_now(),
@@ -690,7 +690,7 @@ def _approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, ca
                 },
             )
     record.update(
-        status="decided",
+        status=State.DECIDED,
         decision=decision["decision"],
         by=decision["by"],
         at=decision["at"],
@@ -717,7 +717,7 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
     with PathLock(run_dir / ".lock", f"run {run_dir.name}"):
         manifest = mf.load(run_dir)
         record = manifest.get("gate", {})
-        if record.get("status") != "awaiting_approval":
+        if record.get("status") != State.AWAITING_APPROVAL:
             raise ParameterError(
                 f"run {run_dir.name} is not awaiting approval (its gate is "
                 f"{record.get('status', 'not reached')}; run status {manifest['status']})"
@@ -744,7 +744,7 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
         )
         path = write_json(run_dir / "reports" / "decision.json", decision)
         record.update(
-            status="decided", decision=decision["decision"], by=by, at=at, note=note, sha256=mf.sha256_file(path)
+            status=State.DECIDED, decision=decision["decision"], by=by, at=at, note=note, sha256=mf.sha256_file(path)
         )
         manifest["status"] = decision["decision"]
         mf.save(run_dir, manifest)
@@ -795,7 +795,7 @@ def _reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir
         if rel and (source / rel).is_file():
             copy_artifact(source / rel, run_dir / rel)
     record.update(
-        status="reused",
+        status=State.REUSED,
         reused_from=entry["run_id"],
         duration_s=0.0,
         original_duration_s=entry.get("duration_s"),
@@ -844,7 +844,7 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
             )
         if error is not None:
             raise _AttemptFailed(error, transient=not timed_out and _error_name(error) in TRANSIENT_ERRORS) from error
-        record["timed_out"] = False
+        record[State.TIMED_OUT] = False
 
     def before_sleep(state) -> None:
         delay = state.next_action.sleep if state.next_action else 0.0
@@ -892,7 +892,7 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
                 f"task {task.name} timed out: notebooks/{task.notebook} ran longer than task_timeout_seconds="
                 f"{params['task_timeout_seconds']} s and its kernel was stopped — executed notebook: {executed}"
             )
-        status = "timed_out" if timed_out or _error_name(error) == "CellTimeoutError" else "failed"
+        status = State.TIMED_OUT if timed_out or _error_name(error) == "CellTimeoutError" else State.FAILED
         record.update(status=status, error=text)
         _append(task_log, task.name, logging.ERROR, text)
         _summary_line(
@@ -903,7 +903,7 @@ def _run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts:
         )
         mf.save(run_dir, manifest)
         return False
-    record["status"] = "success"
+    record["status"] = State.SUCCESS
     _append(
         task_log,
         task.name,
@@ -1008,9 +1008,9 @@ def describe_run(run_dir: Path) -> list[dict[str, Any]]:
         how = {
             "reused": f"reused from {rec.get('reused_from')}",
             "copied": f"copied from {rec.get('from_run')}",
-            "success": "run",
-            "failed": "run",
-            "timed_out": "run",
+            State.SUCCESS: "run",
+            State.FAILED: "run",
+            State.TIMED_OUT: "run",
         }.get(rec.get("status", ""), "")
         nb = rec.get("executed_notebook")
         rows.append(
