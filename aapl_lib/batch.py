@@ -22,6 +22,7 @@ from . import layout
 from . import manifest as mf
 from .browser import build_batch_page
 from .exit_codes import Exit
+from .formatting import fixed
 from .iorw import atomic_write_bytes, atomic_write_text, json_digest, read_json, write_json
 from .locks import PathLock
 from .states import State
@@ -442,14 +443,6 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
     return rows
 
 
-def _f(x: Any, pct: bool = False, digits: int = 3) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{100 * x:.{digits}f} %" if pct else f"{x:.{digits}f}"
-    return str(x)
-
-
 def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) -> Path:
     """``summary.md``, ``summary.png`` and ``index.html`` comparing the batch's tickers."""
     rows = summary_rows(outputs_dir, manifest)
@@ -473,17 +466,17 @@ def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) 
         [
             r["ticker"],
             r["status"],
-            _f(r.get("challenger")),
-            _f(r.get("model_rmse"), True),
-            _f(r.get("best_baseline")),
-            _f(r.get("baseline_rmse"), True),
+            fixed(r.get("challenger")),
+            fixed(r.get("model_rmse"), percent=True),
+            fixed(r.get("best_baseline")),
+            fixed(r.get("baseline_rmse"), percent=True),
             "-" if r.get("rmse_gain_pct") is None else f"{r['rmse_gain_pct']:+.2f} %",
-            _f(r.get("directional_accuracy"), True, 1),
-            _f(r.get("dm_p")),
-            _f(r.get("gate")) + (" (IMPLAUSIBLE: too good to be true)" if r.get("implausible") else ""),
-            _f(r.get("long_flat"), True, 1),
-            _f(r.get("buy_and_hold"), True, 1),
-            _f(r.get("seconds"), digits=1),
+            fixed(r.get("directional_accuracy"), 1, percent=True),
+            fixed(r.get("dm_p")),
+            fixed(r.get("gate")) + (" (IMPLAUSIBLE: too good to be true)" if r.get("implausible") else ""),
+            fixed(r.get("long_flat"), 1, percent=True),
+            fixed(r.get("buy_and_hold"), 1, percent=True),
+            fixed(r.get("seconds"), 1),
             r.get("run_id") or "-",
         ]
         for r in rows

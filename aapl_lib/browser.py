@@ -13,6 +13,7 @@ from jinja2 import Environment, select_autoescape
 
 from . import layout
 from . import manifest as mf
+from .formatting import general, pct
 from .iorw import atomic_write_text, read_json
 from .tasks import TASKS
 
@@ -42,12 +43,8 @@ def templates() -> Environment:
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    env.globals.update(css=CSS, fmt=lambda x: "-" if x is None else (f"{x:.6g}" if isinstance(x, float) else x))
+    env.globals.update(css=CSS, fmt=general)
     return env
-
-
-def _fmt_pct(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.3f} %"
 
 
 def _gate(m: dict[str, Any]) -> str | None:
@@ -102,9 +99,9 @@ def build_index(outputs_dir: Path) -> Path:
                     }
                     for t in TASKS
                 ],
-                "model_rmse": _fmt_pct(scraps.get("model_rmse")),
-                "zero_rmse": _fmt_pct(scraps.get("zero_return_rmse")),
-                "direction": _fmt_pct(scraps.get("model_directional_accuracy")),
+                "model_rmse": pct(scraps.get("model_rmse"), 3, missing=""),
+                "zero_rmse": pct(scraps.get("zero_return_rmse"), 3, missing=""),
+                "direction": pct(scraps.get("model_directional_accuracy"), 3, missing=""),
                 "implausible": bool(scraps.get("implausible")),
                 "compare": f"compare/{prev}__{m['run_id']}.html" if prev else None,
             }

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import manifest as mf
+from .formatting import general
 from .iorw import read_json
 
 
@@ -80,14 +81,6 @@ def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
     }
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return str(x)
-
-
 def format_text(diff: dict[str, Any]) -> str:
     """The comparison as plain text for the terminal."""
     lines = [
@@ -96,13 +89,14 @@ def format_text(diff: dict[str, Any]) -> str:
         "",
         "parameters that differ:",
     ]
-    lines += [f"  {p['name']:<28} A {_fmt(p['a']):<24} B {_fmt(p['b'])}" for p in diff["params"]] or ["  none"]
+    lines += [f"  {p['name']:<28} A {general(p['a']):<24} B {general(p['b'])}" for p in diff["params"]] or ["  none"]
     changed = [c for c in diff["artifacts"] if c["state"] != "same"]
     same = len(diff["artifacts"]) - len(changed)
     lines += ["", f"artifacts: {len(changed)} differ, {same} identical (sha256)"]
     lines += [f"  {c['artifact']:<36} {c['state']:<10} A {c['a'] or '-':<12} B {c['b'] or '-'}" for c in changed]
     lines += ["", f"{'metric':<44}{'A':>14}{'B':>14}{'B - A':>14}"]
     lines += [
-        f"{m['metric']:<44}{_fmt(m['a']):>14}{_fmt(m['b']):>14}{_fmt(m['difference']):>14}" for m in diff["metrics"]
+        f"{m['metric']:<44}{general(m['a']):>14}{general(m['b']):>14}{general(m['difference']):>14}"
+        for m in diff["metrics"]
     ]
     return "\n".join(lines)

@@ -4,18 +4,35 @@ percentages with their unit, p-values to three places, ``n/a`` where there is no
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only for the tables: the run browser formats numbers without it
+    import pandas as pd
 
 
 def _missing(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def pct(x: float | None, digits: int = 2) -> str:
-    """``0.0123 -> "1.23 %"``; ``n/a`` for a missing value."""
-    return "n/a" if _missing(x) else f"{100 * x:.{digits}f} %"
+def pct(x: float | None, digits: int = 2, missing: str = "n/a") -> str:
+    """``0.0123 -> "1.23 %"``; ``missing`` (``n/a``) for a missing value."""
+    return missing if _missing(x) else f"{100 * x:.{digits}f} %"
+
+
+def general(x: Any, missing: str = "-") -> str:
+    """A value in a table of mixed things: floats to six significant digits, the rest as text."""
+    if x is None:
+        return missing
+    return f"{x:.6g}" if isinstance(x, float) else str(x)
+
+
+def fixed(x: Any, digits: int = 3, percent: bool = False, missing: str = "-") -> str:
+    """Floats to ``digits`` places (as a percentage with ``percent``), the rest as text."""
+    if x is None:
+        return missing
+    if isinstance(x, float):
+        return pct(x, digits) if percent else f"{x:.{digits}f}"
+    return str(x)
 
 
 def points(x: float | None, digits: int = 1) -> str:
@@ -86,6 +103,8 @@ METRICS_NOTE = (
 
 def metrics_frame(metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """:func:`metrics_rows` as a DataFrame indexed by predictor (for notebooks)."""
+    import pandas as pd
+
     rows = metrics_rows(metrics)
     return pd.DataFrame(rows[1:], columns=rows[0]).set_index("predictor")
 
