@@ -44,6 +44,10 @@ def make_batch_id(tickers: list[str], params: dict[str, Any], now: dt.datetime |
     return f"{now:%Y%m%dT%H%M%SZ}-batch-{len(tickers)}-{json_digest({'t': tickers, 'p': params})[:6]}"
 
 
+# A job is the argument tuple of run_ticker; the fields read back when its worker dies without answering:
+JOB_TICKER, JOB_RESUME_RUN_ID = 1, 7
+
+
 def run_ticker(
     params: dict[str, Any] | None,
     ticker: str,
@@ -197,7 +201,7 @@ class _Executor:
 
             started = time.perf_counter()
             futures = {
-                self.client.submit(run_ticker, *job, pure=False, key=f"ticker-{job[1]}-{os.getpid()}-{i}"): job
+                self.client.submit(run_ticker, *job, pure=False, key=f"ticker-{job[JOB_TICKER]}-{os.getpid()}-{i}"): job
                 for i, job in enumerate(jobs)
             }
             for future in as_completed(list(futures)):
@@ -275,12 +279,12 @@ def _how_it_ended(process) -> str:
 def _lost(job: tuple, worker_pid: int | None, message: str, started: float) -> dict[str, Any]:
     """The result of a ticker whose worker ended without answering: failed, and ``resume`` continues its run."""
     return {
-        "ticker": job[1],
+        "ticker": job[JOB_TICKER],
         "worker_pid": worker_pid,
         "worker_host": os.uname().nodename,
         "status": State.FAILED,
         "exit_code": Exit.FAILED,
-        "run_id": job[7],
+        "run_id": job[JOB_RESUME_RUN_ID],
         "message": message,
         "duration_s": round(time.perf_counter() - started, 3),
     }

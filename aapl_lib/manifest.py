@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .errors import CorruptStateError
 from .iorw import read_json, sha256_file, utc_now, write_json
 from .states import BATCH_UNFINISHED, UNFINISHED, State
@@ -157,7 +158,6 @@ def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
 def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
     """Every batch's manifest, newest first, with ``status`` as a person should read it (``interrupted`` when
     it says running but no live process holds its lock) and ``resume``, the command that continues it."""
-    from . import layout
     from .locks import is_held
 
     found = []

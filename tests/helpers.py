@@ -103,6 +103,12 @@ def hold_lock(env: dict, lock_path: Path) -> subprocess.Popen:
     return holder
 
 
+def newest_batch(outputs: Path) -> tuple[Path, dict]:
+    """The newest batch folder under ``outputs`` and its manifest."""
+    newest = sorted((outputs / "batches").iterdir())[-1]
+    return newest, json.loads((newest / "manifest.json").read_text())
+
+
 class Project:
     """A throw-away copy of the project with its own outputs folder."""
 

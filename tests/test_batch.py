@@ -4,24 +4,17 @@ failing ticker that does not stop the others, and batch resume."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from helpers import WINDOW, run_runner
-
-
-def batch_manifest(outputs: Path) -> tuple[Path, dict]:
-    """The newest batch."""
-    newest = sorted((outputs / "batches").iterdir())[-1]
-    return newest, json.loads((newest / "manifest.json").read_text())
+from helpers import WINDOW, newest_batch, run_runner
 
 
 def test_batch_of_three_sample_tickers_on_the_local_executor(project):
     outputs = project.outputs  # AAPL's tasks are reused from the seeded run; MSFT and IBM run in full
     proc = project.run("--tickers", "AAPL", "MSFT", "IBM", *WINDOW, "--workers", "2", timeout=600)
     assert proc.returncode == 0, proc.stderr
-    batch_dir, manifest = batch_manifest(outputs)
+    batch_dir, manifest = newest_batch(outputs)
     assert manifest["status"] == "success" and manifest["tickers"] == ["AAPL", "MSFT", "IBM"]
     assert "local process pool, 2 worker(s)" in manifest["executor_description"]
     runs = {t: r["run_id"] for t, r in manifest["runs"].items()}
@@ -128,7 +121,7 @@ def test_batch_on_a_dask_local_cluster(project):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    _, manifest = batch_manifest(outputs)
+    _, manifest = newest_batch(outputs)
     assert manifest["status"] == "success"
     assert "dask LocalCluster on loopback, 2 worker process(es)" == manifest["executor_description"]
     pids = {r["worker_pid"] for r in manifest["runs"].values()}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import UNCOPIED, WINDOW, Project, hold_lock
+from helpers import UNCOPIED, WINDOW, Project, hold_lock, newest_batch
 
 # Parameters the runner reads for itself; no task reads them, so none may change a fingerprint.
 RUNNER_OWN = {
@@ -52,6 +52,11 @@ def test_list_params_prints_every_parameter_with_type_default_and_meaning(projec
 
 
 def test_the_runners_own_parameters_change_no_fingerprint(project):
+    from aapl_lib.config import PARAMETERS
+    from aapl_lib.tasks import TASKS
+
+    read_by_a_task = set().union(*(t.params for t in TASKS))
+    assert set(RUNNER_OWN) | {"tickers"} == set(PARAMETERS) - read_by_a_task  # every one of them, tried at once
     args = [a for name, value in RUNNER_OWN.items() for a in ("-p", name, value)]
     proc = project.run(*WINDOW, *args)
     assert proc.returncode == 0, proc.stderr
@@ -153,11 +158,6 @@ def test_retention_days_at_a_runs_start_deletes_old_runs_but_never_a_locked_one(
     shutil.rmtree(runs / busy)
 
 
-def _batch(project: Project) -> tuple[Path, dict]:
-    newest = sorted((project.outputs / "batches").iterdir())[-1]
-    return newest, json.loads((newest / "manifest.json").read_text())
-
-
 def test_tickers_in_a_params_file_run_a_batch_on_every_core_and_exit_3_when_all_await_approval(project, tmp_path):
     profile = tmp_path / "batch.yaml"
     profile.write_text(
@@ -166,7 +166,7 @@ def test_tickers_in_a_params_file_run_a_batch_on_every_core_and_exit_3_when_all_
     )
     proc = project.run("-f", str(profile))
     assert proc.returncode == 3, proc.stderr + proc.stdout
-    batch_dir, manifest = _batch(project)
+    batch_dir, manifest = newest_batch(project.outputs)
     assert manifest["tickers"] == ["AAPL", "IBM"]
     assert manifest["workers"] == os.cpu_count()
     assert f"local process pool, {min(os.cpu_count(), 2)} worker(s)" in manifest["executor_description"]
@@ -236,7 +236,7 @@ def test_a_batch_on_an_external_dask_scheduler(project, tmp_path):
             timeout=600,
         )
         assert proc.returncode == 0, proc.stderr
-        _, manifest = _batch(project)
+        _, manifest = newest_batch(project.outputs)
         assert manifest["executor_description"] == f"dask cluster at {address}"
         run = manifest["runs"]["AAPL"]
         assert run["status"] == "success" and run["worker_pid"] == worker.pid
