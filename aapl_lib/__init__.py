@@ -1,25 +1,19 @@
-"""aapl_lib: all the logic behind the six pipeline notebooks, one module a concern.
+"""aapl_lib: all the logic behind the six pipeline notebooks, one sub-package a concern.
 
-What runs (the pipeline as data):
-  ``tasks`` the DAG (one frozen spec per notebook) · ``config`` parameters, declared once · ``exit_codes``
-Files and folders (I/O at the edges):
-  ``iorw`` atomic writes, sha256, JSON digest · ``locks`` run and cache locks · ``logs`` the log format ·
-  ``layout`` the paths of ``outputs/`` · ``manifest`` a run's record · ``reuse_cache`` · ``retention``
-Data (steps 1-2):
-  ``sources`` sample, yfinance, csv · ``ingestion`` · ``trading_calendar`` · ``cleaning`` · ``schemas``
-Features (step 3):
-  ``features`` · ``extra_features`` analysts' own · ``leakage`` the guard
-Models (steps 4-5):
-  ``candidates`` · ``modeling`` split, fit, save · ``walkforward`` · ``metrics`` · ``significance`` ·
-  ``evaluation``
-Promotion and reporting (gate, step 6):
-  ``gate`` · ``registry`` the champion per ticker · ``reporting`` analysis.md and summary.pdf · ``formatting``
-Running it:
-  ``step`` what a notebook calls · ``orchestration`` the runner's loop (papermill) · ``fingerprints`` ·
-  ``kernel_launcher`` · ``hooks`` · ``batch`` many tickers · ``cli`` runner.py
-Views:
-  ``browser`` the run browser (templates in ``templates/``) · ``render`` notebooks to HTML · ``compare`` ·
-  ``dag`` the DAG picture
+Layers, highest first; a layer imports only from those below it (``tests/test_architecture.py``):
+
+  ``cli``, ``step``  what ``runner.py`` and the notebooks call
+  ``runner/``        the runner: the loop, one task's execution, kernels, fingerprints, batch, hooks
+  ``views/``         what a reviewer reads: run browser, compare, the DAG picture, notebooks as HTML
+  ``reporting/``     step 6: analysis.md and summary.pdf
+  ``promotion/``     the gate and the registry of champions
+  ``modeling/``      steps 4-5: candidates, training, walk-forward, metrics, significance, evaluation
+  ``features/``      step 3: the builder, analysts' own features, the leakage guard
+  ``data/``          steps 1-2: sources, ingestion, calendar, cleaning, schemas
+  ``store/``         the only code that knows the layout of ``outputs/``
+  ``pipeline/``      what runs, as data: task specs, parameters, states, exit codes
+  ``io/``            atomic files, hashing, locks, logs, where the project is
+  ``errors``, ``formatting``  the project's error classes; numbers as text
 """
 
 __version__ = "0.1.0"

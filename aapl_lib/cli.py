@@ -21,11 +21,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import layout
-from .errors import IntegrityError, PipelineError, StorageError
-from .exit_codes import HELP as EXIT_CODES
-from .exit_codes import Exit
-from .tasks import TASK_NAMES
+from aapl_lib.errors import IntegrityError, PipelineError, StorageError
+from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
+from aapl_lib.pipeline.exit_codes import Exit
+from aapl_lib.pipeline.tasks import TASK_NAMES
+from aapl_lib.store import layout
 
 COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse")
 
@@ -168,9 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
     args = build_parser().parse_args(argv)
-    from .locks import LockBusyError
-    from .logs import configure_console
-    from .step import OUTPUTS_ENV, outputs_root, project_root
+    from aapl_lib.io.locks import LockBusyError
+    from aapl_lib.io.logs import configure_console
+    from aapl_lib.io.project import project_root
+    from aapl_lib.store.layout import OUTPUTS_ENV, outputs_root
 
     configure_console(args.log_level)
     root = project_root() or Path.cwd()
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "resume" and args.run_id and layout.is_batch(outputs, args.run_id):
             return _resume_batch(args, root, outputs)
         if args.command == "resume":
-            from .orchestration import resume_run
+            from aapl_lib.runner.orchestration import resume_run
 
             result = resume_run(
                 args.run_id,
@@ -195,29 +196,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return _finish(result)
         if args.command in ("approve", "reject"):
-            from .orchestration import decide
+            from aapl_lib.runner.orchestration import decide
 
             print(
                 decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs)
             )
             return Exit.OK
         if args.command == "compare":
-            from .compare import compare_runs, format_text
-            from .orchestration import find_run
+            from aapl_lib.runner.orchestration import find_run
+            from aapl_lib.views.compare import compare_runs, format_text
 
             run_a, run_b = find_run(outputs, args.run_a), find_run(outputs, args.run_b)
             diff = compare_runs(run_a, run_b)
             print(json.dumps(diff, indent=2, default=str) if args.json else format_text(diff))
-            from .browser import build_compare_page
+            from aapl_lib.views.browser import build_compare_page
 
             build_compare_page(run_a, run_b)
             return Exit.OK
         if args.command == "dag":
             return _dag(args)
         if args.command == "browse":
-            from .batch import write_summary
-            from .browser import build_run_page, refresh
-            from .manifest import list_batches
+            from aapl_lib.runner.batch import write_summary
+            from aapl_lib.store.manifest import list_batches
+            from aapl_lib.views.browser import build_run_page, refresh
 
             for run_dir in layout.all_run_dirs(outputs):
                 if (run_dir / layout.MANIFEST).is_file():
@@ -234,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _list(args, outputs)
         if args.command == "prune":
-            from .retention import prune_runs
+            from aapl_lib.store.retention import prune_runs
 
             if args.keep_days < 0:
                 raise PipelineError("--keep-days must be 0 or more")
@@ -256,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE
     except OSError as exc:
-        from .iorw import disk_error
+        from aapl_lib.io.iorw import disk_error
 
         if disk_error(exc.filename or outputs, exc) is None:
             raise
@@ -266,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    from .config import describe_parameters, resolve_params
+    from aapl_lib.pipeline.config import describe_parameters, resolve_params
 
     if args.list_params:
         print(describe_parameters())
@@ -290,10 +291,10 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         )
     from_run = None
     if args.from_run:
-        from .orchestration import find_run
+        from aapl_lib.runner.orchestration import find_run
 
         from_run = find_run(outputs, args.from_run)
-    from .orchestration import run_pipeline
+    from aapl_lib.runner.orchestration import run_pipeline
 
     result = run_pipeline(
         params,
@@ -312,7 +313,7 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
 
 def _batch_tickers(params_file: Path, overrides: list) -> list[str]:
-    from .config import load_params_file, parse_override
+    from aapl_lib.pipeline.config import load_params_file, parse_override
 
     tickers = load_params_file(params_file).get("tickers") or []
     for name, text in overrides:
@@ -332,8 +333,8 @@ def _check_batch_options(args: argparse.Namespace) -> None:
 
 def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
     """Each ticker's validated params, or why they are invalid (a bad ticker fails alone, not the batch)."""
-    from .config import resolve_params
-    from .errors import ParameterError
+    from aapl_lib.errors import ParameterError
+    from aapl_lib.pipeline.config import resolve_params
 
     base = [o for o in overrides if o[0] not in ("tickers", "ticker")]
     out = {}
@@ -355,7 +356,7 @@ def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: li
 
 def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | None = None) -> int:
     """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
-    from .batch import run_batch
+    from aapl_lib.runner.batch import run_batch
 
     if args.scheduler and args.executor != "dask":
         raise PipelineError("--scheduler needs --executor dask")
@@ -378,8 +379,8 @@ def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | No
 
 def _newest_unfinished_batch(outputs: Path) -> str | None:
     """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
-    from .manifest import BATCH_UNFINISHED, list_batches
-    from .orchestration import find_resumable
+    from aapl_lib.runner.orchestration import find_resumable
+    from aapl_lib.store.manifest import BATCH_UNFINISHED, list_batches
 
     batch = next((b for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), None)
     if batch is None:
@@ -393,8 +394,8 @@ def _newest_unfinished_batch(outputs: Path) -> str | None:
 
 
 def _resume_batch(args, root: Path, outputs: Path) -> int:
-    from .iorw import read_json
-    from .orchestration import unfinished_batch_run
+    from aapl_lib.io.iorw import read_json
+    from aapl_lib.runner.orchestration import unfinished_batch_run
 
     manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
     per_ticker = {}
@@ -426,7 +427,7 @@ def _finish(result) -> int:
 
 
 def _dag(args: argparse.Namespace) -> int:
-    from . import dag
+    from aapl_lib.views import dag
 
     fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mermaid")
     if fmt == "mermaid":
@@ -444,8 +445,8 @@ def _dag(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace, outputs: Path) -> int:
-    from .manifest import as_read, load
-    from .orchestration import describe_run, find_run
+    from aapl_lib.runner.orchestration import describe_run, find_run
+    from aapl_lib.store.manifest import as_read, load
 
     run_dir = find_run(outputs, args.run_id)
     rows = describe_run(run_dir)
@@ -467,7 +468,7 @@ def _status(args: argparse.Namespace, outputs: Path) -> int:
 
 
 def _list(args: argparse.Namespace, outputs: Path) -> int:
-    from .orchestration import list_runs
+    from aapl_lib.runner.orchestration import list_runs
 
     rows = list_runs(outputs)
     if args.json:

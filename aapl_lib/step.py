@@ -14,34 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingInputError
-from .logs import configure_console
-from .tasks import TaskSpec, get_task, producer_of
-
-OUTPUTS_ENV = "AAPL_OUTPUTS_DIR"
-
-
-def project_root(start: Path | None = None) -> Path | None:
-    """The project folder (holding ``runner.py`` and ``notebooks/``) at or above ``start`` (cwd by default),
-    else the one containing this package; None when neither is found."""
-    for base in [Path(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]:
-        for candidate in [base, *base.parents]:
-            if (candidate / "runner.py").is_file() and (candidate / "notebooks").is_dir():
-                return candidate
-    return None
-
-
-def outputs_root() -> Path:
-    """Where runs are written: ``$AAPL_OUTPUTS_DIR``, else ``<project>/outputs``, else ``./outputs``."""
-    if os.environ.get(OUTPUTS_ENV):
-        return Path(os.environ[OUTPUTS_ENV]).expanduser().resolve()
-    root = project_root()
-    return (root / "outputs") if root else (Path.cwd() / "outputs").resolve()
-
-
-def interactive_dir() -> Path:
-    """The run folder notebooks use when run by hand with their defaults."""
-    return outputs_root() / "interactive"
+from aapl_lib.errors import MissingInputError
+from aapl_lib.io.logs import configure_console
+from aapl_lib.pipeline.tasks import TaskSpec, get_task, producer_of
+from aapl_lib.store.layout import interactive_dir
 
 
 @dataclass
@@ -64,21 +40,21 @@ class StepContext:
 
     def read_frame(self, relative: str):
         """Read an input frame and check it against its schema (raw, cleaned or features)."""
-        from .iorw import read_frame
+        from aapl_lib.io.iorw import read_frame
 
         frame = read_frame(self.path(relative))
         return self._check(relative, frame, "read")
 
     def write_frame(self, relative: str, frame, features: list[str] | None = None):
         """Check an output frame against its schema, then write it atomically (a bad frame is never written)."""
-        from .iorw import write_frame
+        from aapl_lib.io.iorw import write_frame
 
         self._check(relative, frame, "wrote", features)
         return write_frame(self.path(relative), frame)
 
     def _check(self, relative: str, frame, action: str, features: list[str] | None = None):
-        from . import schemas
-        from .iorw import read_json
+        from aapl_lib.data import schemas
+        from aapl_lib.io.iorw import read_json
 
         if relative == "data/raw.csv":
             schema = schemas.raw_schema()

@@ -79,7 +79,7 @@ def kernels_of(pid: int) -> int:
                 state = (proc / "status").read_text()
             except OSError:
                 continue
-            if b"aapl_lib.kernel_launcher" in argv and str(pid).encode() in argv and "zombie" not in state:
+            if b"aapl_lib.runner.kernel_launcher" in argv and str(pid).encode() in argv and "zombie" not in state:
                 count += 1
     return count
 
@@ -103,7 +103,7 @@ def _state(outputs: Path) -> dict[str, str]:
 def kill_points(durations: dict[str, float]) -> list[tuple[str, Callable[[dict[str, str]], bool], float, float]]:
     """Where to kill: (name, condition on the run's task states, delay range after the condition holds).
     Moments follow the run's progress, not the clock, so a slower trial still dies where it should."""
-    from aapl_lib.tasks import TASK_NAMES
+    from aapl_lib.pipeline.tasks import TASK_NAMES
 
     points = [("start-up", lambda s: True, 0.05, 0.35)]
     for name in TASK_NAMES:

@@ -44,7 +44,7 @@ def run_runner(*args: str, outputs: Path, timeout: int = 300, env: dict | None =
 
 
 def sample_frame(start: str = "2011-01-01", end: str = "2012-12-31", ticker: str = "AAPL") -> pd.DataFrame:
-    from aapl_lib.sources import load_sample
+    from aapl_lib.data.sources import load_sample
 
     return load_sample(ticker, start, end)
 
@@ -91,7 +91,7 @@ def hold_lock(env: dict, lock_path: Path) -> subprocess.Popen:
         [
             sys.executable,
             "-c",
-            "import time\nfrom aapl_lib.locks import PathLock\n"
+            "import time\nfrom aapl_lib.io.locks import PathLock\n"
             f"held = PathLock({str(lock_path)!r}, 'test holder').acquire()\n"
             "print('locked', flush=True)\ntime.sleep(300)",
         ],
@@ -196,7 +196,7 @@ def kernels_under(project_root: Path) -> list[str]:
         try:
             if (
                 proc.name.isdigit()
-                and b"aapl_lib.kernel_launcher" in (proc / "cmdline").read_bytes()
+                and b"aapl_lib.runner.kernel_launcher" in (proc / "cmdline").read_bytes()
                 and str(project_root).encode() in (proc / "environ").read_bytes()
                 and "zombie" not in (proc / "status").read_text()
             ):

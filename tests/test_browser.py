@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aapl_lib import dag
-from aapl_lib.tasks import TASKS
+from aapl_lib.pipeline.tasks import TASKS
+from aapl_lib.views import dag
 from helpers import ROOT, WINDOW, run_runner
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

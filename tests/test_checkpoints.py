@@ -68,7 +68,7 @@ def test_editing_a_reused_file_in_place_leaves_the_run_it_came_from_intact(proje
     with open(reused / "data" / "cleaned.csv", "a", encoding="utf-8") as handle:  # in place, same inode
         handle.write("# an analyst's note\n")
     recorded = project.manifest(source)["tasks"]["data_cleaning"]["artifacts"]["data/cleaned.csv"]["sha256"]
-    from aapl_lib.iorw import sha256_file
+    from aapl_lib.io.iorw import sha256_file
 
     assert sha256_file(source / "data" / "cleaned.csv") == recorded
     assert project.run("resume", reused.name).returncode == 0  # the edited copy is found changed and redone
@@ -97,7 +97,7 @@ def test_changing_a_parameter_reruns_the_tasks_that_read_it_and_what_follows(pro
 
 
 def test_editing_an_aapl_lib_module_reruns_the_tasks_that_import_it(project):
-    path = project.root / "aapl_lib" / "features.py"
+    path = project.root / "aapl_lib" / "features" / "build.py"
     original = path.read_text()
     path.write_text(
         original.replace(
@@ -110,7 +110,7 @@ def test_editing_an_aapl_lib_module_reruns_the_tasks_that_import_it(project):
     finally:
         path.write_text(original)
     assert proc.returncode == 0, proc.stderr
-    # features.py is imported by notebooks 03, 04 (TARGET) and 05; not by 01, 02 or 06
+    # features/build.py is imported by notebooks 03, 04 (TARGET) and 05; not by 01, 02 or 06
     assert project.executed() == {"feature_engineering", "model_training", "model_evaluation"}
     reasons = {name: rec.get("run_reason") for name, rec in project.manifest()["tasks"].items()}
     assert reasons["feature_engineering"] == "changed: aapl_lib code"
@@ -167,7 +167,7 @@ def test_resume_rechecks_artifacts_and_redoes_a_changed_one(project):
 
 
 def test_a_busy_run_folder_exits_4_and_a_dead_holder_is_taken_over(project):
-    from aapl_lib.locks import PathLock
+    from aapl_lib.io.locks import PathLock
 
     run_dir = project.latest()
     holder = hold_lock(project.env, run_dir / ".lock")
@@ -186,7 +186,7 @@ def test_a_busy_run_folder_exits_4_and_a_dead_holder_is_taken_over(project):
 
 
 def test_a_busy_reuse_cache_exits_4(project):
-    from aapl_lib.reuse_cache import ReuseCache
+    from aapl_lib.store.reuse_cache import ReuseCache
 
     holder = hold_lock(project.env, ReuseCache(project.outputs).lock().lock_path)
     try:
@@ -333,9 +333,9 @@ def test_status_and_list(project):
 
 
 def test_prune_deletes_old_runs_and_forgets_them_in_the_cache(tmp_path):
-    from aapl_lib.iorw import write_json
-    from aapl_lib.retention import prune_runs, trim_summary_log
-    from aapl_lib.reuse_cache import ReuseCache
+    from aapl_lib.io.iorw import write_json
+    from aapl_lib.store.retention import prune_runs, trim_summary_log
+    from aapl_lib.store.reuse_cache import ReuseCache
 
     outputs = tmp_path / "outputs"
     for run_id in ["20200101T000000Z-aapl-aaaaaa", "20200102T000000Z-aapl-bbbbbb", "20991231T000000Z-aapl-cccccc"]:
@@ -384,7 +384,7 @@ def test_prune_command_line(project, tmp_path):
 KERNEL_DIES_AT_START = """
 import os, pathlib
 _counter = os.environ.get("AAPL_TEST_KERNEL_DEATHS")
-if _counter and b"aapl_lib.kernel_launcher" in pathlib.Path("/proc/self/cmdline").read_bytes():
+if _counter and b"aapl_lib.runner.kernel_launcher" in pathlib.Path("/proc/self/cmdline").read_bytes():
     _left = int(pathlib.Path(_counter).read_text() or 0)
     if _left > 0:
         pathlib.Path(_counter).write_text(str(_left - 1))

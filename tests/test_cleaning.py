@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aapl_lib import cleaning, sources, trading_calendar
+from aapl_lib.data import cleaning, sources, trading_calendar
 from aapl_lib.errors import DataQualityError
 
 OHLC = ["open", "high", "low", "close"]

@@ -39,7 +39,7 @@ def run_ids(project: Project) -> list[str]:
 
 
 def test_list_params_prints_every_parameter_with_type_default_and_meaning(project):
-    from aapl_lib.config import PARAMETERS
+    from aapl_lib.pipeline.config import PARAMETERS
 
     before = run_ids(project)
     proc = project.run("--list-params")
@@ -52,8 +52,8 @@ def test_list_params_prints_every_parameter_with_type_default_and_meaning(projec
 
 
 def test_the_runners_own_parameters_change_no_fingerprint(project):
-    from aapl_lib.config import PARAMETERS
-    from aapl_lib.tasks import TASKS
+    from aapl_lib.pipeline.config import PARAMETERS
+    from aapl_lib.pipeline.tasks import TASKS
 
     read_by_a_task = set().union(*(t.params for t in TASKS))
     assert set(RUNNER_OWN) | {"tickers"} == set(PARAMETERS) - read_by_a_task  # every one of them, tried at once
@@ -128,7 +128,7 @@ def test_a_failing_hook_is_logged_and_keeps_the_exit_code(project):
 def test_retention_days_at_a_runs_start_deletes_old_runs_but_never_a_locked_one(project):
     """Two runs from 2020 (a copy of a real run under an id of that day, as a run started then is named): the
     unlocked one goes when a run starts with ``retention_days``, the one a live process works in stays."""
-    from aapl_lib.reuse_cache import ReuseCache
+    from aapl_lib.store.reuse_cache import ReuseCache
 
     runs = project.outputs / "runs"
     old, busy = "20200106T220000Z-aapl-0ld001", "20200107T220000Z-aapl-0ld002"
@@ -254,10 +254,10 @@ def test_a_batch_on_an_external_dask_scheduler(project, tmp_path):
 
 
 def test_the_exit_codes_in_the_readme_and_the_help_are_the_runners():
-    """aapl_lib.exit_codes owns the numbers: the README's table and ``runner.py --help`` list exactly them."""
+    """aapl_lib.pipeline.exit_codes owns the numbers: the README's table and ``runner.py --help`` list exactly them."""
     import signal as signals
 
-    from aapl_lib.exit_codes import Exit, for_signal
+    from aapl_lib.pipeline.exit_codes import Exit, for_signal
     from helpers import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aapl_lib.config import PARAMETERS, defaults, parse_override, resolve_params, validate_params
 from aapl_lib.errors import ParameterError
+from aapl_lib.pipeline.config import PARAMETERS, defaults, parse_override, resolve_params, validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,13 +25,15 @@ def test_default_profile_lists_every_parameter_and_validates():
 
 def test_every_default_is_declared_once():
     """params/default.yaml and the library functions' keyword defaults agree with the declared defaults in
-    aapl_lib.config (the notebooks' parameters cells are checked in tests/test_notebooks.py)."""
+    aapl_lib.pipeline.config (the notebooks' parameters cells are checked in tests/test_notebooks.py)."""
     import ast
     import inspect
 
     import yaml
 
-    from aapl_lib import cleaning, features, modeling
+    from aapl_lib.data import cleaning
+    from aapl_lib.features import build as features
+    from aapl_lib.modeling import training as modeling
 
     profile = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
     assert {n: v for n, v in profile.items() if v != PARAMETERS[n].default} == {}
@@ -42,7 +44,7 @@ def test_every_default_is_declared_once():
                 assert parameter.default == (tuple(declared) if isinstance(declared, list) else declared), name
     # and no module of aapl_lib spells a parameter's default as a literal keyword default
     literal = []
-    for path in sorted((ROOT / "aapl_lib").glob("*.py")):
+    for path in sorted((ROOT / "aapl_lib").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef):
                 args = node.args

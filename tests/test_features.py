@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aapl_lib.cleaning import clean_prices
+from aapl_lib.data.cleaning import clean_prices
 from aapl_lib.errors import DataQualityError
-from aapl_lib.features import TARGET, build_features, main, rsi
-from aapl_lib.iorw import read_frame, write_frame
+from aapl_lib.features.build import TARGET, build_features, main, rsi
+from aapl_lib.io.iorw import read_frame, write_frame
 from helpers import sample_frame
 
 

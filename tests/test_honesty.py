@@ -16,16 +16,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aapl_lib import cleaning, config, gate, leakage, modeling, reporting
-from aapl_lib import evaluation as ev
-from aapl_lib import features as fe
-from aapl_lib.candidates import always_up_value, baseline_predictions, describe_baselines
+from aapl_lib.data import cleaning
+from aapl_lib.data.trading_calendar import next_trading_day, trading_days
 from aapl_lib.errors import ParameterError
-from aapl_lib.extra_features import FeatureFunctionError
-from aapl_lib.leakage import LeakageError
-from aapl_lib.metrics import regression_metrics
-from aapl_lib.significance import direction_test, sharpe_standard_error
-from aapl_lib.trading_calendar import next_trading_day, trading_days
+from aapl_lib.features import build as fe
+from aapl_lib.features import leakage
+from aapl_lib.features.extra import FeatureFunctionError
+from aapl_lib.features.leakage import LeakageError
+from aapl_lib.modeling import evaluation as ev
+from aapl_lib.modeling import training as modeling
+from aapl_lib.modeling.candidates import always_up_value, baseline_predictions, describe_baselines
+from aapl_lib.modeling.metrics import regression_metrics
+from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
+from aapl_lib.pipeline import config
+from aapl_lib.promotion import gate
+from aapl_lib.reporting import report as reporting
 from helpers import run_runner, sample_frame, write_classic_yahoo
 
 MODULE = "analyst_features_t10"

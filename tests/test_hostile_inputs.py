@@ -29,9 +29,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from aapl_lib import cleaning, sources
+from aapl_lib.data import cleaning, sources
 from aapl_lib.errors import DataSourceError
-from aapl_lib.tasks import TASKS
+from aapl_lib.pipeline.tasks import TASKS
 from helpers import ROOT, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 START, END = "2010-01-01", "2012-12-31"

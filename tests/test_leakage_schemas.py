@@ -1,4 +1,4 @@
-"""The leakage guard (aapl_lib.leakage) and the frame schemas (aapl_lib.schemas), on the offline sample.
+"""The leakage guard (aapl_lib.features.leakage) and the frame schemas (aapl_lib.data.schemas), on the offline sample.
 
 Fast unit tests, no subprocess. The guard must pass the real features and catch a deliberately leaky one
 with each of its checks; each schema must pass a clean frame and stop a spoiled one with a message whose
@@ -15,11 +15,14 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from aapl_lib import cleaning, config, leakage, modeling, schemas
-from aapl_lib import features as fe
-from aapl_lib.features import TARGET
-from aapl_lib.leakage import LeakageError
-from aapl_lib.schemas import SchemaViolation
+from aapl_lib.data import cleaning, schemas
+from aapl_lib.data.schemas import SchemaViolation
+from aapl_lib.features import build as fe
+from aapl_lib.features import leakage
+from aapl_lib.features.build import TARGET
+from aapl_lib.features.leakage import LeakageError
+from aapl_lib.modeling import training as modeling
+from aapl_lib.pipeline import config
 from helpers import sample_frame
 
 

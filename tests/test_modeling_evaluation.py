@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aapl_lib import evaluation as ev
-from aapl_lib import modeling, reporting
-from aapl_lib.cleaning import clean_prices
+from aapl_lib.data.cleaning import clean_prices
 from aapl_lib.errors import DataQualityError, IntegrityError
-from aapl_lib.features import TARGET, build_features
-from aapl_lib.metrics import directional_accuracy, regression_metrics
+from aapl_lib.features.build import TARGET, build_features
+from aapl_lib.modeling import evaluation as ev
+from aapl_lib.modeling import training as modeling
+from aapl_lib.modeling.metrics import directional_accuracy, regression_metrics
+from aapl_lib.reporting import report as reporting
 from helpers import sample_frame
 
 HYPER = {
@@ -151,7 +152,7 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
         "challenger": "ridge",
         "champion": None,
     }
-    from aapl_lib import gate
+    from aapl_lib.promotion import gate
 
     proposal = gate.propose(
         "auto",
@@ -183,7 +184,7 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
 
 
 def test_next_trading_day_skips_weekends_and_holidays():
-    from aapl_lib.trading_calendar import next_trading_day, trading_days
+    from aapl_lib.data.trading_calendar import next_trading_day, trading_days
 
     assert next_trading_day("2023-12-29") == pd.Timestamp("2024-01-02")
     assert next_trading_day("2023-04-06") == pd.Timestamp("2023-04-10")  # Good Friday

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aapl_lib import gate, modeling, walkforward
-from aapl_lib.cleaning import clean_prices
+from aapl_lib.data.cleaning import clean_prices
 from aapl_lib.errors import IntegrityError
-from aapl_lib.features import TARGET, build_features
-from aapl_lib.registry import Registry
-from aapl_lib.significance import diebold_mariano, direction_test
+from aapl_lib.features.build import TARGET, build_features
+from aapl_lib.modeling import training as modeling
+from aapl_lib.modeling import walkforward
+from aapl_lib.modeling.significance import diebold_mariano, direction_test
+from aapl_lib.promotion import gate
+from aapl_lib.promotion.registry import Registry
 from helpers import WINDOW, run_runner, sample_frame
 
 HYPER = {

@@ -15,7 +15,7 @@ import papermill as pm
 import pytest
 import yaml
 
-from aapl_lib.tasks import TASKS
+from aapl_lib.pipeline.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
@@ -42,7 +42,7 @@ def test_committed_without_outputs(task):
 
 
 def test_missing_upstream_input_names_the_producing_command(tmp_path, monkeypatch):
-    from aapl_lib.orchestration import same_interpreter_kernel_manager
+    from aapl_lib.runner.orchestration import same_interpreter_kernel_manager
 
     monkeypatch.setenv("AAPL_OUTPUTS_DIR", str(tmp_path))
     with pytest.raises(pm.PapermillExecutionError) as info:

@@ -42,7 +42,7 @@ def kernels_of(runner_pid: int) -> list[str]:
             state = next((ln for ln in (proc / "status").read_text().splitlines() if ln.startswith("State:")), "")
         except OSError:
             continue
-        if b"aapl_lib.kernel_launcher" in argv and str(runner_pid).encode() in argv and "zombie" not in state:
+        if b"aapl_lib.runner.kernel_launcher" in argv and str(runner_pid).encode() in argv and "zombie" not in state:
             found.append(" ".join(a.decode() for a in argv))
     return found
 
@@ -140,7 +140,7 @@ def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_ctrl_c_stop_the_kernel_record_interrupted_and_resume(project, sig, code):
-    from aapl_lib.locks import is_held
+    from aapl_lib.io.locks import is_held
 
     runner = start_slow_run(project, "03_feature_engineering.ipynb")
     try:
@@ -252,7 +252,7 @@ def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(
         manifest = json.loads((run_dir / "manifest.json").read_text())  # still valid JSON
         assert manifest["tasks"]["data_cleaning"]["status"] == "success"
         for rel, info in manifest["tasks"]["data_cleaning"]["artifacts"].items():
-            from aapl_lib.iorw import sha256_file
+            from aapl_lib.io.iorw import sha256_file
 
             assert sha256_file(run_dir / rel) == info["sha256"], rel  # earlier artifacts untouched
         assert not (run_dir / "data" / "features.csv").exists()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aapl_lib.iorw import sha256_file
-from aapl_lib.tasks import TASKS
+from aapl_lib.io.iorw import sha256_file
+from aapl_lib.pipeline.tasks import TASKS
 from helpers import ROOT, WINDOW, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 

@@ -15,7 +15,7 @@ import pytest
 import yfinance
 import yfinance.shared
 
-from aapl_lib import ingestion, sources
+from aapl_lib.data import ingestion, sources
 from aapl_lib.errors import DataSourceError, TransientSourceError
 
 START, END = "2012-01-03", "2012-02-29"

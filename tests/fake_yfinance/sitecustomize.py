@@ -9,7 +9,7 @@ import os
 def _fake_download(tickers, start=None, end=None, **_kw):
     import pandas as pd
 
-    from aapl_lib.sources import load_sample
+    from aapl_lib.data.sources import load_sample
 
     fields = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
     columns = pd.MultiIndex.from_product([fields, [tickers]], names=["Price", "Ticker"])

@@ -1,0 +1,126 @@
+"""Analysts' own features, declared in params: ``extra_features: ["module:function", ...]``.
+
+Each function takes the cleaned prices (a DataFrame indexed by date with ``open, high, low, close, volume``)
+and returns a DataFrame of new numeric feature columns on the same index. Modules are looked up on the
+project root and ``PYTHONPATH`` (``sys.path``). A function gets a copy of the prices, so it cannot change
+them for the built-in features.
+
+The leakage guard recomputes these features on truncated prices like the built-in ones, so a function that
+peeks at later rows (a centred window, ``shift(-1)``, a whole-sample normalisation) stops the run at feature
+engineering. Their module's source is part of the feature task's fingerprint: editing it re-runs the task.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from aapl_lib.errors import PipelineError
+from aapl_lib.io.project import project_root
+from aapl_lib.pipeline.feature_specs import check_spec
+
+PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+
+if TYPE_CHECKING:  # pandas is imported where features are computed, not when a fingerprint finds the files
+    import pandas as pd
+
+
+class FeatureFunctionError(PipelineError):
+    """An analyst's feature function failed or returned something that is not a feature frame."""
+
+
+def _ensure_importable() -> None:
+    # A notebook's kernel runs in notebooks/, so the project root is not on sys.path by itself.
+    root = project_root()
+    if root is not None and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+
+def load(spec: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Import ``module`` and return ``function``; FeatureFunctionError naming the spec when either fails."""
+    module_name, func_name = check_spec(spec).split(":")
+    _ensure_importable()
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the analyst's to fix
+        raise FeatureFunctionError(
+            f"extra feature {spec}: importing {module_name} failed with {type(exc).__name__}: {exc}"
+        ) from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise FeatureFunctionError(
+            f"extra feature {spec}: module {module_name} ({module.__file__}) has no function {func_name}"
+        )
+    return func
+
+
+def compute(cleaned: pd.DataFrame, specs: Sequence[str], taken: Iterable[str] = ()) -> pd.DataFrame:
+    """Call every declared function on a copy of the prices and check what it returns.
+
+    Returns the new columns (float, ±inf as NaN) on ``cleaned``'s index, in declaration order. ``taken`` are
+    names already used (the built-in features and the target): a function may not reuse them."""
+    import pandas as pd
+
+    taken = set(taken)
+    prices = cleaned[list(PRICE_COLUMNS)]
+    parts = []
+    for spec in specs:
+        func = load(spec)
+        try:
+            out = func(prices.copy())
+        except Exception as exc:  # noqa: BLE001 - the analyst's code: report it with its name
+            raise FeatureFunctionError(f"extra feature {spec} raised {type(exc).__name__}: {exc}") from exc
+        parts.append(_checked(spec, out, cleaned.index, taken))
+        taken.update(parts[-1].columns)
+    if not parts:
+        return pd.DataFrame(index=cleaned.index)
+    frame = pd.concat(parts, axis=1)
+    sources = {name: spec for spec, part in zip(specs, parts, strict=True) for name in part.columns}
+    frame.attrs["feature_sources"] = sources
+    return frame
+
+
+def _checked(spec: str, out: object, index: pd.DatetimeIndex, taken: set[str]) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(out, pd.DataFrame):
+        raise FeatureFunctionError(
+            f"extra feature {spec} returned {type(out).__name__}, not a DataFrame: return "
+            "a DataFrame of feature columns on the prices' date index"
+        )
+    if out.shape[1] == 0:
+        raise FeatureFunctionError(f"extra feature {spec} returned no columns")
+    if not out.index.equals(index):
+        extra = out.index.difference(index)
+        missing = index.difference(out.index)
+        detail = (
+            (f"{len(missing)} of the prices' dates missing" if len(missing) else "")
+            + (", " if len(missing) and len(extra) else "")
+            + (f"{len(extra)} dates not in the prices" if len(extra) else "")
+        )
+        raise FeatureFunctionError(
+            f"extra feature {spec} returned a frame whose index is not the prices' date "
+            f"index ({detail or 'same dates, other order'}): return features on "
+            "prices.index, one row per price row"
+        )
+    names = [str(c) for c in out.columns]
+    if len(set(names)) != len(names):
+        raise FeatureFunctionError(f"extra feature {spec} returned repeated column names: {names}")
+    clash = [n for n in names if n in taken]
+    if clash:
+        raise FeatureFunctionError(
+            f"extra feature {spec} returned column {clash[0]!r}, a name already used by a "
+            "built-in feature, the target or another extra feature: rename it"
+        )
+    for column, name in zip(out.columns, names, strict=True):
+        if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column])):
+            raise FeatureFunctionError(
+                f"extra feature {spec} returned column {name!r} of type "
+                f"{out[column].dtype}, not numeric: features must be numbers"
+            )
+    frame = out.astype(float)
+    frame.columns = names
+    return frame.replace([np.inf, -np.inf], np.nan)

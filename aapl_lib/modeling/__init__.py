@@ -1,0 +1,2 @@
+"""Steps 4-5: the candidates and baselines (``candidates``), split, fit and save (``training``),
+``walkforward`` validation, ``metrics``, ``significance`` tests and the held-out ``evaluation``."""

@@ -1,0 +1,180 @@
+"""The DAG as data: one :class:`TaskSpec` per notebook, with the artifacts it reads and writes.
+
+The runner, ``--start-task/--end-task``, the notebooks' input checks and the manifest all read these specs.
+Artifact paths are relative to a run folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aapl_lib.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One step of the pipeline."""
+
+    name: str
+    notebook: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    params: tuple[str, ...]
+    title: str
+    optional_inputs: tuple[str, ...] = ()
+
+
+TASKS: tuple[TaskSpec, ...] = (
+    TaskSpec(
+        "data_ingestion",
+        "01_data_ingestion.ipynb",
+        (),
+        ("data/raw.csv", "data/provenance.json"),
+        (
+            "ticker",
+            "source",
+            "start",
+            "end",
+            "csv_path",
+            "download_retries",
+            "retry_wait_seconds",
+            "retry_max_wait_seconds",
+        ),
+        "Data ingestion",
+    ),
+    TaskSpec(
+        "data_cleaning",
+        "02_data_cleaning.ipynb",
+        ("data/raw.csv", "data/provenance.json"),
+        ("data/cleaned.csv", "reports/quality.json"),
+        (
+            "split_detection",
+            "max_abs_daily_return",
+            "quality_max_missing_days_pct",
+            "quality_max_dropped_rows_pct",
+            "quality_max_repaired_rows_pct",
+            "quality_fail_on_large_moves",
+        ),
+        "Data cleaning",
+    ),
+    TaskSpec(
+        "feature_engineering",
+        "03_feature_engineering.ipynb",
+        ("data/cleaned.csv",),
+        ("data/features.csv", "data/feature_list.json", "reports/leakage_features.json"),
+        ("lags", "windows", "rsi_window", "macd_fast", "macd_slow", "macd_signal", "extra_features"),
+        "Feature engineering",
+    ),
+    TaskSpec(
+        "model_training",
+        "04_model_training.ipynb",
+        ("data/features.csv", "data/feature_list.json"),
+        ("model/model.joblib", "model/model_meta.json", "reports/walk_forward.json"),
+        (
+            "ticker",
+            "test_fraction",
+            "candidates",
+            "ridge_alpha",
+            "gb_n_estimators",
+            "gb_max_depth",
+            "gb_learning_rate",
+            "gb_subsample",
+            "walk_forward_folds",
+            "random_seed",
+            "min_train_rows",
+        ),
+        "Model training",
+    ),
+    TaskSpec(
+        "model_evaluation",
+        "05_model_evaluation.ipynb",
+        (
+            "data/cleaned.csv",
+            "data/features.csv",
+            "data/feature_list.json",
+            "model/model.joblib",
+            "model/model_meta.json",
+        ),
+        (
+            "reports/evaluation.json",
+            "data/predictions.csv",
+            "reports/forecast.json",
+            "reports/gate.json",
+            "figures/predicted_vs_actual.png",
+            "figures/residuals.png",
+            "figures/cumulative_returns.png",
+        ),
+        (
+            "ticker",
+            "transaction_cost_bps",
+            "approval_policy",
+            "auto_min_rmse_gain_pct",
+            "auto_min_direction_edge_pct",
+            "auto_max_p_value",
+            "max_plausible_r2",
+            "max_plausible_directional_accuracy",
+        ),
+        "Model evaluation",
+    ),
+    TaskSpec(
+        "reporting",
+        "06_reporting.ipynb",
+        (
+            "data/provenance.json",
+            "reports/quality.json",
+            "reports/leakage_features.json",
+            "model/model_meta.json",
+            "reports/evaluation.json",
+            "reports/walk_forward.json",
+            "reports/forecast.json",
+            "reports/gate.json",
+            "figures/predicted_vs_actual.png",
+            "figures/residuals.png",
+            "figures/cumulative_returns.png",
+        ),
+        ("reports/analysis.md", "reports/summary.pdf"),
+        ("ticker",),
+        "Reporting",
+        optional_inputs=("reports/decision.json",),
+    ),
+)
+
+# The human approval gate between evaluation and reporting: not a notebook, the runner's own step. Notebook 05
+# proposes (reports/gate.json); the policy (auto) or a person (approve/reject) decides (reports/decision.json).
+APPROVAL_GATE = TaskSpec(
+    "approval_gate", "", ("reports/gate.json",), ("reports/decision.json",), ("approval_policy",), "Approval gate"
+)
+
+TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
+
+
+def get_task(name: str) -> TaskSpec:
+    """The spec of task ``name``; a clear error naming the valid tasks otherwise."""
+    for task in TASKS:
+        if task.name == name:
+            return task
+    raise ParameterError(f"unknown task {name!r}: choose one of {', '.join(TASK_NAMES)}")
+
+
+def producer_of(artifact: str) -> TaskSpec:
+    """The task whose outputs include ``artifact``."""
+    for task in (*TASKS, APPROVAL_GATE):
+        if artifact in task.outputs:
+            return task
+    raise KeyError(artifact)
+
+
+def select_tasks(start_task: str | None = None, end_task: str | None = None) -> list[TaskSpec]:
+    """The tasks from ``start_task`` to ``end_task`` inclusive, in DAG order."""
+    first = TASK_NAMES.index(get_task(start_task).name) if start_task else 0
+    last = TASK_NAMES.index(get_task(end_task).name) if end_task else len(TASKS) - 1
+    if first > last:
+        raise ParameterError(
+            f"--start-task {start_task} comes after --end-task {end_task} in the pipeline ({' -> '.join(TASK_NAMES)})"
+        )
+    return list(TASKS[first : last + 1])
+
+
+def notebook_params(task: TaskSpec, params: dict) -> dict:
+    """The parameters papermill injects into ``task``'s notebook (its own params only)."""
+    return {name: params[name] for name in task.params}

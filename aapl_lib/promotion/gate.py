@@ -1,0 +1,206 @@
+"""The approval gate between evaluation and reporting.
+
+Notebook 05 writes a *proposal* (``reports/gate.json``): the challenger against the best naive baseline and
+the champion, and what the policy says. The runner then *decides* (``reports/decision.json``):
+
+* ``auto``   — promote when every threshold holds, else keep the champion and say why;
+* ``manual`` — stop with status ``awaiting_approval`` (exit 3) until ``runner.py approve|reject``;
+* either way, a challenger identical to the champion needs no decision (``unchanged``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+THRESHOLDS = ("auto_min_rmse_gain_pct", "auto_min_direction_edge_pct", "auto_max_p_value")
+
+
+def checks(
+    metrics: dict[str, dict[str, Any]],
+    best_baseline: str,
+    thresholds: dict[str, Any],
+    plausibility: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The auto-promotion rules against the challenger's held-out metrics: it must beat the best naive
+    baseline's RMSE by a margin *and* significantly (Diebold–Mariano), call the direction right more often than
+    ``always_up`` by a margin and better than chance (Pesaran–Timmermann), not be too good to be true, and
+    beat the champion on the same days."""
+    model, base = metrics["model"], metrics[best_baseline]
+    gain = 100 * (base["rmse"] - model["rmse"]) / base["rmse"]
+    p_max = thresholds["auto_max_p_value"]
+    dm = model.get("dm_vs_best_baseline_p")
+    edge = model.get("direction_edge_vs_always_up")
+    edge_pp = None if edge is None else 100 * edge
+    up = (metrics.get("always_up") or {}).get("directional_accuracy")
+    p = model.get("direction_p")
+    out = [
+        {
+            "check": f"RMSE gain over the best naive baseline ({best_baseline})",
+            "value": round(gain, 3),
+            "limit": f">= {thresholds['auto_min_rmse_gain_pct']} %",
+            "passed": gain >= thresholds["auto_min_rmse_gain_pct"],
+        },
+        {
+            "check": f"Diebold-Mariano p-value against {best_baseline}",
+            "value": None if dm is None else round(dm, 4),
+            "limit": f"< {p_max}",
+            "passed": dm is not None and dm < p_max,
+        },
+        {
+            "check": "directional accuracy above always_up's"
+            + ("" if up is None else f" ({100 * up:.1f} %)")
+            + ", in percentage points",
+            "value": None if edge_pp is None else round(edge_pp, 2),
+            "limit": f">= {thresholds['auto_min_direction_edge_pct']}",
+            "passed": edge_pp is not None and edge_pp >= thresholds["auto_min_direction_edge_pct"],
+        },
+        {
+            "check": "Pesaran-Timmermann p-value of direction calls against chance",
+            "value": None if p is None else round(p, 4),
+            "limit": f"< {p_max}",
+            "passed": p is not None and p < p_max,
+        },
+    ]
+    if plausibility is not None:
+        out.append(
+            {
+                "check": "plausible (not too good to be true for daily returns)",
+                "value": "implausible: " + "; ".join(plausibility["reasons"])
+                if plausibility["implausible"]
+                else "plausible",
+                "limit": (
+                    f"R² <= {plausibility['limits']['max_plausible_r2']:g}, direction <= "
+                    f"{plausibility['limits']['max_plausible_directional_accuracy']:g}"
+                ),
+                "passed": not plausibility["implausible"],
+            }
+        )
+    if "champion" in metrics:
+        champ = metrics["champion"]["rmse"]
+        out.append(
+            {
+                "check": "RMSE below the champion's on the same days",
+                "value": round(model["rmse"], 6),
+                "limit": f"< {champ:.6f}",
+                "passed": model["rmse"] < champ,
+            }
+        )
+    return out
+
+
+def propose(
+    policy: str,
+    metrics: dict[str, dict[str, Any]],
+    best_baseline: str,
+    thresholds: dict[str, Any],
+    challenger_sha: str,
+    champion: dict[str, Any] | None,
+    plausibility: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What the gate should do with this run's challenger. An implausible challenger is never proposed for
+    automatic promotion (its plausibility check fails); a person may still approve it under ``manual``."""
+    results = checks(metrics, best_baseline, thresholds, plausibility)
+    failed = [c["check"] for c in results if not c["passed"]]
+    base = {
+        "policy": policy,
+        "checks": results,
+        "challenger_sha256": challenger_sha,
+        "champion_sha256": champion["sha256"] if champion else None,
+        "best_baseline": best_baseline,
+        "implausible": bool(plausibility and plausibility["implausible"]),
+    }
+    if champion and champion["sha256"] == challenger_sha:
+        return {**base, "proposal": "unchanged", "reasons": ["the challenger is the champion already"]}
+    if policy == "manual":
+        advice = (
+            "the auto thresholds would promote it"
+            if not failed
+            else "the auto thresholds would keep the champion: " + "; ".join(failed) + " not met"
+        )
+        return {**base, "proposal": "awaiting_approval", "reasons": [f"manual policy: a person decides ({advice})"]}
+    if failed:
+        return {**base, "proposal": "keep", "reasons": [f"{c} not met" for c in failed]}
+    return {**base, "proposal": "promote", "reasons": ["every auto threshold holds"]}
+
+
+def checks_rows(proposal: dict[str, Any]) -> list[list[str]]:
+    """Header plus one row per gate check (value ``n/a`` when a test does not apply), for tables."""
+    rows = [["check", "value", "limit", "passed"]]
+    for c in proposal["checks"]:
+        rows.append(
+            [c["check"], "n/a" if c["value"] is None else str(c["value"]), c["limit"], "yes" if c["passed"] else "no"]
+        )
+    return rows
+
+
+def checks_table(proposal: dict[str, Any]):
+    """The gate's checks as a DataFrame to read in notebook 05."""
+    import pandas as pd
+
+    rows = checks_rows(proposal)
+    return pd.DataFrame(rows[1:], columns=rows[0]).set_index("check")
+
+
+def describe(decision: dict[str, Any] | None, proposal: dict[str, Any]) -> str:
+    """One line for reports: the decision, who, when, why."""
+    if decision is None:
+        return f"gate: no decision yet (proposal: {proposal['proposal']}; {'; '.join(proposal['reasons'])})"
+    who = f" by {decision['by']}" if decision.get("by") else ""
+    when = f" at {decision['at']}" if decision.get("at") else ""
+    note = f" — note: {decision['note']}" if decision.get("note") else ""
+    return (
+        f"gate ({decision['policy']} policy): {decision['decision']}{who}{when}; "
+        f"{'; '.join(decision.get('reasons', []))}{note}"
+    )
+
+
+def apply(
+    run_dir: Path,
+    run_id: str,
+    registry,
+    proposal: dict[str, Any],
+    *,
+    outcome: str,
+    policy: str,
+    by: str,
+    at: str,
+    note: str = "",
+) -> dict[str, Any]:
+    """Carry out a decision on the run's challenger and return its record (for ``reports/decision.json``).
+
+    ``outcome`` is ``promoted``/``approved`` (the challenger becomes the champion), ``kept``/``rejected``
+    (the champion stays; the registry's history says so) or ``unchanged``."""
+    from aapl_lib.io.iorw import read_json
+
+    champion = registry.champion()
+    decision = {
+        "policy": policy,
+        "proposal": proposal["proposal"],
+        "reasons": proposal["reasons"],
+        "checks": proposal["checks"],
+        "by": by,
+        "at": at,
+        "note": note,
+        "challenger_sha256": proposal["challenger_sha256"],
+        "champion_sha256_before": champion["sha256"] if champion else None,
+        "decision": outcome,
+    }
+    if outcome in ("promoted", "approved"):
+        evaluation = read_json(run_dir / "reports" / "evaluation.json")
+        promoted = registry.promote(
+            run_dir / "model" / "model.joblib",
+            read_json(run_dir / "model/model_meta.json"),
+            run_id=run_id,
+            by=by,
+            at=at,
+            note=note,
+            policy=policy,
+            metrics=evaluation["metrics"]["model"],
+        )
+        decision["champion_sha256_after"] = promoted["sha256"]
+    else:
+        decision["champion_sha256_after"] = decision["champion_sha256_before"]
+        if outcome in ("kept", "rejected"):
+            registry.record_decision({"event": outcome, "run_id": run_id, **decision})
+    return decision

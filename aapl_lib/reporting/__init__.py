@@ -1,0 +1,1 @@
+"""Step 6: the run's analysis.md and summary.pdf."""

@@ -1,0 +1,132 @@
+"""The layout of an outputs folder: the one module that spells its paths.
+
+::
+
+    outputs/
+      runs/<run_id>/        one folder per run: manifest.json, data/, model/, reports/, notebooks/, html/, logs/
+      batches/<batch_id>/   one folder per batch: manifest.json, summary.md, summary.png, index.html
+      cache/index.json      the reuse cache (aapl_lib.store.reuse_cache)
+      models/<TICKER>/      the champion registry (aapl_lib.promotion.registry)
+      logs/                 pipeline_summary.log (and cron.log from deploy/)
+      latest -> runs/<id>   the run started last (``LATEST``, a text file naming it, where links fail)
+      index.html, compare/  the run browser (aapl_lib.views.browser)
+      interactive/          the run folder of notebooks run by hand in Jupyter
+
+Standard library only: the runner's no-op path reads it without importing pandas.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aapl_lib.io.project import project_root
+
+RUNS, BATCHES, CACHE, MODELS, LOGS = "runs", "batches", "cache", "models", "logs"
+MANIFEST = "manifest.json"
+SUMMARY_LOG = "pipeline_summary.log"
+INTERACTIVE = "interactive"  # the run folder of notebooks run by hand in Jupyter
+OUTPUTS_ENV = "AAPL_OUTPUTS_DIR"
+
+
+def outputs_root() -> Path:
+    """Where runs are written: ``$AAPL_OUTPUTS_DIR``, else ``<project>/outputs``, else ``./outputs``."""
+    if os.environ.get(OUTPUTS_ENV):
+        return Path(os.environ[OUTPUTS_ENV]).expanduser().resolve()
+    root = project_root()
+    return (root / "outputs") if root else (Path.cwd() / "outputs").resolve()
+
+
+def interactive_dir() -> Path:
+    """The run folder notebooks use when run by hand with their defaults."""
+    return outputs_root() / INTERACTIVE
+
+
+def runs_dir(outputs_dir: Path) -> Path:
+    """``outputs/runs``."""
+    return Path(outputs_dir) / RUNS
+
+
+def run_dir(outputs_dir: Path, run_id: str) -> Path:
+    """``outputs/runs/<run_id>``."""
+    return runs_dir(outputs_dir) / run_id
+
+
+def is_run_dir(outputs_dir: Path, path: Path) -> bool:
+    """Whether ``path`` is a folder of ``outputs/runs`` (not an analyst's ``--run-dir`` elsewhere)."""
+    return Path(path).parent == runs_dir(outputs_dir)
+
+
+def all_run_dirs(outputs_dir: Path) -> list[Path]:
+    """Every folder in ``outputs/runs``, oldest first (run ids sort by their start time), manifest or not."""
+    folder = runs_dir(outputs_dir)
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def run_folders(outputs_dir: Path) -> list[Path]:
+    """Every run folder with a manifest, newest first."""
+    return [p for p in reversed(all_run_dirs(outputs_dir)) if (p / MANIFEST).is_file()]
+
+
+def task_log(run: Path, name: str) -> Path:
+    """``runs/<id>/logs/<name>.log``: one task's log (``kernel_stderr`` for the kernels' own output)."""
+    return Path(run) / LOGS / f"{name}.log"
+
+
+def batches_dir(outputs_dir: Path) -> Path:
+    """``outputs/batches``."""
+    return Path(outputs_dir) / BATCHES
+
+
+def batch_dir(outputs_dir: Path, batch_id: str) -> Path:
+    """``outputs/batches/<batch_id>``."""
+    return batches_dir(outputs_dir) / batch_id
+
+
+def is_batch(outputs_dir: Path, batch_id: str) -> bool:
+    """Whether ``batch_id`` names a batch (a folder with a manifest) rather than a run."""
+    return "/" not in batch_id and (batch_dir(outputs_dir, batch_id) / MANIFEST).is_file()
+
+
+def batch_manifests(outputs_dir: Path) -> list[Path]:
+    """Every batch manifest, newest first."""
+    return sorted(batches_dir(outputs_dir).glob(f"*/{MANIFEST}"), reverse=True)
+
+
+def cache_dir(outputs_dir: Path) -> Path:
+    """``outputs/cache``."""
+    return Path(outputs_dir) / CACHE
+
+
+def registry_dir(outputs_dir: Path, ticker: str) -> Path:
+    """``outputs/models/<TICKER>``: the champion registry of one ticker."""
+    return Path(outputs_dir) / MODELS / ticker
+
+
+def summary_log(outputs_dir: Path) -> Path:
+    """``outputs/logs/pipeline_summary.log``: one line per task, gate decision and run."""
+    return Path(outputs_dir) / LOGS / SUMMARY_LOG
+
+
+def update_latest(outputs_dir: Path, run: Path) -> None:
+    """Point ``outputs/latest`` at ``run`` (a relative symlink; a text file naming it where links fail)."""
+    outputs_dir = Path(outputs_dir)
+    try:
+        rel = os.path.relpath(run, outputs_dir)
+        tmp = outputs_dir / f".latest.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(rel, tmp)
+        os.replace(tmp, outputs_dir / "latest")
+    except OSError:
+        (outputs_dir / "LATEST").write_text(str(run) + "\n", encoding="utf-8")
+
+
+def latest_run_dir(outputs_dir: Path) -> Path | None:
+    """The run ``outputs/latest`` points at, if any."""
+    link = Path(outputs_dir) / "latest"
+    if link.exists():
+        return link.resolve()
+    named = Path(outputs_dir) / "LATEST"
+    if named.is_file():
+        return Path(named.read_text(encoding="utf-8").strip())
+    return None

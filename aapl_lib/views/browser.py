@@ -1,0 +1,216 @@
+"""The static run browser: ``outputs/index.html`` (every run, newest first) and a page per run
+(``runs/<id>/index.html``), plus comparison pages (``compare/<A>__<B>.html``). Plain HTML and CSS from
+Jinja2 templates, relative links only: it reads the same from ``file://`` and from ``python -m http.server``.
+Regenerated after every run and every approval decision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, select_autoescape
+
+from aapl_lib.formatting import general, pct
+from aapl_lib.io.iorw import atomic_write_text, read_json
+from aapl_lib.pipeline.tasks import TASKS
+from aapl_lib.store import layout
+from aapl_lib.store import manifest as mf
+
+TEMPLATES = Path(__file__).with_name("templates")  # the pages' Jinja2 templates and their style sheet
+CSS = (TEMPLATES / "style.css").read_text(encoding="utf-8")
+
+
+SHORT = {
+    "success": "ok",
+    "reused": "reused",
+    "copied": "copied",
+    "present": "present",
+    "failed": "FAIL",
+    "timed_out": "TIME",
+    "running": "run",
+    "pending": "…",
+    "not_selected": "–",
+    "interrupted": "INT",
+}
+
+
+def templates() -> Environment:
+    """The Jinja2 environment of every page (``aapl_lib/views/templates/*.html``): every value is escaped."""
+    from jinja2 import FileSystemLoader
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.globals.update(css=CSS, fmt=general)
+    return env
+
+
+def _gate(m: dict[str, Any]) -> str | None:
+    g = m.get("gate") or {}
+    return g.get("decision") or g.get("status")
+
+
+def _runs(outputs_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    from aapl_lib.errors import PipelineError
+
+    found = []
+    for run_dir in layout.all_run_dirs(outputs_dir):
+        try:
+            found.append((run_dir, mf.as_read(run_dir, mf.load(run_dir))))
+        except (OSError, ValueError, PipelineError):  # a damaged record: `list` names it; the page skips it
+            continue
+    found.sort(key=lambda x: (x[1].get("created_at") or "", x[0].name), reverse=True)
+    return found
+
+
+def _previous_same_ticker(runs: list[tuple[Path, dict]], i: int) -> str | None:
+    ticker = runs[i][1]["params"]["ticker"]
+    for run_dir, m in runs[i + 1 :]:
+        if m["params"]["ticker"] == ticker:
+            return run_dir.name
+    return None
+
+
+def build_index(outputs_dir: Path) -> Path:
+    """Write ``outputs/index.html`` listing every run."""
+    runs = _runs(outputs_dir)
+    rows = []
+    for i, (_run_dir, m) in enumerate(runs):
+        scraps = (m["tasks"].get("model_evaluation") or {}).get("scraps") or {}
+        prev = _previous_same_ticker(runs, i)
+        rows.append(
+            {
+                "run_id": m["run_id"],
+                "ticker": m["params"]["ticker"],
+                "source": m["params"]["source"],
+                "window": f"{m['params']['start']}..{m['params']['end']}",
+                "started": (m.get("created_at") or "")[:19].replace("T", " "),
+                "duration": "" if m.get("duration_s") is None else f"{m['duration_s']:.1f}",
+                "status": m.get("status", "?"),
+                "gate": _gate(m),
+                "resume": m.get("resume"),
+                "tasks": [
+                    {
+                        "name": t.name,
+                        "status": m["tasks"].get(t.name, {}).get("status", "?"),
+                        "short": SHORT.get(m["tasks"].get(t.name, {}).get("status", ""), "?"),
+                    }
+                    for t in TASKS
+                ],
+                "model_rmse": pct(scraps.get("model_rmse"), 3, missing=""),
+                "zero_rmse": pct(scraps.get("zero_return_rmse"), 3, missing=""),
+                "direction": pct(scraps.get("model_directional_accuracy"), 3, missing=""),
+                "implausible": bool(scraps.get("implausible")),
+                "compare": f"compare/{prev}__{m['run_id']}.html" if prev else None,
+            }
+        )
+    batches = [
+        b
+        for b in mf.list_batches(outputs_dir)
+        if (layout.batch_dir(outputs_dir, b["batch_id"]) / "index.html").is_file()
+    ]
+    page = (
+        templates()
+        .get_template("index.html")
+        .render(
+            title="Pipeline runs", runs=rows, outputs=str(outputs_dir), tasks=[t.name for t in TASKS], batches=batches
+        )
+    )
+    return atomic_write_text(outputs_dir / "index.html", page)
+
+
+def build_run_page(run_dir: Path) -> Path:
+    """Write ``runs/<id>/index.html`` for one run."""
+    import mistune
+
+    m = mf.as_read(run_dir, mf.load(run_dir))
+    tasks = []
+    for t in TASKS:
+        rec = m["tasks"].get(t.name, {})
+        html_rel = rec.get("html")
+        how = {"reused": f"reused from {rec.get('reused_from')}", "copied": f"copied from {rec.get('from_run')}"}.get(
+            rec.get("status", ""), rec.get("run_reason", "")
+        )
+        log = f"logs/{t.name}.log"
+        tasks.append(
+            {
+                "name": t.name,
+                "status": rec.get("status", "?"),
+                "duration": "" if rec.get("duration_s") is None else f"{rec['duration_s']:.1f}",
+                "how": how,
+                "html": html_rel if html_rel and (run_dir / html_rel).is_file() else None,
+                "report_html": html_rel.replace(".html", ".report.html") if html_rel else None,
+                "log": log if (run_dir / log).is_file() else None,
+                "error": rec.get("error", ""),
+            }
+        )
+    figures = sorted(str(p.relative_to(run_dir)) for p in (run_dir / "figures").glob("*.png"))
+    report_md = run_dir / "reports" / "analysis.md"
+    report = None
+    if report_md.is_file():
+        text = report_md.read_text(encoding="utf-8").replace("](../figures/", "](figures/")
+        report = mistune.create_markdown(escape=True, plugins=["table"])(text)
+    artifacts = []
+    for t in TASKS:
+        for rel, info in ((m["tasks"].get(t.name) or {}).get("artifacts") or {}).items():
+            artifacts.append({"path": rel, "bytes": info.get("bytes", ""), "sha256": info["sha256"]})
+    decision = run_dir / "reports" / "decision.json"
+    if decision.is_file():
+        artifacts.append(
+            {"path": "reports/decision.json", "bytes": decision.stat().st_size, "sha256": mf.sha256_file(decision)}
+        )
+    runs = _runs(run_dir.parent.parent)
+    names = [r[0].name for r in runs]
+    prev = _previous_same_ticker(runs, names.index(run_dir.name)) if run_dir.name in names else None
+    g = m.get("gate") or {}
+    gate_text = None
+    if g:
+        gate_text = g.get("decision") or g.get("status")
+        if g.get("by"):
+            gate_text += f" by {g['by']} at {g.get('at')}" + (f" — {g['note']}" if g.get("note") else "")
+    evaluation = run_dir / "reports" / "evaluation.json"
+    plausible = (read_json(evaluation).get("plausibility") or {}) if evaluation.is_file() else {}
+    page = (
+        templates()
+        .get_template("run.html")
+        .render(
+            title=f"Run {m['run_id']}",
+            m=m,
+            tasks=tasks,
+            figures=figures,
+            report=report,
+            gate=gate_text,
+            implausible=plausible.get("reasons") if plausible.get("implausible") else None,
+            params=sorted(m["params"].items()),
+            artifacts=artifacts,
+            pdf=(run_dir / "reports/summary.pdf").is_file(),
+            compare=f"../../compare/{prev}__{m['run_id']}.html" if prev else None,
+        )
+    )
+    if prev:
+        build_compare_page(run_dir.parent / prev, run_dir)
+    return atomic_write_text(run_dir / "index.html", page)
+
+
+def build_compare_page(run_a: Path, run_b: Path) -> Path:
+    """Write ``outputs/compare/<A>__<B>.html``."""
+    from aapl_lib.views.compare import compare_runs
+
+    diff = compare_runs(run_a, run_b)
+    page = templates().get_template("compare.html").render(title=f"Compare {diff['a']} and {diff['b']}", d=diff)
+    return atomic_write_text(run_a.parent.parent / "compare" / f"{diff['a']}__{diff['b']}.html", page)
+
+
+def refresh(outputs_dir: Path, run_dir: Path | None = None) -> Path:
+    """Rebuild the run's page (if given) and the index; returns the index path."""
+    if run_dir is not None and (run_dir / layout.MANIFEST).is_file() and layout.is_run_dir(outputs_dir, run_dir):
+        build_run_page(run_dir)
+    return build_index(outputs_dir)
+
+
+def build_batch_page(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: list[list[str]]) -> Path:
+    """Write ``batches/<id>/index.html``: the tickers of a batch side by side (rows from aapl_lib.runner.batch)."""
+    page = templates().get_template("batch.html").render(m=manifest, head=head, table=table, css=CSS)
+    return atomic_write_text(batch_dir / "index.html", page)
