@@ -1,0 +1,74 @@
+"""A task's fingerprint follows its notebook's imports into aapl_lib's sub-packages, to any depth: editing a
+module re-executes exactly the tasks whose notebooks reach it (library; the end-to-end proof is
+tests/test_checkpoints.py::test_editing_an_aapl_lib_module_reruns_the_tasks_that_import_it)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from aapl_lib.runner import import_closure
+from aapl_lib.runner.fingerprints import code_hash, notebook_modules
+from helpers import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_imports_are_resolved_to_modules_and_packages():
+    found = import_closure.imported_modules
+    assert found("import aapl_lib.modeling.significance") == {"modeling.significance"}
+    assert found("from aapl_lib.modeling import significance, training as t") == {
+        "modeling.significance",
+        "modeling.training",
+    }
+    assert found("from aapl_lib.modeling.metrics import rmse") == {"modeling.metrics"}
+    assert found("from aapl_lib import modeling") == {"modeling"}  # the package: its __init__
+    assert found("from .metrics import rmse", current="modeling.significance") == {"modeling.metrics"}
+    assert found("from ..io import iorw", current="modeling.significance") == {"io.iorw"}
+    assert found("import pandas\nfrom aapl_lib.nothing import x") == set()
+    assert found("this is not python (") == set()
+
+
+def test_a_notebook_depends_on_what_its_imports_import_with_their_packages():
+    training = notebook_modules(ROOT / "notebooks" / "04_model_training.ipynb")
+    # 04 imports modeling.walkforward, which imports modeling.significance: two levels down
+    assert "modeling.walkforward" in training and "modeling.significance" in training
+    assert {"", "modeling", "io"} <= set(training)  # the __init__ files that run on the way
+    ingestion = notebook_modules(ROOT / "notebooks" / "01_data_ingestion.ipynb")
+    assert not [m for m in ingestion if m.split(".")[0] in {"modeling", "promotion", "reporting", "runner", "views"}]
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """A copy of aapl_lib that the import closure reads instead of the real one."""
+    copy = tmp_path / "aapl_lib"
+    shutil.copytree(ROOT / "aapl_lib", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(import_closure, "PACKAGE_DIR", copy)
+    import_closure._module_imports.cache_clear()
+    yield copy
+    import_closure._module_imports.cache_clear()
+
+
+def _hashes() -> dict[str, str]:
+    import_closure._module_imports.cache_clear()
+    return {nb.name[:2]: code_hash(notebook_modules(nb)) for nb in NOTEBOOKS}
+
+
+def test_editing_a_module_two_imports_deep_changes_exactly_the_notebooks_that_reach_it(package_copy):
+    before = _hashes()
+    module = package_copy / "modeling" / "significance.py"
+    module.write_text(module.read_text() + "\n# an edit\n")
+    after = _hashes()
+    assert sorted(n for n in before if before[n] != after[n]) == ["04", "05"]
+
+
+def test_a_new_import_is_followed_into_the_module_it_names(package_copy):
+    before = _hashes()
+    reporting_init = package_copy / "reporting" / "__init__.py"
+    reporting_init.write_text(reporting_init.read_text() + "\nfrom aapl_lib.modeling import significance\n")
+    middle = _hashes()
+    assert sorted(n for n in before if before[n] != middle[n]) == ["06"]  # its package __init__ changed
+    module = package_copy / "modeling" / "significance.py"
+    module.write_text(module.read_text() + "\n# an edit\n")
+    assert sorted(n for n in middle if middle[n] != _hashes()[n]) == ["04", "05", "06"]
