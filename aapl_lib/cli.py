@@ -15,7 +15,6 @@ python runner.py browse
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -25,7 +24,17 @@ from aapl_lib.errors import IntegrityError, PipelineError, StorageError
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.tasks import TASK_NAMES
-from aapl_lib.store import layout
+from aapl_lib.runner.commands import (
+    browse_command,
+    compare_command,
+    dag_command,
+    decide_command,
+    list_command,
+    prune_command,
+    resume_command,
+    run_command,
+    status_command,
+)
 
 COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse")
 
@@ -179,74 +188,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ[OUTPUTS_ENV] = str(outputs)  # kernels resolve the same outputs folder
     try:
         if args.command == "run":
-            return _run(args, root, outputs)
-        if args.command == "resume" and args.run_id is None:
-            args.run_id = _newest_unfinished_batch(outputs)  # a newer interrupted batch goes before its runs
-        if args.command == "resume" and args.run_id and layout.is_batch(outputs, args.run_id):
-            return _resume_batch(args, root, outputs)
+            return run_command(args, root, outputs)
         if args.command == "resume":
-            from aapl_lib.runner.orchestration import resume_run
-
-            result = resume_run(
-                args.run_id,
-                outputs_dir=outputs,
-                notebooks_dir=root / "notebooks",
-                log_level=args.log_level,
-                project=root,
-            )
-            return _finish(result)
+            return resume_command(args, root, outputs)
         if args.command in ("approve", "reject"):
-            from aapl_lib.runner.orchestration import decide
-
-            print(
-                decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs)
-            )
-            return Exit.OK
+            return decide_command(args, outputs)
         if args.command == "compare":
-            from aapl_lib.runner.orchestration import find_run
-            from aapl_lib.views.compare import compare_runs, format_text
-
-            run_a, run_b = find_run(outputs, args.run_a), find_run(outputs, args.run_b)
-            diff = compare_runs(run_a, run_b)
-            print(json.dumps(diff, indent=2, default=str) if args.json else format_text(diff))
-            from aapl_lib.views.browser import build_compare_page
-
-            build_compare_page(run_a, run_b)
-            return Exit.OK
+            return compare_command(args, outputs)
         if args.command == "dag":
-            return _dag(args)
+            return dag_command(args)
         if args.command == "browse":
-            from aapl_lib.runner.batch import write_summary
-            from aapl_lib.store.manifest import list_batches
-            from aapl_lib.views.browser import build_run_page, refresh
-
-            for run_dir in layout.all_run_dirs(outputs):
-                if (run_dir / layout.MANIFEST).is_file():
-                    try:
-                        build_run_page(run_dir)
-                    except PipelineError as exc:  # a damaged manifest: say so, build the other pages
-                        print(f"warning: {exc}", file=sys.stderr)
-            for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
-                write_summary(outputs, layout.batch_dir(outputs, batch["batch_id"]), batch)
-            print(refresh(outputs))
-            return Exit.OK
+            return browse_command(outputs)
         if args.command == "status":
-            return _status(args, outputs)
+            return status_command(args, outputs)
         if args.command == "list":
-            return _list(args, outputs)
+            return list_command(args, outputs)
         if args.command == "prune":
-            from aapl_lib.store.retention import prune_runs
-
-            if args.keep_days < 0:
-                raise PipelineError("--keep-days must be 0 or more")
-            report = prune_runs(outputs, args.keep_days, dry_run=args.dry_run)
-            verb = "would delete" if args.dry_run else "deleted"
-            print(f"{verb} {len(report['deleted'])} run(s) started before {report['cutoff']}")
-            for run_id in report["deleted"]:
-                print(f"  {run_id}")
-            for item in report["skipped"]:
-                print(f"  kept {item['run_id']} ({item['reason']})")
-            return Exit.OK
+            return prune_command(args, outputs)
     except LockBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.LOCKED
@@ -264,229 +222,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {disk_error(exc.filename or outputs, exc)}", file=sys.stderr)
         return Exit.FAILED
     return Exit.USAGE
-
-
-def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    from aapl_lib.pipeline.config import describe_parameters, resolve_params
-
-    if args.list_params:
-        print(describe_parameters())
-        return Exit.OK
-    if args.only and (args.start_task or args.end_task):
-        raise PipelineError("--only cannot be combined with --start-task/--end-task")
-    params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
-    overrides = [tuple(p) for p in args.parameter]
-    if args.tickers:
-        overrides.append(("tickers", " ".join(args.tickers)))
-    tickers = _batch_tickers(params_file, overrides)
-    if tickers:
-        return _run_batch(args, root, outputs, params_file, overrides, tickers)
-    _check_batch_options(args)
-    params = resolve_params(params_file, overrides)
-    run_dir = Path(args.run_dir).resolve() if args.run_dir else None
-    if run_dir is not None and (run_dir == outputs or not run_dir.is_relative_to(outputs)):
-        raise PipelineError(
-            f"--run-dir {args.run_dir} is outside the outputs folder {outputs}: runs are written "
-            "below it (e.g. --run-dir outputs/interactive), or choose another --outputs"
-        )
-    from_run = None
-    if args.from_run:
-        from aapl_lib.runner.orchestration import find_run
-
-        from_run = find_run(outputs, args.from_run)
-    from aapl_lib.runner.orchestration import run_pipeline
-
-    result = run_pipeline(
-        params,
-        outputs_dir=outputs,
-        notebooks_dir=root / "notebooks",
-        start_task=args.only or args.start_task,
-        end_task=args.only or args.end_task,
-        run_dir=run_dir,
-        from_run=from_run,
-        log_level=args.log_level,
-        project=root,
-        force=args.force,
-        force_tasks=tuple(args.force_task),
-    )
-    return _finish(result)
-
-
-def _batch_tickers(params_file: Path, overrides: list) -> list[str]:
-    from aapl_lib.pipeline.config import load_params_file, parse_override
-
-    tickers = load_params_file(params_file).get("tickers") or []
-    for name, text in overrides:
-        if name == "tickers":
-            tickers = parse_override("tickers", text)
-    if not isinstance(tickers, list):
-        raise PipelineError(f"tickers must be a list of symbols, got {tickers!r}")
-    return list(dict.fromkeys(str(t).strip().upper() for t in tickers if str(t).strip()))
-
-
-def _check_batch_options(args: argparse.Namespace) -> None:
-    if args.executor != "local" or args.workers or args.scheduler:
-        raise PipelineError("--executor, --workers and --scheduler apply to batches: add --tickers T1 T2 ...")
-    if args.scheduler and args.executor != "dask":
-        raise PipelineError("--scheduler needs --executor dask")
-
-
-def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
-    """Each ticker's validated params, or why they are invalid (a bad ticker fails alone, not the batch)."""
-    from aapl_lib.errors import ParameterError
-    from aapl_lib.pipeline.config import resolve_params
-
-    base = [o for o in overrides if o[0] not in ("tickers", "ticker")]
-    out = {}
-    for ticker in tickers:
-        try:
-            out[ticker] = (resolve_params(params_file, base + [("ticker", ticker), ("tickers", "[]")]), None)
-        except ParameterError as exc:
-            out[ticker] = (None, str(exc))
-    return out
-
-
-def _run_batch(args, root: Path, outputs: Path, params_file: Path, overrides: list, tickers: list[str]) -> int:
-    if args.start_task or args.end_task or args.only or args.run_dir or args.from_run:
-        raise PipelineError(
-            "a batch runs whole pipelines: --start-task/--end-task/--only/--run-dir/--from-run apply to single runs"
-        )
-    return _batch(args, root, outputs, _per_ticker(params_file, overrides, tickers))
-
-
-def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | None = None) -> int:
-    """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
-    from aapl_lib.runner.batch import run_batch
-
-    if args.scheduler and args.executor != "dask":
-        raise PipelineError("--scheduler needs --executor dask")
-    if args.workers is not None and args.workers < 1:
-        raise PipelineError("--workers must be 1 or more")
-    result = run_batch(
-        per_ticker,
-        outputs_dir=outputs,
-        notebooks_dir=root / "notebooks",
-        project=root,
-        executor=args.executor,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        log_level=args.log_level,
-        batch_id=batch_id,
-        resume=batch_id is not None,
-    )
-    return _finish(result)
-
-
-def _newest_unfinished_batch(outputs: Path) -> str | None:
-    """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
-    from aapl_lib.runner.orchestration import find_resumable
-    from aapl_lib.store.manifest import BATCH_UNFINISHED, list_batches
-
-    batch = next((b for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), None)
-    if batch is None:
-        return None
-    run_dir, _ = find_resumable(outputs)
-    # ids begin with their UTC start time (20261127T010000Z-...), so they compare as times
-    if run_dir is not None and run_dir.name[:16] > batch["batch_id"][:16]:
-        return None
-    print(f"resuming batch {batch['batch_id']} ({batch['status']})")
-    return batch["batch_id"]
-
-
-def _resume_batch(args, root: Path, outputs: Path) -> int:
-    from aapl_lib.io.iorw import read_json
-    from aapl_lib.runner.orchestration import unfinished_batch_run
-
-    manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
-    per_ticker = {}
-    for ticker in manifest["tickers"]:
-        run_id = manifest["runs"].get(ticker, {}).get("run_id")
-        run_dir = layout.run_dir(outputs, run_id) if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
-        params = (
-            read_json(run_dir / "manifest.json")["params"]
-            if run_dir is not None and (run_dir / "manifest.json").is_file()
-            else (manifest.get("ticker_params") or {}).get(ticker)
-        )
-        error = (
-            None
-            if params
-            else (manifest.get("ticker_errors") or {}).get(ticker)
-            or manifest["runs"].get(ticker, {}).get("message", "never started")
-        )
-        per_ticker[ticker] = (params, error)
-    return _batch(args, root, outputs, per_ticker, batch_id=args.run_id)
-
-
-def _finish(result) -> int:
-    # success, or waiting for a person (or nothing to resume): not an error
-    if result.exit_code in (Exit.OK, Exit.AWAITING_APPROVAL):
-        print(result.message)
-    else:
-        print("error: " + result.message, file=sys.stderr)
-    return result.exit_code
-
-
-def _dag(args: argparse.Namespace) -> int:
-    from aapl_lib.views import dag
-
-    fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mermaid")
-    if fmt == "mermaid":
-        text = dag.mermaid()
-        if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
-            print(args.output)
-        else:
-            print(text, end="")
-        return Exit.OK
-    if not args.output or Path(args.output).suffix.lower() != f".{fmt}":
-        raise PipelineError(f"--format {fmt} needs --output FILE.{fmt}")
-    print(dag.draw(args.output))
-    return Exit.OK
-
-
-def _status(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.runner.orchestration import describe_run, find_run
-    from aapl_lib.store.manifest import as_read, load
-
-    run_dir = find_run(outputs, args.run_id)
-    rows = describe_run(run_dir)
-    manifest = as_read(run_dir, load(run_dir))
-    status, hint = manifest["status"], manifest["resume"]
-    if args.json:
-        print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows}, indent=2))
-        return Exit.OK
-    print(f"run {manifest['run_id']}  status {status}  {run_dir}")
-    if hint:
-        print(f"continue it with: {hint}")
-    print(f"{'task':<21}{'state':<12}{'seconds':>8}  {'how':<40} executed notebook")
-    for row in rows:
-        secs = "" if row["duration_s"] is None else f"{row['duration_s']:.1f}"
-        print(f"{row['task']:<21}{row['status']:<12}{secs:>8}  {row['how']:<40} {row['notebook']}")
-        if row["error"]:
-            print(f"    {row['error']}")
-    return Exit.OK
-
-
-def _list(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.runner.orchestration import list_runs
-
-    rows = list_runs(outputs)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return Exit.OK
-    if not rows:
-        print(f"no runs in {outputs / 'runs'}")
-        return Exit.OK
-    print(f"{'run id':<36}{'status':<13}{'ticker':<8}{'source':<10}{'window':<24}{'seconds':>8}  tasks")
-    for r in rows:
-        tasks = ", ".join(f"{n} {s}" for s, n in sorted((r.get("tasks") or {}).items()))
-        secs = "" if r.get("duration_s") is None else f"{r['duration_s']:.1f}"
-        print(
-            f"{r['run_id']:<36}{str(r.get('status')):<13}{r.get('ticker', ''):<8}{r.get('source', ''):<10}"
-            f"{r.get('window', ''):<24}{secs:>8}  {tasks}"
-        )
-        if r.get("resume"):
-            print(f"{'':<36}continue with: {r['resume']}")
-        if r.get("error"):
-            print(f"{'':<36}{r['error']}")
-    return Exit.OK

@@ -211,6 +211,6 @@ def refresh(outputs_dir: Path, run_dir: Path | None = None) -> Path:
 
 
 def build_batch_page(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: list[list[str]]) -> Path:
-    """Write ``batches/<id>/index.html``: the tickers of a batch side by side (rows from aapl_lib.runner.batch)."""
+    """Write ``batches/<id>/index.html``: the tickers of a batch side by side (rows from views/batch_summary.py)."""
     page = templates().get_template("batch.html").render(m=manifest, head=head, table=table, css=CSS)
     return atomic_write_text(batch_dir / "index.html", page)

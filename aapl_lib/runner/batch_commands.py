@@ -1,0 +1,128 @@
+"""The batch side of ``runner.py``'s commands: the tickers a run asks for (``--tickers`` or ``tickers:`` in the
+params file), each ticker's validated parameters, starting a batch with the executor options of the command
+line, resuming one (plain ``resume`` picks the newest unfinished batch when it is newer than any unfinished run),
+and printing a run's or batch's result as the command's exit code (``finish``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aapl_lib.errors import PipelineError
+from aapl_lib.pipeline.exit_codes import Exit
+from aapl_lib.store import layout
+
+
+def batch_tickers(params_file: Path, overrides: list) -> list[str]:
+    from aapl_lib.pipeline.config import load_params_file, parse_override
+
+    tickers = load_params_file(params_file).get("tickers") or []
+    for name, text in overrides:
+        if name == "tickers":
+            tickers = parse_override("tickers", text)
+    if not isinstance(tickers, list):
+        raise PipelineError(f"tickers must be a list of symbols, got {tickers!r}")
+    return list(dict.fromkeys(str(t).strip().upper() for t in tickers if str(t).strip()))
+
+
+def check_batch_options(args: argparse.Namespace) -> None:
+    if args.executor != "local" or args.workers or args.scheduler:
+        raise PipelineError("--executor, --workers and --scheduler apply to batches: add --tickers T1 T2 ...")
+    if args.scheduler and args.executor != "dask":
+        raise PipelineError("--scheduler needs --executor dask")
+
+
+def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
+    """Each ticker's validated params, or why they are invalid (a bad ticker fails alone, not the batch)."""
+    from aapl_lib.errors import ParameterError
+    from aapl_lib.pipeline.config import resolve_params
+
+    base = [o for o in overrides if o[0] not in ("tickers", "ticker")]
+    out = {}
+    for ticker in tickers:
+        try:
+            out[ticker] = (resolve_params(params_file, base + [("ticker", ticker), ("tickers", "[]")]), None)
+        except ParameterError as exc:
+            out[ticker] = (None, str(exc))
+    return out
+
+
+def start_batch(args, root: Path, outputs: Path, params_file: Path, overrides: list, tickers: list[str]) -> int:
+    if args.start_task or args.end_task or args.only or args.run_dir or args.from_run:
+        raise PipelineError(
+            "a batch runs whole pipelines: --start-task/--end-task/--only/--run-dir/--from-run apply to single runs"
+        )
+    return _batch(args, root, outputs, _per_ticker(params_file, overrides, tickers))
+
+
+def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | None = None) -> int:
+    """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
+    from aapl_lib.runner.batch import run_batch
+
+    if args.scheduler and args.executor != "dask":
+        raise PipelineError("--scheduler needs --executor dask")
+    if args.workers is not None and args.workers < 1:
+        raise PipelineError("--workers must be 1 or more")
+    result = run_batch(
+        per_ticker,
+        outputs_dir=outputs,
+        notebooks_dir=root / "notebooks",
+        project=root,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        log_level=args.log_level,
+        batch_id=batch_id,
+        resume=batch_id is not None,
+    )
+    return finish(result)
+
+
+def newest_unfinished_batch(outputs: Path) -> str | None:
+    """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
+    from aapl_lib.runner.orchestration import find_resumable
+    from aapl_lib.store.manifest import BATCH_UNFINISHED, list_batches
+
+    batch = next((b for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), None)
+    if batch is None:
+        return None
+    run_dir, _ = find_resumable(outputs)
+    # ids begin with their UTC start time (20261127T010000Z-...), so they compare as times
+    if run_dir is not None and run_dir.name[:16] > batch["batch_id"][:16]:
+        return None
+    print(f"resuming batch {batch['batch_id']} ({batch['status']})")
+    return batch["batch_id"]
+
+
+def resume_batch(args, root: Path, outputs: Path) -> int:
+    from aapl_lib.io.iorw import read_json
+    from aapl_lib.runner.orchestration import unfinished_batch_run
+
+    manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
+    per_ticker = {}
+    for ticker in manifest["tickers"]:
+        run_id = manifest["runs"].get(ticker, {}).get("run_id")
+        run_dir = layout.run_dir(outputs, run_id) if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
+        params = (
+            read_json(run_dir / "manifest.json")["params"]
+            if run_dir is not None and (run_dir / "manifest.json").is_file()
+            else (manifest.get("ticker_params") or {}).get(ticker)
+        )
+        error = (
+            None
+            if params
+            else (manifest.get("ticker_errors") or {}).get(ticker)
+            or manifest["runs"].get(ticker, {}).get("message", "never started")
+        )
+        per_ticker[ticker] = (params, error)
+    return _batch(args, root, outputs, per_ticker, batch_id=args.run_id)
+
+
+def finish(result) -> int:
+    # success, or waiting for a person (or nothing to resume): not an error
+    if result.exit_code in (Exit.OK, Exit.AWAITING_APPROVAL):
+        print(result.message)
+    else:
+        print("error: " + result.message, file=sys.stderr)
+    return result.exit_code
