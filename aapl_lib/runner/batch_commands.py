@@ -29,8 +29,6 @@ def batch_tickers(params_file: Path, overrides: list) -> list[str]:
 def check_batch_options(args: argparse.Namespace) -> None:
     if args.executor != "local" or args.workers or args.scheduler:
         raise PipelineError("--executor, --workers and --scheduler apply to batches: add --tickers T1 T2 ...")
-    if args.scheduler and args.executor != "dask":
-        raise PipelineError("--scheduler needs --executor dask")
 
 
 def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
