@@ -9,7 +9,7 @@ Layers, highest first; a layer imports only from those below it (``tests/test_ar
   ``promotion/``     the gate and the registry of champions
   ``modeling/``      steps 4-5: candidates, training, walk-forward, metrics, significance, evaluation
   ``features/``      step 3: the builder, analysts' own features, the leakage guard
-  ``data/``          steps 1-2: sources, ingestion, calendar, cleaning, schemas
+  ``data/``          steps 1-2: sources, ingestion, calendar, cleaning, quality report, schemas
   ``store/``         the only code that knows the layout of ``outputs/``
   ``pipeline/``      what runs, as data: task specs, parameters, states, exit codes
   ``io/``            atomic files, hashing, locks, logs, where the project is

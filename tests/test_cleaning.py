@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aapl_lib.data import cleaning, sources, trading_calendar
+from aapl_lib.data import cleaning, quality_report, sources, trading_calendar
 from aapl_lib.errors import DataQualityError
 
 OHLC = ["open", "high", "low", "close"]
@@ -59,7 +59,7 @@ def test_sample_with_adj_close_is_split_adjusted(sample_2000_2012):
     # volumes before the split are counted in post-split shares
     assert cleaned.loc["2005-02-25", "volume"] == 2 * raw.loc["2005-02-25", "volume"]
     assert cleaned.loc["2005-03-01", "volume"] == raw.loc["2005-03-01", "volume"]
-    assert cleaning.quality_table(quality).loc["splits", "value"] == "2005-02-28 x2"
+    assert quality_report.quality_table(quality).loc["splits", "value"] == "2005-02-28 x2"
 
 
 def test_detected_splits_on_sample_without_adj_close_spare_the_2000_crash(sample_2000_2012):
@@ -255,7 +255,7 @@ def test_missing_trading_day_is_reported_but_holidays_are_not():
 def test_saturday_row_is_reported_as_non_trading():
     index = pd.DatetimeIndex(["2023-01-05", "2023-01-06", "2023-01-07", "2023-01-09"], name="date")
 
-    report = cleaning.calendar_report(index)
+    report = quality_report.calendar_report(index)
 
     assert report["non_trading_rows"] == 1 and report["non_trading_dates"] == ["2023-01-07"]
     assert report["missing_days"] == 0
@@ -278,7 +278,7 @@ def test_quality_table_lists_the_checks():
     raw.loc[raw.index[5], "close"] = -1.0
 
     _, quality = cleaning.clean_prices(raw)
-    table = cleaning.quality_table(quality)
+    table = quality_report.quality_table(quality)
 
     assert list(table.columns) == ["value"]
     assert list(table.index) == [

@@ -39,7 +39,7 @@ def run_ids(project: Project) -> list[str]:
 
 
 def test_list_params_prints_every_parameter_with_type_default_and_meaning(project):
-    from aapl_lib.pipeline.config import PARAMETERS
+    from aapl_lib.pipeline.parameters import PARAMETERS
 
     before = run_ids(project)
     proc = project.run("--list-params")
@@ -52,7 +52,7 @@ def test_list_params_prints_every_parameter_with_type_default_and_meaning(projec
 
 
 def test_the_runners_own_parameters_change_no_fingerprint(project):
-    from aapl_lib.pipeline.config import PARAMETERS
+    from aapl_lib.pipeline.parameters import PARAMETERS
     from aapl_lib.pipeline.tasks import TASKS
 
     read_by_a_task = set().union(*(t.params for t in TASKS))

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from aapl_lib.errors import ParameterError
-from aapl_lib.pipeline.config import PARAMETERS, defaults, parse_override, resolve_params, validate_params
+from aapl_lib.pipeline.config import parse_override, resolve_params, validate_params
+from aapl_lib.pipeline.parameters import PARAMETERS, defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ def test_default_profile_lists_every_parameter_and_validates():
 
 def test_every_default_is_declared_once():
     """params/default.yaml and the library functions' keyword defaults agree with the declared defaults in
-    aapl_lib.pipeline.config (the notebooks' parameters cells are checked in tests/test_notebooks.py)."""
+    aapl_lib.pipeline.parameters (the notebooks' parameters cells are checked in tests/test_notebooks.py)."""
     import ast
     import inspect
 

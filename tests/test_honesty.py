@@ -28,7 +28,7 @@ from aapl_lib.modeling import training as modeling
 from aapl_lib.modeling.candidates import always_up_value, baseline_predictions, describe_baselines
 from aapl_lib.modeling.metrics import regression_metrics
 from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
-from aapl_lib.pipeline import config
+from aapl_lib.pipeline import config, parameters
 from aapl_lib.promotion import gate
 from aapl_lib.reporting import report as reporting
 from helpers import run_runner, sample_frame, write_classic_yahoo
@@ -177,7 +177,7 @@ def test_a_broken_feature_function_stops_with_a_message_naming_it(feature_dir, c
 
 
 def test_extra_features_are_validated_before_anything_runs(feature_dir):
-    base = {**config.defaults()}
+    base = {**parameters.defaults()}
     ok = config.validate_params({**base, "extra_features": [spec("momentum")]})
     assert ok["extra_features"] == [spec("momentum")]
     with pytest.raises(ParameterError, match="is not of the form 'module:function'"):

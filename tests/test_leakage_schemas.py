@@ -22,7 +22,7 @@ from aapl_lib.features import leakage
 from aapl_lib.features.build import TARGET
 from aapl_lib.features.leakage import LeakageError
 from aapl_lib.modeling import training as modeling
-from aapl_lib.pipeline import config
+from aapl_lib.pipeline import parameters
 from helpers import sample_frame
 
 
@@ -74,7 +74,7 @@ def split_and_model(built):
 
 def _train(split: modeling.Split, names: list[str]):
     """Fit the project's ridge candidate on the split's training rows (defaults for every parameter)."""
-    return modeling.train_model(split, names, "ridge", config.defaults())
+    return modeling.train_model(split, names, "ridge", parameters.defaults())
 
 
 def test_chronology_passes_for_the_pipelines_split_and_model(built, split_and_model):

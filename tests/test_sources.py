@@ -17,6 +17,7 @@ import yfinance.shared
 
 from aapl_lib.data import ingestion, sources
 from aapl_lib.errors import DataSourceError, TransientSourceError
+from aapl_lib.pipeline.parameters import SAMPLE_RANGE
 
 START, END = "2012-01-03", "2012-02-29"
 PRICES = ["open", "high", "low", "close", "volume"]
@@ -326,10 +327,10 @@ def test_sample_range_matches_what_bokeh_sampledata_holds():
     from bokeh_sampledata import stocks
 
     tickers = _sample_tickers(stocks)
-    assert tickers == sorted(sources.SAMPLE_RANGE)
+    assert tickers == sorted(SAMPLE_RANGE)
     for ticker in tickers:
         dates = pd.to_datetime(pd.Series(getattr(stocks, ticker)["date"]))
-        first, last = sources.SAMPLE_RANGE[ticker]
+        first, last = SAMPLE_RANGE[ticker]
         assert (dates.min(), dates.max()) == (pd.Timestamp(first), pd.Timestamp(last)), ticker
 
 

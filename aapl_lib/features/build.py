@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from aapl_lib.errors import DataQualityError, PipelineError
-from aapl_lib.pipeline.config import default
+from aapl_lib.pipeline.parameters import default
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         params = dict(FEATURE_DEFAULTS)
         if args.config:
-            from aapl_lib.pipeline.config import defaults, load_params_file, validate_params
+            from aapl_lib.pipeline.config import load_params_file, validate_params
+            from aapl_lib.pipeline.parameters import defaults
 
             merged = {**defaults(), **load_params_file(args.config)}
             params = feature_params(validate_params(merged))

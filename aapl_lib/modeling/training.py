@@ -21,7 +21,7 @@ from aapl_lib.errors import DataQualityError, IntegrityError
 from aapl_lib.features.build import TARGET
 from aapl_lib.io.iorw import atomic_write_bytes, sha256_file
 from aapl_lib.modeling.metrics import regression_metrics
-from aapl_lib.pipeline.config import default
+from aapl_lib.pipeline.parameters import default
 
 HORIZON = 1  # trading days between a feature row and the return it predicts
 

@@ -209,7 +209,7 @@ def analysis_markdown(
     lines += ["## Figures", ""]
     lines += [f"![{title}](../{path})" for path, title in figures(bt["transaction_cost_bps"])]
     lines += ["", "## Data quality", ""]
-    from aapl_lib.data.cleaning import quality_table
+    from aapl_lib.data.quality_report import quality_table
 
     table = quality_table(quality)
     lines += ["| finding | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in table["value"].items()]
@@ -349,7 +349,7 @@ def summary_pdf(
             pdf.ln(2)
     pdf.add_page()
     _heading(pdf, "Data quality")
-    from aapl_lib.data.cleaning import quality_table
+    from aapl_lib.data.quality_report import quality_table
 
     with pdf.table(col_widths=(110, 70), text_align="LEFT") as table:
         table.row(["finding", "value"])
