@@ -30,7 +30,7 @@ from aapl_lib.modeling.metrics import regression_metrics
 from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
 from aapl_lib.pipeline import config, parameters
 from aapl_lib.promotion import gate
-from aapl_lib.reporting import report as reporting
+from aapl_lib.reporting.content import chosen_forecast, forecast_sentences
 from helpers import run_runner, sample_frame, write_classic_yahoo
 
 MODULE = "analyst_features_t10"
@@ -328,13 +328,9 @@ CHAMPION = {**CHALLENGER, "model": "champion", "predicted_return": -0.001, "dire
 )
 def test_the_report_shows_the_champions_forecast_or_labels_the_challengers(decision, champion, label):
     fc = {"challenger": CHALLENGER, "champion": champion, "for_date": "2013-01-02", "last_price_date": "2012-12-31"}
-    chosen, got = reporting.chosen_forecast(
-        fc, {"decision": decision} if decision else None, {"proposal": "awaiting_approval"}
-    )
+    chosen, got = chosen_forecast(fc, {"decision": decision} if decision else None, {"proposal": "awaiting_approval"})
     assert got == label
-    text = reporting.forecast_sentences(
-        fc, {"decision": decision} if decision else None, {"proposal": "awaiting_approval"}
-    )[0]
+    text = forecast_sentences(fc, {"decision": decision} if decision else None, {"proposal": "awaiting_approval"})[0]
     assert f"by the {label}" in text and "2013-01-02" in text and "(2012-12-31)" in text
     shown = "-0.100 %" if chosen is CHAMPION else "0.300 %"
     assert shown in text

@@ -11,8 +11,10 @@ from aapl_lib.errors import DataQualityError, IntegrityError
 from aapl_lib.features.build import TARGET, build_features
 from aapl_lib.modeling import evaluation as ev
 from aapl_lib.modeling import training as modeling
+from aapl_lib.modeling.evaluation_plots import plot_cumulative, plot_predicted_vs_actual, plot_residuals
 from aapl_lib.modeling.metrics import directional_accuracy, regression_metrics
-from aapl_lib.reporting import report as reporting
+from aapl_lib.reporting.markdown import analysis_markdown
+from aapl_lib.reporting.pdf import summary_pdf
 from helpers import sample_frame
 
 HYPER = {
@@ -129,9 +131,9 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     assert fc["champion"]["predicted_return"] == pytest.approx(
         float(champion.predict(feats[names].iloc[[-1]].to_numpy())[0])
     )
-    for plot, name in [(ev.plot_predicted_vs_actual, "a.png"), (ev.plot_residuals, "b.png")]:
+    for plot, name in [(plot_predicted_vs_actual, "a.png"), (plot_residuals, "b.png")]:
         assert plot(preds, tmp_path / "figures" / name, "AAPL").read_bytes()[:4] == b"\x89PNG"
-    ev.plot_cumulative(daily, tmp_path / "figures" / "c.png", "AAPL", 10)
+    plot_cumulative(daily, tmp_path / "figures" / "c.png", "AAPL", 10)
 
     # reporting on the same objects: the PDF's text is real, searchable text
     provenance = {
@@ -162,7 +164,7 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
         "x" * 64,
         None,
     )
-    pdf = reporting.summary_pdf("RUN1", provenance, quality, meta, evaluation, fc, tmp_path, proposal=proposal)
+    pdf = summary_pdf("RUN1", provenance, quality, meta, evaluation, fc, tmp_path, proposal=proposal)
     import io
 
     from pypdf import PdfReader
@@ -172,7 +174,7 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
     assert "held-out period (10 bps per unit of position change)" in text and "no costs" not in text
     assert "in-sample" not in text and "never traded" not in text
     assert f"{100 * metrics['model']['rmse']:.3f} %" in text
-    md = reporting.analysis_markdown("RUN1", provenance, quality, meta, evaluation, fc, proposal=proposal)
+    md = analysis_markdown("RUN1", provenance, quality, meta, evaluation, fc, proposal=proposal)
     assert "| model |" in md and "Caveat" in md and "long_short" in md and "## Approval gate" in md
     assert "| always_up |" in md and "R² OOS" in md and "out-of-sample R²" in md
     sharpe = summary["long_flat"]

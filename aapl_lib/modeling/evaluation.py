@@ -1,26 +1,19 @@
-"""Step 5: the trained model on the held-out period against naive baselines, a trade-on-sign backtest,
-figures, and the next trading day's forecast."""
+"""Step 5: the trained model on the held-out period against naive baselines, a trade-on-sign backtest and the
+next trading day's forecast, with tables to read them (the figures: ``modeling/evaluation_plots.py``)."""
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # headless: the runner and CI have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from aapl_lib.data.trading_calendar import next_trading_day  # noqa: E402
-from aapl_lib.features.build import TARGET  # noqa: E402
-from aapl_lib.formatting import backtest_rows, metrics_frame, pct, pvalue  # noqa: E402
-from aapl_lib.io.iorw import atomic_write_bytes  # noqa: E402
-from aapl_lib.modeling.candidates import BASELINES, baseline_predictions  # noqa: E402
-from aapl_lib.modeling.metrics import R2_DEFINITION, regression_metrics  # noqa: E402, F401 (R2_DEFINITION: for notebooks)
-from aapl_lib.modeling.significance import predictor_tests, sharpe_standard_error  # noqa: E402
+from aapl_lib.data.trading_calendar import next_trading_day
+from aapl_lib.features.build import TARGET
+from aapl_lib.formatting import backtest_rows, metrics_frame, pct, pvalue
+from aapl_lib.modeling.candidates import BASELINES, baseline_predictions
+from aapl_lib.modeling.metrics import R2_DEFINITION, regression_metrics  # noqa: F401 (R2_DEFINITION: for notebooks)
+from aapl_lib.modeling.significance import predictor_tests, sharpe_standard_error
 
 TRADING_DAYS = 252
 
@@ -288,62 +281,3 @@ def forecasts_table(fc: dict[str, Any]) -> pd.DataFrame:
                 ),
             }
     return pd.DataFrame(rows).T
-
-
-def _save(fig, path: str | Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
-
-
-def plot_predicted_vs_actual(predictions: pd.DataFrame, path: str | Path, ticker: str) -> Path:
-    """Time series and scatter of predicted vs actual next-day returns."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
-    ax1.plot(predictions.index, 100 * predictions["actual"], lw=0.7, color="0.6", label="actual")
-    ax1.plot(predictions.index, 100 * predictions["model"], lw=1.0, color="C0", label="model")
-    ax1.set_ylabel("next-day return (%)")
-    ax1.set_title(f"{ticker}: predicted vs actual (held-out period)")
-    ax1.legend(loc="upper left")
-    ax2.scatter(100 * predictions["model"], 100 * predictions["actual"], s=6, alpha=0.5)
-    ax2.axhline(0, color="0.8", lw=0.8)
-    ax2.axvline(0, color="0.8", lw=0.8)
-    ax2.set_xlabel("predicted (%)")
-    ax2.set_ylabel("actual (%)")
-    ax2.set_title("scatter")
-    fig.autofmt_xdate()
-    return _save(fig, path)
-
-
-def plot_residuals(predictions: pd.DataFrame, path: str | Path, ticker: str) -> Path:
-    """Residuals over time and their distribution."""
-    resid = 100 * (predictions["actual"] - predictions["model"])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
-    ax1.plot(resid.index, resid, lw=0.7)
-    ax1.axhline(0, color="0.5", lw=0.8)
-    ax1.set_ylabel("actual - predicted (%)")
-    ax1.set_title(f"{ticker}: residuals")
-    ax2.hist(resid, bins=40)
-    ax2.set_xlabel("residual (%)")
-    ax2.set_title("distribution")
-    fig.autofmt_xdate()
-    return _save(fig, path)
-
-
-def plot_cumulative(daily: pd.DataFrame, path: str | Path, ticker: str, cost_bps: float = 0.0) -> Path:
-    """Growth of 1 for buy-and-hold and for trading on the predicted sign (long/flat and long/short)."""
-    fig, ax = plt.subplots(figsize=(11, 4))
-    labels = {
-        "buy_and_hold": "buy and hold",
-        "long_flat": "long when the model predicts up, else flat",
-        "long_short": "long when up, short when down",
-    }
-    for name, label in labels.items():
-        ax.plot(daily.index, (1 + daily[name]).cumprod(), label=label)
-    ax.set_ylabel("growth of 1")
-    ax.set_title(
-        f"{ticker}: cumulative return on the held-out period (costs {cost_bps:g} bps per unit of position change)"
-    )
-    ax.legend(loc="upper left")
-    fig.autofmt_xdate()
-    return _save(fig, path)

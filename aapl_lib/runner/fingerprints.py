@@ -6,7 +6,7 @@ A task's fingerprint hashes everything its result depends on:
 * its resolved notebook parameters;
 * the sha256 of each input artifact (and of the CSV file for the ``csv`` source);
 * the source of the ``aapl_lib`` modules the notebook imports, followed transitively through their own
-  imports — so editing ``reporting/report.py`` re-runs reporting only, while editing ``io/iorw.py`` re-runs all
+  imports — so editing ``reporting/pdf.py`` re-runs reporting only, while editing ``io/iorw.py`` re-runs all
   (:mod:`aapl_lib.runner.import_closure`);
 * the source of the modules holding the analysts' ``extra_features`` functions (feature engineering);
 * the versions of Python and of the key packages.

@@ -1,0 +1,128 @@
+"""What ``analysis.md`` and ``summary.pdf`` both present: the figures and their captions, the run's key facts,
+the forecast shown after the gate and its sentences, and the leakage guard's verdict as sentences."""
+
+from __future__ import annotations
+
+from aapl_lib.formatting import pct
+
+
+def figures(cost_bps: float) -> list[tuple[str, str]]:
+    """The report's figures and their captions (the backtest caption states the cost it was drawn with)."""
+    return [
+        ("figures/predicted_vs_actual.png", "Predicted vs actual next-day return (held-out period)"),
+        ("figures/residuals.png", "Residuals (held-out period)"),
+        (
+            "figures/cumulative_returns.png",
+            f"Trade-on-sign vs buy-and-hold (held-out period, {cost_bps:g} bps per unit of position change)",
+        ),
+    ]
+
+
+PROMOTED = ("promoted", "approved", "unchanged")
+
+
+def chosen_forecast(forecast: dict, decision: dict | None, proposal: dict | None) -> tuple[dict, str]:
+    """The forecast the report presents and its label: the champion's after the gate (this run's challenger
+    when it was promoted, approved or already the champion; else the registry's champion), or — when there is
+    no champion — the challenger's, labelled as not promoted."""
+    outcome = (decision or {}).get("decision")
+    if outcome in PROMOTED:
+        return forecast["challenger"], f"champion (this run's challenger, {outcome})"
+    if forecast.get("champion"):
+        why = {"kept": "kept by the gate", "rejected": "rejected"}.get(outcome, "awaiting a decision")
+        return forecast["champion"], f"champion (from the registry; this run's challenger: {why})"
+    why = {"kept": "not promoted: kept out by the gate", "rejected": "rejected by a reviewer"}.get(
+        outcome,
+        "not promoted: awaiting a decision"
+        if (proposal or {}).get("proposal") == "awaiting_approval"
+        else "not promoted: no gate decision",
+    )
+    return forecast["challenger"], f"challenger ({why}; there is no champion)"
+
+
+def forecast_sentences(forecast: dict, decision: dict | None, proposal: dict | None) -> list[str]:
+    """The forecast section's text: whose forecast, for which day, from prices up to which day, the caveat."""
+    chosen, label = chosen_forecast(forecast, decision, proposal)
+    if not chosen["available"]:
+        return [f"No forecast for {chosen['for_date']} ({label}): {chosen['reason']}."]
+    band = chosen["band_1rmse"]
+    return [
+        f"Forecast for {chosen['for_date']}, the trading day after the last price row "
+        f"({chosen['last_price_date']}), by the {label}: next-day return {pct(chosen['predicted_return'], 3)} "
+        f"({chosen['direction']}); one held-out RMSE either side: {pct(band[0], 2)} .. {pct(band[1], 2)}.",
+        f"Caveat. {chosen['caveat']} Past relationships between these indicators and returns need not hold "
+        "tomorrow; this is not investment advice.",
+    ]
+
+
+def run_facts(run_id: str, provenance: dict, model_meta: dict, quality: dict) -> list[tuple[str, str]]:
+    """Key facts of the run, in reading order."""
+    split = model_meta["split"]
+    return [
+        ("run", run_id),
+        ("ticker", provenance["ticker"]),
+        ("source", provenance["source"]),
+        (
+            "data window",
+            f"{provenance['window']['first']} .. {provenance['window']['last']} "
+            f"({provenance['rows']} rows, raw sha256 {provenance['sha256'][:12]})",
+        ),
+        ("retrieved at", provenance["retrieved_at"]),
+        (
+            "cleaning",
+            f"{quality['rows_in']} rows in, {quality['rows_out']} out; adjustment: {quality['adjustment']['method']}",
+        ),
+        (
+            "challenger",
+            f"StandardScaler + {model_meta['estimator']} on {len(model_meta['features'])} features "
+            f"(seed {model_meta['random_seed']}), sha256 {model_meta['sha256'][:12]}",
+        ),
+        *_own_features(model_meta),
+        (
+            "training",
+            f"{split['train_window']['first']} .. {split['train_window']['last']} ({split['train_rows']} days)",
+        ),
+        (
+            "test (held out)",
+            f"{split['test_window']['first']} .. {split['test_window']['last']} ({split['test_rows']} days)",
+        ),
+    ]
+
+
+def _own_features(model_meta: dict) -> list[tuple[str, str]]:
+    """A run-facts row naming the analysts' own features and the functions that made them (none: no row)."""
+    by_spec: dict[str, list[str]] = {}
+    for name, source in (model_meta.get("feature_sources") or {}).items():
+        if source != "built-in":
+            by_spec.setdefault(source, []).append(name)
+    if not by_spec:
+        return []
+    return [("own features", "; ".join(f"{', '.join(names)} (from {spec})" for spec, names in by_spec.items()))]
+
+
+def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
+    """The leakage guard's verdict and what it checked, as sentences."""
+    checks = list(leakage.get("checks", []))
+    if model_meta.get("leakage_guard"):
+        checks.append(model_meta["leakage_guard"])
+    passed = all(c["passed"] for c in checks)
+    lines = [f"leakage guard: {'passed' if passed else 'FAILED'}"]
+    for c in checks:
+        if c["check"] == "truncation invariance":
+            what = (
+                f"{c['features_checked']} features recomputed on prices cut after {', '.join(c['cut_dates'])} "
+                "equal the full computation on every day up to the cut (values, and present on the same days)"
+            )
+        elif c["check"].startswith("no feature"):
+            what = (
+                f"none of {c['features_checked']} features equals or tracks (|correlation| > "
+                f"{c['correlation_limit']}) the target or the return 1-5 days ahead"
+            )
+        else:
+            what = (
+                f"last training day {c['last_train_day']} before first test day {c['first_test_day']} with "
+                f"{c['gap_rows']} row(s) between (horizon {c['horizon']}); scaler fitted on training rows only: "
+                f"{'yes' if c['scaler_fitted_on_training_rows_only'] else 'NO'}"
+            )
+        lines.append(f"{c['check']}: {'passed' if c['passed'] else 'FAILED'} - {what}")
+    return lines

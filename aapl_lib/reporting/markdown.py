@@ -1,0 +1,129 @@
+"""``analysis.md``: the run's report as Markdown for reading in a repository, and the escaping that makes it
+inert — untrusted text (an approver's name or note, values from a CSV) never becomes markup where the report
+is rendered as HTML."""
+
+from __future__ import annotations
+
+from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
+from aapl_lib.reporting.content import figures, forecast_sentences, leakage_lines, run_facts
+
+
+def _md_table(rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + [
+        "| " + " | ".join(r) + " |" for r in rows[1:]
+    ]
+
+
+def analysis_markdown(
+    run_id: str,
+    provenance: dict,
+    quality: dict,
+    model_meta: dict,
+    evaluation: dict,
+    forecast: dict,
+    leakage: dict | None = None,
+    walk_forward: dict | None = None,
+    proposal: dict | None = None,
+    decision: dict | None = None,
+) -> str:
+    """The report as Markdown (figure links are relative to the ``reports/`` folder)."""
+    from aapl_lib.promotion.gate import checks_rows, describe
+
+    lines = [f"# {provenance['ticker']} next-day return: analysis of run {run_id}", ""]
+    lines += ["## Run facts", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in run_facts(run_id, provenance, model_meta, quality)]
+    plausible = evaluation.get("plausibility") or {}
+    if plausible.get("implausible"):
+        lines += [
+            "",
+            "> **IMPLAUSIBLE — too good to be true for daily returns:** "
+            + "; ".join(plausible["reasons"])
+            + ". This almost always means a feature uses information from after the day it describes. "
+            "The gate never promotes such a model automatically.",
+        ]
+    lines += ["", "## Does the model beat doing nothing?", "", evaluation["verdict"], ""]
+    lines += [
+        f"Held-out period {evaluation['test_window']['first']} .. {evaluation['test_window']['last']}; "
+        f"challenger: {evaluation.get('challenger', model_meta['estimator'])}; champion: "
+        + (
+            "none yet"
+            if not evaluation.get("champion")
+            else f"{evaluation['champion']['estimator']} from run {evaluation['champion']['run_id']}"
+        )
+        + ".",
+        "",
+    ]
+    lines += _md_table(metrics_rows(evaluation["metrics"]))
+    lines += [
+        "",
+        "Baselines: " + "; ".join(f"`{k}` {v}" for k, v in evaluation["baselines"].items()) + ". " + METRICS_NOTE,
+        "",
+    ]
+    if walk_forward:
+        lines += [
+            "## Walk-forward comparison (training period)",
+            "",
+            f"{len(walk_forward['folds'])} expanding-window folds, gap {walk_forward['gap_rows']} day; the "
+            f"challenger is the candidate with the lowest pooled RMSE: **{walk_forward['challenger']}**.",
+            "",
+        ]
+        lines += _md_table(metrics_rows(walk_forward["pooled"])) + [""]
+    if proposal is not None:
+        shown = decision and {**decision, **{k: _md_literal(decision.get(k) or "") for k in ("by", "note")}}
+        lines += ["## Approval gate", "", f"**{describe(shown, proposal)}**", ""]
+        lines += _md_table(checks_rows(proposal)) + [""]
+    bt = evaluation["backtest"]
+    lines += [
+        "## Trade-on-sign backtest (held-out period)",
+        "",
+        f"Transaction cost {bt['transaction_cost_bps']:g} bps per unit of position change. Caveat: {bt['caveat']}.",
+        "",
+    ]
+    lines += _md_table(backtest_rows(bt)) + [""]
+    lines += ["## Figures", ""]
+    lines += [f"![{title}](../{path})" for path, title in figures(bt["transaction_cost_bps"])]
+    lines += ["", "## Data quality", ""]
+    from aapl_lib.data.quality_report import quality_table
+
+    table = quality_table(quality)
+    lines += ["| finding | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in table["value"].items()]
+    if quality.get("checks"):
+        lines += ["", "| threshold check | value | limit | status |", "|---|---|---|---|"]
+        lines += [
+            f"| {c['check']} | {c['value']:g}{c['unit']} | {c['limit']:g}{c['unit']} | {c['status']} |"
+            for c in quality["checks"]
+        ]
+    if leakage is not None:
+        guard = leakage_lines(leakage, model_meta)
+        lines += ["", "## Leakage guard", "", f"**{guard[0]}**", ""] + [f"- {g}" for g in guard[1:]]
+    text = forecast_sentences(forecast, decision, proposal)
+    lines += ["", "## Forecast", "", text[0], ""] + (
+        [f"**{text[1].split('. ', 1)[0]}.** {text[1].split('. ', 1)[1]}", ""] if len(text) > 1 else []
+    )
+    return "\n".join(lines)
+
+
+def _md_literal(text: str) -> str:
+    """A person's free text (an approver's name or note) as literal Markdown: one line, with the characters
+    that make emphasis, code, tables or headings escaped."""
+    line = " ".join(str(text).split())
+    return "".join("\\" + ch if ch in "\\`*_{}()#+-.!|~>" else ch for ch in line)
+
+
+def as_plain_text(markdown: str) -> str:
+    """The report with everything that could become markup in a renderer turned into text: ``&`` and ``<`` as
+    entities (no HTML element can start), ``[`` and ``]`` escaped except on the report's own figure lines (no
+    link can be formed). Untrusted strings — an approver's name or note, values from a CSV — reach the
+    report, and the report is rendered as HTML in notebook 06, its HTML twins and the run browser."""
+    out = []
+    for line in markdown.splitlines():
+        line = line.replace("&", "&amp;").replace("<", "&lt;")
+        if not (line.startswith("![") and line.endswith(".png)") and "](../figures/" in line):
+            line = line.replace("[", "\\[").replace("]", "\\]")
+        out.append(line)
+    return "\n".join(out)
+
+
+def without_images(markdown: str) -> str:
+    """The Markdown without its image lines (for showing it inside a notebook, which shows figures itself)."""
+    return "\n".join(line for line in markdown.splitlines() if not line.startswith("!["))
