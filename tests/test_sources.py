@@ -569,3 +569,11 @@ def test_fetch_prices_csv_records_layout_and_checksum(tmp_path, base):
     assert details["csv_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert details["layout"]["extra_columns"] == ["Daily_Return", "Extreme_Event"]
     assert provenance["window"]["first"] == "2012-02-01" and provenance["rows"] == len(frame) == 20
+
+
+def test_every_source_parameter_value_has_a_loader_in_the_registry():
+    from aapl_lib.pipeline.parameters import SOURCES
+
+    assert tuple(sources.LOADERS) == SOURCES
+    with pytest.raises(DataSourceError, match="unknown source 'ftp'"):
+        sources.fetch({"source": "ftp", "ticker": "AAPL", "start": START, "end": END})

@@ -14,20 +14,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
+from aapl_lib.data.sources import csv_file, sample, yahoo
 from aapl_lib.data.sources.csv_file import file_window, load_csv, read_price_csv
 from aapl_lib.data.sources.sample import load_sample, sample_version
 from aapl_lib.data.sources.yahoo import download_yfinance, flatten_yfinance_frame, yfinance_version
+from aapl_lib.errors import DataSourceError
 
-# Every value of the ``source`` parameter (aapl_lib.pipeline.parameters.SOURCES) -> the function that loads it.
-LOADERS: dict[str, Callable[..., Any]] = {
-    "sample": load_sample,
-    "yfinance": download_yfinance,
-    "csv": load_csv,
+Fetch = Callable[[dict[str, Any]], tuple[pd.DataFrame, dict[str, Any]]]
+
+# Every value of the ``source`` parameter (aapl_lib.pipeline.parameters.SOURCES) -> its ``fetch(params)``,
+# which returns the raw frame and the source's own provenance details.
+LOADERS: dict[str, Fetch] = {
+    "sample": sample.fetch,
+    "yfinance": yahoo.fetch,
+    "csv": csv_file.fetch,
 }
+
+
+def fetch(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The raw frame of ``params["source"]`` and its provenance details."""
+    loader = LOADERS.get(params["source"])
+    if loader is None:  # validated earlier; kept for direct callers
+        raise DataSourceError(f"unknown source {params['source']!r}: use {', '.join(LOADERS)}")
+    return loader(params)
+
 
 __all__ = [
     "LOADERS",
     "download_yfinance",
+    "fetch",
     "file_window",
     "flatten_yfinance_frame",
     "load_csv",

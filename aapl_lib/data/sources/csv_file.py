@@ -11,6 +11,7 @@ import pandas as pd
 
 from aapl_lib.data.sources.raw_frame import ALIASES, OPTIONAL_COLUMNS, PRICE_COLUMNS, norm, restrict
 from aapl_lib.errors import DataSourceError
+from aapl_lib.io.iorw import sha256_file
 
 
 def _sniff_delimiter(head: str) -> str:
@@ -235,3 +236,19 @@ def load_csv(path: str | Path, ticker: str, start: str, end: str) -> tuple[pd.Da
             f"{path} has no rows in {start}..{end} (it covers {file_window(frame)}): change -p start/-p end"
         )
     return window, layout
+
+
+def fetch(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The registry's entry: ``params``' window of ``csv_path`` and what provenance records about it."""
+    frame, layout = load_csv(params["csv_path"], params["ticker"], params["start"], params["end"])
+    return frame, {
+        "csv_path": params["csv_path"],
+        "csv_sha256": sha256_file(params["csv_path"]),
+        "layout": layout,
+        "prices_adjusted": "unknown",
+        "adjustment_note": (
+            "adj_close given: cleaning adjusts OHLC by adj_close/close"
+            if "adj_close" in frame.columns
+            else "no adjusted close: cleaning detects split-sized jumps"
+        ),
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from aapl_lib.data.sources.raw_frame import PRICE_COLUMNS, restrict
@@ -37,3 +39,16 @@ def sample_version() -> str:
     from importlib.metadata import version
 
     return version("bokeh_sampledata")
+
+
+def fetch(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The registry's entry: ``params``' window of the sample and what provenance records about it."""
+    frame = load_sample(params["ticker"], params["start"], params["end"])
+    return frame, {
+        "package": "bokeh_sampledata",
+        "package_version": sample_version(),
+        "origin": "Quandl WIKI prices (public domain)",
+        "prices_adjusted": False,
+        "adjustment_note": "open/high/low/close/volume unadjusted; adj_close split- and "
+        "dividend-adjusted by the source",
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -97,7 +98,7 @@ def download_yfinance(
 
 def _log_retry(state: RetryCallState) -> None:
     delay = state.next_action.sleep if state.next_action else 0.0
-    log.warning(
+    log.warning(  # each attempt logged with its delay
         "yfinance attempt %d failed (%s); retrying in %.2f s",
         state.attempt_number,
         state.outcome.exception() if state.outcome else "?",
@@ -175,3 +176,32 @@ def yfinance_version() -> str:
     from importlib.metadata import version
 
     return version("yfinance")
+
+
+def fetch(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The registry's entry: ``params``' window from Yahoo, with the failed attempts in the provenance."""
+    attempts: list[dict[str, Any]] = []
+
+    def record(state: RetryCallState) -> None:
+        delay = state.next_action.sleep if state.next_action else 0.0
+        error = state.outcome.exception() if state.outcome else None
+        attempts.append({"attempt": state.attempt_number, "error": str(error), "delay_s": round(delay, 3)})
+        _log_retry(state)
+
+    frame = download_yfinance(
+        params["ticker"],
+        params["start"],
+        params["end"],
+        attempts=params["download_retries"],
+        wait_seconds=params["retry_wait_seconds"],
+        max_wait_seconds=params["retry_max_wait_seconds"],
+        on_retry=record,
+    )
+    return frame, {
+        "package": "yfinance",
+        "package_version": yfinance_version(),
+        "call": "yfinance.download(auto_adjust=False, actions=False, interval='1d')",
+        "prices_adjusted": False,
+        "adjustment_note": "close is split-adjusted by Yahoo; adj_close is split- and dividend-adjusted",
+        "failed_attempts": attempts,
+    }
