@@ -196,14 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return _finish(result)
         if args.command in ("approve", "reject"):
-            from aapl_lib.runner.orchestration import decide
+            from aapl_lib.runner.approval import decide
 
             print(
                 decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs)
             )
             return Exit.OK
         if args.command == "compare":
-            from aapl_lib.runner.orchestration import find_run
+            from aapl_lib.store.runs import find_run
             from aapl_lib.views.compare import compare_runs, format_text
 
             run_a, run_b = find_run(outputs, args.run_a), find_run(outputs, args.run_b)
@@ -291,7 +291,7 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         )
     from_run = None
     if args.from_run:
-        from aapl_lib.runner.orchestration import find_run
+        from aapl_lib.store.runs import find_run
 
         from_run = find_run(outputs, args.from_run)
     from aapl_lib.runner.orchestration import run_pipeline
@@ -379,8 +379,8 @@ def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | No
 
 def _newest_unfinished_batch(outputs: Path) -> str | None:
     """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
-    from aapl_lib.runner.orchestration import find_resumable
     from aapl_lib.store.manifest import BATCH_UNFINISHED, list_batches
+    from aapl_lib.store.runs import find_resumable
 
     batch = next((b for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), None)
     if batch is None:
@@ -395,7 +395,7 @@ def _newest_unfinished_batch(outputs: Path) -> str | None:
 
 def _resume_batch(args, root: Path, outputs: Path) -> int:
     from aapl_lib.io.iorw import read_json
-    from aapl_lib.runner.orchestration import unfinished_batch_run
+    from aapl_lib.store.runs import unfinished_batch_run
 
     manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
     per_ticker = {}
@@ -445,8 +445,8 @@ def _dag(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.runner.orchestration import describe_run, find_run
     from aapl_lib.store.manifest import as_read, load
+    from aapl_lib.store.runs import describe_run, find_run
 
     run_dir = find_run(outputs, args.run_id)
     rows = describe_run(run_dir)
@@ -468,7 +468,7 @@ def _status(args: argparse.Namespace, outputs: Path) -> int:
 
 
 def _list(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.runner.orchestration import list_runs
+    from aapl_lib.store.runs import list_runs
 
     rows = list_runs(outputs)
     if args.json:

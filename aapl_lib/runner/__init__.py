@@ -1,2 +1,5 @@
-"""Running the notebooks: the loop (``orchestration``), fingerprints and their import closure, kernels
-(``kernel_launcher``), ``hooks`` and many tickers at once (``batch``)."""
+"""Running the notebooks: the loop (``orchestration``) and its parts — what to do with each task
+(``planning``), the approval gate (``approval``), one task executed (``task``) in its kernel (``kernels``,
+``kernel_launcher``), signals (``interrupts``), how a run ends (``finish``), the run's options (``options``),
+log lines (``run_logs``), the browser rebuilt (``browser_refresh``) —, fingerprints and their import
+closure (``fingerprints``, ``import_closure``), ``hooks`` and many tickers at once (``batch``)."""
