@@ -79,8 +79,8 @@ def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | No
 
 def newest_unfinished_batch(outputs: Path) -> str | None:
     """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
-    from aapl_lib.runner.orchestration import find_resumable
     from aapl_lib.store.manifest import BATCH_UNFINISHED, list_batches
+    from aapl_lib.store.runs import find_resumable
 
     batch = next((b for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), None)
     if batch is None:
@@ -95,7 +95,7 @@ def newest_unfinished_batch(outputs: Path) -> str | None:
 
 def resume_batch(args, root: Path, outputs: Path) -> int:
     from aapl_lib.io.iorw import read_json
-    from aapl_lib.runner.orchestration import unfinished_batch_run
+    from aapl_lib.store.runs import unfinished_batch_run
 
     manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
     per_ticker = {}

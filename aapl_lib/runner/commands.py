@@ -47,7 +47,7 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         )
     from_run = None
     if args.from_run:
-        from aapl_lib.runner.orchestration import find_run
+        from aapl_lib.store.runs import find_run
 
         from_run = find_run(outputs, args.from_run)
     from aapl_lib.runner.orchestration import run_pipeline
@@ -88,7 +88,7 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
 def decide_command(args: argparse.Namespace, outputs: Path) -> int:
     """``approve`` or ``reject``: record the decision on a run awaiting approval."""
-    from aapl_lib.runner.orchestration import decide
+    from aapl_lib.runner.approval import decide
 
     print(decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs))
     return Exit.OK
@@ -96,7 +96,7 @@ def decide_command(args: argparse.Namespace, outputs: Path) -> int:
 
 def compare_command(args: argparse.Namespace, outputs: Path) -> int:
     """Print the differences of two runs and build their compare page."""
-    from aapl_lib.runner.orchestration import find_run
+    from aapl_lib.store.runs import find_run
     from aapl_lib.views.compare import compare_runs, format_text
 
     run_a, run_b = find_run(outputs, args.run_a), find_run(outputs, args.run_b)
@@ -145,8 +145,8 @@ def browse_command(outputs: Path) -> int:
 
 
 def status_command(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.runner.orchestration import describe_run, find_run
     from aapl_lib.store.manifest import as_read, load
+    from aapl_lib.store.runs import describe_run, find_run
 
     run_dir = find_run(outputs, args.run_id)
     rows = describe_run(run_dir)
@@ -168,7 +168,7 @@ def status_command(args: argparse.Namespace, outputs: Path) -> int:
 
 
 def list_command(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.runner.orchestration import list_runs
+    from aapl_lib.store.runs import list_runs
 
     rows = list_runs(outputs)
     if args.json:

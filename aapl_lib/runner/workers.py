@@ -39,7 +39,8 @@ def run_ticker(
     os.environ["AAPL_OUTPUTS_DIR"] = outputs_dir
     from aapl_lib.errors import PipelineError
     from aapl_lib.io.locks import LockBusyError
-    from aapl_lib.runner.orchestration import resume_run, run_pipeline, unfinished_batch_run
+    from aapl_lib.runner.orchestration import resume_run, run_pipeline
+    from aapl_lib.store.runs import unfinished_batch_run
 
     if resume_run_id is None and batch_id is not None:
         found = unfinished_batch_run(Path(outputs_dir), batch_id, ticker)

@@ -1,0 +1,26 @@
+"""The options of a run (how to run, not what: that is the params), read by the loop, the planning, the
+approval gate and one task's execution."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aapl_lib.store.reuse_cache import ReuseCache
+
+
+@dataclass
+class RunOptions:
+    """How to run (not what: that is the params)."""
+
+    outputs_dir: Path
+    notebooks_dir: Path
+    project: Path | None = None
+    log_level: str = "INFO"
+    force: bool = False
+    force_tasks: tuple[str, ...] = ()
+    progress: Callable[[str], None] = print
+    today: dt.date | None = None
+    _cache: ReuseCache | None = field(default=None, repr=False)

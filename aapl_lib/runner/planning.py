@@ -1,0 +1,121 @@
+"""What a run does with each task before executing it: the earlier run whose outputs stand in for the tasks
+before ``--start-task``, whether a finished task's files still match its record, whether a task may be reused
+from the cache (never in a live download window) and, when it runs, why; a reused task's files linked in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from aapl_lib.errors import ParameterError, PipelineError
+from aapl_lib.pipeline.states import DONE, State
+from aapl_lib.pipeline.tasks import TASKS, TaskSpec, producer_of
+from aapl_lib.runner.fingerprints import explain_difference
+from aapl_lib.runner.options import RunOptions
+from aapl_lib.store import layout
+from aapl_lib.store import manifest as mf
+from aapl_lib.store.reuse_cache import copy_artifact
+
+
+def artifact_mismatch(run_dir: Path, record: dict[str, Any]) -> str | None:
+    """The first artifact of a finished task that is missing or differs from its recorded sha256."""
+    for rel, info in (record.get("artifacts") or {}).items():
+        path = run_dir / rel
+        if not path.is_file():
+            return f"{rel} is missing"
+        if mf.sha256_file(path) != info["sha256"]:
+            return f"{rel} no longer matches the sha256 recorded in the manifest"
+    return None
+
+
+def live_window(task: TaskSpec, params: dict[str, Any], today: dt.date) -> bool:
+    return task.name == "data_ingestion" and params["source"] == "yfinance" and params["end"] >= today.isoformat()
+
+
+# ------------------------------------------------------------------------------------------ upstream copy
+def plan_upstream(
+    tasks: list[TaskSpec], params: dict, run_dir: Path, outputs_dir: Path, from_run: Path | None
+) -> tuple[Path | None, list[TaskSpec], dict]:
+    """For a run that starts after task 1: the earlier run whose outputs can stand in for the tasks before
+    it — ``from_run``, else the newest run where those tasks finished with the same values of their params
+    and files that still match their sha256. Raises ParameterError when there is none."""
+    first = tasks[0]
+    upstream = list(TASKS[: [t.name for t in TASKS].index(first.name)])
+    if not upstream:
+        return None, [], {}
+    if all((run_dir / rel).is_file() for t in upstream for rel in t.outputs):
+        return None, upstream, {}
+    producer = producer_of(first.inputs[0]) if first.inputs else upstream[-1]
+    candidates = [from_run] if from_run else layout.run_folders(outputs_dir)
+    if not candidates:
+        raise ParameterError(
+            f"--start-task {first.name} needs the outputs of {producer.name}, and no earlier "
+            f"run has them: run python runner.py --end-task {producer.name} first"
+        )
+    first_problem = None
+    for base in candidates:
+        try:
+            base_manifest = mf.load(base)
+        except PipelineError as exc:  # a damaged record cannot vouch for its files
+            first_problem = first_problem or f"run {base.name}: {exc}"
+            continue
+        problem = _upstream_problem(base, base_manifest, upstream, params)
+        if problem is None:
+            return base, upstream, base_manifest
+        first_problem = first_problem or f"run {base.name}: {problem}"
+    raise ParameterError(
+        f"--start-task {first.name}: no earlier run can supply the outputs of "
+        f"{producer.name} (newest checked, {first_problem}); run python runner.py --end-task "
+        f"{producer.name} with these parameters first"
+    )
+
+
+def _upstream_problem(base: Path, base_manifest: dict, upstream: list[TaskSpec], params: dict) -> str | None:
+    for t in upstream:
+        state = base_manifest["tasks"].get(t.name, {})
+        if state.get("status") not in DONE:
+            return f"{t.name} did not finish there"
+        changed = [p for p in t.params if base_manifest["params"].get(p) != params.get(p)]
+        if changed:
+            return f"{t.name} ran with other values of {', '.join(changed)}"
+        mismatch = artifact_mismatch(base, state)
+        if mismatch:
+            return f"{t.name}: {mismatch}"
+    return None
+
+
+def why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOptions, stale: bool, live: bool) -> str:
+    if stale:
+        return "an earlier task was redone"
+    if opts.force or task.name in opts.force_tasks:
+        return "forced"
+    if live:
+        return "live download window reaches today"
+    old = (previous or {}).get("tasks", {}).get(task.name, {}).get("fingerprint_parts")
+    if not old:
+        return "first run of this task"
+    changed = explain_difference(old, record["fingerprint_parts"])
+    return f"changed: {changed}" if changed != "nothing" else "no reusable result in the cache"
+
+
+def reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir: Path) -> None:
+    source = layout.run_dir(outputs_dir, entry["run_id"])
+    for rel in entry["artifacts"]:
+        copy_artifact(source / rel, run_dir / rel)
+    for key in ("notebook", "html", "report_html"):
+        rel = entry.get(key)
+        if rel and (source / rel).is_file():
+            copy_artifact(source / rel, run_dir / rel)
+    record.update(
+        status=State.REUSED,
+        reused_from=entry["run_id"],
+        duration_s=0.0,
+        original_duration_s=entry.get("duration_s"),
+        executed_notebook=entry.get("notebook"),
+        html=entry.get("html"),
+        report_html=entry.get("report_html"),
+        scraps=entry.get("scraps", {}),
+        artifacts=mf.artifact_records(run_dir, task.outputs),
+        ended_at=mf.utc_now(),
+    )
