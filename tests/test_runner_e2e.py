@@ -255,3 +255,20 @@ def test_source_yfinance_through_the_runner_and_a_live_window_is_never_reused(tm
         env=env,
     )
     assert unknown.returncode == 1 and "DataSourceError: yfinance returned no prices for ZZZZQ" in unknown.stderr
+
+
+def test_kernels_import_the_aapl_lib_the_runner_fingerprinted_not_an_installed_copy(tmp_path):
+    """A copy of the project run without PYTHONPATH: its notebooks' kernels still import the copy's aapl_lib
+    (the code whose hash is in the fingerprints), not the checkout installed in the interpreter."""
+    from helpers import Project
+
+    project = Project(tmp_path / "copy")
+    project.add_cell(
+        "01_data_ingestion.ipynb",
+        "import aapl_lib, pathlib\n"
+        "assert pathlib.Path(aapl_lib.__file__).resolve().is_relative_to(pathlib.Path.cwd().resolve().parent), "
+        "aapl_lib.__file__",
+    )
+    project.env = {k: v for k, v in project.env.items() if k != "PYTHONPATH"}
+    proc = project.run(*WINDOW, "--end-task", "data_ingestion")
+    assert proc.returncode == 0, proc.stderr

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from aapl_lib.runner.import_closure import PACKAGE_DIR
+
 
 def same_interpreter_kernel_manager(stderr_path: Path | None = None, on_start: Callable[[int], None] | None = None):
     """A kernel manager class that starts ipykernel with the runner's own interpreter, whatever ``python3``
@@ -44,6 +46,13 @@ def same_interpreter_kernel_manager(stderr_path: Path | None = None, on_start: C
                         "-f",
                         "{connection_file}",
                     ],
+                    # the kernel imports the aapl_lib this runner fingerprinted, not another copy installed in
+                    # the interpreter (an editable install of a different checkout)
+                    env={
+                        "PYTHONPATH": os.pathsep.join(
+                            filter(None, [str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH")])
+                        )
+                    },
                     display_name="Python 3 (ipykernel)",
                     language="python",
                     resource_dir="",
