@@ -190,13 +190,17 @@ class Project:
 
 
 def kernels_under(project_root: Path) -> list[str]:
-    """Live kernels started by any runner of the project copy at ``project_root`` (their PYTHONPATH names it)."""
+    """Live kernels, their launchers and warm processes (whose forks are kernels too) started by any runner of
+    the project copy at ``project_root`` (their PYTHONPATH names it)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             if (
                 proc.name.isdigit()
-                and b"aapl_lib.runner.kernel_launcher" in (proc / "cmdline").read_bytes()
+                and any(
+                    name in (proc / "cmdline").read_bytes()
+                    for name in (b"aapl_lib.runner.kernel_launcher", b"aapl_lib.runner.kernel_zygote")
+                )
                 and str(project_root).encode() in (proc / "environ").read_bytes()
                 and "zombie" not in (proc / "status").read_text()
             ):

@@ -179,6 +179,12 @@ PARAMETERS: dict[str, Param] = {
         Param("cell_timeout_seconds", "int", 600, "per-cell execution timeout", low=1, high=86400),
         Param("task_timeout_seconds", "int", 1800, "wall-clock limit of one notebook", low=1, high=86400),
         Param(
+            "warm_kernels",
+            "bool",
+            True,
+            "fork each notebook's fresh kernel from a process that imported the stack once (false: cold starts)",
+        ),
+        Param(
             "task_retries",
             "task_map",
             {"data_ingestion": 2},

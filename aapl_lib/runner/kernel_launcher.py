@@ -1,17 +1,29 @@
-"""``python -m aapl_lib.runner.kernel_launcher PARENT_PID -f CONNECTION_FILE``: ipykernel, ending with its runner.
+"""A notebook's kernel, ending with its runner:
+``python -m aapl_lib.runner.kernel_launcher PARENT_PID START_FILE [--zygote SOCKET] -f CONNECTION_FILE``.
 
 jupyter_client starts each notebook's kernel in a session of its own, so when the runner is killed outright
 (``kill -9``, the OOM killer) nothing stops the kernel: it would run on as an orphan, holding memory and
 maybe writing into the run folder. This launcher starts a watcher thread that ends the kernel as soon as its
-parent process — the runner that started it — is gone, then hands over to ipykernel's own launcher.
+parent process — the runner that started it — is gone.
+
+With ``--zygote`` it first asks the warm process (:mod:`aapl_lib.runner.kernel_zygote`) to fork the kernel,
+hands it this process's stdin/stdout/stderr, working folder and environment, passes on the signals
+jupyter_client sends (interrupt, terminate) and lives exactly as long as that kernel. When the warm process
+cannot serve (gone, not ready, another environment), it hands over to ipykernel's own launcher here: an
+ordinary kernel start. Either way it writes ``START_FILE`` (JSON) saying which it was and the kernel's pid.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
 import sys
 import threading
 import time
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
@@ -21,10 +33,66 @@ def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
         time.sleep(interval)
 
 
+def _write_start(path: str, record: dict) -> None:
+    with open(path + ".part", "w", encoding="utf-8") as out:
+        json.dump(record, out)
+    os.replace(path + ".part", path)
+
+
+def _forked_kernel(zygote: str, argv: list[str]) -> tuple[socket.socket | None, int | str]:
+    """A kernel forked by the warm process and the connection that ties it to this launcher, or why not."""
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn.settimeout(30)
+        conn.connect(zygote)
+        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+        socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+        answer = json.loads(conn.recv(4096) or b'{"error": "the warm process closed the connection"}')
+    except (OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if "pid" not in answer:
+        conn.close()
+        return None, str(answer.get("error"))
+    conn.settimeout(None)
+    return conn, int(answer["pid"])
+
+
+def _serve_as_forked(conn: socket.socket, pid: int) -> None:
+    """Stand in for the forked kernel until it ends: forward signals, then exit."""
+
+    def forward(signum, _frame) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in FORWARDED:
+        signal.signal(signum, forward)
+    try:
+        while conn.recv(16):  # the kernel holds the other end: end-of-file when it exits
+            pass
+    except OSError:
+        pass
+    os._exit(0)
+
+
 def main() -> None:
-    """Start the watcher, then run ipykernel exactly as ``ipykernel_launcher`` does."""
-    parent_pid = int(sys.argv.pop(1))
+    """Start the watcher; fork a warm kernel when asked and possible, else run ipykernel as
+    ``ipykernel_launcher`` does."""
+    parent_pid, start_file = int(sys.argv.pop(1)), sys.argv.pop(1)
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
+    zygote = None
+    if len(sys.argv) > 2 and sys.argv[1] == "--zygote":
+        zygote = sys.argv[2]
+        del sys.argv[1:3]
+    reason = "warm kernels are off"
+    if zygote:
+        conn, outcome = _forked_kernel(zygote, sys.argv[1:])
+        if conn is not None:
+            _write_start(start_file, {"start": "fork", "pid": outcome, "launcher_pid": os.getpid()})
+            _serve_as_forked(conn, int(outcome))
+        reason = f"the warm process could not fork it ({outcome})"
+    _write_start(start_file, {"start": "cold", "pid": os.getpid(), "reason": reason})
     if sys.path and sys.path[0] in ("", os.getcwd()):  # as ipykernel_launcher: cwd off the path while loading
         del sys.path[0]
     from ipykernel import kernelapp

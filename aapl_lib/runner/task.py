@@ -17,7 +17,7 @@ from typing import Any
 from aapl_lib.io.logs import file_handler
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
-from aapl_lib.runner.kernels import KERNEL_STARTS, kernel_failed_to_start, same_interpreter_kernel_manager
+from aapl_lib.runner.kernels import KERNEL_STARTS, KernelStart, kernel_failed_to_start, same_interpreter_kernel_manager
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.store import layout
@@ -83,7 +83,7 @@ def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: 
 
     def attempt() -> None:
         for start in range(1, KERNEL_STARTS + 1):
-            error, timed_out = _execute_notebook(task, params, run_dir, opts)
+            error, timed_out = _execute_notebook(task, params, run_dir, opts, record)
             if error is None or not kernel_failed_to_start(error) or start == KERNEL_STARTS:
                 break
             # no cell ran: starting the kernel again is always safe, whatever the task's retry policy
@@ -171,9 +171,10 @@ def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: 
 
 
 def _execute_notebook(
-    task: TaskSpec, params: dict, run_dir: Path, opts: RunOptions
+    task: TaskSpec, params: dict, run_dir: Path, opts: RunOptions, record: dict
 ) -> tuple[BaseException | None, bool]:
-    """One papermill execution, with the cell timeout and a wall-clock watchdog that stops the kernel."""
+    """One papermill execution, with the cell timeout and a wall-clock watchdog that stops the kernel; how
+    the kernel started goes into ``record["kernel"]`` and the task's log."""
     import papermill as pm
 
     executed = run_dir / "notebooks" / task.notebook
@@ -184,20 +185,22 @@ def _execute_notebook(
     pm_logger.addHandler(handler)
     pm_logger.setLevel(logging.INFO)
     state: dict[str, Any] = {}
+    start = KernelStart(warm=bool(params.get("warm_kernels", True)))
 
-    def stop_kernel() -> None:
-        state["fired"] = True
-        if state.get("pid"):
+    def kill_kernel() -> None:
+        for pid in start.pids():
             try:
-                os.kill(state["pid"], signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
+    def stop_kernel() -> None:
+        state["fired"] = True
+        kill_kernel()
+
     watchdog = threading.Timer(params["task_timeout_seconds"], stop_kernel)
     watchdog.daemon = True
-    kernel_manager = same_interpreter_kernel_manager(
-        layout.task_log(run_dir, "kernel_stderr"), on_start=lambda pid: state.__setitem__("pid", pid)
-    )
+    kernel_manager = same_interpreter_kernel_manager(layout.task_log(run_dir, "kernel_stderr"), start=start)
     error: BaseException | None = None
     try:
         watchdog.start()
@@ -216,20 +219,27 @@ def _execute_notebook(
     except Exception as exc:  # papermill/nbclient errors of every kind are recorded by the caller
         error = exc
     except BaseException:  # SIGTERM/SIGINT (RunInterrupted): never leave the kernel running
-        if state.get("pid"):
-            try:
-                os.kill(state["pid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_kernel()
         raise
     finally:
         watchdog.cancel()
         pm_logger.removeHandler(handler)
         handler.close()
+        if start.launcher_pid is not None:
+            record["kernel"] = start.record()
+            _log_kernel_start(layout.task_log(run_dir, task.name), task.name, record["kernel"])
     timed_out = bool(state.get("fired")) and error is not None
     if error is not None:
         error._aapl_timed_out = timed_out  # type: ignore[attr-defined]
     return error, timed_out
+
+
+def _log_kernel_start(task_log: Path, task_name: str, kernel: dict) -> None:
+    if kernel["start"] == "fork":
+        text = f"kernel: forked from the warm process (preloaded {', '.join(kernel['preloaded'])})"
+    else:
+        text = f"kernel: ordinary start ({kernel['reason']})"
+    append(task_log, task_name, logging.INFO, text)
 
 
 def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:

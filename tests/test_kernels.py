@@ -1,0 +1,112 @@
+"""Warm kernels, through the runner: every notebook still runs in a fresh kernel of its own (forked from a
+process that imported the stack once), over IPC sockets; a warm process that is gone or unusable means
+ordinary kernel starts, never a failed task; the artifacts are the same bytes as with ordinary kernels."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import WINDOW, kernels_under
+
+# Notebook 03 leaves everything it can behind: a name, a module in sys.modules, a changed matplotlib
+# default, an environment variable, a changed working folder. Notebook 04 must see none of it.
+LEAVE_STATE_BEHIND = """
+import json, os, sys
+import matplotlib
+LEAKED_FROM_03 = 1
+sys.modules["aapl_test_leaked_module"] = sys
+matplotlib.rcParams["lines.linewidth"] = 7.5
+os.environ["AAPL_TEST_LEAKED"] = "1"
+from ipykernel import get_connection_info
+assert json.loads(get_connection_info())["transport"] == "ipc", get_connection_info()
+"""
+SEE_NOTHING = """
+import os, sys
+import matplotlib
+assert "LEAKED_FROM_03" not in globals()
+assert "aapl_test_leaked_module" not in sys.modules
+assert matplotlib.rcParams["lines.linewidth"] != 7.5
+assert "AAPL_TEST_LEAKED" not in os.environ
+"""
+# A sitecustomize that makes the warm process fail while it starts (as a broken preload would).
+WARM_PROCESS_FAILS = """
+import os, pathlib
+if b"aapl_lib.runner.kernel_zygote" in pathlib.Path("/proc/self/cmdline").read_bytes():
+    os._exit(3)
+"""
+ARTIFACTS = ("data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib", "data/predictions.csv")
+
+
+def _kernel_starts(project) -> dict[str, str]:
+    """How the kernel of each task executed in the newest run started."""
+    return {name: rec["kernel"]["start"] for name, rec in project.manifest()["tasks"].items() if "kernel" in rec}
+
+
+def test_each_notebook_runs_in_a_fresh_kernel_forked_warm_over_ipc(project):
+    project.add_cell("03_feature_engineering.ipynb", LEAVE_STATE_BEHIND)
+    project.add_cell("04_model_training.ipynb", SEE_NOTHING)
+    try:
+        proc = project.run(*WINDOW, "--start-task", "feature_engineering", "--end-task", "model_training")
+    finally:
+        project.restore("03_feature_engineering.ipynb")
+        project.restore("04_model_training.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    assert _kernel_starts(project) == {"feature_engineering": "fork", "model_training": "fork"}
+    record = project.manifest()["tasks"]["model_training"]["kernel"]
+    assert "pandas" in record["preloaded"] and "sklearn.linear_model" in record["preloaded"]
+    log = (project.latest() / "logs" / "model_training.log").read_text()
+    assert "kernel: forked from the warm process (preloaded numpy, pandas" in log
+    assert not kernels_under(project.root)  # no kernel, launcher or warm process outlives the run
+
+
+def test_a_warm_process_that_cannot_start_means_ordinary_kernels_not_failed_tasks(project, tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(WARM_PROCESS_FAILS)
+    proc = project.run(
+        *WINDOW, "--only", "data_cleaning", "--force", env={"PYTHONPATH": f"{tmp_path / 'site'}:{project.root}"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    kernel = project.manifest()["tasks"]["data_cleaning"]["kernel"]
+    assert kernel["start"] == "cold" and "the warm process exited with 3" in kernel["reason"]
+    assert (
+        "kernel: ordinary start (the warm process exited with 3"
+        in (project.latest() / "logs" / "data_cleaning.log").read_text()
+    )
+
+
+def test_a_warm_process_killed_mid_run_is_replaced_and_every_task_succeeds(project):
+    # a forked kernel's parent is the warm process: notebook 02 kills it
+    project.add_cell("02_data_cleaning.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    try:
+        proc = project.run(*WINDOW, "--force", "--end-task", "feature_engineering")
+    finally:
+        project.restore("02_data_cleaning.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    assert set(project.executed()) == {"data_ingestion", "data_cleaning", "feature_engineering"}
+    assert _kernel_starts(project)["feature_engineering"] == "fork"  # from a new warm process
+    assert not kernels_under(project.root)
+
+
+def test_warm_and_ordinary_kernels_write_the_same_bytes(project):
+    proc = project.run(*WINDOW, "--force")
+    assert proc.returncode == 0, proc.stderr
+    warm = project.manifest()
+    proc = project.run(*WINDOW, "--force", "-p", "warm_kernels", "false")
+    assert proc.returncode == 0, proc.stderr
+    cold = project.manifest()
+    assert set(_kernel_starts(project).values()) == {"cold"}
+    assert {t["kernel"]["start"] for t in warm["tasks"].values()} == {"fork"}
+
+    def shas(manifest: dict) -> dict[str, str]:
+        return {k: v["sha256"] for t in manifest["tasks"].values() for k, v in (t.get("artifacts") or {}).items()}
+
+    same = {k for k in shas(warm) if shas(warm)[k] == shas(cold)[k]}
+    assert set(ARTIFACTS) <= same
+    # all but the files that carry the run's id or the time: provenance, the gate's stamp and the report
+    assert set(shas(warm)) - same <= {
+        "data/provenance.json",
+        "reports/gate.json",
+        "reports/decision.json",
+        "reports/analysis.md",
+        "reports/summary.pdf",
+    }, json.dumps(sorted(set(shas(warm)) - same))
