@@ -110,3 +110,40 @@ def test_warm_and_ordinary_kernels_write_the_same_bytes(project):
         "reports/analysis.md",
         "reports/summary.pdf",
     }, json.dumps(sorted(set(shas(warm)) - same))
+
+
+def test_a_rendering_failure_is_reported_and_never_fails_a_task(project):
+    # notebook 01 puts a file where the HTML folder goes: every rendering of the run fails
+    project.add_cell(
+        "01_data_ingestion.ipynb", "import pathlib\n(pathlib.Path(run_dir) / 'html').write_text('not a folder')"
+    )
+    try:
+        proc = project.run(*WINDOW, "--force", "--end-task", "data_cleaning")
+    finally:
+        project.restore("01_data_ingestion.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    tasks = project.manifest()["tasks"]
+    for name in ("data_ingestion", "data_cleaning"):
+        assert tasks[name]["status"] == "success" and "html" not in tasks[name]
+        assert "html_error" in tasks[name]
+    page = (project.latest() / "index.html").read_text()
+    assert page.count("HTML rendering failed") == 2
+
+
+def test_the_run_waits_for_its_pages_and_the_cache_learns_them(project):
+    proc = project.run(*WINDOW, "--force", "--end-task", "data_cleaning")
+    assert proc.returncode == 0, proc.stderr
+    run = project.latest()
+    executed = [rec for rec in project.manifest()["tasks"].values() if rec["status"] == "success"]
+    assert len(executed) == 2
+    for rec in executed:
+        assert (run / rec["html"]).is_file() and (run / rec["report_html"]).is_file()
+    # the next run reuses both tasks from that run, HTML included (the cache learnt the pages' paths)
+    proc = project.run(*WINDOW, "--end-task", "data_cleaning")
+    assert proc.returncode == 0, proc.stderr
+    again = project.latest()
+    assert again != run
+    for name in ("data_ingestion", "data_cleaning"):
+        rec = project.manifest()["tasks"][name]
+        assert rec["status"] == "reused" and rec["reused_from"] == run.name, rec
+        assert (again / rec["html"]).is_file() and (again / rec["report_html"]).is_file()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.store.reuse_cache import ReuseCache
 
 
@@ -24,3 +25,4 @@ class RunOptions:
     progress: Callable[[str], None] = print
     today: dt.date | None = None
     _cache: ReuseCache | None = field(default=None, repr=False)
+    renders: BackgroundRenders | None = field(default=None, repr=False)  # set while a run executes

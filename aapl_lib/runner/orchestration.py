@@ -39,6 +39,7 @@ from aapl_lib.runner.finish import finish_run
 from aapl_lib.runner.interrupts import RunInterrupted, record_interruption, signals_interrupt
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.planning import artifact_mismatch, live_window, plan_upstream, reuse, why_run
+from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.runner.task import run_task
 from aapl_lib.store import layout
@@ -208,9 +209,12 @@ def _execute(
     exit_code, message = Exit.OK, f"run {run_id} succeeded: {run_dir}"
     stale = False  # once a finished task must be redone, everything after it is executed again
     interrupted: RunInterrupted | None = None
+    opts.renders = BackgroundRenders()
     try:
         with signals_interrupt():
             for position, task in enumerate(tasks, 1):
+                if opts.renders.apply(cache):  # the notebooks rendered while the last task ran
+                    mf.save(run_dir, manifest)
                 record = manifest["tasks"][task.name]
                 label = f"[{position}/{len(tasks)}] {task.name:<20}"
                 task_log = layout.task_log(run_dir, task.name)
@@ -266,19 +270,18 @@ def _execute(
                     exit_code, message = Exit.FAILED, record["error"]
                     break
                 if not live_window(task, params, today):
-                    cache.record(
-                        fp,
-                        {
-                            "run_id": run_id,
-                            "task": task.name,
-                            "artifacts": {rel: info["sha256"] for rel, info in record["artifacts"].items()},
-                            "notebook": record.get("executed_notebook"),
-                            "html": record.get("html"),
-                            "report_html": record.get("report_html"),
-                            "scraps": record.get("scraps", {}),
-                            "duration_s": record["duration_s"],
-                        },
-                    )
+                    entry = {
+                        "run_id": run_id,
+                        "task": task.name,
+                        "artifacts": {rel: info["sha256"] for rel, info in record["artifacts"].items()},
+                        "notebook": record.get("executed_notebook"),
+                        "html": record.get("html"),
+                        "report_html": record.get("report_html"),
+                        "scraps": record.get("scraps", {}),
+                        "duration_s": record["duration_s"],
+                    }
+                    cache.record(fp, entry)
+                    opts.renders.remember_cache_entry(record, fp, entry)
     except LockBusyError as exc:
         exit_code, message = Exit.LOCKED, str(exc)
     except PipelineError as exc:  # e.g. a damaged champion.json: the run fails with the file named
@@ -288,5 +291,8 @@ def _execute(
         interrupted = exc
         exit_code = exit_codes.for_signal(exc.signum)
         message = record_interruption(manifest, run_dir, exc)
+    opts.renders.apply(cache, wait=True)  # a run ends once every page it owes is written
+    opts.renders.close()
+    opts.renders = None
     finish_run(manifest, run_dir, opts, exit_code, interrupted, run_started)
     return RunResult(exit_code, run_id, run_dir, message)

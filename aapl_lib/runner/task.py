@@ -19,6 +19,7 @@ from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
 from aapl_lib.runner.kernels import KERNEL_STARTS, KernelStart, kernel_failed_to_start, same_interpreter_kernel_manager
 from aapl_lib.runner.options import RunOptions
+from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
@@ -131,7 +132,7 @@ def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: 
         duration_s=round(time.perf_counter() - started, 3),
         parameters={**notebook_params(task, params), "run_dir": str(run_dir)},
     )
-    _collect_notebook(record, executed, run_dir)
+    _collect_notebook(record, executed, run_dir, opts.renders)
     if error is None:
         missing = [rel for rel in task.outputs if not (run_dir / rel).is_file()]
         if missing:
@@ -242,8 +243,9 @@ def _log_kernel_start(task_log: Path, task_name: str, kernel: dict) -> None:
     append(task_log, task_name, logging.INFO, text)
 
 
-def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:
-    """Scraps into the manifest and the executed notebook rendered to HTML (failed ones too)."""
+def _collect_notebook(record: dict, executed: Path, run_dir: Path, renders: BackgroundRenders | None) -> None:
+    """Scraps into the manifest and the executed notebook rendered to HTML (failed ones too) in the
+    background."""
     if not executed.is_file():
         return
     try:
@@ -252,10 +254,10 @@ def _collect_notebook(record: dict, executed: Path, run_dir: Path) -> None:
         record["scraps"] = {name: scrap.data for name, scrap in sb.read_notebook(str(executed)).scraps.items()}
     except Exception as exc:  # a half-written notebook must not hide the real error
         record["scraps_error"] = str(exc)
-    try:
-        from aapl_lib.views.render import render_both
-
-        full, report = render_both(executed, run_dir / "html")
-        record["html"], record["report_html"] = f"html/{full.name}", f"html/{report.name}"
-    except Exception as exc:
-        record["html_error"] = str(exc)
+    if renders is not None:
+        renders.submit(record, executed, run_dir)  # HTML is written while the next task runs
+    else:  # outside a run's loop: render now
+        now = BackgroundRenders()
+        now.submit(record, executed, run_dir)
+        now.apply(wait=True)
+        now.close()

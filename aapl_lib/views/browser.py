@@ -143,6 +143,7 @@ def build_run_page(run_dir: Path) -> Path:
                 "html": html_rel if html_rel and (run_dir / html_rel).is_file() else None,
                 "report_html": html_rel.replace(".html", ".report.html") if html_rel else None,
                 "log": log if (run_dir / log).is_file() else None,
+                "html_error": rec.get("html_error", ""),
                 "error": rec.get("error", ""),
             }
         )

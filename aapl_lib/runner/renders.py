@@ -1,0 +1,68 @@
+"""Bookkeeping off the critical path: each executed notebook is rendered to HTML (full and report mode) in a
+background thread while the next task runs. The loop applies finished renderings to the manifest and the
+reuse cache between tasks (only the loop's thread touches them), and a run ends only once every rendering it
+owes is written. A rendering that fails is recorded as ``html_error`` (the run page shows it) and never
+changes a task's outcome."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _render(executed: Path, html_dir: Path) -> dict[str, str]:
+    from aapl_lib.views.render import render_both
+
+    full, report = render_both(executed, html_dir)
+    return {"html": f"html/{full.name}", "report_html": f"html/{report.name}"}
+
+
+@dataclass
+class _Pending:
+    record: dict[str, Any]
+    future: Future
+    cache_key: str | None = None
+    cache_entry: dict[str, Any] | None = None
+
+
+@dataclass
+class BackgroundRenders:
+    """The renderings a run has started and not yet applied."""
+
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="render"))
+    pending: list[_Pending] = field(default_factory=list)
+
+    def submit(self, record: dict[str, Any], executed: Path, run_dir: Path) -> None:
+        """Render ``executed`` into ``run_dir/html``; the result goes into ``record`` when applied."""
+        self.pending.append(_Pending(record, self.pool.submit(_render, executed, run_dir / "html")))
+
+    def remember_cache_entry(self, record: dict[str, Any], key: str, entry: dict[str, Any]) -> None:
+        """The reuse-cache entry of ``record``'s task: it learns the HTML paths once they are written."""
+        for item in self.pending:
+            if item.record is record:
+                item.cache_key, item.cache_entry = key, entry
+
+    def apply(self, cache=None, wait: bool = False) -> bool:
+        """Put finished renderings (all of them with ``wait``) into their records and cache entries; True
+        when something changed (the caller saves the manifest)."""
+        changed = False
+        for item in list(self.pending):
+            if not (wait or item.future.done()):
+                continue
+            try:
+                item.record.update(item.future.result())
+                item.record.pop("html_error", None)
+            except Exception as exc:  # noqa: BLE001 - reported, never the task's outcome
+                item.record["html_error"] = f"{type(exc).__name__}: {exc}"
+            if cache is not None and item.cache_entry is not None:
+                cache.record(
+                    item.cache_key, {**item.cache_entry, **{k: item.record.get(k) for k in ("html", "report_html")}}
+                )
+            self.pending.remove(item)
+            changed = True
+        return changed
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
