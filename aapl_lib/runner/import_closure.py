@@ -5,15 +5,19 @@ A module is named by its dotted path inside the package (``io.iorw``, ``modeling
 its folder (``modeling``, standing for ``modeling/__init__.py``). Importing ``aapl_lib.io.iorw`` executes
 ``aapl_lib/__init__.py`` and ``aapl_lib/io/__init__.py`` too, so those count as dependencies as well.
 
-Pure standard library (ast): deciding that nothing changed must not import pandas.
+Pure standard library (ast): deciding that nothing changed must not import pandas. What a module imports is
+parsed once per content (:func:`use_store`).
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 PACKAGE = "aapl_lib"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -65,11 +69,42 @@ def imported_modules(code: str, current: str | None = None) -> set[str]:
     return {name for name in found if source_file(name) is not None}
 
 
+# Parsed imports by content: sha256 of a module's name and source -> the modules it imports. Kept in
+# ``outputs/cache/imports.json`` between runs, so a rerun with nothing changed parses nothing.
+_PARSED: dict[str, list[str]] = {}
+_STORE: dict[str, Any] = {"path": None, "changed": False}
+
+
+def use_store(path: Path) -> None:
+    """Read (and later :func:`save_store` to) the parsed-imports cache at ``path``; a bad file is ignored."""
+    _STORE.update(path=Path(path), changed=False)
+    try:
+        _PARSED.update(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+
+
+def save_store() -> None:
+    """Write the parsed-imports cache if this process parsed anything new."""
+    if _STORE["path"] is not None and _STORE["changed"]:
+        from aapl_lib.io.iorw import atomic_write_text
+
+        atomic_write_text(_STORE["path"], json.dumps(_PARSED, sort_keys=True))
+        _STORE["changed"] = False
+
+
 @cache
 def _module_imports(name: str) -> frozenset[str]:
     path = source_file(name)
+    if path is None:
+        return frozenset()
     parents = {".".join(name.split(".")[:i]) for i in range(len(name.split(".")))}  # their __init__ runs first
-    return frozenset(imported_modules(path.read_text(encoding="utf-8"), name) | parents) if path else frozenset()
+    source = path.read_bytes()
+    key = hashlib.sha256(name.encode() + b"\0" + source).hexdigest()
+    if key not in _PARSED:
+        _PARSED[key] = sorted(imported_modules(source.decode("utf-8"), name))
+        _STORE["changed"] = True
+    return frozenset(_PARSED[key]) | parents
 
 
 def module_closure(roots: Iterable[str]) -> list[str]:

@@ -90,6 +90,11 @@ class WarmKernels:
 _WARM: dict[str, WarmKernels] = {}
 
 
+def params_warm(params: dict[str, Any]) -> bool:
+    """Whether a run's kernels are forked warm (``warm_kernels``, on unless the platform cannot fork)."""
+    return bool(params.get("warm_kernels", True)) and hasattr(os, "fork")
+
+
 def warm_kernels() -> WarmKernels:
     """This process's warm process, started (again) when there is none, it died, or the environment
     changed."""

@@ -33,12 +33,13 @@ from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import DONE, State
 from aapl_lib.pipeline.tasks import TASKS, TaskSpec, select_tasks
 from aapl_lib.promotion.registry import Registry
+from aapl_lib.runner import import_closure
 from aapl_lib.runner.approval import approval_gate
 from aapl_lib.runner.fingerprints import task_fingerprint
 from aapl_lib.runner.finish import finish_run
 from aapl_lib.runner.interrupts import RunInterrupted, record_interruption, signals_interrupt
 from aapl_lib.runner.options import RunOptions
-from aapl_lib.runner.planning import artifact_mismatch, live_window, plan_upstream, reuse, why_run
+from aapl_lib.runner.planning import artifact_mismatch, cache_entry, live_window, plan_upstream, reuse, why_run
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.runner.task import run_task
@@ -210,6 +211,7 @@ def _execute(
     stale = False  # once a finished task must be redone, everything after it is executed again
     interrupted: RunInterrupted | None = None
     opts.renders = BackgroundRenders()
+    import_closure.use_store(layout.imports_cache(outputs_dir))
     try:
         with signals_interrupt():
             for position, task in enumerate(tasks, 1):
@@ -270,16 +272,7 @@ def _execute(
                     exit_code, message = Exit.FAILED, record["error"]
                     break
                 if not live_window(task, params, today):
-                    entry = {
-                        "run_id": run_id,
-                        "task": task.name,
-                        "artifacts": {rel: info["sha256"] for rel, info in record["artifacts"].items()},
-                        "notebook": record.get("executed_notebook"),
-                        "html": record.get("html"),
-                        "report_html": record.get("report_html"),
-                        "scraps": record.get("scraps", {}),
-                        "duration_s": record["duration_s"],
-                    }
+                    entry = cache_entry(run_id, task, record)
                     cache.record(fp, entry)
                     opts.renders.remember_cache_entry(record, fp, entry)
     except LockBusyError as exc:
@@ -291,6 +284,7 @@ def _execute(
         interrupted = exc
         exit_code = exit_codes.for_signal(exc.signum)
         message = record_interruption(manifest, run_dir, exc)
+    import_closure.save_store()
     opts.renders.apply(cache, wait=True)  # a run ends once every page it owes is written
     opts.renders.close()
     opts.renders = None

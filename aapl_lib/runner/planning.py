@@ -99,6 +99,20 @@ def why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOption
     return f"changed: {changed}" if changed != "nothing" else "no reusable result in the cache"
 
 
+def cache_entry(run_id: str, task: TaskSpec, record: dict) -> dict:
+    """What the reuse cache keeps of a task this run executed (its HTML paths arrive once rendered)."""
+    return {
+        "run_id": run_id,
+        "task": task.name,
+        "artifacts": {rel: info["sha256"] for rel, info in record["artifacts"].items()},
+        "notebook": record.get("executed_notebook"),
+        "html": record.get("html"),
+        "report_html": record.get("report_html"),
+        "scraps": record.get("scraps", {}),
+        "duration_s": record["duration_s"],
+    }
+
+
 def reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir: Path) -> None:
     source = layout.run_dir(outputs_dir, entry["run_id"])
     for rel in entry["artifacts"]:

@@ -17,7 +17,14 @@ from typing import Any
 from aapl_lib.io.logs import file_handler
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
-from aapl_lib.runner.kernels import KERNEL_STARTS, KernelStart, kernel_failed_to_start, same_interpreter_kernel_manager
+from aapl_lib.runner.kernels import (
+    KERNEL_STARTS,
+    KernelStart,
+    kernel_failed_to_start,
+    params_warm,
+    same_interpreter_kernel_manager,
+    warm_kernels,
+)
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
@@ -69,6 +76,8 @@ class _AttemptFailed(Exception):
 
 def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: RunOptions, why: str) -> bool:
     """Execute the task's notebook with its retry policy and time limits; update ``record``."""
+    if params_warm(manifest["params"]):
+        warm_kernels()  # the warm process imports the stack while this process imports papermill
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
     params = manifest["params"]
@@ -186,7 +195,7 @@ def _execute_notebook(
     pm_logger.addHandler(handler)
     pm_logger.setLevel(logging.INFO)
     state: dict[str, Any] = {}
-    start = KernelStart(warm=bool(params.get("warm_kernels", True)))
+    start = KernelStart(warm=params_warm(params))
 
     def kill_kernel() -> None:
         for pid in start.pids():

@@ -5,7 +5,7 @@
     outputs/
       runs/<run_id>/        one folder per run: manifest.json, data/, model/, reports/, notebooks/, html/, logs/
       batches/<batch_id>/   one folder per batch: manifest.json, summary.md, summary.png, index.html
-      cache/index.json      the reuse cache (aapl_lib.store.reuse_cache)
+      cache/index.json      the reuse cache (aapl_lib.store.reuse_cache); imports.json, parsed imports
       models/<TICKER>/      the champion registry (aapl_lib.promotion.registry)
       logs/                 pipeline_summary.log (and cron.log from deploy/)
       latest -> runs/<id>   the run started last (``LATEST``, a text file naming it, where links fail)
@@ -91,6 +91,11 @@ def is_batch(outputs_dir: Path, batch_id: str) -> bool:
 def batch_manifests(outputs_dir: Path) -> list[Path]:
     """Every batch manifest, newest first."""
     return sorted(batches_dir(outputs_dir).glob(f"*/{MANIFEST}"), reverse=True)
+
+
+def imports_cache(outputs_dir: Path) -> Path:
+    """``outputs/cache/imports.json``: what each aapl_lib module imports, by content (fingerprints)."""
+    return cache_dir(outputs_dir) / "imports.json"
 
 
 def cache_dir(outputs_dir: Path) -> Path:

@@ -37,10 +37,11 @@ SHORT = {
 
 def templates() -> Environment:
     """The Jinja2 environment of every page (``aapl_lib/views/templates/*.html``): every value is escaped."""
-    from jinja2 import FileSystemLoader
+    from jinja2 import FileSystemBytecodeCache, FileSystemLoader
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        bytecode_cache=FileSystemBytecodeCache(),  # compiled templates in the user's temp folder
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.globals.update(css=CSS, fmt=general)
