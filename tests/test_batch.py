@@ -135,3 +135,27 @@ def test_batch_on_a_dask_local_cluster(project):
 def test_batch_options_need_a_batch(tmp_path):
     proc = run_runner("--workers", "2", outputs=tmp_path / "out")
     assert proc.returncode == 2 and "--tickers" in proc.stderr
+
+
+def test_a_folder_of_per_ticker_csv_files_is_a_batch_source_sharing_one_warm_process(project, tmp_path):
+    from helpers import sample_frame, write_classic_yahoo
+
+    prices = tmp_path / "prices"
+    prices.mkdir()
+    for ticker in ("MSFT", "IBM"):
+        write_classic_yahoo(prices / f"{ticker}.csv", sample_frame("2003-01-01", "2007-12-31", ticker))
+    proc = project.run(
+        "--tickers", "MSFT", "IBM", "GOOG", *WINDOW, "-p", "source", "csv",
+        "-p", "csv_path", str(prices / "{ticker}.csv"), "--workers", "2", timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr  # GOOG has no file: it fails alone, named
+    _, manifest = newest_batch(project.outputs)
+    assert manifest["ticker_errors"]["GOOG"].startswith(f"csv_path {prices / 'GOOG.csv'} does not exist")
+    warm = set()
+    for ticker in ("MSFT", "IBM"):
+        run = json.loads((project.outputs / "runs" / manifest["runs"][ticker]["run_id"] / "manifest.json").read_text())
+        assert run["status"] == "success" and run["params"]["csv_path"] == str(prices / f"{ticker}.csv")
+        kernels = [t["kernel"] for t in run["tasks"].values() if "kernel" in t]
+        assert len(kernels) == 6 and {k["start"] for k in kernels} == {"fork"}
+        warm |= {k["warm_pid"] for k in kernels}
+    assert len(warm) == 1 and manifest["runner_pid"] not in warm  # one warm process for the whole batch

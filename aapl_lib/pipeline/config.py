@@ -260,12 +260,19 @@ def validate_params(
     if out["source"] == "csv":
         if not out["csv_path"]:
             raise ParameterError("source is csv but csv_path is empty: add -p csv_path /path/to/prices.csv")
-        path = Path(out["csv_path"]).expanduser()
+        # "prices/{ticker}.csv": one file per ticker, a batch's source
+        named = out["csv_path"].replace("{ticker}", out["ticker"])
+        path = Path(named).expanduser()
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
         if not path.is_file():
             raise ParameterError(
-                f"csv_path {out['csv_path']} does not exist or is not a file: give the path of your CSV file"
+                f"csv_path {named} does not exist or is not a file: give the path of your CSV file"
+                + (
+                    f" ('{{ticker}}' in {out['csv_path']} stands for {out['ticker']})"
+                    if named != out["csv_path"]
+                    else ""
+                )
             )
         out["csv_path"] = str(path.resolve())
     return out

@@ -47,7 +47,7 @@ PARAMETERS: dict[str, Param] = {
         Param("source", "choice", "sample", "where prices come from", choices=SOURCES),
         Param("start", "date", "2003-01-01", "first day of the window (YYYY-MM-DD)"),
         Param("end", "date", "2012-12-31", "last day of the window (YYYY-MM-DD inclusive, or 'today')"),
-        Param("csv_path", "str", "", "CSV file to read when source is csv"),
+        Param("csv_path", "str", "", "CSV file to read when source is csv ('{ticker}' in it: a file per ticker)"),
         Param("download_retries", "int", 4, "attempts for a transient download error", low=1, high=10),
         Param("retry_wait_seconds", "float", 1.0, "base of the exponential backoff", low=0, high=60),
         Param("retry_max_wait_seconds", "float", 30.0, "cap on one backoff wait", low=0, high=600),

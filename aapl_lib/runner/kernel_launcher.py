@@ -39,8 +39,9 @@ def _write_start(path: str, record: dict) -> None:
     os.replace(path + ".part", path)
 
 
-def _forked_kernel(zygote: str, argv: list[str]) -> tuple[socket.socket | None, int | str]:
-    """A kernel forked by the warm process and the connection that ties it to this launcher, or why not."""
+def _forked_kernel(zygote: str, argv: list[str]) -> tuple[socket.socket | None, dict | str]:
+    """A kernel forked by the warm process (its answer: the kernel's and the warm process's pids) and the
+    connection that ties it to this launcher, or why not."""
     try:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         conn.settimeout(30)
@@ -54,7 +55,7 @@ def _forked_kernel(zygote: str, argv: list[str]) -> tuple[socket.socket | None, 
         conn.close()
         return None, str(answer.get("error"))
     conn.settimeout(None)
-    return conn, int(answer["pid"])
+    return conn, answer
 
 
 def _serve_as_forked(conn: socket.socket, pid: int) -> None:
@@ -89,8 +90,8 @@ def main() -> None:
     if zygote:
         conn, outcome = _forked_kernel(zygote, sys.argv[1:])
         if conn is not None:
-            _write_start(start_file, {"start": "fork", "pid": outcome, "launcher_pid": os.getpid()})
-            _serve_as_forked(conn, int(outcome))
+            _write_start(start_file, {"start": "fork", **outcome, "launcher_pid": os.getpid()})
+            _serve_as_forked(conn, int(outcome["pid"]))
         reason = f"the warm process could not fork it ({outcome})"
     _write_start(start_file, {"start": "cold", "pid": os.getpid(), "reason": reason})
     if sys.path and sys.path[0] in ("", os.getcwd()):  # as ipykernel_launcher: cwd off the path while loading

@@ -124,7 +124,7 @@ def _serve_one(listener: socket.socket) -> None:
         if pid == 0:
             listener.close()
             _become_kernel(conn, request, fds)
-        conn.send(json.dumps({"pid": pid}).encode())
+        conn.send(json.dumps({"pid": pid, "warm_pid": os.getpid()}).encode())
     except Exception as exc:  # noqa: BLE001 - one bad request must not end the zygote
         try:
             conn.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())

@@ -23,6 +23,11 @@ from aapl_lib.runner.import_closure import PACKAGE_DIR
 from aapl_lib.runner.kernel_zygote import PRELOAD, START_UP_VARIABLES
 
 READY_TIMEOUT_S = 120.0  # how long a kernel start waits for the warm process to finish its imports
+# Set by a batch for the ticker processes it spawns: the socket of the batch's warm process, which they
+# borrow instead of starting one each (every ticker's kernels fork from the one import of the stack).
+SHARED_SOCKET_ENV = (
+    "AAPL_WARM_KERNELS_SOCKET"  # how long a kernel start waits for the warm process to finish its imports
+)
 
 
 def kernel_env() -> dict[str, str]:
@@ -87,7 +92,23 @@ class WarmKernels:
             path.unlink(missing_ok=True)
 
 
-_WARM: dict[str, WarmKernels] = {}
+class SharedWarmKernels:
+    """A warm process another process (the batch) owns and this one borrows."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket = Path(socket)
+
+    def matches(self, env: dict[str, str]) -> bool:
+        return self.socket.exists()  # the warm process refuses a request from another start-up environment
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str | None:
+        return None if self.socket.exists() else "the batch's warm process is gone"
+
+    def stop(self) -> None:
+        pass  # not ours to stop
+
+
+_WARM: dict[str, WarmKernels | SharedWarmKernels] = {}
 
 
 def params_warm(params: dict[str, Any]) -> bool:
@@ -95,15 +116,16 @@ def params_warm(params: dict[str, Any]) -> bool:
     return bool(params.get("warm_kernels", True)) and hasattr(os, "fork")
 
 
-def warm_kernels() -> WarmKernels:
-    """This process's warm process, started (again) when there is none, it died, or the environment
-    changed."""
+def warm_kernels() -> WarmKernels | SharedWarmKernels:
+    """This process's warm process (or the batch's, when it shares one), started (again) when there is none,
+    it died, or the environment changed."""
     env = kernel_env()
     current = _WARM.get("current")
     if current is None or not current.matches(env):
         if current is not None:
             current.stop()
-        _WARM["current"] = WarmKernels(env)
+        shared = os.environ.get(SHARED_SOCKET_ENV)
+        _WARM["current"] = SharedWarmKernels(shared) if shared and Path(shared).exists() else WarmKernels(env)
         if current is None:
             atexit.register(stop_warm_kernels)
     return _WARM["current"]
@@ -149,6 +171,7 @@ class KernelStart:
         out: dict[str, Any] = {"start": kind}
         if kind == "fork":
             out["preloaded"] = list(PRELOAD)
+            out["warm_pid"] = started.get("warm_pid")
         else:
             out["reason"] = self.reason or started.get("reason", "the kernel did not start")
         self.start_file.unlink(missing_ok=True)
