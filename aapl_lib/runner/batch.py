@@ -24,7 +24,7 @@ from aapl_lib.io.iorw import json_digest, read_json, write_json
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
-from aapl_lib.runner.kernels import SHARED_SOCKET_ENV, params_warm, warm_kernels
+from aapl_lib.runner.warm_kernels import SHARED_SOCKET_ENV, params_warm, warm_kernels
 from aapl_lib.runner.workers import Executor
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf

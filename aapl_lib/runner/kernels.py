@@ -1,141 +1,22 @@
 """The kernels papermill runs the notebooks in: ipykernel started with the runner's own interpreter (and
 ended when the runner is gone), talking over IPC sockets where the platform has them, forked warm from a
 process that imported the stack once (:mod:`aapl_lib.runner.kernel_zygote`) unless that is off or fails,
-and how to tell a kernel that never started from a task that failed."""
+the next notebook's kernel started while the current one runs (:class:`NextKernel`), and how to tell a
+kernel that never started from a task that failed."""
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.runner.import_closure import PACKAGE_DIR
-from aapl_lib.runner.kernel_zygote import PRELOAD, START_UP_VARIABLES
-
-READY_TIMEOUT_S = 120.0  # how long a kernel start waits for the warm process to finish its imports
-# Set by a batch for the ticker processes it spawns: the socket of the batch's warm process, which they
-# borrow instead of starting one each (every ticker's kernels fork from the one import of the stack).
-SHARED_SOCKET_ENV = (
-    "AAPL_WARM_KERNELS_SOCKET"  # how long a kernel start waits for the warm process to finish its imports
-)
-
-
-def kernel_env() -> dict[str, str]:
-    """The environment of every kernel (and of the warm process): this one, with PYTHONPATH naming the
-    project first, so the kernel imports the aapl_lib this runner fingerprinted, not another copy installed in
-    the interpreter (an editable install of a different checkout)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH")]))
-    return env
-
-
-_SCRATCH: list[Path] = []
-
-
-def scratch_dir() -> Path:
-    """This process's folder for kernel sockets and start records (short: Unix socket paths are limited)."""
-    if not _SCRATCH:
-        _SCRATCH.append(Path(tempfile.mkdtemp(prefix="aapl-k-")))
-        atexit.register(shutil.rmtree, _SCRATCH[0], True)
-    return _SCRATCH[0]
-
-
-class WarmKernels:
-    """The warm process of this runner process: started on first use, shared by every run of the process
-    (all the tickers of a batch worker), stopped when the process exits or its environment changes."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.socket = scratch_dir() / f"zygote-{uuid.uuid4().hex[:8]}"
-        self.errors = self.socket.with_suffix(".err")
-        with open(self.errors, "wb") as errors:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "aapl_lib.runner.kernel_zygote", str(self.socket), str(os.getpid())],
-                env=env,
-                cwd=scratch_dir(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-                start_new_session=True,
-            )
-
-    def matches(self, env: dict[str, str]) -> bool:
-        return self.process.poll() is None and all(env.get(k) == self.env.get(k) for k in START_UP_VARIABLES)
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str | None:
-        """None once the warm process serves forks; else why it cannot."""
-        deadline = time.monotonic() + timeout
-        while not self.socket.exists():
-            if self.process.poll() is not None:
-                tail = self.errors.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-                return f"the warm process exited with {self.process.returncode} {tail[0]}".strip()
-            if time.monotonic() > deadline:
-                return f"the warm process was not ready after {timeout:.0f} s"
-            time.sleep(0.02)
-        return None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        for path in (self.socket, self.errors):
-            path.unlink(missing_ok=True)
-
-
-class SharedWarmKernels:
-    """A warm process another process (the batch) owns and this one borrows."""
-
-    def __init__(self, socket: str) -> None:
-        self.socket = Path(socket)
-
-    def matches(self, env: dict[str, str]) -> bool:
-        return self.socket.exists()  # the warm process refuses a request from another start-up environment
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str | None:
-        return None if self.socket.exists() else "the batch's warm process is gone"
-
-    def stop(self) -> None:
-        pass  # not ours to stop
-
-
-_WARM: dict[str, WarmKernels | SharedWarmKernels] = {}
-
-
-def params_warm(params: dict[str, Any]) -> bool:
-    """Whether a run's kernels are forked warm (``warm_kernels``, on unless the platform cannot fork)."""
-    return bool(params.get("warm_kernels", True)) and hasattr(os, "fork")
-
-
-def warm_kernels() -> WarmKernels | SharedWarmKernels:
-    """This process's warm process (or the batch's, when it shares one), started (again) when there is none,
-    it died, or the environment changed."""
-    env = kernel_env()
-    current = _WARM.get("current")
-    if current is None or not current.matches(env):
-        if current is not None:
-            current.stop()
-        shared = os.environ.get(SHARED_SOCKET_ENV)
-        _WARM["current"] = SharedWarmKernels(shared) if shared and Path(shared).exists() else WarmKernels(env)
-        if current is None:
-            atexit.register(stop_warm_kernels)
-    return _WARM["current"]
-
-
-def stop_warm_kernels() -> None:
-    """End this process's warm process, if any (at exit; tests)."""
-    current = _WARM.pop("current", None)
-    if current is not None:
-        current.stop()
+from aapl_lib.runner.kernel_zygote import PRELOAD
+from aapl_lib.runner.warm_kernels import READY_TIMEOUT_S, kernel_env, scratch_dir, warm_kernels
 
 
 def ipc_available() -> bool:
@@ -263,3 +144,69 @@ def kernel_failed_to_start(exc: BaseException) -> bool:
     ('Address already in use') when several runners start kernels at once."""
     text = str(exc)
     return "before replying to kernel_info" in text or "Kernel didn't respond in" in text
+
+
+class NextKernel:
+    """A kernel started for the next notebook while the current one runs (a background thread starts it:
+    forked warm, that costs the fork and ipykernel's start-up, not the imports). Taken by the next task; one
+    that died, failed to start or was never taken is shut down and an ordinary start takes its place."""
+
+    def __init__(self, stderr_path: Path, cwd: Path, warm: bool) -> None:
+        import threading
+
+        self.start = KernelStart(warm=warm)
+        self.km: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(stderr_path, cwd), name="next-kernel", daemon=True)
+        self._thread.start()
+
+    def _run(self, stderr_path: Path, cwd: Path) -> None:
+        import asyncio
+
+        try:
+            km = same_interpreter_kernel_manager(stderr_path, start=self.start)(kernel_name="python3")
+            asyncio.run(km.start_kernel(cwd=str(cwd)))
+            self.km = km
+        except BaseException as exc:  # noqa: BLE001 - the next task then starts its kernel itself
+            self.error = exc
+
+    def take(self, timeout: float = READY_TIMEOUT_S) -> tuple[Any, KernelStart] | None:
+        """The started kernel manager and how it started, if its kernel is alive; None otherwise."""
+        self._thread.join(timeout)
+        if self.km is None or self._thread.is_alive():
+            self.discard()
+            return None
+        process = getattr(self.km.provisioner, "process", None)
+        if process is None or process.poll() is not None:  # it died waiting: an ordinary start replaces it
+            self.discard()
+            return None
+        km, self.km = self.km, None
+        return km, self.start
+
+    def discard(self) -> None:
+        """Shut the kernel down if it was never used."""
+        self._thread.join()
+        if self.km is not None:
+            shutdown(self.km, self.start)
+            self.km = None
+
+
+def shutdown(km: Any, start: KernelStart) -> None:
+    """Shut down a kernel this process started itself (nbclient does it for those it starts), in a thread of
+    its own: the manager's event loop is not the caller's."""
+    import asyncio
+    import threading
+
+    def stop() -> None:
+        try:
+            asyncio.run(km.shutdown_kernel(now=False))
+        except Exception:  # noqa: BLE001 - then make sure: a kernel already gone is what shutting down wants
+            for pid in start.pids():
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+
+    thread = threading.Thread(target=stop, name="kernel-shutdown", daemon=True)
+    thread.start()
+    thread.join()

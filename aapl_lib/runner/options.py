@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.store.reuse_cache import ReuseCache
@@ -26,3 +27,4 @@ class RunOptions:
     today: dt.date | None = None
     _cache: ReuseCache | None = field(default=None, repr=False)
     renders: BackgroundRenders | None = field(default=None, repr=False)  # set while a run executes
+    next_kernel: Any = field(default=None, repr=False)  # a kernel started ahead (runner.kernels.NextKernel)

@@ -285,6 +285,9 @@ def _execute(
         exit_code = exit_codes.for_signal(exc.signum)
         message = record_interruption(manifest, run_dir, exc)
     import_closure.save_store()
+    if opts.next_kernel is not None:  # started ahead for a task that never ran
+        opts.next_kernel.discard()
+        opts.next_kernel = None
     opts.renders.apply(cache, wait=True)  # a run ends once every page it owes is written
     opts.renders.close()
     opts.renders = None

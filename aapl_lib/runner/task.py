@@ -16,18 +16,19 @@ from typing import Any
 
 from aapl_lib.io.logs import file_handler
 from aapl_lib.pipeline.states import State
-from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
+from aapl_lib.pipeline.tasks import TASKS, TaskSpec, notebook_params
 from aapl_lib.runner.kernels import (
     KERNEL_STARTS,
     KernelStart,
+    NextKernel,
     kernel_failed_to_start,
-    params_warm,
     same_interpreter_kernel_manager,
-    warm_kernels,
+    shutdown,
 )
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
+from aapl_lib.runner.warm_kernels import params_warm, warm_kernels
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 
@@ -195,7 +196,12 @@ def _execute_notebook(
     pm_logger.addHandler(handler)
     pm_logger.setLevel(logging.INFO)
     state: dict[str, Any] = {}
-    start = KernelStart(warm=params_warm(params))
+    stderr_log = layout.task_log(run_dir, "kernel_stderr")
+    taken = opts.next_kernel.take() if opts.next_kernel is not None else None
+    opts.next_kernel = None
+    km, start = taken if taken else (None, KernelStart(warm=params_warm(params)))
+    if params_warm(params) and task.name != TASKS[-1].name:  # the next notebook's kernel starts meanwhile
+        opts.next_kernel = NextKernel(stderr_log, opts.notebooks_dir, warm=True)
 
     def kill_kernel() -> None:
         for pid in start.pids():
@@ -210,7 +216,11 @@ def _execute_notebook(
 
     watchdog = threading.Timer(params["task_timeout_seconds"], stop_kernel)
     watchdog.daemon = True
-    kernel_manager = same_interpreter_kernel_manager(layout.task_log(run_dir, "kernel_stderr"), start=start)
+    kernel = (
+        {"km": km}
+        if km is not None
+        else {"kernel_manager_class": same_interpreter_kernel_manager(stderr_log, start=start)}
+    )
     error: BaseException | None = None
     try:
         watchdog.start()
@@ -224,7 +234,7 @@ def _execute_notebook(
             log_output=True,
             cwd=str(opts.notebooks_dir),
             execution_timeout=params["cell_timeout_seconds"],
-            kernel_manager_class=kernel_manager,
+            **kernel,
         )
     except Exception as exc:  # papermill/nbclient errors of every kind are recorded by the caller
         error = exc
@@ -235,8 +245,10 @@ def _execute_notebook(
         watchdog.cancel()
         pm_logger.removeHandler(handler)
         handler.close()
+        if km is not None:  # started before this task: ours to shut down, not nbclient's
+            shutdown(km, start)
         if start.launcher_pid is not None:
-            record["kernel"] = start.record()
+            record["kernel"] = {**start.record(), "started_ahead": km is not None}
             _log_kernel_start(layout.task_log(run_dir, task.name), task.name, record["kernel"])
     timed_out = bool(state.get("fired")) and error is not None
     if error is not None:
