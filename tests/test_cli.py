@@ -24,6 +24,7 @@ from helpers import UNCOPIED, WINDOW, Project, hold_lock, newest_batch
 RUNNER_OWN = {
     "cell_timeout_seconds": "900",
     "task_timeout_seconds": "2400",
+    "warm_kernels": "false",
     "task_retries": "{model_training: 1}",
     "task_retry_wait_seconds": "1",
     "lock_timeout_seconds": "3",

@@ -28,3 +28,4 @@ class RunOptions:
     _cache: ReuseCache | None = field(default=None, repr=False)
     renders: BackgroundRenders | None = field(default=None, repr=False)  # set while a run executes
     next_kernel: Any = field(default=None, repr=False)  # a kernel started ahead (runner.kernels.NextKernel)
+    more_to_run: bool = False  # whether the run has tasks after the current one (worth a kernel started ahead)

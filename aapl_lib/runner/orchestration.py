@@ -259,6 +259,7 @@ def _execute(
                     continue
                 why = why_run(task, record, previous, opts, stale, live_window(task, params, today))
                 record["run_reason"] = why
+                opts.more_to_run = position < len(tasks)
                 ok = run_task(task, record, manifest, run_dir, opts, why)
                 opts.progress(
                     f"{label} "

@@ -16,7 +16,7 @@ from typing import Any
 
 from aapl_lib.io.logs import file_handler
 from aapl_lib.pipeline.states import State
-from aapl_lib.pipeline.tasks import TASKS, TaskSpec, notebook_params
+from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
 from aapl_lib.runner.kernels import (
     KERNEL_STARTS,
     KernelStart,
@@ -200,7 +200,7 @@ def _execute_notebook(
     taken = opts.next_kernel.take() if opts.next_kernel is not None else None
     opts.next_kernel = None
     km, start = taken if taken else (None, KernelStart(warm=params_warm(params)))
-    if params_warm(params) and task.name != TASKS[-1].name:  # the next notebook's kernel starts meanwhile
+    if params_warm(params) and opts.more_to_run:  # the next notebook's kernel starts meanwhile
         opts.next_kernel = NextKernel(stderr_log, opts.notebooks_dir, warm=True)
 
     def kill_kernel() -> None:
