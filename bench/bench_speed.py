@@ -94,9 +94,8 @@ def naive(root: Path, work: Path) -> float:
 
 
 def runner(root: Path, outputs: Path, *args: str) -> float:
-    return timed(
-        [sys.executable, str(root / "runner.py"), "--outputs", str(outputs), *args], env=env_for(root, outputs)
-    )
+    command = [sys.executable, str(root / "runner.py"), "--outputs", str(outputs), *args]
+    return timed(command, env=env_for(root, outputs), cwd=root)  # the runner finds its project from cwd
 
 
 def task_seconds(outputs: Path, names: tuple[str, ...]) -> float:
