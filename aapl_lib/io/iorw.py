@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,10 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+@cache
 def current_umask() -> int:
-    """The process's umask, read without changing it where Linux tells it (``/proc/self/status``)."""
+    """The process's umask, read once without changing it where Linux tells it (``/proc/self/status``): every
+    atomic write asks, and reading /proc each time cost a quarter of a second per run."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:

@@ -274,8 +274,8 @@ def _execute(
                     break
                 if not live_window(task, params, today):
                     entry = cache_entry(run_id, task, record)
-                    cache.record(fp, entry)
-                    opts.renders.remember_cache_entry(record, fp, entry)
+                    if not opts.renders.remember_cache_entry(record, fp, entry):
+                        cache.record(fp, entry)
     except LockBusyError as exc:
         exit_code, message = Exit.LOCKED, str(exc)
     except PipelineError as exc:  # e.g. a damaged champion.json: the run fails with the file named

@@ -38,11 +38,14 @@ class BackgroundRenders:
         """Render ``executed`` into ``run_dir/html``; the result goes into ``record`` when applied."""
         self.pending.append(_Pending(record, self.pool.submit(_render, executed, run_dir / "html")))
 
-    def remember_cache_entry(self, record: dict[str, Any], key: str, entry: dict[str, Any]) -> None:
-        """The reuse-cache entry of ``record``'s task: it learns the HTML paths once they are written."""
+    def remember_cache_entry(self, record: dict[str, Any], key: str, entry: dict[str, Any]) -> bool:
+        """Record ``record``'s task in the reuse cache once its pages are written (one locked write, with the
+        HTML paths); False when no rendering of it is pending (the caller records it now)."""
         for item in self.pending:
             if item.record is record:
                 item.cache_key, item.cache_entry = key, entry
+                return True
+        return False
 
     def apply(self, cache=None, wait: bool = False) -> bool:
         """Put finished renderings (all of them with ``wait``) into their records and cache entries; True
