@@ -4,6 +4,7 @@ tests/test_checkpoints.py::test_editing_an_aapl_lib_module_reruns_the_tasks_that
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -72,3 +73,18 @@ def test_a_new_import_is_followed_into_the_module_it_names(package_copy):
     module = package_copy / "modeling" / "significance.py"
     module.write_text(module.read_text() + "\n# an edit\n")
     assert sorted(n for n in middle if middle[n] != _hashes()[n]) == ["04", "05", "06"]
+
+
+def test_the_parsed_imports_cache_survives_a_damaged_file_and_is_rewritten(tmp_path, monkeypatch):
+    store = tmp_path / "imports.json"
+    store.write_text('{"half-writ')  # a crash mid-write, or a hand edit
+    monkeypatch.setattr(import_closure, "_PARSED", {})
+    monkeypatch.setattr(import_closure, "_STORE", {"path": None, "changed": False})
+    import_closure._module_imports.cache_clear()
+    import_closure.use_store(store)
+    nb = ROOT / "notebooks" / "04_model_training.ipynb"
+    assert "modeling.significance" in notebook_modules(nb)
+    import_closure.save_store()
+    saved = json.loads(store.read_text())
+    assert ["modeling.metrics"] in [v for v in saved.values()]  # significance's own imports, by content
+    import_closure._module_imports.cache_clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Callable
@@ -44,6 +45,14 @@ class KernelStart:
         """The launcher and, for a forked kernel, the kernel itself."""
         found = {self.launcher_pid, self.read().get("pid")}
         return sorted(int(p) for p in found if p)
+
+    def kill(self) -> None:
+        """SIGKILL the launcher and the kernel (the watchdog, an interrupted run, a failed shutdown)."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def record(self) -> dict[str, Any]:
         """``{"start": "fork" | "cold", "reason"?, "preloaded"?}`` for the task's manifest record."""
@@ -201,11 +210,7 @@ def shutdown(km: Any, start: KernelStart) -> None:
         try:
             asyncio.run(km.shutdown_kernel(now=False))
         except Exception:  # noqa: BLE001 - then make sure: a kernel already gone is what shutting down wants
-            for pid in start.pids():
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
+            start.kill()
 
     thread = threading.Thread(target=stop, name="kernel-shutdown", daemon=True)
     thread.start()

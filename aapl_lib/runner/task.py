@@ -7,8 +7,6 @@ papermill, scrapbook and tenacity are imported only when a notebook is actually 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -203,16 +201,9 @@ def _execute_notebook(
     if params_warm(params) and opts.more_to_run:  # the next notebook's kernel starts meanwhile
         opts.next_kernel = NextKernel(stderr_log, opts.notebooks_dir, warm=True)
 
-    def kill_kernel() -> None:
-        for pid in start.pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
     def stop_kernel() -> None:
         state["fired"] = True
-        kill_kernel()
+        start.kill()
 
     watchdog = threading.Timer(params["task_timeout_seconds"], stop_kernel)
     watchdog.daemon = True
@@ -239,7 +230,7 @@ def _execute_notebook(
     except Exception as exc:  # papermill/nbclient errors of every kind are recorded by the caller
         error = exc
     except BaseException:  # SIGTERM/SIGINT (RunInterrupted): never leave the kernel running
-        kill_kernel()
+        start.kill()
         raise
     finally:
         watchdog.cancel()
@@ -264,7 +255,7 @@ def _log_kernel_start(task_log: Path, task_name: str, kernel: dict) -> None:
     append(task_log, task_name, logging.INFO, text)
 
 
-def _collect_notebook(record: dict, executed: Path, run_dir: Path, renders: BackgroundRenders | None) -> None:
+def _collect_notebook(record: dict, executed: Path, run_dir: Path, renders: BackgroundRenders) -> None:
     """Scraps into the manifest and the executed notebook rendered to HTML (failed ones too) in the
     background."""
     if not executed.is_file():
@@ -275,10 +266,4 @@ def _collect_notebook(record: dict, executed: Path, run_dir: Path, renders: Back
         record["scraps"] = {name: scrap.data for name, scrap in sb.read_notebook(str(executed)).scraps.items()}
     except Exception as exc:  # a half-written notebook must not hide the real error
         record["scraps_error"] = str(exc)
-    if renders is not None:
-        renders.submit(record, executed, run_dir)  # HTML is written while the next task runs
-    else:  # outside a run's loop: render now
-        now = BackgroundRenders()
-        now.submit(record, executed, run_dir)
-        now.apply(wait=True)
-        now.close()
+    renders.submit(record, executed, run_dir)  # HTML is written while the next task runs
