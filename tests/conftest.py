@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, WINDOW, Project, sample_frame, write_classic_yahoo, write_yfinance_multiheader
+from helpers import (
+    ROOT,
+    WINDOW,
+    Project,
+    sample_frame,
+    stop_warm_processes_under,
+    write_classic_yahoo,
+    write_yfinance_multiheader,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +49,21 @@ def project(seeded_project, tmp_path_factory) -> Project:
     copy = seeded_project.clone(tmp_path_factory.mktemp("project"))
     copy.seed_run = seeded_project.seed_run
     return copy
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_kept_warm_processes(request, tmp_path_factory):
+    """Runs keep their warm process for the next run (``warm_kernels_keep_seconds``): the runs of one test
+    module share it, and it ends with the module instead of idling on (the seeded project's ends with the
+    session)."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    for found in base.iterdir():
+        if not found.name.startswith("seeded"):
+            stop_warm_processes_under(found)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_every_kept_warm_process(tmp_path_factory):
+    yield
+    stop_warm_processes_under(tmp_path_factory.getbasetemp())

@@ -189,22 +189,47 @@ class Project:
         shutil.copy2(ROOT / "notebooks" / notebook, self.root / "notebooks" / notebook)
 
 
-def kernels_under(project_root: Path) -> list[str]:
-    """Live kernels, their launchers and warm processes (whose forks are kernels too) started by any runner of
-    the project copy at ``project_root`` (their PYTHONPATH names it)."""
+def _runner_processes(path: Path) -> list[tuple[int, int, bool]]:
+    """(pid, parent pid, is a warm process or its fork) of every live kernel launcher, forked kernel and warm
+    process whose environment names ``path`` (their PYTHONPATH names the project copy they belong to)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
+            if not proc.name.isdigit():
+                continue
+            cmdline = (proc / "cmdline").read_bytes()
+            zygote = b"aapl_lib.runner.kernel_zygote" in cmdline
             if (
-                proc.name.isdigit()
-                and any(
-                    name in (proc / "cmdline").read_bytes()
-                    for name in (b"aapl_lib.runner.kernel_launcher", b"aapl_lib.runner.kernel_zygote")
-                )
-                and str(project_root).encode() in (proc / "environ").read_bytes()
+                (zygote or b"aapl_lib.runner.kernel_launcher" in cmdline)
+                and str(path).encode() in (proc / "environ").read_bytes()
                 and "zombie" not in (proc / "status").read_text()
             ):
-                found.append(proc.name)
-        except OSError:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                found.append((int(proc.name), ppid, zygote))
+        except (OSError, ValueError):
             continue
     return found
+
+
+def kernels_under(project_root: Path) -> list[str]:
+    """Live kernels and their launchers started by any runner of the project copy at ``project_root`` (a
+    forked kernel's command line is its warm process's; it is told apart by having one as its parent)."""
+    found = _runner_processes(project_root)
+    warm = {pid for pid, _, zygote in found if zygote}
+    return [str(pid) for pid, ppid, zygote in found if not zygote or ppid in warm]
+
+
+def warm_processes_under(path: Path) -> list[int]:
+    """Warm processes (kept between runs or not) whose project copy lies under ``path``."""
+    found = _runner_processes(path)
+    warm = {pid for pid, _, zygote in found if zygote}
+    return [pid for pid, ppid, zygote in found if zygote and ppid not in warm]
+
+
+def stop_warm_processes_under(path: Path) -> None:
+    """End the warm processes a test's runs kept (they would otherwise idle on for warm_kernels_keep_seconds)."""
+    for pid in warm_processes_under(path):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass

@@ -5,8 +5,10 @@ ordinary kernel starts, never a failed task; the artifacts are the same bytes as
 from __future__ import annotations
 
 import json
+import os
+import time
 
-from helpers import WINDOW, kernels_under
+from helpers import WINDOW, kernels_under, stop_warm_processes_under, warm_processes_under
 
 # Notebook 03 leaves everything it can behind: a name, a module in sys.modules, a changed matplotlib
 # default, an environment variable, a changed working folder. Notebook 04 must see none of it.
@@ -57,7 +59,49 @@ def test_each_notebook_runs_in_a_fresh_kernel_forked_warm_over_ipc(project):
     assert record["started_ahead"]  # started while notebook 03 ran, and still a kernel of its own
     log = (project.latest() / "logs" / "model_training.log").read_text()
     assert "kernel: forked from the warm process (preloaded numpy, pandas" in log
-    assert not kernels_under(project.root)  # no kernel, launcher or warm process outlives the run
+    assert not kernels_under(project.root)  # no kernel or launcher outlives the run
+    assert warm_processes_under(project.root) == [record["warm_pid"]]  # kept for the next run
+
+
+def _warm(project, *args: str) -> dict:
+    proc = project.run(*WINDOW, "--only", "data_cleaning", "--force", *args)
+    assert proc.returncode == 0, proc.stderr
+    return project.manifest()["tasks"]["data_cleaning"]["kernel"]
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        if pid not in warm_processes_under(PROJECT_ROOT[0]):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+PROJECT_ROOT: list = []
+
+
+def test_the_warm_process_is_kept_for_the_next_run_until_idle_or_out_of_date(project):
+    PROJECT_ROOT[:] = [project.root]
+    stop_warm_processes_under(project.root)
+    first = _warm(project)
+    again = _warm(project)  # the next run forks from the same process: no imports to wait for
+    assert first["start"] == again["start"] == "fork" and again["warm_pid"] == first["warm_pid"]
+    assert again["warm_started_at"] == first["warm_started_at"] <= project.manifest()["created_at"]
+    # a file it imported changed (an upgrade, an edit): it refuses and ends; a new one serves the run
+    package = project.root / "aapl_lib" / "__init__.py"
+    os.utime(package, ns=(package.stat().st_atime_ns, package.stat().st_mtime_ns + 10**9))
+    fresh = _warm(project)
+    assert fresh["start"] == "fork" and fresh["warm_pid"] != first["warm_pid"]
+    assert _gone(first["warm_pid"], within=10)
+    # idle for warm_kernels_keep_seconds: it ends by itself
+    stop_warm_processes_under(project.root)
+    brief = _warm(project, "-p", "warm_kernels_keep_seconds", "8")
+    assert warm_processes_under(project.root) == [brief["warm_pid"]]
+    assert _gone(brief["warm_pid"], within=25)
+    # 0: it ends with its run
+    assert _warm(project, "-p", "warm_kernels_keep_seconds", "0")["start"] == "fork"
+    assert not warm_processes_under(project.root) and not kernels_under(project.root)
 
 
 def test_a_warm_process_that_cannot_start_means_ordinary_kernels_not_failed_tasks(project, tmp_path):

@@ -185,6 +185,14 @@ PARAMETERS: dict[str, Param] = {
             "fork each notebook's fresh kernel from a process that imported the stack once (false: cold starts)",
         ),
         Param(
+            "warm_kernels_keep_seconds",
+            "float",
+            600.0,
+            "keep the warm process this long idle for the next run (0: it ends with its run)",
+            low=0,
+            high=86400,
+        ),
+        Param(
             "task_retries",
             "task_map",
             {"data_ingestion": 2},

@@ -24,7 +24,7 @@ from aapl_lib.io.iorw import json_digest, read_json, write_json
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
-from aapl_lib.runner.warm_kernels import SHARED_SOCKET_ENV, params_warm, warm_kernels
+from aapl_lib.runner.warm_kernels import SHARED_SOCKET_ENV, params_keep_s, params_warm, warm_kernels
 from aapl_lib.runner.workers import Executor
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
@@ -116,7 +116,12 @@ def run_batch(
             )
         started = time.perf_counter()
         done = failed = 0
-        if executor == "local" and jobs and params_warm(common) and (warm := warm_kernels()).wait_ready() is None:
+        if (
+            executor == "local"
+            and jobs
+            and params_warm(common)
+            and (warm := warm_kernels(params_keep_s(common))).wait_ready() is None
+        ):
             # the spawned ticker processes fork their kernels from this process's one warm process
             os.environ[SHARED_SOCKET_ENV] = str(warm.socket)
         with Executor(executor, min(workers, max(len(jobs), 1)), scheduler) as pool:

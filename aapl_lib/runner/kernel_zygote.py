@@ -1,15 +1,19 @@
 """Warm kernels: one process imports the heavy stack once, then forks a fresh kernel for each notebook.
 
-``python -m aapl_lib.runner.kernel_zygote SOCKET PARENT_PID`` imports :data:`PRELOAD`, listens on the Unix
-socket ``SOCKET`` and, for each request of a kernel launcher (``kernel_launcher --zygote SOCKET``), forks a
-child that becomes that launcher's kernel: it takes the launcher's stdin/stdout/stderr, working folder,
-environment and ``-f CONNECTION_FILE``, then runs ipykernel exactly as ``ipykernel_launcher`` does. Every
-notebook still gets a new process of its own, so nothing a notebook defines, imports or plots reaches the
-next one; what the children share is only the state the imports below leave behind, identical for each.
+``python -m aapl_lib.runner.kernel_zygote SOCKET PARENT_PID IDLE_S`` listens on the Unix socket ``SOCKET``,
+imports :data:`PRELOAD` (requests wait in the socket's backlog meanwhile) and, for each request of a kernel
+launcher (``kernel_launcher --zygote SOCKET``), forks a child that becomes that launcher's kernel: it takes
+the launcher's stdin/stdout/stderr, working folder, environment and ``-f CONNECTION_FILE``, then runs
+ipykernel exactly as ``ipykernel_launcher`` does. Every notebook still gets a new process of its own, so
+nothing a notebook defines, imports or plots reaches the next one; what the children share is only the state
+the imports below leave behind, identical for each.
 
-The same idea as multiprocessing's ``forkserver`` with ``set_forkserver_preload``. The zygote ends when its
-parent (the runner) is gone; a child ends when its launcher is gone (the launcher holds the other end of the
-child's connection, so its death reads as end-of-file here).
+The same idea as multiprocessing's ``forkserver`` with ``set_forkserver_preload``. With a ``PARENT_PID`` the
+zygote ends when that process (the runner) is gone; with ``PARENT_PID`` 0 it is kept for later runs and ends
+after ``IDLE_S`` seconds without a request. Either way it ends, refusing the request, as soon as a file it
+imported changed (a package upgraded, the project's code edited): a fork must run the code on disk. A child
+ends when its launcher is gone (the launcher holds the other end of the child's connection, so its death
+reads as end-of-file here).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
+from datetime import UTC, datetime
 
 # What a warm kernel has imported before its notebook starts: the stack the six notebooks import (pandas,
 # scikit-learn, scipy, matplotlib's core, pandera, scrapbook, fpdf2 …) and ipykernel itself. Not
@@ -56,10 +62,28 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 MAX_REQUEST = 1 << 20
 
 
-def _preload() -> None:
+def _preload() -> dict[str, int]:
+    """Import the stack; the modification times of every file it imported."""
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     for name in PRELOAD:
         __import__(name)
+    files = {getattr(module, "__file__", None) for module in list(sys.modules.values())}
+    return {path: _mtime(path) for path in files if isinstance(path, str) and os.path.isfile(path)}
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _changed(imported: dict[str, int]) -> str | None:
+    """A file imported at start-up that is no longer the same (about 2 ms for the ~2000 files)."""
+    for path, mtime in imported.items():
+        if _mtime(path) != mtime:
+            return f"{path} changed since the warm process started"
+    return None
 
 
 def _incompatible(env: dict[str, str]) -> str | None:
@@ -110,21 +134,30 @@ def _become_kernel(conn: socket.socket, request: dict, fds: list[int]) -> None:
     os._exit(code)
 
 
-def _serve_one(listener: socket.socket) -> None:
+def _serve_one(listener: socket.socket, imported: dict[str, int], started_at: str) -> bool:
+    """Answer one request: a fork, or a check (``{"check": true}``: who and how fresh the process is).
+    False when this process is out of date and must end."""
     conn, _ = listener.accept()
     fds: list[int] = []
     try:
         message, fds, _flags, _addr = socket.recv_fds(conn, MAX_REQUEST, 3)
+        if not message:
+            return True
         request = json.loads(message)
+        stale = _changed(imported)
+        about = {"warm_pid": os.getpid(), "warm_started_at": started_at}
+        if stale or request.get("check"):
+            conn.send(json.dumps({**about, "error": stale} if stale else about).encode())
+            return stale is None
         problem = _incompatible(request["env"]) if len(fds) == 3 else "the launcher's stdio did not arrive"
         if problem:
             conn.send(json.dumps({"error": problem}).encode())
-            return
+            return True
         pid = os.fork()
         if pid == 0:
             listener.close()
             _become_kernel(conn, request, fds)
-        conn.send(json.dumps({"pid": pid, "warm_pid": os.getpid()}).encode())
+        conn.send(json.dumps({"pid": pid, **about}).encode())
     except Exception as exc:  # noqa: BLE001 - one bad request must not end the zygote
         try:
             conn.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
@@ -134,25 +167,35 @@ def _serve_one(listener: socket.socket) -> None:
         conn.close()
         for fd in fds:
             os.close(fd)
+    return True
 
 
 def main() -> None:
-    """Preload, then serve fork requests until the parent process is gone."""
-    path, parent_pid = sys.argv[1], int(sys.argv[2])
+    """Listen, preload, then serve requests until the parent process is gone (or, kept, until idle), or
+    until a file this process imported changed."""
+    path, parent_pid, idle_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     if sys.path and sys.path[0] in ("", os.getcwd()):  # as ipykernel_launcher: a kernel adds "" itself
         del sys.path[0]
-    _preload()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel, no zombies
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(path + ".part")
-    listener.listen(16)
-    os.rename(path + ".part", path)  # the socket appears only when the zygote is ready
-    print("ready", flush=True)
-    while os.getppid() == parent_pid:
+    listener.bind(path)  # before the imports: a request made meanwhile waits in the backlog
+    bound = os.stat(path).st_ino
+    listener.listen(64)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    imported = _preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel, no zombies
+    last = time.monotonic()
+    serving = True
+    while serving and (os.getppid() == parent_pid if parent_pid else time.monotonic() - last < idle_s):
         readable, _, _ = select.select([listener], [], [], 0.5)
         if readable:
-            _serve_one(listener)
+            serving = _serve_one(listener, imported, started_at)
+            last = time.monotonic()
     listener.close()
+    try:
+        if os.stat(path).st_ino == bound:  # still ours: a successor may have taken the name meanwhile
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ class KernelStart:
         if kind == "fork":
             out["preloaded"] = list(PRELOAD)
             out["warm_pid"] = started.get("warm_pid")
+            out["warm_started_at"] = started.get("warm_started_at")  # earlier than the run: kept from before
         else:
             out["reason"] = self.reason or started.get("reason", "the kernel did not start")
         self.start_file.unlink(missing_ok=True)

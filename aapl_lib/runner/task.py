@@ -26,7 +26,7 @@ from aapl_lib.runner.kernels import (
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
-from aapl_lib.runner.warm_kernels import params_warm, warm_kernels
+from aapl_lib.runner.warm_kernels import params_keep_s, params_warm, warm_kernels
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 
@@ -76,7 +76,9 @@ class _AttemptFailed(Exception):
 def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: RunOptions, why: str) -> bool:
     """Execute the task's notebook with its retry policy and time limits; update ``record``."""
     if params_warm(manifest["params"]):
-        warm_kernels()  # the warm process imports the stack while this process imports papermill
+        warm_kernels(
+            params_keep_s(manifest["params"])
+        )  # the warm process imports the stack while this process imports papermill
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
     params = manifest["params"]
@@ -249,7 +251,10 @@ def _execute_notebook(
 
 def _log_kernel_start(task_log: Path, task_name: str, kernel: dict) -> None:
     if kernel["start"] == "fork":
-        text = f"kernel: forked from the warm process (preloaded {', '.join(kernel['preloaded'])})"
+        text = (
+            f"kernel: forked from the warm process (preloaded {', '.join(kernel['preloaded'])}; "
+            f"warm process {kernel.get('warm_pid')} started at {kernel.get('warm_started_at')})"
+        )
     else:
         text = f"kernel: ordinary start ({kernel['reason']})"
     append(task_log, task_name, logging.INFO, text)

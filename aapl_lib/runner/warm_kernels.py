@@ -6,8 +6,11 @@ gets and the scratch folder of kernel sockets."""
 from __future__ import annotations
 
 import atexit
+import hashlib
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +18,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from aapl_lib.runner.import_closure import PACKAGE_DIR
 from aapl_lib.runner.kernel_zygote import START_UP_VARIABLES
@@ -45,19 +50,78 @@ def scratch_dir() -> Path:
     return _SCRATCH[0]
 
 
-class WarmKernels:
-    """The warm process of this runner process: started on first use, shared by every run of the process
-    (all the tickers of a batch worker), stopped when the process exits or its environment changes."""
+def kept_dir() -> Path | None:
+    """The folder of the warm processes kept between runs (this user's only; None when it is not safe)."""
+    folder = Path(tempfile.gettempdir()) / f"aapl-warm-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.stat()
+    except OSError:
+        return None
+    # a socket others can reach would fork their code as this user: only a folder that is ours alone
+    return folder if info.st_uid == os.getuid() and not info.st_mode & 0o077 else None
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.socket = scratch_dir() / f"zygote-{uuid.uuid4().hex[:8]}"
+
+def ask(socket_path: Path, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """One request to a warm process and its answer ({"error": ...} when it cannot answer)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(socket_path))
+            conn.send(json.dumps(request).encode())
+            answer = conn.recv(4096)
+    except OSError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return json.loads(answer) if answer else {"error": "the warm process closed the connection"}
+
+
+def listening(socket_path: Path) -> bool:
+    """Whether a process listens on the socket (a killed one leaves the file behind)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
+            conn.settimeout(1.0)
+            conn.connect(str(socket_path))  # an empty request: the warm process just closes it
+        return True
+    except OSError:
+        return False
+
+
+class WarmKernels:
+    """A warm process: this runner process's own (``keep_s`` 0: stopped when the process exits), or one kept
+    for later runs with the same interpreter and start-up environment (ended by itself after ``keep_s``
+    idle seconds, or as soon as a file it imported changes), found again by its socket's name."""
+
+    def __init__(self, env: dict[str, str], keep_s: float = 0.0) -> None:
+        self.env, self.keep_s, self.process = env, keep_s, None
+        folder = kept_dir() if keep_s > 0 else None
+        if folder is None:
+            self.keep_s, self.socket = 0.0, scratch_dir() / f"zygote-{uuid.uuid4().hex[:8]}"
+            self._spawn(parent=os.getpid())
+            return
+        key = json.dumps([sys.executable, sys.version, [env.get(k) for k in START_UP_VARIABLES]])
+        self.socket = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.sock"
+        with FileLock(str(self.socket.with_suffix(".lock"))):  # one spawn, however many runners start now
+            if self.socket.exists() and "error" not in ask(self.socket, {"check": True}, READY_TIMEOUT_S):
+                return  # kept from an earlier run, alive and up to date
+            self.socket.unlink(missing_ok=True)  # dead (killed), or it just ended for being out of date
+            self._spawn(parent=0)
+            while not self.socket.exists() and self.process.poll() is None:  # bound before it imports
+                time.sleep(0.01)
+
+    def _spawn(self, parent: int) -> None:
         self.errors = self.socket.with_suffix(".err")
         with open(self.errors, "wb") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "aapl_lib.runner.kernel_zygote", str(self.socket), str(os.getpid())],
-                env=env,
-                cwd=scratch_dir(),
+                [
+                    sys.executable,
+                    "-m",
+                    "aapl_lib.runner.kernel_zygote",
+                    str(self.socket),
+                    str(parent),
+                    str(self.keep_s),
+                ],
+                env=self.env,
+                cwd=self.socket.parent,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
@@ -65,21 +129,23 @@ class WarmKernels:
             )
 
     def matches(self, env: dict[str, str]) -> bool:
-        return self.process.poll() is None and all(env.get(k) == self.env.get(k) for k in START_UP_VARIABLES)
+        alive = listening(self.socket) if self.process is None else self.process.poll() is None
+        return alive and all(env.get(k) == self.env.get(k) for k in START_UP_VARIABLES)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str | None:
-        """None once the warm process serves forks; else why it cannot."""
-        deadline = time.monotonic() + timeout
-        while not self.socket.exists():
-            if self.process.poll() is not None:
-                tail = self.errors.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-                return f"the warm process exited with {self.process.returncode} {tail[0]}".strip()
-            if time.monotonic() > deadline:
-                return f"the warm process was not ready after {timeout:.0f} s"
-            time.sleep(0.02)
-        return None
+        """None once the warm process serves forks (it has imported the stack); else why it cannot."""
+        answer = ask(self.socket, {"check": True}, timeout)
+        if "error" not in answer:
+            return None
+        if self.process is not None and self.process.poll() is not None:
+            tail = self.errors.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+            return f"the warm process exited with {self.process.returncode} {tail[0]}".strip()
+        return f"the warm process cannot serve ({answer['error']})"
 
     def stop(self) -> None:
+        """Stop this process's own warm process; a kept one ends by itself when idle."""
+        if self.keep_s > 0 or self.process is None:
+            return
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
@@ -104,6 +170,7 @@ class SharedWarmKernels:
 
 
 _WARM: dict[str, WarmKernels | SharedWarmKernels] = {}
+_KEEP_S = [0.0]  # what the last run asked for: a warm process started again mid-run is kept as long
 
 
 def params_warm(params: dict[str, Any]) -> bool:
@@ -111,16 +178,26 @@ def params_warm(params: dict[str, Any]) -> bool:
     return bool(params.get("warm_kernels", True)) and hasattr(os, "fork")
 
 
-def warm_kernels() -> WarmKernels | SharedWarmKernels:
-    """This process's warm process (or the batch's, when it shares one), started (again) when there is none,
-    it died, or the environment changed."""
+def params_keep_s(params: dict[str, Any]) -> float:
+    """How long a warm process this run starts is kept idle for later runs (``warm_kernels_keep_seconds``)."""
+    return float(params.get("warm_kernels_keep_seconds", 0.0))
+
+
+def warm_kernels(keep_s: float | None = None) -> WarmKernels | SharedWarmKernels:
+    """This process's warm process (or the batch's, when it shares one, or one kept from an earlier run),
+    started (again) when there is none, it died, or the environment changed. ``keep_s``: idle seconds a warm
+    process started now is kept for later runs (None: as the last call asked)."""
+    if keep_s is not None:
+        _KEEP_S[0] = keep_s
     env = kernel_env()
     current = _WARM.get("current")
     if current is None or not current.matches(env):
         if current is not None:
             current.stop()
         shared = os.environ.get(SHARED_SOCKET_ENV)
-        _WARM["current"] = SharedWarmKernels(shared) if shared and Path(shared).exists() else WarmKernels(env)
+        _WARM["current"] = (
+            SharedWarmKernels(shared) if shared and Path(shared).exists() else WarmKernels(env, _KEEP_S[0])
+        )
         if current is None:
             atexit.register(stop_warm_kernels)
     return _WARM["current"]
