@@ -25,6 +25,7 @@ RUNNER_OWN = {
     "cell_timeout_seconds": "900",
     "task_timeout_seconds": "2400",
     "warm_kernels": "false",
+    "warm_kernels_keep_seconds": "5",
     "task_retries": "{model_training: 1}",
     "task_retry_wait_seconds": "1",
     "lock_timeout_seconds": "3",

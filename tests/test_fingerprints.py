@@ -88,3 +88,28 @@ def test_the_parsed_imports_cache_survives_a_damaged_file_and_is_rewritten(tmp_p
     saved = json.loads(store.read_text())
     assert ["modeling.metrics"] in [v for v in saved.values()]  # significance's own imports, by content
     import_closure._module_imports.cache_clear()
+
+
+def test_package_versions_are_cached_until_a_package_folder_changes(tmp_path, monkeypatch):
+    """A rerun reads the key packages' versions from outputs/cache, not from every installed package's
+    metadata, and reads them afresh once anything is installed, upgraded or removed."""
+    import os
+    import sys
+
+    from aapl_lib.store.manifest import package_versions
+
+    site = tmp_path / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    cache = tmp_path / "cache" / "environment.json"
+    fresh = package_versions(cache)
+    assert fresh["papermill"] not in ("", "not installed") and cache.is_file()
+    stored = json.loads(cache.read_text())
+    stored["packages"]["papermill"] = "read from the cache"
+    cache.write_text(json.dumps(stored))
+    assert package_versions(cache)["papermill"] == "read from the cache"
+    (site / "newpkg-1.0.dist-info").mkdir()  # an install changes the folder
+    os.utime(site, ns=(site.stat().st_atime_ns, site.stat().st_mtime_ns + 10**9))
+    assert package_versions(cache) == fresh
+    cache.write_text("{damaged")
+    assert package_versions(cache) == fresh

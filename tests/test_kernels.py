@@ -205,3 +205,17 @@ def test_the_run_waits_for_its_pages_and_the_cache_learns_them(project):
         rec = project.manifest()["tasks"][name]
         assert rec["status"] == "reused" and rec["reused_from"] == run.name, rec
         assert (again / rec["html"]).is_file() and (again / rec["report_html"]).is_file()
+
+
+def test_executed_notebooks_are_written_as_papermill_writes_them(project):
+    """The runner's engine saves faster while a notebook runs; the notebook it leaves is papermill's own bytes:
+    validated nbformat, as nbformat writes it."""
+    import nbformat
+
+    proc = project.run(*WINDOW, "--only", "data_cleaning", "--force")
+    assert proc.returncode == 0, proc.stderr
+    text = (project.latest() / "notebooks" / "02_data_cleaning.ipynb").read_text(encoding="utf-8")
+    nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    assert nbformat.writes(nb) == text
+    assert all(c.metadata.papermill.status == "completed" for c in nb.cells if "papermill" in c.metadata)

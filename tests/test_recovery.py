@@ -109,6 +109,10 @@ def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
         project.restore("04_model_training.ipynb")
     killed = newest_run(project)
     assert killed != project.reference
+    # the executed notebook was saved whole (written aside, then renamed) and shows the cell that was running
+    partial = json.loads((killed / "notebooks" / "04_model_training.ipynb").read_text())
+    sleeping = [c for c in partial["cells"] if "AAPL_TEST_SLEEP" in "".join(c["source"])]
+    assert [c["metadata"]["papermill"]["status"] for c in sleeping] == ["running"]
     wait_for(lambda: not kernels_of(runner.pid), timeout=10, what="the orphaned kernel to end")
 
     status = project.run("status")  # no id: the run worked on last

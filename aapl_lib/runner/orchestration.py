@@ -134,7 +134,7 @@ def run_pipeline(
             "params": params,
             "params_fingerprint": params_fingerprint(params),
             "selection": {"start_task": tasks[0].name, "end_task": tasks[-1].name},
-            "environment": mf.environment(project),
+            "environment": mf.environment(project, outputs_dir),
             "tasks": {t.name: {"status": "not_selected", "notebook": f"notebooks/{t.notebook}"} for t in TASKS},
         }
         if batch_id:

@@ -188,6 +188,8 @@ def _execute_notebook(
     the kernel started goes into ``record["kernel"]`` and the task's log."""
     import papermill as pm
 
+    from aapl_lib.runner.engine import register as register_engine
+
     executed = run_dir / "notebooks" / task.notebook
     executed.parent.mkdir(parents=True, exist_ok=True)
     level = getattr(logging, opts.log_level.upper())
@@ -227,6 +229,7 @@ def _execute_notebook(
             log_output=True,
             cwd=str(opts.notebooks_dir),
             execution_timeout=params["cell_timeout_seconds"],
+            engine_name=register_engine(),
             **kernel,
         )
     except Exception as exc:  # papermill/nbclient errors of every kind are recorded by the caller

@@ -98,6 +98,11 @@ def imports_cache(outputs_dir: Path) -> Path:
     return cache_dir(outputs_dir) / "imports.json"
 
 
+def environment_cache(outputs_dir: Path) -> Path:
+    """``outputs/cache/environment.json``: the key packages' versions, by the state of the package folders."""
+    return cache_dir(outputs_dir) / "environment.json"
+
+
 def cache_dir(outputs_dir: Path) -> Path:
     """``outputs/cache``."""
     return Path(outputs_dir) / CACHE

@@ -3,10 +3,10 @@ environment. Always rewritten whole and atomically, so a reader never sees half 
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,42 @@ KEY_PACKAGES = (
 )
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the key packages."""
+def package_versions(cache: Path | None = None) -> dict[str, str]:
+    """Installed versions of the key packages; with ``cache``, read from it while the interpreter's package
+    folders are unchanged (an install, upgrade or removal changes a folder's modification time) — reading the
+    installed metadata costs more than everything else a rerun with nothing changed does."""
+    key = [sys.executable, *_package_folders()]
+    try:
+        cached = read_json(cache) if cache is not None else None
+    except (OSError, ValueError):
+        cached = None  # none yet, or damaged: read the metadata and write it again
+    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("packages"), dict):
+        return cached["packages"]
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {}
     for pkg in KEY_PACKAGES:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = "not installed"
+    if cache is not None:
+        try:
+            write_json(cache, {"key": key, "packages": out})
+        except OSError:
+            pass  # a cache that cannot be written is read fresh next time
     return out
+
+
+def _package_folders() -> list[str]:
+    found = []
+    for folder in sys.path:
+        if folder.endswith(("site-packages", "dist-packages")):
+            try:
+                found.append(f"{folder}@{os.stat(folder).st_mtime_ns}")
+            except OSError:
+                continue
+    return found
 
 
 def git_commit(root: Path | None) -> str:
@@ -67,13 +94,13 @@ def git_commit(root: Path | None) -> str:
         return "unknown"
 
 
-def environment(root: Path | None) -> dict[str, Any]:
-    """Python, platform, package versions and git commit."""
+def environment(root: Path | None, outputs_dir: Path | None = None) -> dict[str, Any]:
+    """Python, platform, package versions (cached under ``outputs_dir``) and git commit."""
     return {
         "python": platform.python_version(),
         "executable": sys.executable,
         "platform": platform.platform(),
-        "packages": package_versions(),
+        "packages": package_versions(layout.environment_cache(outputs_dir) if outputs_dir else None),
         "git_commit": git_commit(root),
     }
 
