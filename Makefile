@@ -1,17 +1,29 @@
-# Two commands: `make run` and `make test`. Both create .venv and install the project when needed.
+# Two commands: `make run` and `make test`. Both create .venv and install the project when needed, at the
+# exact versions of requirements.lock (`make lock` refreshes it from pyproject.toml).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
+DEV    := $(VENV)/.dev-stamp
+LOCK   := requirements.lock
 ARGS   ?=
+# The lock's target: the machines the project runs on (CPython 3.11, Linux x86_64)
+LOCK_FOR := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: run test lint format jupyter bench clean-venv
+.PHONY: run test lint format lock dev jupyter bench clean-venv
 
-$(STAMP): pyproject.toml
+# uv (from PyPI) installs the lock in seconds; where uv cannot be had, pip installs the same lock.
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	test -x $(UV) || $(PY) -m pip install --quiet uv || echo "note: uv unavailable; installing with pip"
+	if test -x $(UV); then \
+	  $(UV) pip install --quiet --python $(PY) -r $(LOCK) && $(UV) pip install --quiet --python $(PY) --no-deps -e . ; \
+	else \
+	  $(PY) -m pip install --quiet -r $(LOCK) && $(PY) -m pip install --quiet --no-deps -e . ; \
+	fi
+	rm -f $(DEV)
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -29,8 +41,20 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-jupyter: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[jupyter]'
+# Re-resolve pyproject.toml's dependencies to their newest allowed versions and pin them in the lock.
+lock: $(STAMP)
+	$(UV) pip compile pyproject.toml --extra test $(LOCK_FOR) --upgrade --quiet -o $(LOCK)
+
+# For analysts: JupyterLab (at versions the lock allows) and nbstripout as this clone's git filter, so a
+# notebook saved with outputs is committed without them. Installed once.
+$(DEV): $(STAMP)
+	$(UV) pip install --quiet --python $(PY) -c $(LOCK) -e '.[jupyter]' || $(PY) -m pip install --quiet -c $(LOCK) -e '.[jupyter]'
+	$(VENV)/bin/nbstripout --install
+	touch $(DEV)
+
+dev: $(DEV)
+
+jupyter: $(DEV)
 	cd notebooks && ../$(VENV)/bin/jupyter lab
 
 bench: $(STAMP)

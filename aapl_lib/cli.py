@@ -64,10 +64,10 @@ def _batch_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     """The argument parser of ``runner.py`` (``run`` is the default command)."""
     parser = argparse.ArgumentParser(
-        prog="python runner.py",
+        prog=prog,
         description="Run the six-notebook stock prediction pipeline with papermill. Each run writes a folder "
         "outputs/runs/<run_id>/ with the executed notebooks, their HTML, artifacts, logs and "
         "manifest.json. Without a command, 'run' is meant.",
@@ -171,12 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def console() -> None:
+    """The ``aapl-pipeline`` console command: ``python runner.py`` under its installed name."""
+    sys.exit(main(prog="aapl-pipeline"))
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> int:
     """Entry point; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     from aapl_lib.io.locks import LockBusyError
     from aapl_lib.io.logs import configure_console
     from aapl_lib.io.project import project_root

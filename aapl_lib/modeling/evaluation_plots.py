@@ -1,30 +1,29 @@
 """Step 5's figures: predicted vs actual, residuals and the trade-on-sign backtest's cumulative returns on the
-held-out period, written as PNG files by a headless matplotlib."""
+held-out period, written as PNG files. Drawn on matplotlib ``Figure`` objects, not pyplot: no backend is
+chosen or switched, so importing this module in an analyst's kernel leaves its inline plots alone, and the
+figures are rendered by Agg whatever the backend (``savefig`` to PNG always uses it)."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless: the runner and CI have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from aapl_lib.io.iorw import atomic_write_bytes  # noqa: E402
+from aapl_lib.io.iorw import atomic_write_bytes
 
 
 def _save(fig, path: str | Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
     return atomic_write_bytes(path, buffer.getvalue())
 
 
 def plot_predicted_vs_actual(predictions: pd.DataFrame, path: str | Path, ticker: str) -> Path:
     """Time series and scatter of predicted vs actual next-day returns."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     ax1.plot(predictions.index, 100 * predictions["actual"], lw=0.7, color="0.6", label="actual")
     ax1.plot(predictions.index, 100 * predictions["model"], lw=1.0, color="C0", label="model")
     ax1.set_ylabel("next-day return (%)")
@@ -43,7 +42,8 @@ def plot_predicted_vs_actual(predictions: pd.DataFrame, path: str | Path, ticker
 def plot_residuals(predictions: pd.DataFrame, path: str | Path, ticker: str) -> Path:
     """Residuals over time and their distribution."""
     resid = 100 * (predictions["actual"] - predictions["model"])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     ax1.plot(resid.index, resid, lw=0.7)
     ax1.axhline(0, color="0.5", lw=0.8)
     ax1.set_ylabel("actual - predicted (%)")
@@ -57,7 +57,8 @@ def plot_residuals(predictions: pd.DataFrame, path: str | Path, ticker: str) -> 
 
 def plot_cumulative(daily: pd.DataFrame, path: str | Path, ticker: str, cost_bps: float = 0.0) -> Path:
     """Growth of 1 for buy-and-hold and for trading on the predicted sign (long/flat and long/short)."""
-    fig, ax = plt.subplots(figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax = fig.subplots()
     labels = {
         "buy_and_hold": "buy and hold",
         "long_flat": "long when the model predicts up, else flat",

@@ -112,14 +112,12 @@ def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) 
 def _plot(rows: list[dict[str, Any]], path: Path, batch_id: str) -> None:
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure  # not pyplot: no backend is chosen or switched
 
     have = [r for r in rows if r.get("model_rmse") is not None]
-    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(rows)), 3.6))
+    fig = Figure(figsize=(max(5, 1.4 * len(rows)), 3.6))
+    ax = fig.subplots()
     x = np.arange(len(have))
     ax.bar(x - 0.2, [100 * r["model_rmse"] for r in have], 0.4, label="challenger")
     ax.bar(x + 0.2, [100 * r["baseline_rmse"] for r in have], 0.4, label="best naive baseline")
@@ -129,5 +127,4 @@ def _plot(rows: list[dict[str, Any]], path: Path, batch_id: str) -> None:
     ax.legend()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())

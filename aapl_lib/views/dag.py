@@ -47,10 +47,7 @@ def mermaid() -> str:
 
 def draw(path: str | Path) -> Path:
     """Draw the DAG to ``path`` (.png or .svg): tasks in a row, each task's outputs listed under it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no backend is chosen or switched
     from matplotlib.patches import FancyBboxPatch
 
     path = Path(path)
@@ -58,7 +55,8 @@ def draw(path: str | Path) -> Path:
         raise ValueError(f"--output must end in .png or .svg, not {path.suffix or 'nothing'}")
     steps = _steps()
     width = 2.6
-    fig, ax = plt.subplots(figsize=(width * (len(steps) + 1) * 0.75, 5.2))
+    fig = Figure(figsize=(width * (len(steps) + 1) * 0.75, 5.2))
+    ax = fig.subplots()
     ax.set_xlim(-1.6, width * len(steps))
     ax.set_ylim(-4.0, 1.2)
     ax.axis("off")
@@ -102,5 +100,4 @@ def draw(path: str | Path) -> Path:
     ax.set_title("Pipeline DAG: tasks (blue), approval gate (amber) and the artifacts each writes (green)", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight", metadata={"Software": None} if path.suffix == ".png" else None)
-    plt.close(fig)
     return path
