@@ -60,3 +60,32 @@ def test_aapl_pipeline_is_the_runner_as_a_console_command(tmp_path):
     assert mine.stdout.replace("aapl-pipeline", "python runner.py") == theirs.stdout
     listed = subprocess.run([command, "--list-params"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert listed.returncode == 0 and "warm_kernels_keep_seconds" in listed.stdout, listed.stderr
+
+
+def test_make_dev_keeps_outputs_out_of_commits(tmp_path):
+    """`make dev` installs nbstripout as the clone's git filter: a notebook saved with outputs is committed
+    without them, while the analyst's file keeps its outputs."""
+    import json
+
+    repo = tmp_path / "clone"
+    (repo / "notebooks").mkdir(parents=True)
+    git = ["git", "-c", "user.name=analyst", "-c", "user.email=a@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    nb = json.loads((ROOT / "notebooks" / "05_model_evaluation.ipynb").read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["RMSE 0.0123\n"]}]
+    code["execution_count"] = 7
+    saved = repo / "notebooks" / "05.ipynb"
+    saved.write_text(json.dumps(nb, indent=1))
+    nbstripout = Path(sys.executable).parent / "nbstripout"
+    make_dev = next(line for line in (ROOT / "Makefile").read_text().splitlines() if "nbstripout --install" in line)
+    assert make_dev.strip() == "$(VENV)/bin/nbstripout --install"  # the command `make dev` runs, run here
+    subprocess.run([str(nbstripout), "--install"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "notebooks/05.ipynb"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "analysis"], cwd=repo, check=True)
+    committed = json.loads(
+        subprocess.run(["git", "show", "HEAD:notebooks/05.ipynb"], cwd=repo, capture_output=True, text=True).stdout
+    )
+    cells = [c for c in committed["cells"] if c["cell_type"] == "code"]
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in cells)
+    assert "RMSE 0.0123" in saved.read_text()  # the working copy is untouched
