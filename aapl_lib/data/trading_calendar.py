@@ -1,76 +1,76 @@
-"""The NYSE trading calendar (regular holidays plus the unscheduled closures since 2000), built on pandas'
-holiday rules. Used by cleaning (gap report) and evaluation (next trading day)."""
+"""The NYSE trading calendar: the sessions of exchange_calendars' ``XNYS`` (regular holidays, the early
+rules such as Martin Luther King Day only from 1998, and the unscheduled closures: Hurricane Gloria,
+presidents' funerals, 9/11, Hurricane Sandy...). Used by cleaning (rows on closed days, gap report) and
+evaluation (the forecast's next trading day).
+
+Covered: :data:`FIRST_DAY` to the end of the year after next (built once per process). A date outside
+that range raises :class:`~aapl_lib.errors.DataQualityError` instead of a guess.
+"""
 
 from __future__ import annotations
 
+import functools
+from datetime import date
+
 import pandas as pd
-from pandas.tseries.holiday import (
-    AbstractHolidayCalendar,
-    GoodFriday,
-    Holiday,
-    USLaborDay,
-    USMartinLutherKingJr,
-    USMemorialDay,
-    USPresidentsDay,
-    USThanksgivingDay,
-    nearest_workday,
-    sunday_to_monday,
-)
-from pandas.tseries.offsets import CustomBusinessDay
+
+from aapl_lib.errors import DataQualityError
+
+# The NYSE traded on Saturdays until 24 May 1952 and XNYS knows only Monday-Friday weeks, so earlier
+# dates cannot be checked: the calendar starts after the last Saturday session.
+FIRST_DAY = pd.Timestamp("1952-06-01")
+EXCHANGE = "XNYS"
 
 
-class NYSEHolidayCalendar(AbstractHolidayCalendar):
-    """Regular NYSE full-day holidays."""
-
-    rules = [
-        Holiday("New Year's Day", month=1, day=1, observance=sunday_to_monday),
-        USMartinLutherKingJr,
-        USPresidentsDay,
-        GoodFriday,
-        USMemorialDay,
-        Holiday("Juneteenth", month=6, day=19, start_date="2022-01-01", observance=nearest_workday),
-        Holiday("Independence Day", month=7, day=4, observance=nearest_workday),
-        USLaborDay,
-        USThanksgivingDay,
-        Holiday("Christmas", month=12, day=25, observance=nearest_workday),
-    ]
+def calendar_end() -> pd.Timestamp:
+    """Last day covered: 31 December of the year after next (future closures are the regular rules only)."""
+    return pd.Timestamp(year=date.today().year + 2, month=12, day=31)
 
 
-# Closures outside the regular rules (national days of mourning, 9/11, Hurricane Sandy).
-SPECIAL_CLOSURES = pd.DatetimeIndex(
-    [
-        "2001-09-11",
-        "2001-09-12",
-        "2001-09-13",
-        "2001-09-14",
-        "2004-06-11",
-        "2007-01-02",
-        "2012-10-29",
-        "2012-10-30",
-        "2018-12-05",
-        "2025-01-09",
-    ]
-)
+@functools.lru_cache(maxsize=1)
+def sessions() -> pd.DatetimeIndex:
+    """Every XNYS session from :data:`FIRST_DAY` to :func:`calendar_end` (tz-naive dates), built once."""
+    import exchange_calendars  # lazy: importing it loads every exchange's rules (tenths of a second)
+
+    end = calendar_end()
+    cal = exchange_calendars.get_calendar(EXCHANGE, start=FIRST_DAY, end=end)
+    # exchange_calendars (4.13) builds its business day from the regular-holiday rules with pandas' default
+    # start, 1970-01-01, so before 1970 it counts Christmas, New Year's Day... as sessions. The same rules
+    # evaluated over the whole range take them out (no change from 1970 on).
+    return cal.sessions.difference(cal.regular_holidays.holidays(FIRST_DAY, end))
 
 
-def holidays(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
-    """NYSE closures on weekdays between ``start`` and ``end``."""
-    regular = NYSEHolidayCalendar().holidays(
-        start=pd.Timestamp(start) - pd.Timedelta(days=7), end=pd.Timestamp(end) + pd.Timedelta(days=7)
+def _day(value: str | pd.Timestamp) -> pd.Timestamp:
+    """``value`` as a tz-naive date, or a clear error when the calendar does not cover it."""
+    day = pd.Timestamp(value)
+    day = (day.tz_localize(None) if day.tz is not None else day).normalize()
+    if FIRST_DAY <= day <= calendar_end():
+        return day
+    fix = (
+        f"before June 1952 the NYSE also traded on Saturdays: start the window later (-p start {FIRST_DAY:%Y-%m-%d})"
+        if day < FIRST_DAY
+        else "no price can be dated that far ahead: fix the dates in the file"
     )
-    # New Year's Day on a Saturday is not observed on the Friday before (NYSE rule).
-    regular = regular[~((regular.month == 12) & (regular.day == 31))]
-    days = regular.union(SPECIAL_CLOSURES)
-    return days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
+    raise DataQualityError(
+        f"the date {day:%Y-%m-%d} is outside the NYSE calendar ({EXCHANGE} from exchange_calendars), which covers "
+        f"{FIRST_DAY:%Y-%m-%d}..{calendar_end():%Y-%m-%d}; {fix}"
+    )
 
 
 def trading_days(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
-    """Every NYSE trading day from ``start`` to ``end`` inclusive."""
-    return pd.bdate_range(start, end, freq=CustomBusinessDay(holidays=holidays(start, end)))
+    """Every NYSE trading day (XNYS session) from ``start`` to ``end`` inclusive."""
+    first, last = _day(start), _day(end)
+    days = sessions()
+    return days[days.searchsorted(first, side="left") : days.searchsorted(last, side="right")]
 
 
 def next_trading_day(day: str | pd.Timestamp) -> pd.Timestamp:
-    """The first NYSE trading day after ``day``."""
-    day = pd.Timestamp(day)
-    candidates = trading_days(day + pd.Timedelta(days=1), day + pd.Timedelta(days=15))
-    return candidates[0]
+    """The first NYSE trading day (XNYS session) after ``day``."""
+    days = sessions()
+    position = days.searchsorted(_day(day), side="right")
+    if position == len(days):
+        raise DataQualityError(
+            f"no NYSE session is known after {pd.Timestamp(day):%Y-%m-%d}: the calendar ({EXCHANGE} from "
+            f"exchange_calendars) ends {calendar_end():%Y-%m-%d}; check the dates of the prices"
+        )
+    return days[position]

@@ -31,6 +31,7 @@ KEY_PACKAGES = (
     "yfinance",
     "tenacity",
     "bokeh_sampledata",
+    "exchange_calendars",  # the NYSE sessions: a new version can change which rows cleaning keeps
     "fpdf2",
     "PyYAML",
 )
@@ -45,7 +46,12 @@ def package_versions(cache: Path | None = None) -> dict[str, str]:
         cached = read_json(cache) if cache is not None else None
     except (OSError, ValueError):
         cached = None  # none yet, or damaged: read the metadata and write it again
-    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("packages"), dict):
+    if (
+        isinstance(cached, dict)
+        and cached.get("key") == key
+        and isinstance(cached.get("packages"), dict)
+        and set(cached["packages"]) == set(KEY_PACKAGES)  # a cache from before a package was added is stale
+    ):
         return cached["packages"]
     from importlib.metadata import PackageNotFoundError, version
 
