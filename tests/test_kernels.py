@@ -56,6 +56,7 @@ def test_each_notebook_runs_in_a_fresh_kernel_forked_warm_over_ipc(project):
     assert _kernel_starts(project) == {"feature_engineering": "fork", "model_training": "fork"}
     record = project.manifest()["tasks"]["model_training"]["kernel"]
     assert "pandas" in record["preloaded"] and "sklearn.linear_model" in record["preloaded"]
+    assert record["prebuilt"] == ["aapl_lib.data.trading_calendar:sessions"]
     assert record["started_ahead"]  # started while notebook 03 ran, and still a kernel of its own
     log = (project.latest() / "logs" / "model_training.log").read_text()
     assert "kernel: forked from the warm process (preloaded numpy, pandas" in log

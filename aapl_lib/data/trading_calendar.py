@@ -27,12 +27,16 @@ def calendar_end() -> pd.Timestamp:
     return pd.Timestamp(year=date.today().year + 2, month=12, day=31)
 
 
-@functools.lru_cache(maxsize=1)
 def sessions() -> pd.DatetimeIndex:
-    """Every XNYS session from :data:`FIRST_DAY` to :func:`calendar_end` (tz-naive dates), built once."""
+    """Every XNYS session from :data:`FIRST_DAY` to :func:`calendar_end` (tz-naive dates), built once (the
+    runner's warm process builds it before it forks the kernels: ``kernel_zygote.PREBUILD``)."""
+    return _sessions(calendar_end())
+
+
+@functools.lru_cache(maxsize=2)  # keyed by the end: a process that lives into a new year extends it
+def _sessions(end: pd.Timestamp) -> pd.DatetimeIndex:
     import exchange_calendars  # lazy: importing it loads every exchange's rules (tenths of a second)
 
-    end = calendar_end()
     cal = exchange_calendars.get_calendar(EXCHANGE, start=FIRST_DAY, end=end)
     # exchange_calendars (4.13) builds its business day from the regular-holiday rules with pandas' default
     # start, 1970-01-01, so before 1970 it counts Christmas, New Year's Day... as sessions. The same rules

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.runner.kernel_zygote import PRELOAD
+from aapl_lib.runner.kernel_zygote import PREBUILD, PRELOAD
 from aapl_lib.runner.warm_kernels import READY_TIMEOUT_S, kernel_env, scratch_dir, warm_kernels
 
 
@@ -60,7 +60,7 @@ class KernelStart:
         kind = started.get("start", "cold")
         out: dict[str, Any] = {"start": kind}
         if kind == "fork":
-            out["preloaded"] = list(PRELOAD)
+            out["preloaded"], out["prebuilt"] = list(PRELOAD), list(PREBUILD)
             out["warm_pid"] = started.get("warm_pid")
             out["warm_started_at"] = started.get("warm_started_at")  # earlier than the run: kept from before
         else:
