@@ -6,6 +6,7 @@ the real-world AAPL files the team collected (the tests never read them: fixture
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import yfinance.shared
 from aapl_lib.data import ingestion, sources
 from aapl_lib.errors import DataSourceError, TransientSourceError
 from aapl_lib.pipeline.parameters import SAMPLE_RANGE
+from helpers import WINDOW, sample_frame, write_classic_yahoo, write_nasdaq
 
 START, END = "2012-01-03", "2012-02-29"
 PRICES = ["open", "high", "low", "close", "volume"]
@@ -288,6 +290,52 @@ def test_day_first_dates_are_parsed_consistently(tmp_path):
     path.write_text("Date,Open,High,Low,Close,Volume\n" + "".join(f"{d},1.0,2.0,0.5,1.5,10\n" for d in days))
     frame, _ = sources.read_price_csv(path, "AAPL")
     assert list(frame.index) == list(pd.to_datetime(days, format="%d/%m/%Y"))
+
+
+def test_nasdaq_export_reads_to_the_same_prices_and_dates_as_the_classic_layout(tmp_path):
+    # A whole year, so days above 12 sit where a day-first reading would put months; Nasdaq writes cents.
+    frame = sample_frame("2012-01-01", "2012-12-31").round(2)
+    nasdaq_path = write_nasdaq(tmp_path / "nasdaq.csv", frame)
+    classic, _ = sources.read_price_csv(write_classic_yahoo(tmp_path / "classic.csv", frame), "AAPL")
+
+    nasdaq, layout = sources.read_price_csv(nasdaq_path, "AAPL")
+
+    lines = nasdaq_path.read_text().splitlines()
+    assert lines[1].startswith("12/31/2012,$") and lines[-1].startswith("01/03/2012,$")  # newest first, in $
+    assert layout["layout"] == "Nasdaq.com historical data" and "reversed" in layout["order"]
+    assert nasdaq.index.is_monotonic_increasing and nasdaq.index.name == "date"
+    assert "adj_close" not in nasdaq.columns  # none given: cleaning's split detection handles it
+    pd.testing.assert_frame_equal(nasdaq, classic[PRICES], check_freq=False)
+
+
+def test_nasdaq_export_with_a_malformed_price_names_the_row_and_column(tmp_path):
+    path = tmp_path / "nasdaq.csv"
+    path.write_text(
+        "Date,Close/Last,Volume,Open,High,Low\n"
+        "11/26/2025,$277.55,33431370,$276.96,$279.53,$276.63\n"
+        "11/25/2025,$abc,46914220,$275.27,$280.38,$275.25\n"
+    )
+
+    with pytest.raises(DataSourceError) as info:
+        sources.read_price_csv(path, "AAPL")
+
+    assert "data row 2 (date 11/25/2025), column close: value '$abc' is not a number" in str(info.value)
+
+
+def test_nasdaq_export_runs_through_the_cli(project, tmp_path):
+    frame = sample_frame("2004-06-01", "2006-12-31")
+    path = write_nasdaq(tmp_path / "AAPL.csv", frame)
+
+    proc = project.run(
+        *WINDOW, "-p", "source", "csv", "-p", "csv_path", str(path), "--only", "data_ingestion", "--force"
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    provenance = json.loads((project.latest() / "data" / "provenance.json").read_text())
+    assert provenance["source"] == "csv" and provenance["rows"] == len(frame)
+    assert provenance["window"] == {"first": f"{frame.index[0]:%Y-%m-%d}", "last": f"{frame.index[-1]:%Y-%m-%d}"}
+    assert provenance["details"]["layout"]["layout"] == "Nasdaq.com historical data"
+    assert provenance["has_adj_close"] is False
 
 
 # --------------------------------------------------------------------------------------------- load_csv
