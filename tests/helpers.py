@@ -81,6 +81,17 @@ def write_yfinance_multiheader(path: Path, frame: pd.DataFrame, ticker: str = "A
     return path
 
 
+def write_nasdaq(path: Path, frame: pd.DataFrame) -> Path:
+    """Nasdaq.com's historical-data export: ``Date,Close/Last,Volume,Open,High,Low``, ``$`` prices with two
+    decimals, MM/DD/YYYY dates, newest first, no adjusted close (``adj_close`` of ``frame`` is not written)."""
+    lines = ["Date,Close/Last,Volume,Open,High,Low"]
+    for day, row in frame.iloc[::-1].iterrows():
+        prices = [f"${row[c]:.2f}" for c in ("open", "high", "low")]
+        lines.append(f"{day:%m/%d/%Y},${row['close']:.2f},{int(row['volume'])}," + ",".join(prices))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 LOCK_FILES = (".lock", ".lock.owner.json")  # a copy is nobody's work in progress
 UNCOPIED = shutil.ignore_patterns(*LOCK_FILES)
 

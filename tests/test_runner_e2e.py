@@ -209,7 +209,7 @@ def test_unknown_task_name_is_a_usage_error(tmp_path):
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
 
 
-FAKE_YFINANCE = str(ROOT / "tests" / "fake_yfinance")  # sitecustomize: yfinance.download answers offline
+FAKE_YFINANCE = str(ROOT / "tests" / "fake_yfinance")  # sitecustomize: yfinance.Ticker answers offline
 
 
 def test_source_yfinance_through_the_runner_and_a_live_window_is_never_reused(tmp_path):
@@ -255,6 +255,21 @@ def test_source_yfinance_through_the_runner_and_a_live_window_is_never_reused(tm
         env=env,
     )
     assert unknown.returncode == 1 and "DataSourceError: yfinance returned no prices for ZZZZQ" in unknown.stderr
+
+
+def test_source_yfinance_failing_past_every_retry_exits_1_with_the_transient_message(tmp_path):
+    log = tmp_path / "downloads.log"
+    env = {"PYTHONPATH": FAKE_YFINANCE, "AAPL_FAKE_YF_LOG": str(log), "AAPL_FAKE_YF_FAIL": "connection"}
+    args = ["-p", "source", "yfinance", "-p", "start", "2011-01-01", "-p", "end", "2012-12-31"]
+    retries = ["-p", "download_retries", "3", "-p", "retry_wait_seconds", "0", "-p", "task_retries", "{}"]
+
+    proc = run_runner(*args, *retries, "--end-task", "data_ingestion", outputs=tmp_path / "out", env=env)
+
+    assert proc.returncode == 1, proc.stderr
+    assert "TransientSourceError: yfinance download of AAPL failed: ConnectionError: Failed to perform" in proc.stderr
+    assert "gave up after 3 attempt(s)" in proc.stderr and "-p download_retries" in proc.stderr
+    assert log.read_text().splitlines() == ["AAPL 2011-01-01 2013-01-01 ConnectionError"] * 3  # 3 real attempts
+    assert not list((tmp_path / "out" / "runs").glob("*/data/raw.csv"))
 
 
 def test_kernels_import_the_aapl_lib_the_runner_fingerprinted_not_an_installed_copy(tmp_path):

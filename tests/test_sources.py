@@ -1,11 +1,13 @@
 """Step 1's data sources: the CSV layouts people really have, the offline sample, and yfinance (never the
-network: ``yfinance.download`` is replaced by a fake returning a frame shaped like yfinance 0.2.5x+/1.x's).
+network: ``yfinance.Ticker`` is replaced by a fake whose ``history`` returns a frame shaped like yfinance 1.x's
+and raises yfinance's own exception types).
 
 Every CSV fixture is written into ``tmp_path`` from ~40 rows of the offline sample, in the exact layouts of
 the real-world AAPL files the team collected (the tests never read them: fixtures are written here)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -13,11 +15,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import yfinance
-import yfinance.shared
+from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
+from curl_cffi.requests.exceptions import DNSError, ReadTimeout
+from yfinance.exceptions import (
+    YFDataException,
+    YFInvalidPeriodError,
+    YFPricesMissingError,
+    YFRateLimitError,
+    YFTickerMissingError,
+    YFTzMissingError,
+)
 
 from aapl_lib.data import ingestion, sources
 from aapl_lib.errors import DataSourceError, TransientSourceError
 from aapl_lib.pipeline.parameters import SAMPLE_RANGE
+from helpers import WINDOW, sample_frame, write_classic_yahoo, write_nasdaq
 
 START, END = "2012-01-03", "2012-02-29"
 PRICES = ["open", "high", "low", "close", "volume"]
@@ -290,6 +302,52 @@ def test_day_first_dates_are_parsed_consistently(tmp_path):
     assert list(frame.index) == list(pd.to_datetime(days, format="%d/%m/%Y"))
 
 
+def test_nasdaq_export_reads_to_the_same_prices_and_dates_as_the_classic_layout(tmp_path):
+    # A whole year, so days above 12 sit where a day-first reading would put months; Nasdaq writes cents.
+    frame = sample_frame("2012-01-01", "2012-12-31").round(2)
+    nasdaq_path = write_nasdaq(tmp_path / "nasdaq.csv", frame)
+    classic, _ = sources.read_price_csv(write_classic_yahoo(tmp_path / "classic.csv", frame), "AAPL")
+
+    nasdaq, layout = sources.read_price_csv(nasdaq_path, "AAPL")
+
+    lines = nasdaq_path.read_text().splitlines()
+    assert lines[1].startswith("12/31/2012,$") and lines[-1].startswith("01/03/2012,$")  # newest first, in $
+    assert layout["layout"] == "Nasdaq.com historical data" and "reversed" in layout["order"]
+    assert nasdaq.index.is_monotonic_increasing and nasdaq.index.name == "date"
+    assert "adj_close" not in nasdaq.columns  # none given: cleaning's split detection handles it
+    pd.testing.assert_frame_equal(nasdaq, classic[PRICES], check_freq=False)
+
+
+def test_nasdaq_export_with_a_malformed_price_names_the_row_and_column(tmp_path):
+    path = tmp_path / "nasdaq.csv"
+    path.write_text(
+        "Date,Close/Last,Volume,Open,High,Low\n"
+        "11/26/2025,$277.55,33431370,$276.96,$279.53,$276.63\n"
+        "11/25/2025,$abc,46914220,$275.27,$280.38,$275.25\n"
+    )
+
+    with pytest.raises(DataSourceError) as info:
+        sources.read_price_csv(path, "AAPL")
+
+    assert "data row 2 (date 11/25/2025), column close: value '$abc' is not a number" in str(info.value)
+
+
+def test_nasdaq_export_runs_through_the_cli(project, tmp_path):
+    frame = sample_frame("2004-06-01", "2006-12-31")
+    path = write_nasdaq(tmp_path / "AAPL.csv", frame)
+
+    proc = project.run(
+        *WINDOW, "-p", "source", "csv", "-p", "csv_path", str(path), "--only", "data_ingestion", "--force"
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    provenance = json.loads((project.latest() / "data" / "provenance.json").read_text())
+    assert provenance["source"] == "csv" and provenance["rows"] == len(frame)
+    assert provenance["window"] == {"first": f"{frame.index[0]:%Y-%m-%d}", "last": f"{frame.index[-1]:%Y-%m-%d}"}
+    assert provenance["details"]["layout"]["layout"] == "Nasdaq.com historical data"
+    assert provenance["has_adj_close"] is False
+
+
 # --------------------------------------------------------------------------------------------- load_csv
 def test_load_csv_keeps_the_inclusive_window(tmp_path, base):
     path = _write(tmp_path / "classic.csv", LAYOUTS["classic_yahoo"][0], base, _CLASSIC)
@@ -354,47 +412,65 @@ def test_load_sample_outside_its_range_says_the_range():
 
 
 # --------------------------------------------------------------------------------------------- yfinance
-FIELDS = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
-
-
-def _yf_frame(base: pd.DataFrame, ticker: str = "AAPL") -> pd.DataFrame:
-    """What ``yfinance.download(ticker, auto_adjust=False, multi_level_index=True)`` returns in 0.2.5x/1.x."""
-    columns = pd.MultiIndex.from_product([FIELDS, [ticker]], names=["Price", "Ticker"])
-    values = base[["adj_close", "close", "high", "low", "open", "volume"]].to_numpy()
-    frame = pd.DataFrame(values, columns=columns, index=pd.DatetimeIndex(base.index, name="Date"))
-    frame[("Volume", ticker)] = frame[("Volume", ticker)].astype("int64")
+def _history_frame(base: pd.DataFrame, actions: bool = True) -> pd.DataFrame:
+    """What ``yfinance.Ticker(t).history(auto_adjust=False, actions=...)`` returns in 1.x (scrapers/history.py):
+    flat columns Open, High, Low, Close, Adj Close, Volume (int64), then Dividends and Stock Splits unless
+    ``actions=False``; a DatetimeIndex named Date in the exchange's time zone."""
+    columns = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close"}
+    frame = pd.DataFrame({name: base[col].to_numpy() for name, col in columns.items()})
+    frame["Volume"] = base["volume"].to_numpy().astype("int64")
+    if actions:
+        frame["Dividends"] = 0.0
+        frame["Stock Splits"] = 0.0
+    frame.index = pd.DatetimeIndex(base.index).tz_localize("America/New_York").rename("Date")
     return frame
 
 
-class FakeDownload:
-    """Replaces ``yfinance.download``: raises the queued exceptions one per call, then returns ``result``."""
+class FakeYfinance:
+    """Replaces ``yfinance.Ticker``: each ``history`` call raises the next queued exception, then returns
+    ``result``. Like yfinance 1.x, a queued error other than a rate limit is hidden (logged, an empty frame
+    returned) unless ``yfinance.config.debug.hide_exceptions`` is False."""
 
     def __init__(self, result: pd.DataFrame, failures: list[Exception] | None = None):
         self.result = result
         self.failures = list(failures or [])
-        self.calls: list[tuple[tuple, dict]] = []
+        self.calls: list[tuple[str, dict]] = []
 
-    def __call__(self, *args, **kwargs):
-        self.calls.append((args, kwargs))
-        if self.failures:
-            raise self.failures.pop(0)
-        return self.result
+    def ticker(self, symbol: str, session=None) -> FakeYfinance._Ticker:
+        return self._Ticker(self, symbol)
+
+    class _Ticker:
+        def __init__(self, fake: FakeYfinance, symbol: str):
+            self.fake, self.symbol = fake, symbol
+
+        def history(self, **kwargs) -> pd.DataFrame:
+            self.fake.calls.append((self.symbol, kwargs))
+            if self.fake.failures:
+                error = self.fake.failures.pop(0)
+                if isinstance(error, YFRateLimitError) or not yfinance.config.debug.hide_exceptions:
+                    raise error
+                return pd.DataFrame(columns=FIELDS, index=pd.DatetimeIndex([], name="Date"), dtype="float64")
+            if kwargs.get("actions", True):
+                return self.fake.result.copy()
+            return self.fake.result.drop(columns=["Dividends", "Stock Splits"], errors="ignore")
+
+
+FIELDS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
+TIMEOUT = ReadTimeout("Failed to perform, curl: (28) Operation timed out after 10001 milliseconds")
 
 
 @pytest.fixture
 def fake_yf(monkeypatch):
-    monkeypatch.setattr(yfinance.shared, "_ERRORS", {}, raising=False)
-
-    def install(result, failures=None) -> FakeDownload:
-        fake = FakeDownload(result, failures)
-        monkeypatch.setattr(yfinance, "download", fake)
+    def install(result, failures=None) -> FakeYfinance:
+        fake = FakeYfinance(result, failures)
+        monkeypatch.setattr(yfinance, "Ticker", fake.ticker)
         return fake
 
     return install
 
 
-def test_download_yfinance_flattens_the_multiindex_frame(fake_yf, base):
-    fake = fake_yf(_yf_frame(base))
+def test_download_yfinance_flattens_the_history_frame(fake_yf, base):
+    fake = fake_yf(_history_frame(base))
 
     frame = sources.download_yfinance("AAPL", START, END, wait_seconds=0)
 
@@ -402,66 +478,92 @@ def test_download_yfinance_flattens_the_multiindex_frame(fake_yf, base):
     assert frame.index.name == "date" and frame.index.tz is None
     assert all(dtype == np.float64 for dtype in frame.dtypes)
     pd.testing.assert_frame_equal(frame.rename_axis(columns=None), base[[*PRICES, "adj_close"]], check_freq=False)
-    ((args, kwargs),) = fake.calls
-    assert args == ("AAPL",)
+    ((symbol, kwargs),) = fake.calls
+    assert symbol == "AAPL"
     assert kwargs["start"] == START and kwargs["end"] == "2012-03-01"  # yfinance's end is exclusive
-    assert kwargs["auto_adjust"] is False and kwargs["interval"] == "1d"
+    assert kwargs["auto_adjust"] is False and kwargs["interval"] == "1d" and kwargs["actions"] is False
+    assert "raise_errors" not in kwargs  # deprecated in 1.x
+    assert yfinance.config.debug.hide_exceptions is True  # the global setting is given back
 
 
-def test_download_yfinance_empty_answer_names_the_ticker(fake_yf, monkeypatch):
-    empty = pd.DataFrame(
-        columns=pd.MultiIndex.from_product([FIELDS, ["ZZZZQ"]], names=["Price", "Ticker"]),
-        index=pd.DatetimeIndex([], name="Date"),
-    )
-    fake = fake_yf(empty)
-    monkeypatch.setattr(
-        yfinance.shared, "_ERRORS", {"ZZZZQ": "YFTzMissingError('possibly delisted; no timezone found')"}
-    )
+def test_download_yfinance_empty_answer_names_the_ticker(fake_yf, base):
+    fake = fake_yf(_history_frame(base.iloc[:0]))
 
     with pytest.raises(DataSourceError) as info:
-        sources.download_yfinance("ZZZZQ", START, END, wait_seconds=0)
+        sources.download_yfinance("AAPL", "2012-12-25", "2012-12-25", wait_seconds=0)
 
     assert not isinstance(info.value, TransientSourceError)
-    assert "no prices for ZZZZQ" in str(info.value) and "possibly delisted" in str(info.value)
+    assert "no prices for AAPL in 2012-12-25..2012-12-25" in str(info.value)
+    assert len(fake.calls) == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        YFTzMissingError("ZZZZQ"),
+        YFPricesMissingError("ZZZZQ", "(1d 2012-01-03 -> 2012-03-01)"),
+        YFTickerMissingError("ZZZZQ", "no data found, symbol may be delisted"),
+    ],
+    ids=["tz-missing", "prices-missing", "ticker-missing"],
+)
+def test_download_yfinance_unknown_ticker_fails_at_once_naming_it(fake_yf, base, error):
+    fake = fake_yf(_history_frame(base), failures=[error] * 5)
+
+    with pytest.raises(DataSourceError) as info:
+        sources.download_yfinance("ZZZZQ", START, END, attempts=4, wait_seconds=0)
+
+    message = str(info.value)
+    assert not isinstance(info.value, TransientSourceError)
+    assert message.startswith(f"yfinance returned no prices for ZZZZQ in {START}..{END}")
+    assert type(error).__name__ in message and "check the symbol on finance.yahoo.com" in message
     assert len(fake.calls) == 1  # not retried
 
 
 def test_download_yfinance_retries_a_transient_failure(fake_yf, base):
-    fake = fake_yf(
-        _yf_frame(base),
-        failures=[ConnectionError("Connection reset by peer"), ConnectionError("Connection reset by peer")],
-    )
+    # A rate limit (yfinance raises it even when hiding other errors) twice, then the prices.
+    fake = fake_yf(_history_frame(base), failures=[YFRateLimitError(), YFRateLimitError()])
 
     frame = sources.download_yfinance("AAPL", START, END, attempts=4, wait_seconds=0)
 
     assert len(fake.calls) == 3
-    assert len(frame) == len(base)
+    pd.testing.assert_frame_equal(frame.rename_axis(columns=None), base[[*PRICES, "adj_close"]], check_freq=False)
 
 
-def test_download_yfinance_retries_yfinance_rate_limit_errors(fake_yf, base):
-    class YFRateLimitError(Exception):
-        pass
+@pytest.mark.parametrize(
+    "error",
+    [
+        CurlConnectionError("Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com"),
+        TIMEOUT,
+        YFDataException("*** YAHOO! FINANCE IS CURRENTLY DOWN! ***"),
+    ],
+    ids=["connection", "timeout", "yahoo-down"],
+)
+def test_download_yfinance_retries_network_errors(fake_yf, base, error):
+    # yfinance hides these unless told not to (then a failed time-zone lookup looks like an unknown ticker):
+    # this passes only if the download turns hide_exceptions off.
+    fake = fake_yf(_history_frame(base), failures=[error])
 
-    fake = fake_yf(_yf_frame(base), failures=[YFRateLimitError("Too Many Requests. Rate limited.")])
+    frame = sources.download_yfinance("AAPL", START, END, attempts=2, wait_seconds=0)
 
-    sources.download_yfinance("AAPL", START, END, attempts=2, wait_seconds=0)
-
-    assert len(fake.calls) == 2
+    assert len(fake.calls) == 2 and len(frame) == len(base)
 
 
 def test_download_yfinance_gives_up_after_the_allowed_attempts(fake_yf, base):
-    fake = fake_yf(_yf_frame(base), failures=[TimeoutError("read timed out")] * 5)
+    fake = fake_yf(_history_frame(base), failures=[TIMEOUT] * 5)
 
-    with pytest.raises(TransientSourceError, match="yfinance download of AAPL failed: read timed out"):
+    with pytest.raises(TransientSourceError) as info:
         sources.download_yfinance("AAPL", START, END, attempts=3, wait_seconds=0)
 
+    message = str(info.value)
+    assert message.startswith("yfinance download of AAPL failed: ReadTimeout: Failed to perform")
+    assert "gave up after 3 attempt(s)" in message and "-p download_retries" in message
     assert len(fake.calls) == 3
 
 
 def test_download_yfinance_does_not_retry_a_permanent_error(fake_yf, base):
-    fake = fake_yf(_yf_frame(base), failures=[ValueError("invalid interval")])
+    fake = fake_yf(_history_frame(base), failures=[YFInvalidPeriodError("AAPL", "7d", "1d, 5d, 1mo")])
 
-    with pytest.raises(DataSourceError) as info:
+    with pytest.raises(DataSourceError, match="refused the window of AAPL.*check -p start and -p end") as info:
         sources.download_yfinance("AAPL", START, END, attempts=4, wait_seconds=0)
 
     assert not isinstance(info.value, TransientSourceError)
@@ -503,8 +605,15 @@ def test_flatten_utc_intraday_stamps_map_to_the_new_york_day():
     assert list(frame.index) == [pd.Timestamp("2023-01-03"), pd.Timestamp("2023-01-04")]
 
 
+def _download_frame(base: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    """What ``yfinance.download(ticker, auto_adjust=False)`` returns: ``(Price, Ticker)`` MultiIndex columns."""
+    columns = pd.MultiIndex.from_product([["Adj Close", "Close", "High", "Low", "Open", "Volume"], [ticker]])
+    values = base[["adj_close", "close", "high", "low", "open", "volume"]].to_numpy()
+    return pd.DataFrame(values, columns=columns.set_names(["Price", "Ticker"]), index=base.index.rename("Date"))
+
+
 def test_flatten_multi_ticker_frame_picks_the_requested_ticker(base):
-    both = pd.concat([_yf_frame(base, "AAPL"), _yf_frame(base * 2, "MSFT")], axis=1)
+    both = pd.concat([_download_frame(base, "AAPL"), _download_frame(base * 2, "MSFT")], axis=1)
 
     msft = sources.flatten_yfinance_frame(both, "MSFT")
 
@@ -532,8 +641,11 @@ def test_fetch_prices_yfinance_records_failed_attempts_with_their_delays(fake_yf
     slept: list[float] = []
     monkeypatch.setattr(time, "sleep", slept.append)  # tenacity's default sleep calls time.sleep
     fake_yf(
-        _yf_frame(base),
-        failures=[ConnectionError("Connection aborted"), OSError("Temporary failure in name resolution")],
+        _history_frame(base),
+        failures=[
+            CurlConnectionError("Connection aborted"),
+            DNSError("Could not resolve host: query2.finance.yahoo.com"),
+        ],
     )
 
     frame, provenance = ingestion.fetch_prices(_params("yfinance"))
@@ -541,7 +653,7 @@ def test_fetch_prices_yfinance_records_failed_attempts_with_their_delays(fake_yf
     attempts = provenance["details"]["failed_attempts"]
     assert [a["attempt"] for a in attempts] == [1, 2]
     assert "Connection aborted" in attempts[0]["error"]
-    assert "Temporary failure in name resolution" in attempts[1]["error"]
+    assert "Could not resolve host" in attempts[1]["error"]
     assert [a["delay_s"] for a in attempts] == [round(s, 3) for s in slept]
     assert all(0 <= s <= 2.0 for s in slept)
     assert provenance["source"] == "yfinance" and provenance["rows"] == len(base) == len(frame)
@@ -550,7 +662,7 @@ def test_fetch_prices_yfinance_records_failed_attempts_with_their_delays(fake_yf
 
 
 def test_fetch_prices_yfinance_without_failures_records_none(fake_yf, base):
-    fake_yf(_yf_frame(base))
+    fake_yf(_history_frame(base))
 
     _, provenance = ingestion.fetch_prices(_params("yfinance"))
 

@@ -5,7 +5,7 @@ tz-naive DatetimeIndex named ``date`` (one row a trading day, as the source gave
 cleaning does that.
 
 * ``sample``   (``sample``) the public-domain Quandl WIKI prices that ``bokeh_sampledata`` ships (offline).
-* ``yfinance`` (``yahoo``) Yahoo Finance through ``yfinance.download`` with retries (tenacity).
+* ``yfinance`` (``yahoo``) Yahoo Finance through ``yfinance.Ticker(t).history`` with retries (tenacity).
 * ``csv``      (``csv_file``) a local file in the layouts people really have (see :func:`read_price_csv`).
 """
 

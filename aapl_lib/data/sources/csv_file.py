@@ -26,10 +26,11 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     describes what was recognised.
 
     Accepted layouts: the classic Yahoo export (``Date,Open,High,Low,Close,Adj Close,Volume``); yfinance's
-    three-line header (``Price,...`` / ``Ticker,...`` / ``Date,,,``); any order of columns, any case,
-    ``Adj Close``/``adj_close``; dates with a time of day or a UTC offset; extra columns (ignored);
-    ``,`` ``;`` tab or ``|`` as delimiter. Anything else raises DataSourceError naming the columns found
-    and the columns needed.
+    three-line header (``Price,...`` / ``Ticker,...`` / ``Date,,,``); Nasdaq.com's historical-data export
+    (``Date,Close/Last,Volume,Open,High,Low``: ``$`` prices, MM/DD/YYYY dates, newest first, no adjusted
+    close); any order of columns, any case, ``Adj Close``/``adj_close``; dates with a time of day or a UTC
+    offset; extra columns (ignored); ``,`` ``;`` tab or ``|`` as delimiter. Anything else raises
+    DataSourceError naming the columns found and the columns needed.
     """
     path = Path(path)
     try:
@@ -58,7 +59,8 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
             skip = 3 if third and norm(third[0]) in ("date", "datetime") else 2
             first = ["Date"] + first[1:]
             layout["layout"] = "yfinance multi-row header"
-    layout.setdefault("layout", "single header")
+    nasdaq = any(norm(c) == "close/last" for c in first)
+    layout.setdefault("layout", NASDAQ_LAYOUT if nasdaq else "single header")
 
     wanted = None
     if isinstance(layout["file_ticker"], list):  # several tickers side by side: keep the asked one's columns
@@ -103,7 +105,12 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
         keep_default_na=True,
     )
     raw.columns = [mapped[i] for i in sorted(mapped)]
-    frame = _parse_columns(raw, path, delimiter)
+    frame = _parse_columns(raw, path, delimiter, month_first=nasdaq)
+    if nasdaq and len(frame) > 1 and frame.index.is_monotonic_decreasing:
+        # Newest first is this layout's convention, not a defect: turned over here. Any other disorder is left
+        # for cleaning, which sorts and counts it.
+        frame = frame.iloc[::-1]
+        layout["order"] = "newest first in the file: reversed to oldest first"
     frame = frame[[c for c in (*PRICE_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]]
     layout["columns_found"] = first
     layout["columns_used"] = [mapped[i] for i in sorted(mapped)]
@@ -144,13 +151,14 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     return frame, layout
 
 
-def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",") -> pd.DataFrame:
+def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",", month_first: bool = False) -> pd.DataFrame:
     dates = raw["date"].str.strip()
     if dates.isna().any():
         raise DataSourceError(f"{path}: {int(dates.isna().sum())} row(s) have an empty date: fill or remove them")
     slashed = dates.str.extract(r"^(\d{1,2})[/.](\d{1,2})[/.]\d{4}$").astype("float64")
     if slashed.notna().all(axis=None):  # DD/MM/YYYY or MM/DD/YYYY: one reading for the whole file
-        day_first = bool((slashed[0] > 12).any())
+        # A layout known to be MM/DD/YYYY (Nasdaq's) is never guessed day-first: a 13th month is an error.
+        day_first = not month_first and bool((slashed[0] > 12).any())
         if day_first and (slashed[1] > 12).any():
             raise DataSourceError(f"{path}: the dates mix DD/MM and MM/DD orders; use YYYY-MM-DD")
         parsed = pd.to_datetime(
@@ -206,6 +214,7 @@ def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",") -> pd.Da
     return frame
 
 
+NASDAQ_LAYOUT = "Nasdaq.com historical data"
 MAX_PRICE = 1e9  # no share has traded above a billion; a larger value is a broken cell
 MAX_VOLUME = 1e13  # shares traded in a day
 

@@ -21,6 +21,7 @@ ALIASES = {
     "high": "high",
     "low": "low",
     "close": "close",
+    "close/last": "close",  # Nasdaq.com's historical-data export
     "volume": "volume",
     "vol": "volume",
     "adjclose": "adj_close",

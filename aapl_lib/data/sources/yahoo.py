@@ -1,14 +1,19 @@
-"""The ``yfinance`` source: Yahoo Finance through ``yfinance.download`` with retries (tenacity).
+"""The ``yfinance`` source: Yahoo Finance through yfinance's public API, ``yfinance.Ticker(t).history``, with
+retries (tenacity). yfinance's typed errors (``yfinance.exceptions``) and network errors are mapped to ours:
+transient ones (rate limit, Yahoo down, connection, time-out, HTTP 5xx) to TransientSourceError, which is
+retried; the rest (unknown or delisted ticker, no prices in the window, invalid period) to DataSourceError,
+which is not.
 
 ``yfinance`` is imported inside the download, so a test's or sitecustomize's replacement of
-``yfinance.download`` is the one called.
+``yfinance.Ticker`` is the one called.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -19,30 +24,15 @@ from aapl_lib.errors import DataSourceError, TransientSourceError
 
 log = logging.getLogger(__name__)
 
-_TRANSIENT_WORDS = (
-    "timed out",
-    "timeout",
-    "connection",
-    "rate limit",
-    "too many requests",
-    "temporar",
-    "reset by peer",
-    "502",
-    "503",
-    "504",
-    "network",
-    "resolve host",
-)
-
-
-def _is_transient(message: str) -> bool:
-    lowered = message.lower()
-    return any(word in lowered for word in _TRANSIENT_WORDS)
+CALL = "yfinance.Ticker(ticker).history(start, end + 1 day, interval='1d', auto_adjust=False, actions=False)"
+# HTTP answers worth asking again: Yahoo's cookie/crumb refusals, time-outs, rate limits and server errors.
+# Any other 4xx (404: no such symbol) is permanent.
+_TRANSIENT_HTTP = (401, 403, 408, 429)
 
 
 def flatten_yfinance_frame(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
-    """Turn what ``yfinance.download`` returns (MultiIndex ``(Price, Ticker)`` columns, or flat ones)
-    into a raw price frame."""
+    """Turn what yfinance returns (``Ticker.history``'s flat columns with a tz-aware ``Date`` index, or
+    ``download``'s MultiIndex ``(Price, Ticker)`` columns) into a raw price frame."""
     if isinstance(frame.columns, pd.MultiIndex):
         names = list(frame.columns.names)
         level = names.index("Ticker") if "Ticker" in names else frame.columns.nlevels - 1
@@ -77,9 +67,10 @@ def download_yfinance(
     max_wait_seconds: float = 30.0,
     on_retry: Callable[[RetryCallState], None] | None = None,
 ) -> pd.DataFrame:
-    """Download daily prices with ``yfinance.download`` (``auto_adjust=False``: ``close`` is split-adjusted
-    by Yahoo, ``adj_close`` also dividend-adjusted). Transient failures are retried ``attempts`` times with
-    exponential backoff and full jitter; an unknown ticker or an empty answer raises DataSourceError."""
+    """Daily prices of ``ticker`` for ``start..end`` (inclusive) from ``yfinance.Ticker(ticker).history``
+    (``auto_adjust=False``: ``close`` is split-adjusted by Yahoo, ``adj_close`` also dividend-adjusted).
+    Transient failures are retried ``attempts`` times with exponential backoff and full jitter; an unknown
+    ticker or an empty answer raises DataSourceError at once."""
     retrying = Retrying(
         retry=retry_if_exception_type(TransientSourceError),
         stop=stop_after_attempt(attempts),
@@ -106,69 +97,68 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
+@contextmanager
+def _errors_raised(yf: Any) -> Iterator[None]:
+    """By default yfinance hides errors: it logs them and returns an empty frame, and a failed network call
+    while it looks up the ticker's time zone even becomes "no timezone found" (an unknown ticker's error).
+    ``yf.config.debug.hide_exceptions = False`` (public since yfinance 1.0, replacing the deprecated
+    ``raise_errors``) makes it raise the network error or its typed error instead. The setting is global:
+    restored afterwards (one download runs at a time in a notebook's kernel)."""
+    debug = yf.config.debug
+    before = debug.hide_exceptions
+    debug.hide_exceptions = False
+    try:
+        yield
+    finally:
+        debug.hide_exceptions = before
+
+
 def _download_once(ticker: str, start: str, end: str) -> pd.DataFrame:
     import yfinance as yf
 
     # yfinance's ``end`` is exclusive; ours is inclusive.
     end_exclusive = (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    # yf.download does not raise for a failed symbol: it logs the error and returns an empty frame.
-    captured = _CapturedErrors()
-    yf_logger = logging.getLogger("yfinance")
-    yf_logger.addHandler(captured)
     try:
-        with warnings.catch_warnings():
+        with _errors_raised(yf), warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", message=".*inplace.*")
-            frame = yf.download(
-                ticker,
-                start=start,
-                end=end_exclusive,
-                interval="1d",
-                auto_adjust=False,
-                actions=False,
-                progress=False,
-                threads=False,
-                multi_level_index=True,
+            frame = yf.Ticker(ticker).history(
+                start=start, end=end_exclusive, interval="1d", auto_adjust=False, actions=False
             )
-    except (ConnectionError, TimeoutError, OSError) as exc:
-        raise TransientSourceError(f"yfinance download of {ticker} failed: {exc}") from exc
-    except Exception as exc:  # yfinance raises its own types (YFRateLimitError...)
-        if _is_transient(f"{type(exc).__name__} {exc}"):
-            raise TransientSourceError(f"yfinance download of {ticker} failed: {exc}") from exc
-        raise DataSourceError(f"yfinance download of {ticker} failed: {exc}") from exc
-    finally:
-        yf_logger.removeHandler(captured)
-    if frame is None or frame.empty or frame.dropna(how="all").empty:
-        reason = _yfinance_error(ticker) or "; ".join(captured.messages)
-        if reason and _is_transient(reason):
-            raise TransientSourceError(f"yfinance could not reach Yahoo for {ticker}: {reason}")
-        detail = f" (yfinance said: {reason})" if reason else ""
+    except Exception as exc:
+        raise _our_error(exc, ticker, start, end) from exc
+    if frame is None or frame.dropna(how="all").empty:
         raise DataSourceError(
-            f"yfinance returned no prices for {ticker} in {start}..{end}{detail}: check the "
-            "symbol on finance.yahoo.com and the dates, or use -p source csv"
+            f"yfinance returned no prices for {ticker} in {start}..{end}: check the dates (a window of "
+            "holidays has none), or use -p source csv"
         )
     return flatten_yfinance_frame(frame, ticker)
 
 
-class _CapturedErrors(logging.Handler):
-    """Collects the error messages yfinance logs during one download."""
+def _our_error(exc: Exception, ticker: str, start: str, end: str) -> DataSourceError:
+    """yfinance's exception as ours: TransientSourceError (retried) or DataSourceError (not)."""
+    from yfinance.exceptions import YFDataException, YFInvalidPeriodError, YFRateLimitError, YFTickerMissingError
 
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(" ".join(record.getMessage().split())[:300])
-
-
-def _yfinance_error(ticker: str) -> str:
-    try:
-        import yfinance.shared as shared
-
-        errors = getattr(shared, "_ERRORS", {}) or {}
-        return str(errors.get(ticker) or errors.get(ticker.upper()) or "")
-    except Exception:  # pragma: no cover - depends on yfinance internals
-        return ""
+    said = f"{type(exc).__name__}: {exc}"
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    http_error = isinstance(status, int) and status >= 400
+    if isinstance(exc, YFTickerMissingError) or (http_error and status == 404):
+        # YFTzMissingError / YFPricesMissingError: the symbol is unknown or delisted, or has no rows here.
+        return DataSourceError(
+            f"yfinance returned no prices for {ticker} in {start}..{end} (yfinance said: {said}): check "
+            "the symbol on finance.yahoo.com and the dates, or use -p source csv"
+        )
+    if isinstance(exc, YFInvalidPeriodError):
+        return DataSourceError(f"yfinance refused the window of {ticker} ({said}): check -p start and -p end")
+    transient = (
+        isinstance(exc, YFRateLimitError | YFDataException)  # rate limited; "Yahoo! Finance is currently down"
+        or (http_error and (status in _TRANSIENT_HTTP or status >= 500))
+        or (not http_error and isinstance(exc, OSError))  # connection, time-out, DNS (curl_cffi's and requests')
+    )
+    if transient:
+        return TransientSourceError(f"yfinance download of {ticker} failed: {said}")
+    return DataSourceError(
+        f"yfinance download of {ticker} failed: {said}: check -p ticker/start/end, or use -p source csv"
+    )
 
 
 def yfinance_version() -> str:
@@ -200,7 +190,7 @@ def fetch(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, {
         "package": "yfinance",
         "package_version": yfinance_version(),
-        "call": "yfinance.download(auto_adjust=False, actions=False, interval='1d')",
+        "call": CALL,
         "prices_adjusted": False,
         "adjustment_note": "close is split-adjusted by Yahoo; adj_close is split- and dividend-adjusted",
         "failed_attempts": attempts,
