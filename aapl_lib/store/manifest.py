@@ -28,6 +28,7 @@ KEY_PACKAGES = (
     "scipy",
     "matplotlib",
     "joblib",
+    "skops",
     "yfinance",
     "tenacity",
     "bokeh_sampledata",
