@@ -36,3 +36,13 @@ class CorruptStateError(IntegrityError):
 
 class StorageError(PipelineError):
     """The disk refused a write (full, over quota, read-only). The file being written is left as it was."""
+
+
+class ModelVersionError(PipelineError):
+    """A saved model was trained under another scikit-learn major.minor and ``model_version_mismatch`` is
+    ``refuse``."""
+
+
+class ModelWarning(UserWarning):
+    """A saved model was loaded, but a reviewer should know something about it (legacy pickle format,
+    trained under another scikit-learn)."""

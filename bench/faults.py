@@ -46,7 +46,7 @@ COMPARED = [
     "data/raw.csv",
     "data/cleaned.csv",
     "data/features.csv",
-    "model/model.joblib",
+    "model/model.skops",
     "data/predictions.csv",
     "reports/walk_forward.json",
 ]

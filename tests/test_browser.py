@@ -102,7 +102,7 @@ def test_run_page_shows_params_tasks_figures_report_and_artifacts(outputs):
         assert f"html/{task.notebook.replace('.ipynb', '.report.html')}" in page.hrefs
         assert f"logs/{task.name}.log" in page.hrefs
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    sha = manifest["tasks"]["model_training"]["artifacts"]["model/model.joblib"]["sha256"]
+    sha = manifest["tasks"]["model_training"]["artifacts"]["model/model.skops"]["sha256"]
     assert sha in text and "ridge_alpha" in text and "Does the model beat doing nothing?" in text
     assert "reports/summary.pdf" in page.hrefs
 
@@ -127,7 +127,7 @@ def test_compare_prints_and_writes_a_page(outputs):
     assert proc.returncode == 0, proc.stderr
     assert "test_fraction" in proc.stdout and "0.2" in proc.stdout and "0.25" in proc.stdout
     assert "data/raw.csv" not in proc.stdout.split("artifacts:")[1].split("\n\n")[0]  # identical: not listed
-    assert "model/model.joblib" in proc.stdout and "model.rmse" in proc.stdout
+    assert "model/model.skops" in proc.stdout and "model.rmse" in proc.stdout
     data = json.loads(run_runner("compare", a.name, b.name, "--json", outputs=outputs).stdout)
     assert {c["artifact"]: c["state"] for c in data["artifacts"]}["data/raw.csv"] == "same"
     page = outputs / "compare" / f"{a.name}__{b.name}.html"

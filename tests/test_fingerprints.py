@@ -113,3 +113,17 @@ def test_package_versions_are_cached_until_a_package_folder_changes(tmp_path, mo
     assert package_versions(cache) == fresh
     cache.write_text("{damaged")
     assert package_versions(cache) == fresh
+
+
+def test_a_package_added_to_the_key_list_is_not_missing_from_an_older_cache(tmp_path):
+    """A cache written before a key package (skops) was listed does not hide it from the manifest."""
+    from aapl_lib.store.manifest import KEY_PACKAGES, package_versions
+
+    cache = tmp_path / "environment.json"
+    fresh = package_versions(cache)
+    assert "skops" in KEY_PACKAGES and fresh["skops"] not in ("", "not installed")
+    stored = json.loads(cache.read_text())
+    stored["key"] = [k for k in stored["key"] if k != "skops"]  # as the cache of the list without skops was
+    del stored["packages"]["skops"]
+    cache.write_text(json.dumps(stored))
+    assert package_versions(cache) == fresh

@@ -36,7 +36,7 @@ import os, pathlib
 if b"aapl_lib.runner.kernel_zygote" in pathlib.Path("/proc/self/cmdline").read_bytes():
     os._exit(3)
 """
-ARTIFACTS = ("data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.joblib", "data/predictions.csv")
+ARTIFACTS = ("data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.skops", "data/predictions.csv")
 
 
 def _kernel_starts(project) -> dict[str, str]:

@@ -375,4 +375,4 @@ def test_a_scaler_fitted_on_every_row_is_stopped_before_the_model_is_saved(proje
     assert proc.returncode == 1
     assert "leakage guard (train/test chronology) failed: scaler" in proc.stderr
     assert project.manifest()["tasks"]["model_training"]["status"] == "failed"
-    assert not (project.latest() / "model" / "model.joblib").exists()
+    assert not (project.latest() / "model" / "model.skops").exists()

@@ -10,6 +10,7 @@ from aapl_lib.data.cleaning import clean_prices
 from aapl_lib.errors import DataQualityError, IntegrityError
 from aapl_lib.features.build import TARGET, build_features
 from aapl_lib.modeling import evaluation as ev
+from aapl_lib.modeling import persistence
 from aapl_lib.modeling import training as modeling
 from aapl_lib.modeling.evaluation_plots import plot_cumulative, plot_predicted_vs_actual, plot_residuals
 from aapl_lib.modeling.metrics import directional_accuracy, regression_metrics
@@ -64,15 +65,15 @@ def test_model_file_integrity(data, tmp_path):
     _, _, feats, names = data
     split = modeling.chronological_split(feats, 0.2)
     est, _ = modeling.train_model(split, names, "ridge", HYPER)
-    path = tmp_path / "m.joblib"
-    sha = modeling.save_model(est, path)
-    loaded = modeling.load_model(path, sha)
+    path = tmp_path / "m.skops"
+    sha = persistence.save_model(est, path)
+    loaded = persistence.load_model(path, sha)
     np.testing.assert_array_equal(
         loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy())
     )
     path.write_bytes(path.read_bytes() + b"tampered")
     with pytest.raises(IntegrityError, match="re-run model_training"):
-        modeling.load_model(path, sha)
+        persistence.load_model(path, sha)
 
 
 def test_metrics_and_directional_accuracy():
@@ -94,7 +95,7 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
         name="ridge",
         in_sample=in_sample,
         sha256="x" * 64,
-        model_file="model.joblib",
+        model_file="model.skops",
         params={**HYPER, "test_fraction": 0.2},
     )
     test = modeling.held_out_rows(feats, meta)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import warnings
+import zipfile
+from collections import OrderedDict
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
 from aapl_lib.data.cleaning import clean_prices
-from aapl_lib.errors import IntegrityError
-from aapl_lib.features.build import TARGET, build_features
+from aapl_lib.errors import IntegrityError, ModelVersionError, ModelWarning
+from aapl_lib.features.build import build_features
+from aapl_lib.io.iorw import sha256_file
+from aapl_lib.modeling import persistence, walkforward
 from aapl_lib.modeling import training as modeling
-from aapl_lib.modeling import walkforward
 from aapl_lib.modeling.significance import diebold_mariano, direction_test
 from aapl_lib.promotion import gate
 from aapl_lib.promotion.registry import Registry
@@ -137,37 +142,125 @@ def test_gate_policies():
     )
 
 
-def test_registry_integrity(dev, tmp_path):
+def _fitted(dev, name="ridge"):
     frame, names = dev
-    split = modeling.chronological_split(frame.assign(**{TARGET: frame[TARGET]}), 0.2)
-    est, _ = modeling.train_model(split, names, "ridge", HYPER)
-    model_path = tmp_path / "run" / "model.joblib"
+    split = modeling.chronological_split(frame, 0.2)
+    est, _ = modeling.train_model(split, names, name, HYPER)
+    return est, split.test[names].to_numpy(), names
+
+
+def _promote(registry, model_path, sha, names, **meta):
+    meta = {"sha256": sha, "estimator": "ridge", "features": names, **meta}
+    return registry.promote(
+        model_path, meta, run_id="R1", by="alice", at="2026-11-26T00:00:00+00:00", note="ok", policy="manual"
+    )
+
+
+def test_registry_integrity(dev, tmp_path):
+    est, X_test, names = _fitted(dev, "gradient_boosting")  # the usual challenger: trees, the most types
+    model_path = tmp_path / "run" / "model.skops"
     model_path.parent.mkdir()
-    sha = modeling.save_model(est, model_path)
+    sha = persistence.save_model(est, model_path)
+    assert zipfile.is_zipfile(model_path)  # the skops format, not a pickle
     registry = Registry(tmp_path / "outputs", "AAPL")
     assert registry.champion() is None and registry.load_champion() is None
     with pytest.raises(IntegrityError, match="refusing to promote"):
         registry.promote(model_path, {"sha256": "0" * 64}, run_id="R0", by="x", at="t", note="", policy="manual")
-    record = registry.promote(
-        model_path,
-        {"sha256": sha, "estimator": "ridge", "features": names},
-        run_id="R1",
-        by="alice",
-        at="2026-11-26T00:00:00+00:00",
-        note="looks fine",
-        policy="manual",
-    )
+    record = _promote(registry, model_path, sha, names, library_versions=persistence.library_versions())
     assert record["approved_by"] == "alice" and record["run_id"] == "R1"
-    loaded, rec = registry.load_champion()
-    np.testing.assert_array_equal(
-        loaded.predict(split.test[names].to_numpy()), est.predict(split.test[names].to_numpy())
-    )
+    assert record["model_file"] == f"{sha[:16]}.skops"
+    assert set(record["library_versions"]) == {"python", "scikit-learn", "numpy", "pandas", "skops"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # same versions, skops format: no warning at all
+        loaded, rec = registry.load_champion()
+    np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
     stored = registry.dir / rec["model_file"]
     stored.write_bytes(b"not a pickle at all")
     with pytest.raises(IntegrityError, match="does not match the sha256"):
         registry.load_champion()
     history = (registry.dir / "history.jsonl").read_text().splitlines()
     assert json.loads(history[-1])["event"] == "promoted"
+
+
+BUILT: list[str] = []
+
+
+class Foreign:
+    """A type no candidate uses; building it would run code from the model file."""
+
+    def __setstate__(self, state):
+        BUILT.append("Foreign")
+        self.__dict__.update(state)
+
+
+class Ordered(OrderedDict):
+    def __setitem__(self, key, value):
+        BUILT.append("Ordered")
+        super().__setitem__(key, value)
+
+
+@pytest.mark.parametrize("extra", [Foreign, Ordered], ids=["custom class", "OrderedDict subclass"])
+def test_a_model_file_with_a_foreign_type_is_refused(dev, tmp_path, extra):
+    est, _, names = _fitted(dev)
+    thing = extra()
+    if isinstance(thing, dict):
+        thing.update(a=1)
+    est.named_steps["regressor"].note_ = thing  # smuggled into an otherwise genuine model
+    model_path = tmp_path / "run" / "model.skops"
+    model_path.parent.mkdir()
+    sha = persistence.save_model(est, model_path)
+    registry = Registry(tmp_path / "outputs", "AAPL")
+    _promote(registry, model_path, sha, names, library_versions=persistence.library_versions())
+    BUILT.clear()
+    with pytest.raises(IntegrityError, match=rf"holds type\(s\) {__name__}\.{extra.__name__}, which none of"):
+        registry.load_champion()
+    with pytest.raises(IntegrityError, match=extra.__name__):
+        persistence.load_model(model_path, sha)
+    assert BUILT == []  # refused before anything in the file was built
+
+
+def test_a_legacy_joblib_champion_loads_only_with_its_sha256_and_says_so(dev, tmp_path):
+    est, X_test, names = _fitted(dev)
+    model_path = tmp_path / "run" / "model.joblib"  # a run from before skops
+    model_path.parent.mkdir()
+    joblib.dump(est, model_path)
+    sha = sha256_file(model_path)
+    registry = Registry(tmp_path / "outputs", "AAPL")
+    record = _promote(registry, model_path, sha, names, library_versions=persistence.library_versions())
+    assert record["model_file"] == f"{sha[:16]}.joblib"
+    with pytest.warns(ModelWarning, match=r"legacy joblib \(pickle\) format; it was loaded because its sha256 matches"):
+        loaded, _ = registry.load_champion()
+    np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
+
+    marker = tmp_path / "pwned"
+    (registry.dir / record["model_file"]).write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    with pytest.raises(IntegrityError, match="does not match the sha256"):
+        registry.load_champion()
+    assert not marker.exists()  # never unpickled
+
+
+def test_a_champion_trained_under_another_scikit_learn_warns_or_is_refused(dev, tmp_path):
+    est, X_test, names = _fitted(dev)
+    model_path = tmp_path / "run" / "model.skops"
+    model_path.parent.mkdir()
+    sha = persistence.save_model(est, model_path)
+    registry = Registry(tmp_path / "outputs", "AAPL")
+    _promote(registry, model_path, sha, names, library_versions=persistence.library_versions())
+    record = json.loads(registry.record_path.read_text())
+    record["library_versions"]["scikit-learn"] = "0.24.2"
+    registry.record_path.write_text(json.dumps(record))
+    installed = persistence.library_versions()["scikit-learn"]
+    with pytest.warns(ModelWarning, match=f"trained under scikit-learn 0.24.2, this environment has {installed}"):
+        loaded, _ = registry.load_champion()  # warn: the default
+    np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
+    with pytest.raises(ModelVersionError, match=r"0\.24\.2.*refused \(model_version_mismatch: refuse\)"):
+        registry.load_champion(on_version_mismatch="refuse")
+    same_minor = installed.rsplit(".", 1)[0] + ".999"  # another patch release is the same major.minor
+    record["library_versions"]["scikit-learn"] = same_minor
+    registry.record_path.write_text(json.dumps(record))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        registry.load_champion(on_version_mismatch="refuse")
 
 
 # ------------------------------------------------------------------------------------------ end to end
@@ -207,7 +300,7 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
     assert again.returncode == 3  # still waiting
 
     # a model file changed after training is never promoted, whoever approves it
-    model = run_dir / "model" / "model.joblib"
+    model = run_dir / "model" / "model.skops"
     original = model.read_bytes()
     model.write_bytes(original + b"\0")
     try:
@@ -227,7 +320,7 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
     champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
     assert champion["run_id"] == run_id and champion["approved_by"] == "alice" and champion["policy"] == "manual"
     assert (
-        champion["sha256"] == _manifest(run_dir)["tasks"]["model_training"]["artifacts"]["model/model.joblib"]["sha256"]
+        champion["sha256"] == _manifest(run_dir)["tasks"]["model_training"]["artifacts"]["model/model.skops"]["sha256"]
     )
 
     finished = run_runner("resume", run_id, outputs=outputs)
@@ -293,3 +386,27 @@ def test_a_tampered_champion_is_never_loaded(outputs, tmp_path):
     assert "IntegrityError" in proc.stderr and "does not match the sha256" in proc.stderr
     assert "model_evaluation" in proc.stderr
     assert not marker.exists()  # ... and the pipeline never unpickled it
+
+
+def test_a_champion_from_another_scikit_learn_through_the_runner(outputs):
+    """The champion approved above records what it was trained under; a run whose champion names another
+    scikit-learn fails with ``model_version_mismatch: refuse`` and, by default, says so in notebook 05."""
+    path = outputs / "models" / "AAPL" / "champion.json"
+    original = path.read_text()
+    record = json.loads(original)
+    assert record["library_versions"] == persistence.library_versions()
+    record["library_versions"]["scikit-learn"] = "0.24.2"
+    path.write_text(json.dumps(record))
+    try:
+        refused = run_runner(
+            *WINDOW, "-p", "random_seed", "10", "-p", "model_version_mismatch", "refuse", outputs=outputs
+        )
+        assert refused.returncode == 1, refused.stderr
+        assert "ModelVersionError" in refused.stderr and "trained under scikit-learn 0.24.2" in refused.stderr
+        assert "model_evaluation" in refused.stderr
+        warned = run_runner(*WINDOW, "-p", "random_seed", "10", outputs=outputs)
+    finally:
+        path.write_text(original)
+    assert warned.returncode == 0, warned.stderr
+    executed = (_latest(outputs) / "notebooks" / "05_model_evaluation.ipynb").read_text()
+    assert "ModelWarning" in executed and "trained under scikit-learn 0.24.2" in executed

@@ -24,7 +24,7 @@ COMPARED = [
     "data/raw.csv",
     "data/cleaned.csv",
     "data/features.csv",
-    "model/model.joblib",
+    "model/model.skops",
     "data/predictions.csv",
     "reports/walk_forward.json",
     "reports/evaluation.json",
@@ -348,7 +348,7 @@ def test_untrusted_text_stays_text_and_files_follow_the_umask(tmp_path):
 
     # every file the run wrote, the pages and the registry: rw for the owner, r for the group, nothing for others
     written = [p for p in proj.outputs.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
-    assert any("models" in p.parts for p in written) and any(p.suffix == ".joblib" for p in written)
+    assert any("models" in p.parts for p in written) and any(p.suffix == ".skops" for p in written)
     wrong = {
         str(p.relative_to(proj.outputs)): oct(p.stat().st_mode & 0o777)
         for p in written

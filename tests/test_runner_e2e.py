@@ -93,7 +93,7 @@ def test_two_runs_with_the_same_params_agree(default_run, tmp_path):
         "data/raw.csv",
         "data/cleaned.csv",
         "data/features.csv",
-        "model/model.joblib",
+        "model/model.skops",
         "model/model_meta.json",
         "reports/walk_forward.json",
         "data/predictions.csv",

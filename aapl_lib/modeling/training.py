@@ -1,4 +1,5 @@
-"""Step 4: a chronological train/test split, the challenger chosen walk-forward, fitted and saved.
+"""Step 4: a chronological train/test split, the challenger chosen walk-forward and fitted (saving and
+loading it: :mod:`aapl_lib.modeling.persistence`).
 
 Estimator conventions: no hidden state, seeds explicit. The split holds out the newest ``test_fraction``
 of the labelled rows, with a gap of one row (the target horizon) between the last training row and the
@@ -7,20 +8,16 @@ first test row, so no training target overlaps a test day.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from aapl_lib.errors import DataQualityError, IntegrityError
+from aapl_lib.errors import DataQualityError
 from aapl_lib.features.build import TARGET
-from aapl_lib.io.iorw import atomic_write_bytes, sha256_file
 from aapl_lib.modeling.metrics import regression_metrics
+from aapl_lib.modeling.persistence import library_versions
 from aapl_lib.pipeline.parameters import default
 
 HORIZON = 1  # trading days between a feature row and the return it predicts
@@ -105,35 +102,6 @@ def feature_importance(estimator: Pipeline, features: list[str]) -> pd.Series:
         values = regressor.feature_importances_
     series = pd.Series(values, index=features, name="coefficient" if hasattr(regressor, "coef_") else "importance")
     return series.reindex(series.abs().sort_values(ascending=False).index)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a saved model depends on."""
-    out = {"python": platform.python_version()}
-    for pkg in ("scikit-learn", "numpy", "pandas", "joblib"):
-        out[pkg] = version(pkg)
-    return out
-
-
-def save_model(estimator: Pipeline, path: str | Path) -> str:
-    """Write the fitted pipeline with joblib (atomically); return its sha256."""
-    import io
-
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return sha256_file(path)
-
-
-def load_model(path: str | Path, expected_sha256: str) -> Pipeline:
-    """Load a model file only when its sha256 matches the recorded one (never unpickle an unknown file)."""
-    actual = sha256_file(path)
-    if actual != expected_sha256:
-        raise IntegrityError(
-            f"model file {path} has sha256 {actual[:12]}… but the metadata records "
-            f"{expected_sha256[:12]}…: it was changed after training; re-run model_training"
-        )
-    return joblib.load(path)
 
 
 def model_metadata(

@@ -174,6 +174,14 @@ PARAMETERS: dict[str, Param] = {
             low=0.5,
             high=1,
         ),
+        Param(
+            "model_version_mismatch",
+            "choice",
+            "warn",
+            "a champion trained under another scikit-learn major.minor: load it with a warning (warn) or "
+            "fail the run (refuse)",
+            choices=("warn", "refuse"),
+        ),
         Param("random_seed", "int", 42, "seed for every random choice", low=0, high=2**32 - 1),
         Param("min_train_rows", "int", 100, "fewest training rows accepted", low=20, high=100000),
         Param("cell_timeout_seconds", "int", 600, "per-cell execution timeout", low=1, high=86400),

@@ -69,7 +69,7 @@ TASKS: tuple[TaskSpec, ...] = (
         "model_training",
         "04_model_training.ipynb",
         ("data/features.csv", "data/feature_list.json"),
-        ("model/model.joblib", "model/model_meta.json", "reports/walk_forward.json"),
+        ("model/model.skops", "model/model_meta.json", "reports/walk_forward.json"),
         (
             "ticker",
             "test_fraction",
@@ -92,7 +92,7 @@ TASKS: tuple[TaskSpec, ...] = (
             "data/cleaned.csv",
             "data/features.csv",
             "data/feature_list.json",
-            "model/model.joblib",
+            "model/model.skops",
             "model/model_meta.json",
         ),
         (
@@ -113,6 +113,7 @@ TASKS: tuple[TaskSpec, ...] = (
             "auto_max_p_value",
             "max_plausible_r2",
             "max_plausible_directional_accuracy",
+            "model_version_mismatch",
         ),
         "Model evaluation",
     ),

@@ -188,9 +188,10 @@ def apply(
     }
     if outcome in ("promoted", "approved"):
         evaluation = read_json(run_dir / "reports" / "evaluation.json")
+        meta = read_json(run_dir / "model/model_meta.json")
         promoted = registry.promote(
-            run_dir / "model" / "model.joblib",
-            read_json(run_dir / "model/model_meta.json"),
+            run_dir / "model" / meta["model_file"],  # model.skops (model.joblib: a run from before skops)
+            meta,
             run_id=run_id,
             by=by,
             at=at,

@@ -2,7 +2,9 @@
 
 ``champion.json`` names the champion's model file, its sha256, the run that produced it, how it was chosen
 (policy), who approved it, when and why; ``history.jsonl`` keeps every decision. Model files are stored by
-content (``<sha256[:16]>.joblib``) and loaded only when their sha256 matches the record.
+content (``<sha256[:16]>.skops``; a champion from before skops keeps its ``.joblib``) and loaded only when their
+sha256 matches the record. The record names the library versions the champion was trained under; loading it
+under another scikit-learn major.minor warns or fails (``model_version_mismatch``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from aapl_lib.errors import CorruptStateError, IntegrityError, PipelineError
 from aapl_lib.io.iorw import atomic_write_text, read_json, sha256_file, write_json
 from aapl_lib.io.locks import PathLock
+from aapl_lib.pipeline.parameters import default
 from aapl_lib.store import layout
 
 
@@ -54,27 +57,31 @@ class Registry:
         record = self.champion()
         return record["sha256"] if record else "none"
 
-    def load_champion(self):
-        """``(estimator, record)`` of the champion, or None; the file must match the recorded sha256."""
-        from aapl_lib.modeling.training import load_model
+    def load_champion(self, on_version_mismatch: str = default("model_version_mismatch")):
+        """``(estimator, record)`` of the champion, or None; the file must match the recorded sha256 and hold
+        only allowed types. Trained under another scikit-learn major.minor: a ModelWarning, or with
+        ``on_version_mismatch="refuse"`` a ModelVersionError (before the file is read)."""
+        from aapl_lib.modeling.persistence import check_versions, load_model
 
         record = self.champion()
         if record is None:
             return None
         path = self.dir / record["model_file"]
+        check_versions(
+            record.get("library_versions"), f"the champion of {self.ticker} ({self.record_path})", on_version_mismatch
+        )
         if not path.is_file():
             raise IntegrityError(
                 f"the registry's champion file {path} is missing: restore it, or remove "
                 f"{self.record_path} to start without a champion"
             )
-        try:
-            return load_model(path, record["sha256"]), record
-        except IntegrityError:
+        if sha256_file(path) != record["sha256"]:  # said here in the registry's words; load_model checks again
             raise IntegrityError(
                 f"the registry's champion file {path} does not match the sha256 in "
                 f"{self.record_path}: it was changed or replaced; it will not be loaded. Restore "
                 "it, or remove champion.json to start without a champion"
-            ) from None
+            )
+        return load_model(path, record["sha256"]), record
 
     def lock(self) -> PathLock:
         return PathLock(self.dir / ".lock", f"the model registry of {self.ticker}", timeout=30)
@@ -100,7 +107,7 @@ class Registry:
             )
         with self.lock():
             self.dir.mkdir(parents=True, exist_ok=True)
-            name = f"{actual[:16]}.joblib"
+            name = f"{actual[:16]}{model_path.suffix}"  # .skops (.joblib: a run from before skops)
             target = self.dir / name
             if not target.is_file():
                 tmp = self.dir / f".{name}.tmp"
@@ -116,6 +123,7 @@ class Registry:
                 "hyperparameters": meta.get("hyperparameters"),
                 "features": meta.get("features"),
                 "train_window": meta.get("split", {}).get("train_window"),
+                "library_versions": meta.get("library_versions"),  # what it was trained under
                 "policy": policy,
                 "approved_by": by,
                 "approved_at": at,

@@ -121,8 +121,9 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
                 f"run {run_dir.name} is not awaiting approval (its gate is "
                 f"{record.get('status', 'not reached')}; run status {manifest['status']})"
             )
-        model_record = manifest["tasks"]["model_training"].get("artifacts", {}).get("model/model.joblib", {})
-        if mf.sha256_file(run_dir / "model" / "model.joblib") != model_record.get("sha256"):
+        model_rel = "model/" + read_json(run_dir / "model" / "model_meta.json")["model_file"]
+        model_record = manifest["tasks"]["model_training"].get("artifacts", {}).get(model_rel, {})
+        if mf.sha256_file(run_dir / model_rel) != model_record.get("sha256"):
             raise IntegrityError(
                 f"run {run_dir.name}'s model file does not match the sha256 in its manifest: "
                 "it was changed after training; it will not be promoted"

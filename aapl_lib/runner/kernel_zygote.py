@@ -44,6 +44,7 @@ PRELOAD = (
     "sklearn.pipeline",
     "sklearn.metrics",
     "joblib",
+    "skops.io",
     "matplotlib",
     "matplotlib.figure",
     "matplotlib.backends.backend_agg",

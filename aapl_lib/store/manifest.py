@@ -28,6 +28,7 @@ KEY_PACKAGES = (
     "scipy",
     "matplotlib",
     "joblib",
+    "skops",
     "yfinance",
     "tenacity",
     "bokeh_sampledata",
@@ -41,7 +42,7 @@ def package_versions(cache: Path | None = None) -> dict[str, str]:
     """Installed versions of the key packages; with ``cache``, read from it while the interpreter's package
     folders are unchanged (an install, upgrade or removal changes a folder's modification time) — reading the
     installed metadata costs more than everything else a rerun with nothing changed does."""
-    key = [sys.executable, *_package_folders()]
+    key = [sys.executable, *KEY_PACKAGES, *_package_folders()]  # a package added to the list misses the cache
     try:
         cached = read_json(cache) if cache is not None else None
     except (OSError, ValueError):
