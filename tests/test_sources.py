@@ -17,6 +17,7 @@ import pytest
 import yfinance
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 from curl_cffi.requests.exceptions import DNSError, ReadTimeout
+from fake_yfinance.yf_history_shape import history_frame
 from yfinance.exceptions import (
     YFDataException,
     YFInvalidPeriodError,
@@ -413,17 +414,8 @@ def test_load_sample_outside_its_range_says_the_range():
 
 # --------------------------------------------------------------------------------------------- yfinance
 def _history_frame(base: pd.DataFrame, actions: bool = True) -> pd.DataFrame:
-    """What ``yfinance.Ticker(t).history(auto_adjust=False, actions=...)`` returns in 1.x (scrapers/history.py):
-    flat columns Open, High, Low, Close, Adj Close, Volume (int64), then Dividends and Stock Splits unless
-    ``actions=False``; a DatetimeIndex named Date in the exchange's time zone."""
-    columns = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close"}
-    frame = pd.DataFrame({name: base[col].to_numpy() for name, col in columns.items()})
-    frame["Volume"] = base["volume"].to_numpy().astype("int64")
-    if actions:
-        frame["Dividends"] = 0.0
-        frame["Stock Splits"] = 0.0
-    frame.index = pd.DatetimeIndex(base.index).tz_localize("America/New_York").rename("Date")
-    return frame
+    """What ``yfinance.Ticker(t).history(auto_adjust=False, actions=...)`` returns in 1.x."""
+    return history_frame(base, actions)
 
 
 class FakeYfinance:

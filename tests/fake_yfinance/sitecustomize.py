@@ -16,16 +16,9 @@ import os
 
 
 def _history_frame(base, actions):
-    import pandas as pd
+    from yf_history_shape import history_frame  # next to this file, on the same PYTHONPATH
 
-    columns = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close"}
-    frame = pd.DataFrame({name: base[col].to_numpy() for name, col in columns.items()})
-    frame["Volume"] = base["volume"].to_numpy().astype("int64")
-    if actions:
-        frame["Dividends"] = 0.0
-        frame["Stock Splits"] = 0.0
-    frame.index = pd.DatetimeIndex(base.index).tz_localize("America/New_York").rename("Date")
-    return frame
+    return history_frame(base, actions)
 
 
 def _empty_frame():
