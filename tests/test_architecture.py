@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runner",),  # the loop, one task's execution, kernels, planning, fingerprints, batch, hooks
     ("views",),  # run browser, compare, DAG picture, HTML rendering
     ("reporting",),  # analysis.md and summary.pdf
+    ("tracking",),  # the forecast ledger, live scoring, track record, health and drift
     ("promotion",),  # the gate and the registry of champions
     ("modeling",),  # candidates, training, walk-forward, metrics, significance, evaluation
     ("features",),  # the builder, analysts' extra features, the leakage guard

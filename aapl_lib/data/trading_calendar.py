@@ -44,6 +44,25 @@ def _sessions(end: pd.Timestamp) -> pd.DatetimeIndex:
     return cal.sessions.difference(cal.regular_holidays.holidays(FIRST_DAY, end))
 
 
+@functools.lru_cache(maxsize=1)
+def _calendar():
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar(EXCHANGE, start=FIRST_DAY, end=calendar_end())
+
+
+def has_closed(day: str | pd.Timestamp, at: str | pd.Timestamp) -> bool:
+    """Whether the NYSE session of ``day`` had closed (its regular or early close) by the moment ``at``
+    (an aware timestamp, e.g. when prices were retrieved; naive means UTC). A day that is no session is
+    never "closed": it has no close to score against."""
+    day = _day(day)
+    if day not in sessions():
+        return False
+    moment = pd.Timestamp(at)
+    moment = moment.tz_localize("UTC") if moment.tz is None else moment.tz_convert("UTC")
+    return bool(moment >= _calendar().session_close(day))
+
+
 def _day(value: str | pd.Timestamp) -> pd.Timestamp:
     """``value`` as a tz-naive date, or a clear error when the calendar does not cover it."""
     day = pd.Timestamp(value)

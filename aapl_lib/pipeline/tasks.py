@@ -136,7 +136,8 @@ TASKS: tuple[TaskSpec, ...] = (
         ("reports/analysis.md", "reports/summary.pdf"),
         ("ticker",),
         "Reporting",
-        optional_inputs=("reports/decision.json",),
+        # the gate's decision; the live track record the runner writes before reporting (runner/ledger_step.py)
+        optional_inputs=("reports/decision.json", "reports/track_record.json", "figures/track_record.png"),
     ),
 )
 

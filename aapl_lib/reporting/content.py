@@ -126,3 +126,52 @@ def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
             )
         lines.append(f"{c['check']}: {'passed' if c['passed'] else 'FAILED'} - {what}")
     return lines
+
+
+def track_record_summary(record: dict | None) -> tuple[list[str], list[list[str]]]:
+    """The live track record's sentences and table (forecast vs the two baselines on the same scored days),
+    shared by the report and the run browser's page of the ticker."""
+    if record is None:
+        return [
+            "No track record in this run folder: the runner keeps the forecast ledger (notebooks run by hand do not)."
+        ], []
+    n = record["scored_days"]
+    sentences = [
+        f"{n} published forecast(s) scored against the close of the day they were for"
+        + (f" ({record['first_day']} .. {record['last_day']})" if n else "")
+        + f"; {record['published_pending']} waiting for their day to close"
+        + (f"; {record['published_in_sample']} never scored (in-sample)" if record["published_in_sample"] else "")
+        + (
+            f"; {record['revised_days']} scored with revised prices (noted in the ledger)"
+            if record["revised_days"]
+            else ""
+        )
+        + "."
+    ]
+    tests = record.get("tests")
+    if n and tests is None:
+        sentences.append(f"p-values are computed from {record['min_days_for_tests']} scored days on.")
+    elif tests:
+        sentences.append(
+            "One-sided p-values: Diebold-Mariano, forecast more accurate than the zero return "
+            f"{tests['dm_vs_zero_return_p']:.3f}, than the last return {tests['dm_vs_last_return_p']:.3f}; "
+            f"binomial, direction right more often than a coin {tests['direction_binomial_p']:.3f}."
+        )
+    drift = record.get("drift") or {}
+    if drift.get("alarm"):
+        sentences.append(f"DRIFT ALARM: {drift['why']}.")
+    if not n:
+        return sentences, []
+    acc, direction = record["accuracy"], record["direction"]
+    rows = [["predictor", "MAE", "RMSE", "direction right"]]
+    for key, name in (("model", "published forecast"), ("zero_return", "zero return"), ("last_return", "last return")):
+        d = direction.get(key)
+        rows.append(
+            [
+                name,
+                pct(acc[key]["mae"], 3),
+                pct(acc[key]["rmse"], 3),
+                f"{d['hits']}/{d['n']} ({pct(d['accuracy'], 1)})" if d and d["n"] else "n/a",
+            ]
+        )
+    return sentences, rows

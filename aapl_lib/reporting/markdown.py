@@ -5,7 +5,7 @@ is rendered as HTML."""
 from __future__ import annotations
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import figures, forecast_sentences, leakage_lines, run_facts
+from aapl_lib.reporting.content import figures, forecast_sentences, leakage_lines, run_facts, track_record_summary
 
 
 def _md_table(rows: list[list[str]]) -> list[str]:
@@ -25,6 +25,7 @@ def analysis_markdown(
     walk_forward: dict | None = None,
     proposal: dict | None = None,
     decision: dict | None = None,
+    track_record: dict | None = None,
 ) -> str:
     """The report as Markdown (figure links are relative to the ``reports/`` folder)."""
     from aapl_lib.promotion.gate import checks_rows, describe
@@ -100,6 +101,14 @@ def analysis_markdown(
     lines += ["", "## Forecast", "", text[0], ""] + (
         [f"**{text[1].split('. ', 1)[0]}.** {text[1].split('. ', 1)[1]}", ""] if len(text) > 1 else []
     )
+    sentences, table = track_record_summary(track_record)
+    lines += ["## Live track record", ""] + [" ".join(sentences), ""]
+    if table:
+        lines += _md_table(table) + [
+            "",
+            "![Live forecasts: cumulative absolute error](../figures/track_record.png)",
+            "",
+        ]
     return "\n".join(lines)
 
 

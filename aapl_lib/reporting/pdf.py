@@ -8,7 +8,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import figures, forecast_sentences, leakage_lines, run_facts
+from aapl_lib.reporting.content import figures, forecast_sentences, leakage_lines, run_facts, track_record_summary
 
 
 class _Report(FPDF):
@@ -31,6 +31,7 @@ def summary_pdf(
     walk_forward: dict | None = None,
     proposal: dict | None = None,
     decision: dict | None = None,
+    track_record: dict | None = None,
 ) -> bytes:
     """A short PDF: title, run facts, metrics vs baselines, the verdict, forecast with caveat, figures."""
     run_dir = Path(run_dir)
@@ -74,6 +75,7 @@ def summary_pdf(
     if len(text) > 1:
         pdf.set_font("Helvetica", "I", 10)
         pdf.multi_cell(0, 5, _latin(text[1]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _track_record(pdf, track_record, run_dir)
     pdf.add_page()
     if walk_forward:
         _heading(
@@ -125,6 +127,21 @@ def summary_pdf(
         for line in guard[1:]:
             pdf.multi_cell(0, 5, _latin("- " + line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())
+
+
+def _track_record(pdf: FPDF, record: dict | None, run_dir: Path) -> None:
+    pdf.ln(2)
+    _heading(pdf, "Live track record")
+    sentences, table = track_record_summary(record)
+    pdf.set_font("Helvetica", size=9)
+    pdf.multi_cell(0, 5, _latin(" ".join(sentences)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if table:
+        pdf.set_font("Helvetica", size=8)
+        with pdf.table(text_align="RIGHT") as t:
+            for row in table:
+                t.row(row)
+        if (run_dir / "figures" / "track_record.png").is_file():
+            pdf.image(str(run_dir / "figures" / "track_record.png"), w=pdf.epw * 0.8)
 
 
 def _fixed_date(provenance: dict):

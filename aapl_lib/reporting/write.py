@@ -22,10 +22,13 @@ def write_reports(
     walk_forward: dict | None = None,
     proposal: dict | None = None,
     decision: dict | None = None,
+    track_record: dict | None = None,
 ) -> dict[str, Path]:
     """Write ``reports/analysis.md`` and ``reports/summary.pdf`` atomically."""
     run_dir = Path(run_dir)
-    extra = dict(leakage=leakage, walk_forward=walk_forward, proposal=proposal, decision=decision)
+    extra = dict(
+        leakage=leakage, walk_forward=walk_forward, proposal=proposal, decision=decision, track_record=track_record
+    )
     md = atomic_write_text(
         run_dir / "reports/analysis.md",
         as_plain_text(analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast, **extra)),

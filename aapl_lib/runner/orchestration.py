@@ -38,6 +38,7 @@ from aapl_lib.runner.approval import approval_gate
 from aapl_lib.runner.fingerprints import task_fingerprint
 from aapl_lib.runner.finish import finish_run
 from aapl_lib.runner.interrupts import RunInterrupted, record_interruption, signals_interrupt
+from aapl_lib.runner.ledger_step import record_forecasts
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.planning import artifact_mismatch, cache_entry, live_window, plan_upstream, reuse, why_run
 from aapl_lib.runner.renders import BackgroundRenders
@@ -234,6 +235,7 @@ def _execute(
                     if waiting is not None:
                         exit_code, message = Exit.AWAITING_APPROVAL, waiting
                         break
+                    record_forecasts(manifest, run_dir, opts, cache)  # the report shows the track record
                 extra = (
                     {"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
                     if "approval_policy" in task.params

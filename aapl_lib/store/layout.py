@@ -7,6 +7,8 @@
       batches/<batch_id>/   one folder per batch: manifest.json, summary.md, summary.png, index.html
       cache/index.json      the reuse cache (aapl_lib.store.reuse_cache); imports.json, parsed imports
       models/<TICKER>/      the champion registry (aapl_lib.promotion.registry)
+      ledger/<TICKER>.csv   every forecast made and, once its day has closed, its score (aapl_lib.tracking)
+      track/<TICKER>.html   the run browser's track-record page of a ticker (and its plot)
       logs/                 pipeline_summary.log (and cron.log from deploy/)
       latest -> runs/<id>   the run started last (``LATEST``, a text file naming it, where links fail)
       index.html, compare/  the run browser (aapl_lib.views.browser)
@@ -23,6 +25,7 @@ from pathlib import Path
 from aapl_lib.io.project import project_root
 
 RUNS, BATCHES, CACHE, MODELS, LOGS = "runs", "batches", "cache", "models", "logs"
+LEDGER, TRACK = "ledger", "track"
 MANIFEST = "manifest.json"
 SUMMARY_LOG = "pipeline_summary.log"
 INTERACTIVE = "interactive"  # the run folder of notebooks run by hand in Jupyter
@@ -111,6 +114,32 @@ def cache_dir(outputs_dir: Path) -> Path:
 def registry_dir(outputs_dir: Path, ticker: str) -> Path:
     """``outputs/models/<TICKER>``: the champion registry of one ticker."""
     return Path(outputs_dir) / MODELS / ticker
+
+
+def ledger_dir(outputs_dir: Path) -> Path:
+    """``outputs/ledger``: one forecast ledger per ticker."""
+    return Path(outputs_dir) / LEDGER
+
+
+def ledger_path(outputs_dir: Path, ticker: str) -> Path:
+    """``outputs/ledger/<TICKER>.csv``: every forecast of ``ticker`` and its score."""
+    return ledger_dir(outputs_dir) / f"{ticker}.csv"
+
+
+def ledger_tickers(outputs_dir: Path) -> list[str]:
+    """The tickers that have a forecast ledger, sorted."""
+    folder = ledger_dir(outputs_dir)
+    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def track_page(outputs_dir: Path, ticker: str) -> Path:
+    """``outputs/track/<TICKER>.html``: the run browser's track-record page of ``ticker``."""
+    return Path(outputs_dir) / TRACK / f"{ticker}.html"
+
+
+def track_plot(outputs_dir: Path, ticker: str) -> Path:
+    """``outputs/track/<TICKER>.png``: the cumulative-error plot on that page."""
+    return Path(outputs_dir) / TRACK / f"{ticker}.png"
 
 
 def summary_log(outputs_dir: Path) -> Path:

@@ -1,0 +1,127 @@
+"""The forecast ledger as the runner keeps it: once the approval gate has decided and before the report is
+written, the run scores the ledger's pending forecasts whose day has closed in its own cleaned prices, appends
+its own forecasts, and writes the ticker's track record into the run folder (``reports/track_record.json``,
+``figures/track_record.png``) for the report.
+
+The step is cached like a task: its key is the sha256 of everything it reads (the ledger included). Scoring
+and appending twice change nothing, so the ledger it leaves is recorded under a second key; a rerun with
+nothing new finds it there and copies the two files, without reading the ledger or importing pandas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aapl_lib.io.iorw import json_digest, utc_now
+from aapl_lib.runner.options import RunOptions
+from aapl_lib.runner.run_logs import summary_line
+from aapl_lib.store import layout
+from aapl_lib.store import manifest as mf
+from aapl_lib.store.reuse_cache import ReuseCache, copy_artifact
+
+READS = (
+    "reports/forecast.json",
+    "data/cleaned.csv",
+    "data/provenance.json",
+    "model/model_meta.json",
+    "reports/evaluation.json",
+    "reports/gate.json",
+    "reports/decision.json",
+)
+WRITES = ("reports/track_record.json", "figures/track_record.png")
+TASK = "forecast_ledger"
+
+
+def _key(run_dir: Path, ledger_sha: str | None) -> str:
+    parts = {rel: (mf.sha256_file(run_dir / rel) if (run_dir / rel).is_file() else None) for rel in READS}
+    return f"{TASK}:" + json_digest({"reads": parts, "ledger": ledger_sha})
+
+
+def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, cache: ReuseCache) -> None:
+    """Score, append, and write the track record (see the module's docstring); the manifest gets a
+    ``ledger`` record saying what was done."""
+    from aapl_lib.tracking.ledger import ledger_lock
+
+    params, run_id = manifest["params"], manifest["run_id"]
+    ticker = params["ticker"]
+    path = layout.ledger_path(opts.outputs_dir, ticker)
+    with ledger_lock(path, params.get("lock_timeout_seconds", 10.0)):
+        before = mf.sha256_file(path) if path.is_file() else None
+        entry = cache.lookup(_key(run_dir, before))
+        if entry is not None and entry["run_id"] != run_id:
+            source = layout.run_dir(opts.outputs_dir, entry["run_id"])
+            for rel in WRITES:
+                copy_artifact(source / rel, run_dir / rel)
+            summary = {**entry["summary"], "status": "reused", "from_run": entry["run_id"], "appended": 0, "scored": 0}
+        else:
+            summary = _update(manifest, run_dir, path, opts)
+            after = mf.sha256_file(path) if path.is_file() else None
+            summary["ledger_sha256"] = after
+            entry = {
+                "run_id": run_id,
+                "task": TASK,
+                "artifacts": {rel: mf.sha256_file(run_dir / rel) for rel in WRITES},
+                "summary": {k: v for k, v in summary.items() if k not in ("status", "appended", "scored")},
+            }
+            cache.record(_key(run_dir, before), entry)
+            cache.record(_key(run_dir, after), entry)  # a second pass would change nothing
+    summary["artifacts"] = mf.artifact_records(run_dir, WRITES)
+    summary["ledger"] = str(path)
+    manifest["ledger"] = summary
+    mf.save(run_dir, manifest)
+    line = (
+        f"appended {summary['appended']}, scored {summary['scored']}; {summary['scored_days']} scored days"
+        if summary["status"] == "recorded"
+        else f"nothing new (as run {summary['from_run']}); {summary['scored_days']} scored days"
+    )
+    summary_line(opts.outputs_dir, TASK, f"run={run_id} {line}")
+    opts.progress(f"      forecast ledger      {line} ({path})")
+
+
+def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOptions) -> dict[str, Any]:
+    from aapl_lib.io.iorw import read_frame, read_json, write_json
+    from aapl_lib.reporting.content import chosen_forecast
+    from aapl_lib.tracking import ledger as lg
+    from aapl_lib.tracking.plots import plot_cumulative_error
+    from aapl_lib.tracking.record import track_record
+    from aapl_lib.tracking.scoring import score_pending
+
+    run_id, ticker = manifest["run_id"], manifest["params"]["ticker"]
+    reports = run_dir / "reports"
+    forecast = read_json(reports / "forecast.json")
+    decision = read_json(reports / "decision.json") if (reports / "decision.json").is_file() else None
+    chosen, label = chosen_forecast(forecast, decision, read_json(reports / "gate.json"))
+    meta = read_json(run_dir / "model" / "model_meta.json")
+    champion = read_json(reports / "evaluation.json").get("champion") or {}
+    models = {
+        "challenger": {"sha256": meta["sha256"], "trained_to": meta["split"]["train_window"]["last"]},
+        "champion": {"sha256": champion.get("sha256"), "trained_to": (champion.get("train_window") or {}).get("last")},
+    }
+    cleaned = read_frame(run_dir / "data" / "cleaned.csv")
+    provenance = read_json(run_dir / "data" / "provenance.json")
+    frame = lg.read_ledger(path)
+    scored = score_pending(frame, cleaned, retrieved_at=provenance["retrieved_at"], run_id=run_id)
+    rows = lg.forecast_rows(
+        forecast,
+        ticker=ticker,
+        run_id=run_id,
+        cleaned=cleaned,
+        published=(chosen["model"], "champion" if label.startswith("champion") else "challenger"),
+        models=models,
+        recorded_at=utc_now(),
+    )
+    frame, appended, skipped = lg.append_new(frame, rows)
+    if scored or appended:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lg.write_ledger(path, frame)
+    record = track_record(frame, ticker)
+    write_json(reports / "track_record.json", record)
+    plot_cumulative_error(record, run_dir / "figures" / "track_record.png")
+    return {
+        "status": "recorded",
+        "appended": len(appended),
+        "already_recorded": [f"{r['model_role']} for {r['for_date']}" for r in skipped],
+        "scored": len(scored),
+        "scored_days": record["scored_days"],
+        "drift_alarm": record["drift"]["alarm"],
+    }

@@ -1,0 +1,193 @@
+"""The forecast ledger, ``outputs/ledger/<TICKER>.csv``: one row per forecast a run made (the day it was made
+from, the day it is for, the predicted return and close, the model's sha256, champion or challenger, the run),
+and, once a later run's prices hold that day's close, its score (``aapl_lib.tracking.scoring``).
+
+The file is rewritten whole, under a lock, by an atomic rename: a reader never sees half a row, two runs
+never interleave, a killed run leaves the previous ledger. A forecast already in the ledger (same day made
+from, same day for, same model, same role) is not appended again, so a rerun that reuses everything adds
+nothing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aapl_lib.errors import CorruptStateError
+from aapl_lib.io.iorw import atomic_write_text
+from aapl_lib.io.locks import PathLock
+
+# Columns in file order. The first block is written when the forecast is made and never changed; the second
+# is filled once, when the forecast is scored.
+FORECAST_COLUMNS = [
+    "ticker",
+    "forecast_date",  # the last price row the forecast was made from
+    "for_date",  # the trading day it is for
+    "predicted_return",
+    "last_close",  # the close of forecast_date the forecast was made with (kept: prices can be revised later)
+    "implied_close",  # last_close * (1 + predicted_return)
+    "last_return",  # forecast_date's own return: what the last-return baseline predicts
+    "model_role",  # champion (the registry's) or challenger (this run's model)
+    "published_as",  # champion / challenger when it is the forecast the report presents, else empty
+    "model_sha256",
+    "model_trained_to",  # the model's last training day: on or after for_date the forecast is in-sample
+    "run_id",
+    "recorded_at",
+]
+SCORE_COLUMNS = [
+    "status",  # pending, scored, in_sample (never scored: the model had seen the day)
+    "scored_by_run",
+    "close_used",  # the close of for_date the score was computed with
+    "base_close_used",  # the close of forecast_date in the scoring run's prices
+    "realised_return",
+    "error",  # predicted_return - realised_return
+    "direction_right",
+    "last_return_error",  # last_return - realised_return (the last-return baseline's error)
+    "revised",  # the scoring run's close of forecast_date differs from last_close
+    "note",
+]
+COLUMNS = FORECAST_COLUMNS + SCORE_COLUMNS
+KEY = ["forecast_date", "for_date", "model_role", "model_sha256"]
+TEXT = [
+    "ticker",
+    "forecast_date",
+    "for_date",
+    "model_role",
+    "published_as",
+    "model_sha256",
+    "model_trained_to",
+    "run_id",
+    "recorded_at",
+    "status",
+    "scored_by_run",
+    "note",
+]
+
+
+def empty() -> pd.DataFrame:
+    """A ledger with no rows."""
+    return pd.DataFrame({c: pd.Series(dtype="object" if c in TEXT else "float64") for c in COLUMNS})
+
+
+def read_ledger(path: Path) -> pd.DataFrame:
+    """The ledger at ``path`` (empty when there is none); a damaged file is a CorruptStateError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        return empty()
+    try:
+        frame = pd.read_csv(
+            path, dtype={c: "string" for c in TEXT}, keep_default_na=False, na_values={}, float_precision="round_trip"
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise CorruptStateError(f"the forecast ledger {path} is damaged ({exc}): restore it from a backup") from exc
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise CorruptStateError(
+            f"the forecast ledger {path} lacks the columns {missing}: it is damaged or not a ledger; restore it "
+            "from a backup or move it aside to start a new one"
+        )
+    for column in COLUMNS:
+        if column in TEXT:
+            frame[column] = frame[column].astype(object)
+        elif column == "direction_right" or column == "revised":
+            frame[column] = frame[column].map(_flag)
+        else:
+            frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").astype(float)
+    return frame[COLUMNS]
+
+
+def _flag(value: Any) -> Any:
+    text = str(value).strip().lower()
+    return True if text == "true" else False if text == "false" else None
+
+
+def ledger_text(frame: pd.DataFrame) -> str:
+    """The ledger as CSV text (floats round-trip exactly; empty cells for values not known yet)."""
+    buffer = io.StringIO()
+    frame[COLUMNS].to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def forecast_rows(
+    forecast: dict[str, Any],
+    *,
+    ticker: str,
+    run_id: str,
+    cleaned: pd.DataFrame,
+    published: tuple[str, str] | None,
+    models: dict[str, dict[str, Any]],
+    recorded_at: str,
+) -> list[dict[str, Any]]:
+    """The ledger rows of a run's ``reports/forecast.json``: one per model that made a forecast.
+
+    ``published`` is ``(role, label)``: the forecast the report presents (role ``challenger`` or
+    ``champion``) and what it is presented as; ``models[role]`` gives ``sha256`` and ``trained_to``."""
+    close = cleaned["close"]
+    rows = []
+    for role in ("challenger", "champion"):
+        made = forecast.get(role)
+        if not made or not made.get("available"):
+            continue
+        day = pd.Timestamp(made["last_price_date"])
+        position = close.index.get_loc(day)
+        last_close = float(close.iloc[position])
+        last_return = float(last_close / close.iloc[position - 1] - 1) if position > 0 else float("nan")
+        model = models.get(role) or {}
+        trained_to = model.get("trained_to") or ""
+        in_sample = bool(trained_to) and trained_to >= made["for_date"]
+        rows.append(
+            {
+                "ticker": ticker,
+                "forecast_date": made["last_price_date"],
+                "for_date": made["for_date"],
+                "predicted_return": float(made["predicted_return"]),
+                "last_close": last_close,
+                "implied_close": last_close * (1 + float(made["predicted_return"])),
+                "last_return": last_return,
+                "model_role": role,
+                "published_as": published[1] if published and published[0] == role else "",
+                "model_sha256": model.get("sha256") or "",
+                "model_trained_to": trained_to,
+                "run_id": run_id,
+                "recorded_at": recorded_at,
+                "status": "in_sample" if in_sample else "pending",
+                "note": (
+                    f"never scored: the model was trained on prices up to {trained_to}, which include "
+                    f"{made['for_date']}"
+                    if in_sample
+                    else ""
+                ),
+            }
+        )
+    return rows
+
+
+def append_new(ledger: pd.DataFrame, rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[dict], list[dict]]:
+    """``ledger`` with the ``rows`` it does not hold yet (by :data:`KEY`); returns it, the rows appended and
+    the rows skipped because an earlier run already recorded them."""
+    have = {tuple(str(v) for v in key) for key in ledger[KEY].itertuples(index=False)}
+    fresh, skipped = [], []
+    for row in rows:
+        key = tuple(str(row[k]) for k in KEY)
+        (skipped if key in have else fresh).append(row)
+        have.add(key)
+    if not fresh:
+        return ledger, [], skipped
+    added = pd.DataFrame(fresh).reindex(columns=COLUMNS)
+    for column in COLUMNS:
+        if column in TEXT:
+            added[column] = added[column].fillna("").astype(object)
+    frames = [f for f in (ledger, added) if len(f)]
+    return pd.concat(frames, ignore_index=True)[COLUMNS], fresh, skipped
+
+
+def ledger_lock(path: Path, timeout: float) -> PathLock:
+    """The lock every writer of the ledger at ``path`` holds."""
+    return PathLock(Path(path).with_name(Path(path).name + ".lock"), f"the forecast ledger {path}", timeout=timeout)
+
+
+def write_ledger(path: Path, frame: pd.DataFrame) -> Path:
+    """Write the whole ledger atomically (aside, flushed, renamed over the old one)."""
+    return atomic_write_text(path, ledger_text(frame))
