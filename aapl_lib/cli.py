@@ -10,6 +10,7 @@ python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
 python runner.py compare RUN_A RUN_B [--json]
 python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
 python runner.py browse
+python runner.py track TICKER [--json]
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from aapl_lib.runner.commands import (
     status_command,
 )
 
-COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse")
+COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse", "track")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +120,12 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
         "(e.g. outputs/interactive, the notebooks' own default)",
     )
     run.add_argument("--from-run", metavar="RUN_ID", help="with --start-task: take earlier outputs from this run")
+    run.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="run as the daily schedule would have on DATE (YYYY-MM-DD): prices up to DATE (= -p end DATE), "
+        "so a month of daily runs can be replayed through the offline sample",
+    )
     run.add_argument("--list-params", action="store_true", help="print every parameter and exit")
     _batch_options(run)
     run.add_argument(
@@ -168,6 +175,12 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     _common(dag)
     browse = sub.add_parser("browse", help="rebuild the run browser (outputs/index.html) and print its path")
     _common(browse)
+    track = sub.add_parser(
+        "track", help="a ticker's live track record: its published forecasts scored against the baselines"
+    )
+    track.add_argument("ticker", metavar="TICKER")
+    track.add_argument("--json", action="store_true", help="print JSON (every scored day included)")
+    _common(track)
     return parser
 
 
@@ -204,6 +217,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> i
             return dag_command(args)
         if args.command == "browse":
             return browse_command(outputs)
+        if args.command == "track":
+            from aapl_lib.runner.ledger_commands import track_command
+
+            return track_command(args, outputs)
         if args.command == "status":
             return status_command(args, outputs)
         if args.command == "list":

@@ -32,6 +32,10 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         raise PipelineError("--only cannot be combined with --start-task/--end-task")
     params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
     overrides = [tuple(p) for p in args.parameter]
+    if args.as_of:
+        if any(key == "end" and value != args.as_of for key, value in overrides):
+            raise PipelineError(f"--as-of {args.as_of} sets end; drop -p end or make it the same date")
+        overrides.append(("end", args.as_of))
     if args.tickers:
         overrides.append(("tickers", " ".join(args.tickers)))
     tickers = batch_tickers(params_file, overrides)
@@ -140,6 +144,9 @@ def browse_command(outputs: Path) -> int:
                 print(f"warning: {exc}", file=sys.stderr)
     for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
         write_summary(outputs, layout.batch_dir(outputs, batch["batch_id"]), batch)
+    from aapl_lib.views.track_page import build_track_pages
+
+    build_track_pages(outputs)  # one page per ticker with a forecast ledger
     print(refresh(outputs))
     return Exit.OK
 

@@ -53,6 +53,8 @@ def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, 
             for rel in WRITES:
                 copy_artifact(source / rel, run_dir / rel)
             summary = {**entry["summary"], "status": "reused", "from_run": entry["run_id"], "appended": 0, "scored": 0}
+            if not layout.track_page(opts.outputs_dir, ticker).is_file():
+                _track_page(opts, ticker)
         else:
             summary = _update(manifest, run_dir, path, opts)
             after = mf.sha256_file(path) if path.is_file() else None
@@ -65,6 +67,7 @@ def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, 
             }
             cache.record(_key(run_dir, before), entry)
             cache.record(_key(run_dir, after), entry)  # a second pass would change nothing
+            _track_page(opts, ticker)
     summary["artifacts"] = mf.artifact_records(run_dir, WRITES)
     summary["ledger"] = str(path)
     manifest["ledger"] = summary
@@ -76,6 +79,16 @@ def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, 
     )
     summary_line(opts.outputs_dir, TASK, f"run={run_id} {line}")
     opts.progress(f"      forecast ledger      {line} ({path})")
+
+
+def _track_page(opts: RunOptions, ticker: str) -> None:
+    """Rebuild the ticker's track-record page in the run browser; a view's failure never fails the run."""
+    try:
+        from aapl_lib.views.track_page import build_track_page
+
+        build_track_page(opts.outputs_dir, ticker)
+    except Exception as exc:  # the page is a view of the ledger, which is written
+        opts.progress(f"warning: could not rebuild the track-record page of {ticker}: {type(exc).__name__}: {exc}")
 
 
 def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOptions) -> dict[str, Any]:

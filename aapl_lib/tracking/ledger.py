@@ -50,6 +50,7 @@ SCORE_COLUMNS = [
 ]
 COLUMNS = FORECAST_COLUMNS + SCORE_COLUMNS
 KEY = ["forecast_date", "for_date", "model_role", "model_sha256"]
+FLAGS = ["direction_right", "revised"]  # True / False / unknown (empty)
 TEXT = [
     "ticker",
     "forecast_date",
@@ -68,7 +69,7 @@ TEXT = [
 
 def empty() -> pd.DataFrame:
     """A ledger with no rows."""
-    return pd.DataFrame({c: pd.Series(dtype="object" if c in TEXT else "float64") for c in COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="object" if c in TEXT + FLAGS else "float64") for c in COLUMNS})
 
 
 def read_ledger(path: Path) -> pd.DataFrame:
@@ -91,7 +92,7 @@ def read_ledger(path: Path) -> pd.DataFrame:
     for column in COLUMNS:
         if column in TEXT:
             frame[column] = frame[column].astype(object)
-        elif column == "direction_right" or column == "revised":
+        elif column in FLAGS:
             frame[column] = frame[column].map(_flag)
         else:
             frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").astype(float)
@@ -179,6 +180,8 @@ def append_new(ledger: pd.DataFrame, rows: list[dict[str, Any]]) -> tuple[pd.Dat
     for column in COLUMNS:
         if column in TEXT:
             added[column] = added[column].fillna("").astype(object)
+        elif column in FLAGS:
+            added[column] = added[column].astype(object).where(added[column].notna(), None)
     frames = [f for f in (ledger, added) if len(f)]
     return pd.concat(frames, ignore_index=True)[COLUMNS], fresh, skipped
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 
 from aapl_lib.modeling.evaluation_plots import _save
@@ -24,11 +25,13 @@ def plot_cumulative_error(record: dict[str, Any], path: str | Path) -> Path:
         realised = np.array([d["realised_return"] for d in daily], float)
         model = np.array([d["error"] for d in daily], float)
         last = np.array([d.get("last_return_error", np.nan) for d in daily], float)
-        ax.plot(days, 100 * np.cumsum(np.abs(model)), color="C0", lw=1.4, label="published forecast")
+        ax.plot(days, 100 * np.cumsum(np.abs(model)), color="C0", lw=1.4, label="published forecast", marker="o", ms=3)
         ax.plot(days, 100 * np.cumsum(np.abs(realised)), color="0.4", lw=1.0, ls="--", label="zero return")
         if not np.isnan(last).all():
             ax.plot(days, 100 * np.nancumsum(np.abs(last)), color="C1", lw=1.0, ls=":", label="last return")
         ax.legend(loc="upper left")
+        ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=8))
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
         fig.autofmt_xdate()
     else:
         ax.text(0.5, 0.5, "no scored forecast yet", ha="center", va="center", transform=ax.transAxes)

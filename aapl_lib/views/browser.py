@@ -116,7 +116,16 @@ def build_index(outputs_dir: Path) -> Path:
         templates()
         .get_template("index.html")
         .render(
-            title="Pipeline runs", runs=rows, outputs=str(outputs_dir), tasks=[t.name for t in TASKS], batches=batches
+            title="Pipeline runs",
+            runs=rows,
+            outputs=str(outputs_dir),
+            tasks=[t.name for t in TASKS],
+            batches=batches,
+            track_pages=[
+                {"ticker": t, "href": layout.track_page(outputs_dir, t).relative_to(outputs_dir).as_posix()}
+                for t in layout.ledger_tickers(outputs_dir)
+                if layout.track_page(outputs_dir, t).is_file()
+            ],
         )
     )
     return atomic_write_text(outputs_dir / "index.html", page)

@@ -1,0 +1,201 @@
+"""The forecast ledger, live scoring and the track record (issue 16), through the runner as a daily scheduler
+drives it (``--as-of``, the offline sample) and, for the statistics, on ledgers built from real sample prices."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import hold_lock, run_runner, sample_frame
+
+FAST = ["-p", "start", "2011-06-01", "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
+DAYS = ["2013-01-09", "2013-01-10", "2013-01-11", "2013-01-14"]  # a weekend between the last two
+
+
+def ledger(outputs: Path) -> pd.DataFrame:
+    return pd.read_csv(outputs / "ledger" / "AAPL.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory):
+    """Four daily runs, as a weekday schedule would make them (the last one finds the ledger busy, exits 4 and
+    is resumed), then a rerun of the last day."""
+    outputs = tmp_path_factory.mktemp("track") / "outputs"
+    snapshots, busy = {}, None
+    for day in DAYS:
+        if day == DAYS[-1]:
+            before = (outputs / "ledger" / "AAPL.csv").read_bytes()
+            holder = hold_lock({**os.environ, "AAPL_OUTPUTS_DIR": str(outputs)}, outputs / "ledger" / "AAPL.csv.lock")
+            try:
+                busy = run_runner("--as-of", day, *FAST, "-p", "lock_timeout_seconds", "1", outputs=outputs)
+            finally:
+                holder.kill()
+                holder.wait()
+            busy.unchanged = (outputs / "ledger" / "AAPL.csv").read_bytes() == before
+            proc = run_runner("resume", outputs=outputs)  # what a person types once the other writer is gone
+        else:
+            proc = run_runner("--as-of", day, *FAST, outputs=outputs)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        snapshots[day] = ledger(outputs)
+    rerun = run_runner("--as-of", DAYS[-1], *FAST, outputs=outputs)
+    assert rerun.returncode == 0, rerun.stderr
+    return outputs, snapshots, rerun, busy
+
+
+def test_each_daily_run_appends_its_forecast_and_scores_exactly_the_closed_days(month):
+    outputs, snapshots, _, _ = month
+    prices = sample_frame("2013-01-01", "2013-01-31")["adj_close"]  # the cleaned close is the adjusted close
+    for i, day in enumerate(DAYS):
+        rows = snapshots[day]
+        published = rows[rows["published_as"] != ""]
+        assert list(published["forecast_date"]) == DAYS[: i + 1]  # one published forecast per run, in order
+        # each forecast is for the next NYSE session: Friday 2013-01-11 -> Monday 2013-01-14
+        expected_for = [*DAYS[1:], "2013-01-15"][: i + 1]
+        assert list(published["for_date"]) == expected_for
+        scored = published[published["status"] == "scored"]
+        # exactly the forecasts whose day is in this run's prices are scored; today's stays pending
+        assert list(scored["for_date"]) == DAYS[1 : i + 1]
+        assert list(published[published["status"] == "pending"]["for_date"]) == [expected_for[-1]]
+        for row in scored.itertuples():
+            realised = prices[row.for_date] / prices[row.forecast_date] - 1
+            assert float(row.realised_return) == pytest.approx(realised, rel=1e-9, abs=1e-12)
+            assert float(row.close_used) == pytest.approx(prices[row.for_date], rel=1e-12)
+            assert float(row.error) == pytest.approx(float(row.predicted_return) - realised, abs=1e-12)
+            assert row.revised == "False"
+            assert row.scored_by_run  # which run's prices scored it is kept
+    # a scored row is never scored again: the day-2 score stands unchanged in the last ledger
+    first = snapshots[DAYS[2]].iloc[0]
+    last = snapshots[DAYS[-1]].iloc[0]
+    assert (first["scored_by_run"], first["realised_return"]) == (last["scored_by_run"], last["realised_return"])
+
+
+def test_a_rerun_that_reuses_everything_appends_nothing(month):
+    outputs, snapshots, rerun, _ = month
+    assert "reused from run" in rerun.stdout and "forecast ledger      nothing new" in rerun.stdout
+    assert ledger(outputs).equals(snapshots[DAYS[-1]])
+    run_dir = sorted((outputs / "runs").iterdir())[-1]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["ledger"]["status"] == "reused" and manifest["ledger"]["appended"] == 0
+
+
+def test_track_command_report_section_and_browser_page(month):
+    outputs, _, _, _ = month
+    proc = run_runner("track", "AAPL", "--json", outputs=outputs)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["scored_days"] == 3 and record["published_pending"] == 1
+    assert [d["for_date"] for d in record["daily"]] == DAYS[1:]
+    errors = np.array([d["error"] for d in record["daily"]])
+    assert record["accuracy"]["model"]["mae"] == pytest.approx(np.abs(errors).mean())
+    assert record["tests"] is None  # fewer than 20 scored days: no p-values
+    text = run_runner("track", "AAPL", outputs=outputs)
+    assert "3 published forecast(s) scored" in text.stdout and "zero return" in text.stdout
+    unknown = run_runner("track", "MSFT", outputs=outputs)
+    assert unknown.returncode == 2 and "no forecast ledger for MSFT" in unknown.stderr
+    run_dir = sorted((outputs / "runs").iterdir())[-1]
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "## Live track record" in report and "3 published forecast(s) scored" in report
+    assert (run_dir / "figures" / "track_record.png").read_bytes()[:4] == b"\x89PNG"
+    assert 'href="track/AAPL.html"' in (outputs / "index.html").read_text()
+    page = (outputs / "track" / "AAPL.html").read_text()
+    assert "live track record" in page and "2013-01-14" in page and "AAPL.png" in page
+
+
+def test_a_busy_ledger_exits_4_loses_nothing_and_resume_records(month):
+    _, snapshots, _, busy = month
+    assert busy.returncode == 4, busy.stdout + busy.stderr
+    assert "forecast ledger" in busy.stdout + busy.stderr
+    assert busy.unchanged  # the ledger as it was: nothing half-written, nothing appended
+    rows = snapshots[DAYS[-1]]  # after `resume`
+    assert list(rows[rows["published_as"] != ""]["forecast_date"])[-1] == DAYS[-1]
+
+
+# ------------------------------------------------------------------------------------------ library
+def _ledger_from(prices: pd.Series, predict) -> pd.DataFrame:
+    """A ledger of daily published forecasts made from ``prices`` and scored by them, the runner's way."""
+    from aapl_lib.tracking.ledger import append_new, empty, forecast_rows
+    from aapl_lib.tracking.scoring import score_pending
+
+    frame = empty()
+    cleaned = prices.to_frame("close")
+    days = prices.index
+    for i in range(1, len(days) - 1):
+        realised = prices.iloc[i + 1] / prices.iloc[i] - 1
+        forecast = {
+            "challenger": {
+                "available": True,
+                "last_price_date": f"{days[i]:%Y-%m-%d}",
+                "for_date": f"{days[i + 1]:%Y-%m-%d}",
+                "predicted_return": predict(realised),
+            }
+        }
+        rows = forecast_rows(
+            forecast,
+            ticker="AAPL",
+            run_id=f"run{i}",
+            cleaned=cleaned.iloc[: i + 1],
+            published=("challenger", "champion"),
+            models={"challenger": {"sha256": f"sha{i}", "trained_to": f"{days[i - 1]:%Y-%m-%d}"}},
+            recorded_at=f"2026-01-01T00:00:{i:02d}",
+        )
+        frame, _, _ = append_new(frame, rows)
+        score_pending(frame, cleaned.iloc[: i + 1], retrieved_at="2026-01-01T00:00:00Z", run_id=f"run{i}")
+    score_pending(frame, cleaned, retrieved_at="2026-01-01T00:00:00Z", run_id="last")
+    return frame
+
+
+def test_p_values_from_20_days_and_the_drift_alarm():
+    from scipy import stats
+
+    from aapl_lib.tracking.record import track_record
+
+    prices = sample_frame("2012-01-01", "2012-04-30")["adj_close"]
+    good = track_record(_ledger_from(prices, lambda r: 0.6 * r), "AAPL")
+    assert good["scored_days"] == len(prices) - 2
+    assert good["tests"]["dm_vs_zero_return_p"] < 0.01 and good["drift"]["alarm"] is False
+    hits, n = good["direction"]["model"]["hits"], good["direction"]["model"]["n"]
+    assert hits == n  # the right sign every day
+    assert good["tests"]["direction_binomial_p"] == pytest.approx(stats.binomtest(hits, n, 0.5, "greater").pvalue)
+    bad = track_record(_ledger_from(prices, lambda r: -1.5 * r), "AAPL")
+    assert bad["drift"]["alarm"] is True and bad["drift"]["p_value"] < 0.05
+    assert bad["direction"]["model"]["hits"] == 0
+    short = track_record(_ledger_from(prices.iloc[:15], lambda r: -1.5 * r), "AAPL")
+    assert short["tests"] is None and short["drift"]["alarm"] is False  # 13 days: no test, no alarm
+
+
+def test_a_day_is_scored_only_after_its_close_and_revised_prices_are_said():
+    from aapl_lib.tracking.ledger import append_new, empty, forecast_rows
+    from aapl_lib.tracking.scoring import score_pending
+
+    prices = sample_frame("2013-01-02", "2013-01-10")["adj_close"].to_frame("close")
+    forecast = {"challenger": {"available": True, "last_price_date": "2013-01-08", "for_date": "2013-01-09",
+                               "predicted_return": 0.01}}  # fmt: skip
+    rows = forecast_rows(forecast, ticker="AAPL", run_id="r1", cleaned=prices.loc[:"2013-01-08"],
+                         published=("challenger", "challenger"),
+                         models={"challenger": {"sha256": "a", "trained_to": "2013-01-04"}},
+                         recorded_at="t")  # fmt: skip
+    frame, appended, _ = append_new(empty(), rows)
+    assert len(appended) == 1
+    # a live download at 15:59 New York time holds a partial bar for 2013-01-09: not a close, not scored
+    assert score_pending(frame, prices.loc[:"2013-01-09"], retrieved_at="2013-01-09T20:59:00Z", run_id="r2") == []
+    assert frame.loc[0, "status"] == "pending"
+    # prices revised after the forecast (a dividend adjustment): scored with them, and the ledger says so
+    revised = prices * 0.99
+    assert score_pending(frame, revised, retrieved_at="2013-01-09T21:00:00Z", run_id="r3") == [0]
+    row = frame.loc[0]
+    assert row["status"] == "scored" and row["revised"] is True and "revised" in row["note"]
+    assert row["base_close_used"] == pytest.approx(revised.loc["2013-01-08", "close"])
+    assert row["last_close"] == pytest.approx(prices.loc["2013-01-08", "close"])  # the close it was made with
+    # the same forecast again (a rerun) is not appended twice
+    assert append_new(frame, rows)[1] == []
+    # a champion trained on the day it forecasts is in-sample: recorded, never scored
+    champion = forecast_rows({"champion": {**forecast["challenger"]}}, ticker="AAPL", run_id="r4",
+                             cleaned=prices.loc[:"2013-01-08"], published=None,
+                             models={"champion": {"sha256": "b", "trained_to": "2013-01-10"}},
+                             recorded_at="t")  # fmt: skip
+    assert champion[0]["status"] == "in_sample"
