@@ -11,6 +11,7 @@ python runner.py compare RUN_A RUN_B [--json]
 python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
 python runner.py browse
 python runner.py track TICKER [--json]
+python runner.py replay --from DATE --to DATE [-f FILE] [-p KEY VALUE]...
 """
 
 from __future__ import annotations
@@ -37,7 +38,20 @@ from aapl_lib.runner.commands import (
     status_command,
 )
 
-COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse", "track")
+COMMANDS = (
+    "run",
+    "resume",
+    "status",
+    "list",
+    "prune",
+    "approve",
+    "reject",
+    "compare",
+    "dag",
+    "browse",
+    "track",
+    "replay",
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -181,6 +195,17 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     track.add_argument("ticker", metavar="TICKER")
     track.add_argument("--json", action="store_true", help="print JSON (every scored day included)")
     _common(track)
+    replay = sub.add_parser(
+        "replay",
+        help="replay the daily schedule offline: one run as of each NYSE session in a range, then the track record",
+    )
+    replay.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first day (YYYY-MM-DD)")
+    replay.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last day (YYYY-MM-DD)")
+    replay.add_argument("-f", "--file", metavar="FILE", help="parameters YAML (default: params/default.yaml)")
+    replay.add_argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[], help="as for run"
+    )
+    _common(replay)
     return parser
 
 
@@ -221,6 +246,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> i
             from aapl_lib.runner.ledger_commands import track_command
 
             return track_command(args, outputs)
+        if args.command == "replay":
+            from aapl_lib.runner.ledger_commands import replay_command
+
+            return replay_command(args, root, outputs)
         if args.command == "status":
             return status_command(args, outputs)
         if args.command == "list":

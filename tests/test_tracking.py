@@ -26,52 +26,62 @@ def month(tmp_path_factory):
     """Four daily runs, as a weekday schedule would make them (the last one finds the ledger busy, exits 4 and
     is resumed), then a rerun of the last day."""
     outputs = tmp_path_factory.mktemp("track") / "outputs"
-    snapshots, busy = {}, None
-    for day in DAYS:
-        if day == DAYS[-1]:
-            before = (outputs / "ledger" / "AAPL.csv").read_bytes()
-            holder = hold_lock({**os.environ, "AAPL_OUTPUTS_DIR": str(outputs)}, outputs / "ledger" / "AAPL.csv.lock")
-            try:
-                busy = run_runner("--as-of", day, *FAST, "-p", "lock_timeout_seconds", "1", outputs=outputs)
-            finally:
-                holder.kill()
-                holder.wait()
-            busy.unchanged = (outputs / "ledger" / "AAPL.csv").read_bytes() == before
-            proc = run_runner("resume", outputs=outputs)  # what a person types once the other writer is gone
-        else:
-            proc = run_runner("--as-of", day, *FAST, outputs=outputs)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        snapshots[day] = ledger(outputs)
+    snapshots = {}
+    # the first three days as `replay` steps them: one `run --as-of DAY` process per NYSE session
+    replay = run_runner("replay", "--from", DAYS[0], "--to", "2013-01-12", *FAST, outputs=outputs, timeout=600)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "replayed 3 trading day(s) 2013-01-09..2013-01-11; 0 did not succeed" in replay.stdout
+    assert "2 published forecast(s) scored" in replay.stdout  # the track record it ends with
+    day = DAYS[-1]
+    before = (outputs / "ledger" / "AAPL.csv").read_bytes()
+    holder = hold_lock({**os.environ, "AAPL_OUTPUTS_DIR": str(outputs)}, outputs / "ledger" / "AAPL.csv.lock")
+    try:
+        busy = run_runner("--as-of", day, *FAST, "-p", "lock_timeout_seconds", "1", outputs=outputs)
+    finally:
+        holder.kill()
+        holder.wait()
+    busy.unchanged = (outputs / "ledger" / "AAPL.csv").read_bytes() == before
+    proc = run_runner("resume", outputs=outputs)  # what a person types once the other writer is gone
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    snapshots[day] = ledger(outputs)
     rerun = run_runner("--as-of", DAYS[-1], *FAST, outputs=outputs)
     assert rerun.returncode == 0, rerun.stderr
     return outputs, snapshots, rerun, busy
 
 
+def runs_by_day(outputs: Path) -> dict[str, Path]:
+    """The run folder that made each day's forecast (the first run as of that day)."""
+    out: dict[str, Path] = {}
+    for run_dir in sorted((outputs / "runs").iterdir()):
+        out.setdefault(json.loads((run_dir / "manifest.json").read_text())["params"]["end"], run_dir)
+    return out
+
+
 def test_each_daily_run_appends_its_forecast_and_scores_exactly_the_closed_days(month):
     outputs, snapshots, _, _ = month
     prices = sample_frame("2013-01-01", "2013-01-31")["adj_close"]  # the cleaned close is the adjusted close
+    runs = runs_by_day(outputs)
+    rows = snapshots[DAYS[-1]]
+    published = rows[rows["published_as"] != ""]
+    assert list(published["forecast_date"]) == DAYS  # one published forecast per daily run, in order
+    # each is for the next NYSE session: Friday 2013-01-11 -> Monday 2013-01-14
+    assert list(published["for_date"]) == [*DAYS[1:], "2013-01-15"]
+    assert list(published["run_id"]) == [runs[d].name for d in DAYS]
+    # exactly the forecasts whose day has closed are scored, each by the first run whose prices hold that close
+    assert list(published["status"]) == ["scored", "scored", "scored", "pending"]
+    assert list(published["scored_by_run"]) == [runs[d].name for d in DAYS[1:]] + [""]
+    for row in published[published["status"] == "scored"].itertuples():
+        realised = prices[row.for_date] / prices[row.forecast_date] - 1
+        assert float(row.realised_return) == pytest.approx(realised, rel=1e-9, abs=1e-12)
+        assert float(row.close_used) == pytest.approx(prices[row.for_date], rel=1e-12)
+        assert float(row.last_close) == pytest.approx(prices[row.forecast_date], rel=1e-12)
+        assert float(row.error) == pytest.approx(float(row.predicted_return) - realised, abs=1e-12)
+        assert row.revised == "False"
+    # what each day's run saw: i scored days and its own forecast waiting
     for i, day in enumerate(DAYS):
-        rows = snapshots[day]
-        published = rows[rows["published_as"] != ""]
-        assert list(published["forecast_date"]) == DAYS[: i + 1]  # one published forecast per run, in order
-        # each forecast is for the next NYSE session: Friday 2013-01-11 -> Monday 2013-01-14
-        expected_for = [*DAYS[1:], "2013-01-15"][: i + 1]
-        assert list(published["for_date"]) == expected_for
-        scored = published[published["status"] == "scored"]
-        # exactly the forecasts whose day is in this run's prices are scored; today's stays pending
-        assert list(scored["for_date"]) == DAYS[1 : i + 1]
-        assert list(published[published["status"] == "pending"]["for_date"]) == [expected_for[-1]]
-        for row in scored.itertuples():
-            realised = prices[row.for_date] / prices[row.forecast_date] - 1
-            assert float(row.realised_return) == pytest.approx(realised, rel=1e-9, abs=1e-12)
-            assert float(row.close_used) == pytest.approx(prices[row.for_date], rel=1e-12)
-            assert float(row.error) == pytest.approx(float(row.predicted_return) - realised, abs=1e-12)
-            assert row.revised == "False"
-            assert row.scored_by_run  # which run's prices scored it is kept
-    # a scored row is never scored again: the day-2 score stands unchanged in the last ledger
-    first = snapshots[DAYS[2]].iloc[0]
-    last = snapshots[DAYS[-1]].iloc[0]
-    assert (first["scored_by_run"], first["realised_return"]) == (last["scored_by_run"], last["realised_return"])
+        record = json.loads((runs[day] / "reports" / "track_record.json").read_text())
+        assert (record["scored_days"], record["published_pending"]) == (i, 1), day
+        assert json.loads((runs[day] / "manifest.json").read_text())["ledger"]["appended"] >= 1
 
 
 def test_a_rerun_that_reuses_everything_appends_nothing(month):

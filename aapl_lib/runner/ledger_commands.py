@@ -49,3 +49,48 @@ def track_command(args: argparse.Namespace, outputs: Path) -> int:
     if page.is_file():
         print(f"page: {page}")
     return Exit.OK
+
+
+def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    """``runner.py replay --from D1 --to D2``: one run as of each NYSE session from D1 to D2, each a separate
+    ``runner.py run --as-of DAY`` process exactly as a daily scheduler starts it, then the track record. Exit 0
+    when every day's run succeeded, else 1 (the days that did not are listed)."""
+    import datetime as dt
+    import subprocess
+    import sys
+
+    from aapl_lib.data.trading_calendar import trading_days
+
+    try:
+        first, last = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
+    except ValueError as exc:
+        raise ParameterError(f"--from/--to must be dates YYYY-MM-DD ({exc})") from None
+    if first > last:
+        raise ParameterError(f"--from {first} is after --to {last}")
+    days = [f"{d:%Y-%m-%d}" for d in trading_days(first, last)]
+    if not days:
+        raise ParameterError(f"no NYSE session from {first} to {last}")
+    base = [sys.executable, str(root / "runner.py"), "run", "--outputs", str(outputs), "--log-level", args.log_level]
+    if args.file:
+        base += ["-f", args.file]
+    for key, value in args.parameter:
+        base += ["-p", key, value]
+    failed: list[str] = []
+    ticker = None
+    for n, day in enumerate(days, 1):
+        print(f"replay {n}/{len(days)}: run --as-of {day}", flush=True)
+        proc = subprocess.run([*base, "--as-of", day], cwd=root, stdin=subprocess.DEVNULL)
+        if proc.returncode == Exit.USAGE:
+            return Exit.USAGE  # bad parameters: every day would say the same
+        if proc.returncode != Exit.OK:
+            failed.append(f"{day} (exit {proc.returncode})")
+    from aapl_lib.pipeline.config import resolve_params
+
+    params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
+    ticker = resolve_params(params_file, [tuple(p) for p in args.parameter])["ticker"]
+    print(f"replayed {len(days)} trading day(s) {days[0]}..{days[-1]}; {len(failed)} did not succeed")
+    for day in failed:
+        print(f"  {day}")
+    if layout.ledger_path(outputs, ticker).is_file():
+        track_command(argparse.Namespace(ticker=ticker, json=False), outputs)
+    return Exit.OK if not failed else Exit.FAILED
