@@ -203,10 +203,13 @@ def test_a_batch_on_an_external_dask_scheduler(project, tmp_path):
     )
     worker = None
     try:
-        deadline = time.time() + 60
-        while not scheduler_file.is_file() and time.time() < deadline:
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
+        deadline, address = time.time() + 60, None
+        while address is None and time.time() < deadline:  # dask writes the file in place: wait until it parses
+            try:
+                address = json.loads(scheduler_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.2)
+        assert address, "the dask scheduler did not write its address"
         worker = subprocess.Popen(
             [
                 str(dask),
