@@ -12,6 +12,7 @@ python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
 python runner.py browse
 python runner.py track TICKER [--json]
 python runner.py replay --from DATE --to DATE [-f FILE] [-p KEY VALUE]...
+python runner.py health [--max-age HOURS] [--failures N] [--ticker T]... [--json]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from aapl_lib.runner.commands import (
     compare_command,
     dag_command,
     decide_command,
+    health_command,
     list_command,
     prune_command,
     resume_command,
@@ -51,6 +53,7 @@ COMMANDS = (
     "browse",
     "track",
     "replay",
+    "health",
 )
 
 
@@ -206,6 +209,34 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
         "-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[], help="as for run"
     )
     _common(replay)
+    health = sub.add_parser(
+        "health",
+        help="for schedulers: exit 5 when a ticker has no recent successful run, keeps failing, or drifts",
+        description="Check every ticker with runs in outputs/runs or a forecast ledger (or those named): a "
+        "problem when its newest run that got through evaluation (success, or stopped at / decided by the "
+        "approval gate) started more than --max-age hours ago, when its last --failures runs all failed "
+        "(failed, timed_out, interrupted, locked), or when its drift alarm is on (the last 60 scored "
+        "published forecasts significantly worse than a zero return). One line per ticker, then a summary.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    health.add_argument(
+        "--max-age",
+        type=float,
+        default=96.0,
+        metavar="HOURS",
+        help="the newest successful run may be this old (default 96: the weekday timer leaves 72 h from "
+        "Friday's run to Monday's, 96 also covers a Monday holiday or one missed evening; 30 for a check "
+        "the morning after each weekday run)",
+    )
+    health.add_argument(
+        "--failures", type=int, default=3, metavar="N", help="a problem when the last N runs all failed (default 3)"
+    )
+    health.add_argument(
+        "--ticker", action="append", default=[], metavar="T", help="check this ticker (repeatable; default: all)"
+    )
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
+    _common(health)
     return parser
 
 
@@ -256,6 +287,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> i
             return list_command(args, outputs)
         if args.command == "prune":
             return prune_command(args, outputs)
+        if args.command == "health":
+            return health_command(args, outputs)
     except LockBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.LOCKED

@@ -1,6 +1,7 @@
 """What each command of ``runner.py`` does, once ``aapl_lib/cli.py`` has parsed its arguments: start or resume a
 run, approve or reject one, compare two, draw the DAG, rebuild the run browser, print a run's status or the
-list of runs, prune old runs. Each returns the exit code; a batch's commands are in ``batch_commands``."""
+list of runs, prune old runs, check every ticker's health. Each returns the exit code; a batch's commands are
+in ``batch_commands``."""
 
 from __future__ import annotations
 
@@ -213,3 +214,20 @@ def prune_command(args: argparse.Namespace, outputs: Path) -> int:
     for item in report["skipped"]:
         print(f"  kept {item['run_id']} ({item['reason']})")
     return Exit.OK
+
+
+def health_command(args: argparse.Namespace, outputs: Path) -> int:
+    """Check every ticker's freshness, failures and drift; exit 5 when there is a problem."""
+    import datetime as dt
+
+    from aapl_lib.tracking.health import check_health, format_text
+
+    report = check_health(
+        outputs,
+        now=dt.datetime.now(dt.UTC),
+        max_age_hours=args.max_age,
+        failures=args.failures,
+        tickers=args.ticker,
+    )
+    print(json.dumps(report, indent=2) if args.json else format_text(report))
+    return Exit.OK if report["healthy"] else Exit.UNHEALTHY

@@ -9,7 +9,7 @@
       models/<TICKER>/      the champion registry (aapl_lib.promotion.registry)
       ledger/<TICKER>.csv   every forecast made and, once its day has closed, its score (aapl_lib.tracking)
       track/<TICKER>.html   the run browser's track-record page of a ticker (and its plot)
-      logs/                 pipeline_summary.log (and cron.log from deploy/)
+      logs/                 pipeline_summary.log (and from deploy/: cron.log, health.txt, alerts.log)
       latest -> runs/<id>   the run started last (``LATEST``, a text file naming it, where links fail)
       index.html, compare/  the run browser (aapl_lib.views.browser)
       interactive/          the run folder of notebooks run by hand in Jupyter

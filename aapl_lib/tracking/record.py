@@ -15,9 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from aapl_lib.modeling.significance import diebold_mariano
 
 MIN_DAYS = 20  # fewer scored days: the p-values are not computed (they would be noise)
 DRIFT_WINDOW = 60  # the drift alarm looks at the last this-many scored published forecasts
@@ -54,6 +51,8 @@ def _direction(pred: np.ndarray, realised: np.ndarray) -> dict[str, Any]:
     n, hits = int(mask.sum()), int((np.sign(pred[mask]) == np.sign(realised[mask])).sum())
     out: dict[str, Any] = {"hits": hits, "n": n, "accuracy": hits / n if n else None, "binomial_p": None}
     if n >= MIN_DAYS:
+        from scipy import stats  # lazy: `runner.py health` reads ledgers and should stay quick
+
         out["binomial_p"] = float(stats.binomtest(hits, n, 0.5, alternative="greater").pvalue)
     return out
 
@@ -85,6 +84,8 @@ def track_record(ledger: pd.DataFrame, ticker: str) -> dict[str, Any]:
         "tests": None,
     }
     if len(rows) >= MIN_DAYS:
+        from aapl_lib.modeling.significance import diebold_mariano  # lazy, as scipy above
+
         model = preds["model"]
         record["tests"] = {
             "dm_vs_zero_return_p": diebold_mariano(realised, model, np.zeros_like(realised))["p_value_a_better"],
@@ -122,6 +123,8 @@ def drift(ledger: pd.DataFrame, window: int = DRIFT_WINDOW, alpha: float = DRIFT
     if len(rows) < MIN_DAYS:
         out["why"] = f"{len(rows)} scored published forecasts; the test needs {MIN_DAYS}"
         return out
+    from aapl_lib.modeling.significance import diebold_mariano  # lazy, as scipy above
+
     realised = rows["realised_return"].to_numpy(float)
     p = diebold_mariano(realised, np.zeros_like(realised), rows["predicted_return"].to_numpy(float))["p_value_a_better"]
     out.update(p_value=float(p), alarm=bool(p < alpha))
