@@ -8,6 +8,8 @@ python runner.py list
 python runner.py prune --keep-days N [--dry-run]
 python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
 python runner.py compare RUN_A RUN_B [--json]
+python runner.py verify [RUN_ID] [--json]
+python runner.py reproduce RUN_ID [--into DIR] [--json]
 python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
 python runner.py browse
 """
@@ -24,6 +26,7 @@ from aapl_lib.errors import IntegrityError, PipelineError, StorageError
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.tasks import TASK_NAMES
+from aapl_lib.runner.audit import reproduce_command, verify_command
 from aapl_lib.runner.commands import (
     browse_command,
     compare_command,
@@ -36,7 +39,20 @@ from aapl_lib.runner.commands import (
     status_command,
 )
 
-COMMANDS = ("run", "resume", "status", "list", "prune", "approve", "reject", "compare", "dag", "browse")
+COMMANDS = (
+    "run",
+    "resume",
+    "status",
+    "list",
+    "prune",
+    "approve",
+    "reject",
+    "compare",
+    "verify",
+    "reproduce",
+    "dag",
+    "browse",
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -162,6 +178,25 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     cmp_.add_argument("run_b", metavar="RUN_B")
     cmp_.add_argument("--json", action="store_true", help="print JSON")
     _common(cmp_)
+    verify = sub.add_parser(
+        "verify", help="check every artifact a run recorded against its sha256: ok, changed or missing (exit 1)"
+    )
+    verify.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the run worked on last")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    _common(verify)
+    repro = sub.add_parser(
+        "reproduce",
+        help="run a run again from its manifest in a scratch outputs folder and compare every artifact "
+        "(exit 1 when any differs, timestamps aside)",
+    )
+    repro.add_argument("run_id", metavar="RUN_ID")
+    repro.add_argument(
+        "--into",
+        metavar="DIR",
+        help="the scratch outputs folder, new or empty (default: a new outputs/reproductions/<RUN_ID>-<stamp>/)",
+    )
+    repro.add_argument("--json", action="store_true", help="print JSON (the run's progress goes to stderr)")
+    _common(repro)
     dag = sub.add_parser("dag", help="draw the DAG from the task specs")
     dag.add_argument("--output", metavar="FILE", help="FILE.png or FILE.svg (default: print Mermaid text)")
     dag.add_argument("--format", choices=["mermaid", "png", "svg"], help="default: from --output, else mermaid")
@@ -200,6 +235,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> i
             return decide_command(args, outputs)
         if args.command == "compare":
             return compare_command(args, outputs)
+        if args.command == "verify":
+            return verify_command(args, outputs)
+        if args.command == "reproduce":
+            return reproduce_command(args, root, outputs)
         if args.command == "dag":
             return dag_command(args)
         if args.command == "browse":
