@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aapl_lib.views.artifact_diff import ASIDE, DIFFERENT, IDENTICAL, compare_bytes
-from helpers import UNCOPIED, WINDOW, run_runner, sample_frame, write_classic_yahoo
+from helpers import ROOT, UNCOPIED, WINDOW, run_runner, sample_frame, write_classic_yahoo
 
 REVIEWER, NOTE = "Dana Reviewer", "checked the walk-forward"
 
@@ -138,6 +138,25 @@ def test_reproduce_of_a_csv_run_whose_input_file_changed_says_so_and_fails(tmp_p
     assert f"the input file {csv} changed since run {run_id} read it" in result.stderr
     assert "nothing was reproduced" in result.stderr
     assert not (outputs / "reproductions").exists()
+
+
+def test_reproduce_of_a_yfinance_run_uses_its_recorded_prices_and_downloads_nothing(tmp_path):
+    log, outputs = tmp_path / "downloads.log", tmp_path / "outputs"
+    env = {"PYTHONPATH": str(ROOT / "tests" / "fake_yfinance"), "AAPL_FAKE_YF_LOG": str(log)}
+    ran = run_runner(*WINDOW, "-p", "source", "yfinance", "--end-task", "data_cleaning", outputs=outputs, env=env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = (outputs / "latest").resolve().name
+    result = run_runner("reproduce", run_id, "--json", outputs=outputs, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert len(log.read_text().splitlines()) == 1  # the original's download only
+    assert any("cannot be downloaded again identically" in note for note in report["notes"])
+    rows = {r["artifact"]: r for r in report["artifacts"]}
+    assert set(rows) == _recorded(outputs / "runs" / run_id)
+    assert rows["data/raw.csv"]["hint"] == "copied from the original run, not executed again"
+    assert rows["data/cleaned.csv"] == {"artifact": "data/cleaned.csv", "result": IDENTICAL, "hint": ""}
+    repro = _manifest(Path(report["reproduction_dir"]))["tasks"]
+    assert (repro["data_ingestion"]["status"], repro["data_cleaning"]["status"]) == ("copied", "success")
 
 
 def test_timestamps_aside_ignores_when_not_what():
