@@ -14,60 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from aapl_lib.pipeline.exit_codes import Exit
-from aapl_lib.pipeline.tasks import TASKS
-
-OK, CHANGED, MISSING = "ok", "changed", "missing"
-DECISION = "reports/decision.json"
-
-
-def recorded_artifacts(manifest: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """``(task, artifact, sha256)`` of every artifact the manifest records, in DAG order; the approval gate's
-    decision before reporting, where the gate stands."""
-    gate = manifest.get("gate") or {}
-    for task in TASKS:
-        if task.name == "reporting" and gate.get("sha256"):
-            yield "approval_gate", DECISION, gate["sha256"]
-        for rel, info in (manifest["tasks"].get(task.name, {}).get("artifacts") or {}).items():
-            yield task.name, rel, info["sha256"]
-
-
-def verify_run(run_dir: Path) -> dict[str, Any]:
-    """Each recorded artifact of the run at ``run_dir`` against its file: ``ok``, ``changed`` (expected and
-    actual sha256) or ``missing``; ``summary`` says it in one line."""
-    from aapl_lib.store import manifest as mf
-
-    manifest = mf.load(run_dir)
-    rows = []
-    for task, rel, expected in recorded_artifacts(manifest):
-        path = run_dir / rel
-        actual = mf.sha256_file(path) if path.is_file() else None
-        status = MISSING if actual is None else OK if actual == expected else CHANGED
-        rows.append({"artifact": rel, "task": task, "status": status, "expected_sha256": expected, "sha256": actual})
-    changed = [r["artifact"] for r in rows if r["status"] == CHANGED]
-    missing = [r["artifact"] for r in rows if r["status"] == MISSING]
-    summary = f"run {manifest['run_id']}: {len(rows)} artifacts verified"
-    if changed:
-        summary += f", {len(changed)} changed: {', '.join(changed)}"
-    if missing:
-        summary += f"{';' if changed else ','} {len(missing)} missing: {', '.join(missing)}"
-    if not changed and not missing:
-        summary += ", every one matches the sha256 in its manifest"
-    return {
-        "run_id": manifest["run_id"],
-        "run_dir": str(run_dir),
-        "ok": not changed and not missing,
-        "artifacts": rows,
-        "summary": summary,
-    }
+from aapl_lib.store.integrity import CHANGED, OK
 
 
 def verify_command(args: argparse.Namespace, outputs: Path) -> int:
     """``verify [RUN_ID] [--json]``: exit 0 when every recorded artifact matches, 1 otherwise."""
+    from aapl_lib.store.integrity import verify_run
     from aapl_lib.store.runs import find_run
 
     report = verify_run(find_run(outputs, args.run_id))

@@ -30,10 +30,10 @@ from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TASK_NAMES, TASKS
 from aapl_lib.promotion.registry import Registry
-from aapl_lib.runner.audit import recorded_artifacts, verify_run
 from aapl_lib.runner.planning import artifact_mismatch
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
+from aapl_lib.store.integrity import recorded_artifacts, verify_run
 from aapl_lib.store.runs import find_run
 from aapl_lib.views.artifact_diff import ASIDE, IDENTICAL, compare_files
 
@@ -48,8 +48,10 @@ def scratch_outputs(outputs_dir: Path, run_id: str, into: Path | None) -> Path:
         path = layout.reproduction_dir(outputs_dir, run_id, stamp)
         return path.with_name(f"{path.name}-{os.getpid()}") if path.exists() else path
     into = into.resolve()
-    if into == outputs_dir or outputs_dir.is_relative_to(into):
-        raise ParameterError(f"--into {into} is (or holds) the outputs folder {outputs_dir}: give a new folder")
+    if into == outputs_dir or outputs_dir.is_relative_to(into) or into.is_relative_to(layout.runs_dir(outputs_dir)):
+        raise ParameterError(
+            f"--into {into} is (or holds) the outputs folder {outputs_dir} or lies in its runs: give a new folder"
+        )
     if into.exists() and (not into.is_dir() or any(into.iterdir())):
         raise ParameterError(f"--into {into} is not an empty folder: give a new or empty folder")
     return into
