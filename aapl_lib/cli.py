@@ -8,6 +8,8 @@ python runner.py list
 python runner.py prune --keep-days N [--dry-run]
 python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
 python runner.py compare RUN_A RUN_B [--json]
+python runner.py verify [RUN_ID] [--json]
+python runner.py reproduce RUN_ID [--into DIR] [--json]
 python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
 python runner.py browse
 python runner.py track TICKER [--json]
@@ -27,6 +29,7 @@ from aapl_lib.errors import IntegrityError, PipelineError, StorageError
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.tasks import TASK_NAMES
+from aapl_lib.runner.audit import reproduce_command, verify_command
 from aapl_lib.runner.commands import (
     browse_command,
     compare_command,
@@ -39,6 +42,7 @@ from aapl_lib.runner.commands import (
     run_command,
     status_command,
 )
+from aapl_lib.runner.record_arguments import add_record_commands
 
 COMMANDS = (
     "run",
@@ -49,6 +53,8 @@ COMMANDS = (
     "approve",
     "reject",
     "compare",
+    "verify",
+    "reproduce",
     "dag",
     "browse",
     "track",
@@ -186,57 +192,32 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     cmp_.add_argument("run_b", metavar="RUN_B")
     cmp_.add_argument("--json", action="store_true", help="print JSON")
     _common(cmp_)
+    verify = sub.add_parser(
+        "verify", help="check every artifact a run recorded against its sha256: ok, changed or missing (exit 1)"
+    )
+    verify.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the run worked on last")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    _common(verify)
+    repro = sub.add_parser(
+        "reproduce",
+        help="run a run again from its manifest in a scratch outputs folder and compare every artifact "
+        "(exit 1 when any differs, timestamps aside)",
+    )
+    repro.add_argument("run_id", metavar="RUN_ID")
+    repro.add_argument(
+        "--into",
+        metavar="DIR",
+        help="the scratch outputs folder, new or empty (default: a new outputs/reproductions/<RUN_ID>-<stamp>/)",
+    )
+    repro.add_argument("--json", action="store_true", help="print JSON (the run's progress goes to stderr)")
+    _common(repro)
     dag = sub.add_parser("dag", help="draw the DAG from the task specs")
     dag.add_argument("--output", metavar="FILE", help="FILE.png or FILE.svg (default: print Mermaid text)")
     dag.add_argument("--format", choices=["mermaid", "png", "svg"], help="default: from --output, else mermaid")
     _common(dag)
     browse = sub.add_parser("browse", help="rebuild the run browser (outputs/index.html) and print its path")
     _common(browse)
-    track = sub.add_parser(
-        "track", help="a ticker's live track record: its published forecasts scored against the baselines"
-    )
-    track.add_argument("ticker", metavar="TICKER")
-    track.add_argument("--json", action="store_true", help="print JSON (every scored day included)")
-    _common(track)
-    replay = sub.add_parser(
-        "replay",
-        help="replay the daily schedule offline: one run as of each NYSE session in a range, then the track record",
-    )
-    replay.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first day (YYYY-MM-DD)")
-    replay.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last day (YYYY-MM-DD)")
-    replay.add_argument("-f", "--file", metavar="FILE", help="parameters YAML (default: params/default.yaml)")
-    replay.add_argument(
-        "-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[], help="as for run"
-    )
-    _common(replay)
-    health = sub.add_parser(
-        "health",
-        help="for schedulers: exit 5 when a ticker has no recent successful run, keeps failing, or drifts",
-        description="Check every ticker with runs in outputs/runs or a forecast ledger (or those named): a "
-        "problem when its newest run that got through evaluation (success, or stopped at / decided by the "
-        "approval gate) started more than --max-age hours ago, when its last --failures runs all failed "
-        "(failed, timed_out, interrupted, locked), or when its drift alarm is on (the last 60 scored "
-        "published forecasts significantly worse than a zero return). One line per ticker, then a summary.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    health.add_argument(
-        "--max-age",
-        type=float,
-        default=96.0,
-        metavar="HOURS",
-        help="the newest successful run may be this old (default 96: the weekday timer leaves 72 h from "
-        "Friday's run to Monday's, 96 also covers a Monday holiday or one missed evening; 30 for a check "
-        "the morning after each weekday run)",
-    )
-    health.add_argument(
-        "--failures", type=int, default=3, metavar="N", help="a problem when the last N runs all failed (default 3)"
-    )
-    health.add_argument(
-        "--ticker", action="append", default=[], metavar="T", help="check this ticker (repeatable; default: all)"
-    )
-    health.add_argument("--json", action="store_true", help="print the report as JSON")
-    _common(health)
+    add_record_commands(sub, _common)  # track, replay, health: the live track record and operations
     return parser
 
 
@@ -269,6 +250,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> i
             return decide_command(args, outputs)
         if args.command == "compare":
             return compare_command(args, outputs)
+        if args.command == "verify":
+            return verify_command(args, outputs)
+        if args.command == "reproduce":
+            return reproduce_command(args, root, outputs)
         if args.command == "dag":
             return dag_command(args)
         if args.command == "browse":

@@ -13,6 +13,7 @@
       latest -> runs/<id>   the run started last (``LATEST``, a text file naming it, where links fail)
       index.html, compare/  the run browser (aapl_lib.views.browser)
       interactive/          the run folder of notebooks run by hand in Jupyter
+      reproductions/<run_id>-<stamp>/   ``reproduce``'s scratch outputs folders (each a whole outputs root)
 
 Standard library only: the runner's no-op path reads it without importing pandas.
 """
@@ -29,6 +30,7 @@ LEDGER, TRACK = "ledger", "track"
 MANIFEST = "manifest.json"
 SUMMARY_LOG = "pipeline_summary.log"
 INTERACTIVE = "interactive"  # the run folder of notebooks run by hand in Jupyter
+REPRODUCTIONS = "reproductions"  # reproduce's scratch outputs folders
 OUTPUTS_ENV = "AAPL_OUTPUTS_DIR"
 
 
@@ -140,6 +142,12 @@ def track_page(outputs_dir: Path, ticker: str) -> Path:
 def track_plot(outputs_dir: Path, ticker: str) -> Path:
     """``outputs/track/<TICKER>.png``: the cumulative-error plot on that page."""
     return Path(outputs_dir) / TRACK / f"{ticker}.png"
+
+
+def reproduction_dir(outputs_dir: Path, run_id: str, stamp: str) -> Path:
+    """``outputs/reproductions/<run_id>-<stamp>``: the scratch outputs folder of one ``reproduce`` of ``run_id``
+    (an outputs root of its own: its runs, registry and reuse cache are not the real ones)."""
+    return Path(outputs_dir) / REPRODUCTIONS / f"{run_id}-{stamp}"
 
 
 def summary_log(outputs_dir: Path) -> Path:

@@ -194,3 +194,16 @@ def ledger_lock(path: Path, timeout: float) -> PathLock:
 def write_ledger(path: Path, frame: pd.DataFrame) -> Path:
     """Write the whole ledger atomically (aside, flushed, renamed over the old one)."""
     return atomic_write_text(path, ledger_text(frame))
+
+
+def as_before(ledger: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """The ledger as run ``run_id`` found it (for ``reproduce``): the rows earlier runs appended, with the scores
+    that ``run_id`` and later runs gave taken back to pending. Run ids sort by their start time; rows are only
+    ever appended and scored once, so this is exact for runs in ``outputs/runs``."""
+    earlier = ledger[ledger["run_id"].astype(str) < run_id].copy()
+    later_score = (earlier["status"] == "scored") & ~(earlier["scored_by_run"].astype(str) < run_id)
+    for column in SCORE_COLUMNS:
+        earlier.loc[later_score, column] = (
+            "pending" if column == "status" else ("" if column in TEXT else None if column in FLAGS else float("nan"))
+        )
+    return earlier.reset_index(drop=True)
