@@ -22,6 +22,7 @@ def _manifest(run_dir: Path) -> dict:
 def _recorded(run_dir: Path) -> set[str]:
     manifest = _manifest(run_dir)
     names = {rel for rec in manifest["tasks"].values() for rel in (rec.get("artifacts") or {})}
+    names |= set((manifest.get("ledger") or {}).get("artifacts") or {})  # the track record, before reporting
     return names | ({"reports/decision.json"} if manifest.get("gate", {}).get("sha256") else set())
 
 

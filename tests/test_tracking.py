@@ -125,6 +125,20 @@ def test_a_busy_ledger_exits_4_loses_nothing_and_resume_records(month):
     assert list(rows[rows["published_as"] != ""]["forecast_date"])[-1] == DAYS[-1]
 
 
+def test_reproduce_of_a_daily_run_sees_the_ledger_as_that_run_found_it(month):
+    """Later runs have scored this day's forecast since; the reproduction must report what the run reported."""
+    outputs = month[0]
+    run = runs_by_day(outputs)[DAYS[2]]
+    proc = run_runner("reproduce", run.name, "--json", outputs=outputs)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    rows = {r["artifact"]: r["result"] for r in report["artifacts"]}
+    assert rows["reports/track_record.json"] == "identical (timestamps aside)"  # run ids aside: same numbers
+    assert rows["figures/track_record.png"] == "identical"
+    assert rows["reports/analysis.md"].startswith("identical")
+    assert any("2 forecast(s) recorded before run" in note for note in report["notes"])
+
+
 # ------------------------------------------------------------------------------------------ library
 def _ledger_from(prices: pd.Series, predict) -> pd.DataFrame:
     """A ledger of daily published forecasts made from ``prices`` and scored by them, the runner's way."""
