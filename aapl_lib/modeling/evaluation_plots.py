@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from aapl_lib.io.iorw import atomic_write_bytes
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_png(fig, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG atomically (no "Software" stamp: the same figure gives the same bytes)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     return atomic_write_bytes(path, buffer.getvalue())
@@ -36,7 +37,7 @@ def plot_predicted_vs_actual(predictions: pd.DataFrame, path: str | Path, ticker
     ax2.set_ylabel("actual (%)")
     ax2.set_title("scatter")
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_residuals(predictions: pd.DataFrame, path: str | Path, ticker: str) -> Path:
@@ -52,7 +53,7 @@ def plot_residuals(predictions: pd.DataFrame, path: str | Path, ticker: str) -> 
     ax2.set_xlabel("residual (%)")
     ax2.set_title("distribution")
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_cumulative(daily: pd.DataFrame, path: str | Path, ticker: str, cost_bps: float = 0.0) -> Path:
@@ -72,4 +73,4 @@ def plot_cumulative(daily: pd.DataFrame, path: str | Path, ticker: str, cost_bps
     )
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_png(fig, path)

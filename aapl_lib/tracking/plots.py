@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 
-from aapl_lib.modeling.evaluation_plots import _save
+from aapl_lib.modeling.evaluation_plots import save_png
 
 
 def plot_cumulative_error(record: dict[str, Any], path: str | Path) -> Path:
@@ -37,4 +37,4 @@ def plot_cumulative_error(record: dict[str, Any], path: str | Path) -> Path:
         ax.text(0.5, 0.5, "no scored forecast yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylabel("cumulative |error| (% points)")
     ax.set_title(f"{record['ticker']}: live forecasts, cumulative absolute error ({record['scored_days']} scored days)")
-    return _save(fig, path)
+    return save_png(fig, path)
