@@ -127,7 +127,8 @@ def dag_command(args: argparse.Namespace) -> int:
 
 
 def browse_command(outputs: Path) -> int:
-    """Rebuild every run's and batch's page and the index; print the index's path."""
+    """Rebuild every run's and batch's page, the operations page and the index; print their paths (the index's
+    last)."""
     from aapl_lib.store.manifest import list_batches
     from aapl_lib.views.batch_summary import write_summary
     from aapl_lib.views.browser import build_run_page, refresh
@@ -140,7 +141,9 @@ def browse_command(outputs: Path) -> int:
                 print(f"warning: {exc}", file=sys.stderr)
     for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
         write_summary(outputs, layout.batch_dir(outputs, batch["batch_id"]), batch)
-    print(refresh(outputs))
+    index = refresh(outputs)
+    print(f"operations page: {layout.operations_page(outputs)}")
+    print(index)
     return Exit.OK
 
 
