@@ -245,3 +245,18 @@ def test_browse_writes_the_operations_page_linked_from_the_index(outputs):
     seconds = ok["tasks"]["data_ingestion"]["duration_s"]  # executed once: its median and its slowest
     assert text.count(f"{seconds:.2f}") >= 2
     assert ok["tasks"]["data_ingestion"]["scraps"]["last_date"] in text  # freshness: the run's last price date
+
+
+def test_text_from_a_manifest_stays_text_on_the_operations_page(outputs):
+    """A hand-edited manifest's ticker is shown as text, never as markup (Jinja autoescape)."""
+    _, waiting = manifests(outputs)
+    path = outputs / "runs" / waiting["run_id"] / "manifest.json"
+    hostile = '<img src=x onerror="alert(1)">'
+    waiting["params"]["ticker"] = hostile
+    path.write_text(json.dumps(waiting), encoding="utf-8")
+    proc = run_runner("browse", outputs=outputs)
+    assert proc.returncode == 0, proc.stderr
+    page = outputs / "operations.html"
+    html = page.read_text()
+    assert hostile not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+    assert hostile in " ".join(parse(page).text) and parse(page).imgs == ["operations_durations.png"]
