@@ -215,7 +215,9 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     dag.add_argument("--output", metavar="FILE", help="FILE.png or FILE.svg (default: print Mermaid text)")
     dag.add_argument("--format", choices=["mermaid", "png", "svg"], help="default: from --output, else mermaid")
     _common(dag)
-    browse = sub.add_parser("browse", help="rebuild the run browser (outputs/index.html) and print its path")
+    browse = sub.add_parser(
+        "browse", help="rebuild the run browser (outputs/index.html, operations.html) and print their paths"
+    )
     _common(browse)
     add_record_commands(sub, _common)  # track, replay, health: the live track record and operations
     return parser

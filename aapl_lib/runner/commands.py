@@ -132,7 +132,8 @@ def dag_command(args: argparse.Namespace) -> int:
 
 
 def browse_command(outputs: Path) -> int:
-    """Rebuild every run's and batch's page and the index; print the index's path."""
+    """Rebuild every run's and batch's page, the operations page and the index; print their paths (the index's
+    last)."""
     from aapl_lib.store.manifest import list_batches
     from aapl_lib.views.batch_summary import write_summary
     from aapl_lib.views.browser import build_run_page, refresh
@@ -148,7 +149,9 @@ def browse_command(outputs: Path) -> int:
     from aapl_lib.views.track_page import build_track_pages
 
     build_track_pages(outputs)  # one page per ticker with a forecast ledger
-    print(refresh(outputs))
+    index = refresh(outputs)
+    print(f"operations page: {layout.operations_page(outputs)}")
+    print(index)
     return Exit.OK
 
 

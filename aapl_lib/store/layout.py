@@ -12,6 +12,8 @@
       logs/                 pipeline_summary.log (and from deploy/: cron.log, health.txt, alerts.log)
       latest -> runs/<id>   the run started last (``LATEST``, a text file naming it, where links fail)
       index.html, compare/  the run browser (aapl_lib.views.browser)
+      operations.html       its operations page: success rate, task durations, reuse, freshness, approvals
+      operations_durations.png   the page's plot of task durations over time
       interactive/          the run folder of notebooks run by hand in Jupyter
       reproductions/<run_id>-<stamp>/   ``reproduce``'s scratch outputs folders (each a whole outputs root)
 
@@ -71,6 +73,16 @@ def all_run_dirs(outputs_dir: Path) -> list[Path]:
 def run_folders(outputs_dir: Path) -> list[Path]:
     """Every run folder with a manifest, newest first."""
     return [p for p in reversed(all_run_dirs(outputs_dir)) if (p / MANIFEST).is_file()]
+
+
+def operations_page(outputs_dir: Path) -> Path:
+    """``outputs/operations.html``: the run browser's operations page."""
+    return Path(outputs_dir) / "operations.html"
+
+
+def operations_plot(outputs_dir: Path) -> Path:
+    """``outputs/operations_durations.png``: the operations page's task durations over time."""
+    return Path(outputs_dir) / "operations_durations.png"
 
 
 def task_log(run: Path, name: str) -> Path:

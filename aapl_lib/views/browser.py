@@ -1,11 +1,14 @@
 """The static run browser: ``outputs/index.html`` (every run, newest first) and a page per run
-(``runs/<id>/index.html``), plus comparison pages (``compare/<A>__<B>.html``). Plain HTML and CSS from
+(``runs/<id>/index.html``), comparison pages (``compare/<A>__<B>.html``) and the operations page
+(``operations.html``: success rate, task durations, reuse, freshness, runs awaiting approval). Plain HTML and CSS from
 Jinja2 templates, relative links only: it reads the same from ``file://`` and from ``python -m http.server``.
 Regenerated after every run and every approval decision.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +77,15 @@ def _previous_same_ticker(runs: list[tuple[Path, dict]], i: int) -> str | None:
     return None
 
 
-def build_index(outputs_dir: Path) -> Path:
-    """Write ``outputs/index.html`` listing every run."""
-    runs = _runs(outputs_dir)
+def build_index(
+    outputs_dir: Path,
+    runs: list[tuple[Path, dict[str, Any]]] | None = None,
+    track_pages: list[dict[str, str]] | None = None,
+) -> Path:
+    """Write ``outputs/index.html`` listing every run (``runs`` as ``_runs`` reads them, read if not given),
+    with links to the operations page and to ``track_pages`` (``{"ticker", "href"}``, relative to outputs/;
+    default: every ticker's track-record page that exists)."""
+    runs = _runs(outputs_dir) if runs is None else runs
     rows = []
     for i, (_run_dir, m) in enumerate(runs):
         scraps = (m["tasks"].get("model_evaluation") or {}).get("scraps") or {}
@@ -121,11 +130,8 @@ def build_index(outputs_dir: Path) -> Path:
             outputs=str(outputs_dir),
             tasks=[t.name for t in TASKS],
             batches=batches,
-            track_pages=[
-                {"ticker": t, "href": layout.track_page(outputs_dir, t).relative_to(outputs_dir).as_posix()}
-                for t in layout.ledger_tickers(outputs_dir)
-                if layout.track_page(outputs_dir, t).is_file()
-            ],
+            operations=_href(outputs_dir, layout.operations_page(outputs_dir)),
+            track_pages=track_pages if track_pages is not None else _track_pages(outputs_dir),
         )
     )
     return atomic_write_text(outputs_dir / "index.html", page)
@@ -214,11 +220,58 @@ def build_compare_page(run_a: Path, run_b: Path) -> Path:
     return atomic_write_text(run_a.parent.parent / "compare" / f"{diff['a']}__{diff['b']}.html", page)
 
 
+def _track_pages(outputs_dir: Path) -> list[dict[str, str]]:
+    """The track-record pages that exist, one per ticker with a forecast ledger (``{"ticker", "href"}``)."""
+    return [
+        {"ticker": t, "href": _href(outputs_dir, layout.track_page(outputs_dir, t))}
+        for t in layout.ledger_tickers(outputs_dir)
+        if layout.track_page(outputs_dir, t).is_file()
+    ]
+
+
+def _href(outputs_dir: Path, target: Path) -> str:
+    """``target`` as a link from a page in ``outputs_dir`` (relative, ``/`` separated)."""
+    return Path(os.path.relpath(target, outputs_dir)).as_posix()
+
+
+def build_operations_page(
+    outputs_dir: Path, runs: list[tuple[Path, dict[str, Any]]] | None = None, now: dt.datetime | None = None
+) -> Path:
+    """Write the operations page (``layout.operations_page``) and its plot from every run's manifest."""
+    from aapl_lib.views.operations import summarize
+    from aapl_lib.views.operations_plot import draw_durations
+
+    runs = _runs(outputs_dir) if runs is None else runs
+    ops = summarize([m for _, m in runs], now or dt.datetime.now(dt.UTC))
+    page_path, plot_path = layout.operations_page(outputs_dir), layout.operations_plot(outputs_dir)
+    draw_durations(ops["series"], plot_path)
+    links = {m["run_id"]: _href(page_path.parent, run_dir / "index.html") for run_dir, m in runs}
+    page = (
+        templates()
+        .get_template("operations.html")
+        .render(
+            title="Operations",
+            ops=ops,
+            links=links,
+            index=_href(page_path.parent, outputs_dir / "index.html"),
+            plot=_href(page_path.parent, plot_path),
+            outputs=str(outputs_dir),
+        )
+    )
+    return atomic_write_text(page_path, page)
+
+
 def refresh(outputs_dir: Path, run_dir: Path | None = None) -> Path:
-    """Rebuild the run's page (if given) and the index; returns the index path."""
+    """Rebuild the run's page (if given), the operations page and the index; returns the index path (the
+    index is rebuilt even when the operations page fails, whose error is then raised)."""
     if run_dir is not None and (run_dir / layout.MANIFEST).is_file() and layout.is_run_dir(outputs_dir, run_dir):
         build_run_page(run_dir)
-    return build_index(outputs_dir)
+    runs = _runs(outputs_dir)
+    try:
+        build_operations_page(outputs_dir, runs)
+    finally:
+        index = build_index(outputs_dir, runs)
+    return index
 
 
 def build_batch_page(batch_dir: Path, manifest: dict[str, Any], head: list[str], table: list[list[str]]) -> Path:
