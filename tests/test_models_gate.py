@@ -295,6 +295,14 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
     assert manifest["tasks"]["reporting"]["status"] == "pending"
     assert not (outputs / "models" / "AAPL" / "champion.json").exists()  # nothing promoted without approval
     assert '<td class="st approved">approved</td>' not in (outputs / "index.html").read_text()
+    # the forecast in effect tonight is recorded at the gate, before anyone decides (no champion: the challenger's)
+    # (an earlier run of this module may have published the very same forecast: then it is not appended twice)
+    ledger = (outputs / "ledger" / "AAPL.csv").read_text()
+    for_date = json.loads((run_dir / "reports" / "forecast.json").read_text())["for_date"]
+    sha = manifest["tasks"]["model_training"]["artifacts"]["model/model.skops"]["sha256"]
+    mine = [line for line in ledger.splitlines() if f",{for_date}," in line and f",{sha}," in line]
+    assert len(mine) == 1 and ",challenger,challenger," in mine[0], ledger
+    assert manifest["ledger"]["status"] == "recorded"
 
     again = run_runner("resume", run_id, outputs=outputs)
     assert again.returncode == 3  # still waiting
@@ -325,6 +333,7 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
 
     finished = run_runner("resume", run_id, outputs=outputs)
     assert finished.returncode == 0, finished.stderr
+    assert (outputs / "ledger" / "AAPL.csv").read_text() == ledger  # the approval did not rewrite what was published
     manifest = _manifest(run_dir)
     assert manifest["status"] == "success"
     assert manifest["gate"]["decision"] == "approved" and manifest["gate"]["by"] == "alice"

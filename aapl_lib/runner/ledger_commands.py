@@ -24,7 +24,7 @@ def track_command(args: argparse.Namespace, outputs: Path) -> int:
         raise ParameterError(
             f"no forecast ledger for {ticker} in {layout.ledger_dir(outputs)}: "
             + (f"tickers with one: {', '.join(known)}" if known else "no run has recorded a forecast yet")
-            + " (a run records its forecast once the approval gate has decided)"
+            + " (a run records its forecast when it reaches the approval gate)"
         )
     ledger = read_ledger(path)
     record = track_record(ledger, ticker)

@@ -232,10 +232,12 @@ def _execute(
                     opts.progress(f"{label} re-running: {problem}")
                 if task.name == "reporting":
                     waiting = approval_gate(manifest, run_dir, opts, cache)
+                    # the forecast in effect tonight, even while a person has yet to decide (the champion's, or
+                    # the challenger's labelled as awaiting); the report shows the track record
+                    record_forecasts(manifest, run_dir, opts, cache)
                     if waiting is not None:
                         exit_code, message = Exit.AWAITING_APPROVAL, waiting
                         break
-                    record_forecasts(manifest, run_dir, opts, cache)  # the report shows the track record
                 extra = (
                     {"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
                     if "approval_policy" in task.params
