@@ -130,8 +130,9 @@ def test_reproduce_of_a_daily_run_sees_the_ledger_as_that_run_found_it(month):
     outputs = month[0]
     run = runs_by_day(outputs)[DAYS[2]]
     proc = run_runner("reproduce", run.name, "--json", outputs=outputs)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
+    different = [r for r in report["artifacts"] if r["result"] == "DIFFERENT"]
+    assert proc.returncode == 0, (different, report["notes"], report["run_message"], proc.stderr[-2000:])
     rows = {r["artifact"]: r["result"] for r in report["artifacts"]}
     assert rows["reports/track_record.json"] == "identical (timestamps aside)"  # run ids aside: same numbers
     assert rows["figures/track_record.png"] == "identical"

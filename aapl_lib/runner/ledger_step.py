@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.io.iorw import json_digest, utc_now
+from aapl_lib.io.locks import PathLock
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.run_logs import summary_line
 from aapl_lib.store import layout
@@ -40,12 +41,11 @@ def _key(run_dir: Path, ledger_sha: str | None) -> str:
 def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, cache: ReuseCache) -> None:
     """Score, append, and write the track record (see the module's docstring); the manifest gets a
     ``ledger`` record saying what was done."""
-    from aapl_lib.tracking.ledger import ledger_lock
-
     params, run_id = manifest["params"], manifest["run_id"]
     ticker = params["ticker"]
     path = layout.ledger_path(opts.outputs_dir, ticker)
-    with ledger_lock(path, params.get("lock_timeout_seconds", 10.0)):
+    lock = layout.ledger_lock(opts.outputs_dir, ticker)
+    with PathLock(lock, f"the forecast ledger {path}", timeout=params.get("lock_timeout_seconds", 10.0)):
         before = mf.sha256_file(path) if path.is_file() else None
         entry = cache.lookup(_key(run_dir, before))
         if entry is not None and entry["run_id"] != run_id:

@@ -140,6 +140,11 @@ def ledger_path(outputs_dir: Path, ticker: str) -> Path:
     return ledger_dir(outputs_dir) / f"{ticker}.csv"
 
 
+def ledger_lock(outputs_dir: Path, ticker: str) -> Path:
+    """``outputs/ledger/<TICKER>.csv.lock``: held by whoever writes that ledger."""
+    return ledger_dir(outputs_dir) / f"{ticker}.csv.lock"
+
+
 def ledger_tickers(outputs_dir: Path) -> list[str]:
     """The tickers that have a forecast ledger, sorted."""
     folder = ledger_dir(outputs_dir)

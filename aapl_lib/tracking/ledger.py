@@ -17,7 +17,6 @@ import pandas as pd
 
 from aapl_lib.errors import CorruptStateError
 from aapl_lib.io.iorw import atomic_write_text
-from aapl_lib.io.locks import PathLock
 
 # Columns in file order. The first block is written when the forecast is made and never changed; the second
 # is filled once, when the forecast is scored.
@@ -184,11 +183,6 @@ def append_new(ledger: pd.DataFrame, rows: list[dict[str, Any]]) -> tuple[pd.Dat
             added[column] = added[column].astype(object).where(added[column].notna(), None)
     frames = [f for f in (ledger, added) if len(f)]
     return pd.concat(frames, ignore_index=True)[COLUMNS], fresh, skipped
-
-
-def ledger_lock(path: Path, timeout: float) -> PathLock:
-    """The lock every writer of the ledger at ``path`` holds."""
-    return PathLock(Path(path).with_name(Path(path).name + ".lock"), f"the forecast ledger {path}", timeout=timeout)
 
 
 def write_ledger(path: Path, frame: pd.DataFrame) -> Path:

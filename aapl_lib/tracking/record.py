@@ -21,14 +21,18 @@ DRIFT_WINDOW = 60  # the drift alarm looks at the last this-many scored publishe
 DRIFT_ALPHA = 0.05
 
 
-def published_scored(ledger: pd.DataFrame, role: str | None = None) -> pd.DataFrame:
-    """The scored published forecasts (of ``role``, "champion" or "challenger", when given), one per day
-    they are for (the first recorded), in day order."""
-    rows = ledger[(ledger["published_as"] != "") & (ledger["status"] == "scored")]
-    if role:
-        rows = rows[rows["published_as"] == role]
+def first_published(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The forecast published first for each day (the one that counts, whatever reruns said later), in day
+    order."""
+    rows = ledger[ledger["published_as"] != ""]
     rows = rows.sort_values(["for_date", "recorded_at"], kind="stable").drop_duplicates("for_date", keep="first")
     return rows.reset_index(drop=True)
+
+
+def published_scored(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The days whose first published forecast has been scored, in day order."""
+    rows = first_published(ledger)
+    return rows[rows["status"] == "scored"].reset_index(drop=True)
 
 
 def _errors(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -60,8 +64,8 @@ def _direction(pred: np.ndarray, realised: np.ndarray) -> dict[str, Any]:
 def track_record(ledger: pd.DataFrame, ticker: str) -> dict[str, Any]:
     """The track record of ``ticker``'s published forecasts (a JSON-ready dict; no timestamps of its own, so
     the same ledger gives the same bytes)."""
-    rows = published_scored(ledger)
-    published = ledger[ledger["published_as"] != ""]
+    published = first_published(ledger)
+    rows = published[published["status"] == "scored"].reset_index(drop=True)
     realised = rows["realised_return"].to_numpy(float)
     errors = _errors(rows)
     preds = {
@@ -73,7 +77,6 @@ def track_record(ledger: pd.DataFrame, ticker: str) -> dict[str, Any]:
         "scored_days": int(len(rows)),
         "first_day": rows["for_date"].iloc[0] if len(rows) else None,
         "last_day": rows["for_date"].iloc[-1] if len(rows) else None,
-        "forecasts_recorded": int(len(ledger)),
         "published_pending": int((published["status"] == "pending").sum()),
         "published_in_sample": int((published["status"] == "in_sample").sum()),
         "revised_days": int(rows["revised"].fillna(False).astype(bool).sum()),
