@@ -54,7 +54,8 @@ def track_command(args: argparse.Namespace, outputs: Path) -> int:
 def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """``runner.py replay --from D1 --to D2``: one run as of each NYSE session from D1 to D2, each a separate
     ``runner.py run --as-of DAY`` process exactly as a daily scheduler starts it, then the track record. Exit 0
-    when every day's run succeeded, else 1 (the days that did not are listed)."""
+    when every day's run succeeded or stopped at the manual gate (exit 3), else 1 (the days that did not are
+    listed)."""
     import datetime as dt
     import subprocess
     import sys
@@ -76,19 +77,24 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     for key, value in args.parameter:
         base += ["-p", key, value]
     failed: list[str] = []
-    ticker = None
+    waiting: list[str] = []
     for n, day in enumerate(days, 1):
         print(f"replay {n}/{len(days)}: run --as-of {day}", flush=True)
         proc = subprocess.run([*base, "--as-of", day], cwd=root, stdin=subprocess.DEVNULL)
         if proc.returncode == Exit.USAGE:
             return Exit.USAGE  # bad parameters: every day would say the same
-        if proc.returncode != Exit.OK:
+        if proc.returncode == Exit.AWAITING_APPROVAL:
+            waiting.append(day)  # the manual policy's normal outcome: its forecast is recorded all the same
+        elif proc.returncode != Exit.OK:
             failed.append(f"{day} (exit {proc.returncode})")
     from aapl_lib.pipeline.config import resolve_params
 
     params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
     ticker = resolve_params(params_file, [tuple(p) for p in args.parameter])["ticker"]
-    print(f"replayed {len(days)} trading day(s) {days[0]}..{days[-1]}; {len(failed)} did not succeed")
+    print(
+        f"replayed {len(days)} trading day(s) {days[0]}..{days[-1]}; {len(failed)} did not succeed"
+        + (f"; {len(waiting)} await approval (python runner.py list)" if waiting else "")
+    )
     for day in failed:
         print(f"  {day}")
     if layout.ledger_path(outputs, ticker).is_file():
