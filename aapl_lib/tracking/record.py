@@ -79,7 +79,7 @@ def track_record(ledger: pd.DataFrame, ticker: str) -> dict[str, Any]:
         "last_day": rows["for_date"].iloc[-1] if len(rows) else None,
         "published_pending": int((published["status"] == "pending").sum()),
         "published_in_sample": int((published["status"] == "in_sample").sum()),
-        "revised_days": int(rows["revised"].fillna(False).astype(bool).sum()),
+        "revised_days": int(sum(bool(_bool(value)) for value in rows["revised"])),
         "min_days_for_tests": MIN_DAYS,
         "accuracy": {name: _accuracy(e) for name, e in errors.items()},
         "direction": {name: _direction(p, realised) for name, p in preds.items()},
