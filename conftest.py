@@ -43,6 +43,9 @@ HEAVIEST_FIRST = [
     "test_hostile_inputs.py",
     "test_models_gate.py",
     "test_cli.py",
+    "test_audit.py",
+    "test_health.py",
+    "test_tracking.py",
     "test_honesty.py",
 ]
 

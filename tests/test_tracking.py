@@ -140,6 +140,24 @@ def test_reproduce_of_a_daily_run_sees_the_ledger_as_that_run_found_it(month):
     assert any("2 forecast(s) recorded before run" in note for note in report["notes"])
 
 
+def test_a_damaged_ledger_fails_the_run_with_one_message_and_its_previous_copy_restores_it(month):
+    outputs = month[0]
+    path, previous = outputs / "ledger" / "AAPL.csv", outputs / "ledger" / "AAPL.csv.prev"
+    assert previous.is_file()  # the ledger before its last write, kept by every write
+    damaged = path.read_text()[:-30] + '"an unclosed quote\n'  # a hand edit gone wrong
+    path.write_text(damaged)
+    proc = run_runner("--as-of", "2013-01-15", *FAST, outputs=outputs)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    said = proc.stdout + proc.stderr
+    assert f"the forecast ledger {path} is damaged" in said and "AAPL.csv.prev" in said
+    assert path.read_text() == damaged  # nothing overwritten, nothing guessed
+    path.write_bytes(previous.read_bytes())  # what the message says to do
+    resumed = run_runner("resume", outputs=outputs)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    rows = ledger(outputs)
+    assert list(rows[rows["published_as"] != ""]["forecast_date"])[-1] == "2013-01-15"
+
+
 # ------------------------------------------------------------------------------------------ library
 def _ledger_from(prices: pd.Series, predict) -> pd.DataFrame:
     """A ledger of daily published forecasts made from ``prices`` and scored by them, the runner's way."""

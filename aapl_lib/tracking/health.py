@@ -133,6 +133,13 @@ def read_drift(outputs_dir: Path, ticker: str) -> dict[str, Any] | None:
         return {"error": str(exc), "alarm": False}
 
 
+def ago(hours: float) -> str:
+    """An age to read: seconds or minutes under an hour, else hours with one decimal."""
+    if hours < 1 / 60:
+        return f"{hours * 3600:.0f} s"
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
 def _hours(now: dt.datetime, stamp: str | None) -> float | None:
     if not stamp:
         return None
@@ -142,7 +149,7 @@ def _hours(now: dt.datetime, stamp: str | None) -> float | None:
         return None
     if then.tzinfo is None:
         then = then.replace(tzinfo=dt.UTC)
-    return round((now - then).total_seconds() / 3600, 2)
+    return (now - then).total_seconds() / 3600  # unrounded: a limit of minutes must still be able to fail
 
 
 def assess(
@@ -201,7 +208,7 @@ def _ticker_health(
             f"list, then run python runner.py -p ticker {ticker}"
         )
     elif age is None or age > max_age_hours:
-        when = "at an unknown time" if age is None else f"{age:.1f} h ago"
+        when = "at an unknown time" if age is None else f"{ago(age)} ago"
         problems.append(
             f"{ticker}: the newest successful run {ran['run_id']} ({ran['status']}) started {when}, more than "
             f"--max-age {max_age_hours:g} h: is the scheduler running it (systemctl list-timers / crontab -l, "
@@ -255,7 +262,7 @@ def format_text(report: dict[str, Any]) -> str:
         )
         lines.append(
             f"{ticker}: ok: newest successful run {ran['run_id']} ({ran['status']}) started "
-            f"{ran['age_hours']:.1f} h ago; last runs {', '.join(entry['recent_statuses'])}; {said}"
+            f"{ago(ran['age_hours'])} ago; last runs {', '.join(entry['recent_statuses'])}; {said}"
         )
     for line in report["unreadable_runs"]:
         lines.append(f"warning: a run's manifest cannot be read (its ticker is unknown): {line}")

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aapl_lib.errors import CorruptStateError
-from aapl_lib.io.iorw import atomic_write_text
+from aapl_lib.io.iorw import atomic_write_bytes, atomic_write_text
 
 # Columns in file order. The first block is written when the forecast is made and never changed; the second
 # is filled once, when the forecast is scored.
@@ -81,12 +81,12 @@ def read_ledger(path: Path) -> pd.DataFrame:
             path, dtype={c: "string" for c in TEXT}, keep_default_na=False, na_values={}, float_precision="round_trip"
         )
     except (ValueError, pd.errors.ParserError) as exc:
-        raise CorruptStateError(f"the forecast ledger {path} is damaged ({exc}): restore it from a backup") from exc
+        raise CorruptStateError(_damaged(path, str(exc))) from exc
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise CorruptStateError(
             f"the forecast ledger {path} lacks the columns {missing}: it is damaged or not a ledger; restore it "
-            "from a backup or move it aside to start a new one"
+            f"from {previous_copy(path).name} next to it or from a backup, or move it aside to start a new one"
         )
     for column in COLUMNS:
         if column in TEXT:
@@ -94,8 +94,53 @@ def read_ledger(path: Path) -> pd.DataFrame:
         elif column in FLAGS:
             frame[column] = frame[column].map(_flag)
         else:
-            frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").astype(float)
+            try:
+                frame[column] = pd.to_numeric(frame[column].replace("", None), errors="raise").astype(float)
+            except (ValueError, TypeError) as exc:
+                raise CorruptStateError(_damaged(path, f"column {column}: {exc}")) from exc
+    problem = _first_bad_row(frame)
+    if problem:
+        raise CorruptStateError(_damaged(path, problem))
     return frame[COLUMNS]
+
+
+STATUSES = ("pending", "scored", "in_sample")
+REQUIRED = ["ticker", "forecast_date", "for_date", "model_role", "run_id", "predicted_return", "last_close"]
+
+
+def _first_bad_row(frame: pd.DataFrame) -> str | None:
+    """The first row that no run could have written (a hand edit, a cut line), named by its line in the file."""
+    for position, row in enumerate(frame.itertuples(index=False)):
+        line = position + 2  # the header is line 1
+        record = row._asdict()
+        empty = [c for c in REQUIRED if record[c] in ("", None) or record[c] != record[c]]
+        if empty:
+            return f"line {line} has no {', '.join(empty)}"
+        if record["status"] not in STATUSES:
+            return f"line {line} has the status {record['status']!r} (one of {', '.join(STATUSES)} expected)"
+        for column in ("forecast_date", "for_date"):
+            if not _is_date(record[column]):
+                return f"line {line} has the {column} {record[column]!r} (YYYY-MM-DD expected)"
+        if record["status"] == "scored" and record["realised_return"] != record["realised_return"]:
+            return f"line {line} is scored but has no realised_return"
+    return None
+
+
+def _is_date(text: str) -> bool:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return False
+    return len(text) == 10
+
+
+def _damaged(path: Path, why: str) -> str:
+    return (
+        f"the forecast ledger {path} is damaged ({why}): restore it from {previous_copy(path).name} next to it "
+        "(the ledger before its last write) or from a backup"
+    )
 
 
 def _flag(value: Any) -> Any:
@@ -185,8 +230,22 @@ def append_new(ledger: pd.DataFrame, rows: list[dict[str, Any]]) -> tuple[pd.Dat
     return pd.concat(frames, ignore_index=True)[COLUMNS], fresh, skipped
 
 
+def copy_atomically(source: Path, target: Path) -> Path:
+    """``source``'s bytes written atomically at ``target``."""
+    return atomic_write_bytes(target, Path(source).read_bytes())
+
+
+def previous_copy(path: Path) -> Path:
+    """``<TICKER>.csv.prev``: the ledger as it was before its last write (what to restore a damaged one from)."""
+    return Path(path).with_name(Path(path).name + ".prev")
+
+
 def write_ledger(path: Path, frame: pd.DataFrame) -> Path:
-    """Write the whole ledger atomically (aside, flushed, renamed over the old one)."""
+    """Write the whole ledger atomically (aside, flushed, renamed over the old one), keeping the old one as
+    :func:`previous_copy`: a ledger damaged by hand can be restored without losing every score."""
+    path = Path(path)
+    if path.is_file():
+        copy_atomically(path, previous_copy(path))
     return atomic_write_text(path, ledger_text(frame))
 
 

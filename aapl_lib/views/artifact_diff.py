@@ -103,13 +103,22 @@ def pdf_canonical(data: bytes) -> str:
     """A PDF as comparable text: each compressed stream replaced by its content, the parts that change with
     every write (creation date, ``/ID``, stream lengths, the cross-reference table's offsets) dropped."""
 
-    def inflate(match: re.Match) -> bytes:
+    # Each stream is cut by its /Length, not by searching for "endstream": compressed bytes may end in "\r",
+    # which a pattern would take for the line break before "endstream" (and then fail to inflate the stream).
+    parts, pos = [], 0
+    for match in re.finditer(rb"\d+ 0 obj\s*<<((?:(?!endobj).)*?)>>\s*stream\r?\n", data, flags=re.S):
+        length = re.search(rb"/Length (\d+)", match.group(1))
+        if match.start() < pos or length is None:
+            continue
+        start, end = match.end(), match.end() + int(length.group(1))
+        parts.append(data[pos:start])
         try:
-            return b"stream\n" + zlib.decompress(match.group(1)) + b"\nendstream"
+            parts.append(zlib.decompress(data[start:end]))
         except zlib.error:
-            return match.group(0)
-
-    text = re.sub(rb"stream\r?\n(.*?)\r?\nendstream", inflate, data, flags=re.S).decode("latin-1")
+            parts.append(data[start:end])
+        pos = end
+    parts.append(data[pos:])
+    text = b"".join(parts).decode("latin-1")
     text = re.sub(r"/Length \d+", "/Length", text)
     text = re.sub(r"/ID \[<[0-9A-Fa-f]*>\s*<[0-9A-Fa-f]*>\]", "/ID", text)
     text = re.sub(r"\nxref\n.*?\ntrailer\n", "\ntrailer\n", text, flags=re.S)
