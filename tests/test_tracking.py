@@ -103,8 +103,11 @@ def test_track_command_report_section_and_browser_page(month):
     errors = np.array([d["error"] for d in record["daily"]])
     assert record["accuracy"]["model"]["mae"] == pytest.approx(np.abs(errors).mean())
     assert record["tests"] is None  # fewer than 20 scored days: no p-values
+    # the default auto policy promoted nothing: every published forecast was a challenger's, and it says so
+    assert record["by_role"]["challenger"]["days"] == 3 and record["by_role"]["champion"]["days"] == 0
     text = run_runner("track", "AAPL", outputs=outputs)
     assert "3 published forecast(s) scored" in text.stdout and "zero return" in text.stdout
+    assert "Published 3 by a challenger (no champion yet)" in text.stdout
     unknown = run_runner("track", "MSFT", outputs=outputs)
     assert unknown.returncode == 2 and "no forecast ledger for MSFT" in unknown.stderr
     run_dir = sorted((outputs / "runs").iterdir())[-1]

@@ -148,6 +148,15 @@ def track_record_summary(record: dict | None) -> tuple[list[str], list[list[str]
         )
         + "."
     ]
+    roles = record.get("by_role") or {}
+    if n and roles:
+        parts = [
+            f"{r['days']} by {'a champion' if role == 'champion' else 'a challenger (no champion yet)'} (MAE "
+            f"{pct(r['mae'], 3)} vs {pct(r['zero_return_mae'], 3)} for the zero return)"
+            for role, r in roles.items()
+            if r["days"]
+        ]
+        sentences.append("Published " + " and ".join(parts) + ".")
     tests = record.get("tests")
     if n and tests is None:
         sentences.append(f"p-values are computed from {record['min_days_for_tests']} scored days on.")

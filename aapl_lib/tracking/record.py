@@ -95,6 +95,14 @@ def track_record(ledger: pd.DataFrame, ticker: str) -> dict[str, Any]:
             "dm_vs_last_return_p": diebold_mariano(realised, model, preds["last_return"])["p_value_a_better"],
             "direction_binomial_p": record["direction"]["model"]["binomial_p"],
         }
+    record["by_role"] = {
+        role: {
+            "days": int((rows["published_as"] == role).sum()),
+            "mae": _accuracy(errors["model"][(rows["published_as"] == role).to_numpy()])["mae"],
+            "zero_return_mae": _accuracy(errors["zero_return"][(rows["published_as"] == role).to_numpy()])["mae"],
+        }
+        for role in ("champion", "challenger")
+    }
     record["drift"] = drift(ledger)
     record["daily"] = [
         {
