@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -244,3 +245,35 @@ def stop_warm_processes_under(path: Path) -> None:
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+
+
+class Links(HTMLParser):
+    """The links, images and text of an HTML page (the run browser's pages)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.imgs: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+        if tag == "img" and attrs.get("src"):
+            self.imgs.append(attrs["src"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse_html(html: str) -> Links:
+    """The links, images and text of ``html``."""
+    links = Links()
+    links.feed(html)
+    return links
+
+
+def parse_page(path: Path) -> Links:
+    """The links, images and text of the page at ``path``."""
+    return parse_html(Path(path).read_text(encoding="utf-8"))

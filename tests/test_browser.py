@@ -10,40 +10,15 @@ import shutil
 import subprocess
 import threading
 import urllib.request
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from aapl_lib.pipeline.tasks import TASKS
 from aapl_lib.views import dag
-from helpers import ROOT, WINDOW, run_runner
+from helpers import ROOT, WINDOW, parse_html, parse_page, run_runner
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-class Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-        self.imgs: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "a" and attrs.get("href"):
-            self.hrefs.append(attrs["href"])
-        if tag == "img" and attrs.get("src"):
-            self.imgs.append(attrs["src"])
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parse(path: Path) -> Links:
-    links = Links()
-    links.feed(path.read_text(encoding="utf-8"))
-    return links
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +42,14 @@ def runs(outputs: Path) -> list[Path]:
 
 def test_every_link_and_image_of_the_browser_resolves(outputs):
     index = outputs / "index.html"
-    page = parse(index)
+    page = parse_page(index)
     run_links = [h for h in page.hrefs if h.startswith("runs/")]
     assert len(run_links) == 3
     for href in page.hrefs:
         assert (index.parent / href).is_file(), href
     for run_dir in runs(outputs):
         run_page = run_dir / "index.html"
-        links = parse(run_page)
+        links = parse_page(run_page)
         for href in links.hrefs + links.imgs:
             assert (run_page.parent / href).resolve().is_file(), (run_dir.name, href)
 
@@ -84,14 +59,14 @@ def test_index_lists_runs_with_task_status_metrics_and_gate(outputs):
     for run_dir in runs(outputs):
         assert run_dir.name in html
     assert html.count('class="st success"') + html.count('class="st reused"') >= 14 and 'class="st failed"' in html
-    text = " ".join(parse(outputs / "index.html").text)
+    text = " ".join(parse_page(outputs / "index.html").text)
     assert "kept" in text or "promoted" in text  # the gate decision
     assert " %" in text  # key metrics
 
 
 def test_run_page_shows_params_tasks_figures_report_and_artifacts(outputs):
     run_dir = runs(outputs)[0]
-    page = parse(run_dir / "index.html")
+    page = parse_page(run_dir / "index.html")
     text = " ".join(page.text)
     assert {"figures/predicted_vs_actual.png", "figures/residuals.png", "figures/cumulative_returns.png"} <= set(
         page.imgs
@@ -132,7 +107,7 @@ def test_compare_prints_and_writes_a_page(outputs):
     assert {c["artifact"]: c["state"] for c in data["artifacts"]}["data/raw.csv"] == "same"
     page = outputs / "compare" / f"{a.name}__{b.name}.html"
     assert page.is_file() and "test_fraction" in page.read_text()
-    assert f"compare/{a.name}__{b.name}.html" in parse(outputs / "index.html").hrefs
+    assert f"compare/{a.name}__{b.name}.html" in parse_page(outputs / "index.html").hrefs
 
 
 def test_dag_is_drawn_from_the_specs(tmp_path):
@@ -170,23 +145,17 @@ def test_browser_over_http(outputs):
         index = urllib.request.urlopen(base + "index.html", timeout=10).read().decode()
         pages = {
             h: urllib.request.urlopen(base + h, timeout=10).read().decode()
-            for h in parse_text(index).hrefs
+            for h in parse_html(index).hrefs
             if h.startswith("runs/")
         }
         assert len(pages) == 3
-        run_href, page = next((h, p) for h, p in pages.items() if parse_text(p).imgs)
-        img = parse_text(page).imgs[0]
+        run_href, page = next((h, p) for h, p in pages.items() if parse_html(p).imgs)
+        img = parse_html(page).imgs[0]
         assert (
             urllib.request.urlopen(base + run_href.rsplit("/", 1)[0] + "/" + img, timeout=10).read()[:4] == b"\x89PNG"
         )
     finally:
         server.shutdown()
-
-
-def parse_text(html: str) -> Links:
-    links = Links()
-    links.feed(html)
-    return links
 
 
 @pytest.mark.skipif(

@@ -7,14 +7,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from aapl_lib.pipeline.tasks import TASKS
 from aapl_lib.views.operations import summarize
-from helpers import WINDOW, run_runner
+from helpers import WINDOW, parse_page, run_runner
 
 NAMES = [t.name for t in TASKS]
 NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
@@ -187,33 +186,9 @@ def test_the_target_is_met_at_95_percent_and_missed_below(outputs):
     assert summarize([], NOW)["success"]["rate"] is None
 
 
-class Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-        self.imgs: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "a":
-            self.hrefs.append(attrs["href"])
-        elif tag == "img":
-            self.imgs.append(attrs["src"])
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parse(path: Path) -> Page:
-    page = Page()
-    page.feed(path.read_text(encoding="utf-8"))
-    return page
-
-
 def test_a_run_refreshes_the_operations_page(outputs):
     _, waiting = manifests(outputs)  # the page as the awaiting run's own end left it, before any `browse`
-    text = " ".join(parse(outputs / "operations.html").text)
+    text = " ".join(parse_page(outputs / "operations.html").text)
     assert waiting["run_id"] in text and f"python runner.py approve {waiting['run_id']} --by NAME" in text
 
 
@@ -224,9 +199,9 @@ def test_browse_writes_the_operations_page_linked_from_the_index(outputs):
     assert proc.returncode == 0, proc.stderr
     page_path = outputs / "operations.html"
     assert f"operations page: {page_path}" in proc.stdout
-    assert "operations.html" in parse(outputs / "index.html").hrefs
+    assert "operations.html" in parse_page(outputs / "index.html").hrefs
 
-    page = parse(page_path)
+    page = parse_page(page_path)
     text = " ".join(page.text)
     for name in NAMES:
         assert name in text
@@ -259,4 +234,4 @@ def test_text_from_a_manifest_stays_text_on_the_operations_page(outputs):
     page = outputs / "operations.html"
     html = page.read_text()
     assert hostile not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
-    assert hostile in " ".join(parse(page).text) and parse(page).imgs == ["operations_durations.png"]
+    assert hostile in " ".join(parse_page(page).text) and parse_page(page).imgs == ["operations_durations.png"]
