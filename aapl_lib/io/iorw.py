@@ -50,6 +50,20 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def parse_utc(text: Any):
+    """A timestamp a record keeps (ISO 8601; naive means UTC) as an aware UTC datetime; None if absent or
+    unreadable."""
+    import datetime as dt
+
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)
+
+
 def json_digest(obj: Any) -> str:
     """sha256 of the canonical JSON of ``obj`` (sorted keys, no spaces): params, task fingerprint parts."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)

@@ -37,3 +37,9 @@ UNFINISHED = (  # a run that `resume` continues
     State.LOCKED,
 )
 BATCH_UNFINISHED = (State.INTERRUPTED, State.FAILED, State.AWAITING_APPROVAL)  # a batch that `resume` continues
+AT_GATE = (State.AWAITING_APPROVAL, State.APPROVED, State.REJECTED)  # a run the approval gate stopped or decided
+# How a run that ended is counted by `health` and the operations page: it got through evaluation (a run stopped
+# at the manual gate has fetched prices, trained, evaluated and forecast: the live profile's normal outcome) or
+# it did not.
+ENDED_WELL = (State.SUCCESS, *AT_GATE)
+ENDED_BADLY = (State.FAILED, State.TIMED_OUT, State.INTERRUPTED, State.LOCKED)

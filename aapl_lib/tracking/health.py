@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import IntegrityError, ParameterError, PipelineError
+from aapl_lib.io.iorw import parse_utc
 from aapl_lib.pipeline.parameters import TICKER_RE
-from aapl_lib.pipeline.states import State
+from aapl_lib.pipeline.states import ENDED_BADLY, ENDED_WELL, State
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 
@@ -35,8 +36,7 @@ from aapl_lib.store import manifest as mf
 # holiday on which the scheduler is off, or one missed evening, before health complains.
 DEFAULT_MAX_AGE_HOURS = 96.0
 DEFAULT_FAILURES = 3
-RAN = (State.SUCCESS, State.AWAITING_APPROVAL, State.APPROVED, State.REJECTED)
-FAILED = (State.FAILED, State.TIMED_OUT, State.INTERRUPTED, State.LOCKED)
+RAN, FAILED = ENDED_WELL, ENDED_BADLY  # got through evaluation; failed (pipeline/states.py owns both)
 DRIFT_ADVICE = (
     "review the newest run's reports/track_record.json, retrain on recent prices (python runner.py -p end today) "
     "and approve a better challenger, or stop publishing this ticker's forecasts"
@@ -141,14 +141,9 @@ def ago(hours: float) -> str:
 
 
 def _hours(now: dt.datetime, stamp: str | None) -> float | None:
-    if not stamp:
+    then = parse_utc(stamp)
+    if then is None:
         return None
-    try:
-        then = dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=dt.UTC)
     return (now - then).total_seconds() / 3600  # unrounded: a limit of minutes must still be able to fail
 
 

@@ -9,6 +9,7 @@ nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from aapl_lib.errors import CorruptStateError
-from aapl_lib.io.iorw import atomic_write_bytes, atomic_write_text
+from aapl_lib.io.iorw import atomic_write_text
+from aapl_lib.store.reuse_cache import copy_artifact
 
 # Columns in file order. The first block is written when the forecast is made and never changed; the second
 # is filled once, when the forecast is scored.
@@ -84,10 +86,7 @@ def read_ledger(path: Path) -> pd.DataFrame:
         raise CorruptStateError(_damaged(path, str(exc))) from exc
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise CorruptStateError(
-            f"the forecast ledger {path} lacks the columns {missing}: it is damaged or not a ledger; restore it "
-            f"from {previous_copy(path).name} next to it or from a backup, or move it aside to start a new one"
-        )
+        raise CorruptStateError(_damaged(path, f"it lacks the columns {missing}"))
     for column in COLUMNS:
         if column in TEXT:
             frame[column] = frame[column].astype(object)
@@ -127,8 +126,6 @@ def _first_bad_row(frame: pd.DataFrame) -> str | None:
 
 
 def _is_date(text: str) -> bool:
-    import datetime as dt
-
     try:
         dt.date.fromisoformat(text)
     except (TypeError, ValueError):
@@ -230,11 +227,6 @@ def append_new(ledger: pd.DataFrame, rows: list[dict[str, Any]]) -> tuple[pd.Dat
     return pd.concat(frames, ignore_index=True)[COLUMNS], fresh, skipped
 
 
-def copy_atomically(source: Path, target: Path) -> Path:
-    """``source``'s bytes written atomically at ``target``."""
-    return atomic_write_bytes(target, Path(source).read_bytes())
-
-
 def previous_copy(path: Path) -> Path:
     """``<TICKER>.csv.prev``: the ledger as it was before its last write (what to restore a damaged one from)."""
     return Path(path).with_name(Path(path).name + ".prev")
@@ -245,7 +237,7 @@ def write_ledger(path: Path, frame: pd.DataFrame) -> Path:
     :func:`previous_copy`: a ledger damaged by hand can be restored without losing every score."""
     path = Path(path)
     if path.is_file():
-        copy_atomically(path, previous_copy(path))
+        copy_artifact(path, previous_copy(path))
     return atomic_write_text(path, ledger_text(frame))
 
 

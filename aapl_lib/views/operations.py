@@ -24,26 +24,14 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from aapl_lib.pipeline.states import State
+from aapl_lib.io.iorw import parse_utc as when
+from aapl_lib.pipeline.states import AT_GATE, ENDED_BADLY, ENDED_WELL, State
 from aapl_lib.pipeline.tasks import TASKS
 
 WINDOW_DAYS = 30  # the success rate's window
 TARGET = 0.95  # DESIGN: 95 %+ run success
-ENDED_WELL = (State.SUCCESS, State.AWAITING_APPROVAL, State.APPROVED, State.REJECTED)
-AT_GATE = (State.AWAITING_APPROVAL, State.APPROVED, State.REJECTED)
 NOT_ENDED = (State.RUNNING, State.PENDING)
-FAILURES = (State.FAILED, State.TIMED_OUT, State.INTERRUPTED, State.LOCKED)  # named on the page; others: "other"
-
-
-def when(text: Any) -> dt.datetime | None:
-    """An ISO 8601 timestamp of a manifest as an aware UTC datetime (naive ones are UTC); None if unreadable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)
+FAILURES = ENDED_BADLY  # named on the page; any other status: "other"
 
 
 def ended_at(manifest: dict[str, Any]) -> dt.datetime | None:
