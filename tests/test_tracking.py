@@ -245,3 +245,32 @@ def test_a_day_is_scored_only_after_its_close_and_revised_prices_are_said():
                              models={"champion": {"sha256": "b", "trained_to": "2013-01-10"}},
                              recorded_at="t")  # fmt: skip
     assert champion[0]["status"] == "in_sample"
+
+
+def test_the_runner_draws_the_track_record_while_a_render_thread_imports_ipython(tmp_path):
+    """A bug the suite found: the ledger step draws its plot in the runner's process while notebook 05's pages
+    render in a thread that imports IPython; matplotlib's Figure() peeked at the half-imported module and the
+    run failed. The control (no settling) shows the race is real; the runner's path settles it first."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    script = (
+        "import sys, threading\n"
+        "from aapl_lib.tracking.plots import plot_cumulative_error\n"
+        "from aapl_lib.runner.renders import settle_render_imports\n"
+        "threading.Thread(target=lambda: __import__('IPython')).start()\n"
+        "while 'IPython' not in sys.modules:\n    pass\n"
+        "if sys.argv[1] == 'settle':\n    settle_render_imports()\n"
+        "record = {'ticker': 'AAPL', 'scored_days': 0, 'daily': []}\n"
+        f"plot_cumulative_error(record, {str(tmp_path / 'plot.png')!r})\n"
+        "print('drawn')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    control = subprocess.run([sys.executable, "-c", script, "none"], capture_output=True, text=True, env=env)
+    assert control.returncode != 0 and "partially initialized module 'IPython'" in control.stderr
+    settled = subprocess.run([sys.executable, "-c", script, "settle"], capture_output=True, text=True, env=env)
+    assert settled.returncode == 0 and settled.stdout.strip() == "drawn", settled.stderr
+    source = (ROOT / "aapl_lib" / "runner" / "ledger_step.py").read_text()
+    assert source.count("settle_render_imports()") == 2  # before both plots the step draws in the runner

@@ -15,6 +15,7 @@ from typing import Any
 from aapl_lib.io.iorw import json_digest, utc_now
 from aapl_lib.io.locks import PathLock
 from aapl_lib.runner.options import RunOptions
+from aapl_lib.runner.renders import settle_render_imports
 from aapl_lib.runner.run_logs import summary_line
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
@@ -83,6 +84,7 @@ def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, 
 
 def _track_page(opts: RunOptions, ticker: str) -> None:
     """Rebuild the ticker's track-record page in the run browser; a view's failure never fails the run."""
+    settle_render_imports()  # the page's plot is drawn here, in the runner's process
     try:
         from aapl_lib.views.track_page import build_track_page
 
@@ -129,6 +131,7 @@ def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOption
         lg.write_ledger(path, frame)
     record = track_record(frame, ticker)
     write_json(reports / "track_record.json", record)
+    settle_render_imports()  # notebook 05's pages may be rendering in the background
     plot_cumulative_error(record, run_dir / "figures" / "track_record.png")
     return {
         "status": "recorded",

@@ -12,6 +12,16 @@ from pathlib import Path
 from typing import Any
 
 
+def settle_render_imports() -> None:
+    """Call before drawing a matplotlib ``Figure`` in the runner's own process while pages may be rendering.
+
+    The rendering thread imports IPython on the way (nbconvert's exporters). ``Figure()`` looks at
+    ``sys.modules["IPython"]`` without importing it, and on a module the other thread has only half imported it
+    fails (``partially initialized module 'IPython' has no attribute 'version_info'``), failing the run. An
+    ``import`` here waits on Python's import lock until that import is complete (or does it first)."""
+    import IPython  # noqa: F401
+
+
 def _render(executed: Path, html_dir: Path) -> dict[str, str]:
     from aapl_lib.views.render import render_both
 
