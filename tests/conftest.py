@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,23 @@ def project(seeded_project, tmp_path_factory) -> Project:
     copy = seeded_project.clone(tmp_path_factory.mktemp("project"))
     copy.seed_run = seeded_project.seed_run
     return copy
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_processes_per_worker(tmp_path_factory):
+    """Each xdist worker's runs keep warm processes of their own: the runner finds a kept one by a socket under
+    $TMPDIR, and runs made with ``run_runner`` (no project copy on PYTHONPATH) would otherwise share one across
+    workers. A module's teardown, which ends the warm processes its runs kept, could then end the one another
+    worker's run was forking from ("the kernel died" in notebook 05)."""
+    folder = tmp_path_factory.getbasetemp() / "tmp"
+    folder.mkdir(exist_ok=True)
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    yield
+    if previous is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = previous
 
 
 @pytest.fixture(scope="module", autouse=True)
