@@ -2,14 +2,15 @@
 
 python runner.py [run] [-f FILE] [-p KEY VALUE]... [--start-task T] [--end-task T] [--only T]
                  [--force] [--force-task T]... [--log-level L] [--outputs DIR] [--run-dir DIR]
-python runner.py resume [RUN_ID]
+python runner.py resume [RUN_ID] [-f FILE] [-p on_success|on_failure|extra_features VALUE]...
 python runner.py status [RUN_ID]
 python runner.py list
 python runner.py prune --keep-days N [--dry-run]
 python runner.py approve|reject RUN_ID --by NAME [--note TEXT]
 python runner.py compare RUN_A RUN_B [--json]
 python runner.py verify [RUN_ID] [--json]
-python runner.py reproduce RUN_ID [--into DIR] [--json]
+python runner.py reproduce RUN_ID [--into DIR] [--json] [-f FILE] [-p extra_features VALUE]
+python runner.py convert-model TICKER --trust-sha256 SHA256 --by NAME
 python runner.py dag [--output FILE.png|FILE.svg] [--format mermaid|png|svg]
 python runner.py browse
 python runner.py track TICKER [--json]
@@ -33,6 +34,7 @@ from aapl_lib.runner.audit import reproduce_command, verify_command
 from aapl_lib.runner.commands import (
     browse_command,
     compare_command,
+    convert_model_command,
     dag_command,
     decide_command,
     health_command,
@@ -55,6 +57,7 @@ COMMANDS = (
     "compare",
     "verify",
     "reproduce",
+    "convert-model",
     "dag",
     "browse",
     "track",
@@ -70,6 +73,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="console and task-log verbosity (default INFO)",
+    )
+
+
+def _operator_code(parser: argparse.ArgumentParser, what: str) -> None:
+    """-f/-p of a command that continues or repeats a recorded run: the only place it takes code from."""
+    parser.add_argument(
+        "-f",
+        "--file",
+        metavar="FILE",
+        help=f"params YAML whose {what} to use (default: params/default.yaml); never taken from the manifest",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        default=[],
+        help=f"give {what} on the command line (only these keys: the run's other parameters are fixed)",
     )
 
 
@@ -165,6 +187,7 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     resume.add_argument(
         "run_id", nargs="?", metavar="RUN_ID|BATCH_ID", help="default: the newest run (or batch) that did not finish"
     )
+    _operator_code(resume, "on_success/on_failure hooks and extra_features")
     _batch_options(resume)
     _common(resume)
     status = sub.add_parser("status", help="each task's state, duration, reused-or-run and notebook")
@@ -210,7 +233,22 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
         help="the scratch outputs folder, new or empty (default: a new outputs/reproductions/<RUN_ID>-<stamp>/)",
     )
     repro.add_argument("--json", action="store_true", help="print JSON (the run's progress goes to stderr)")
+    _operator_code(repro, "extra_features")
     _common(repro)
+    convert = sub.add_parser(
+        "convert-model",
+        help="convert a ticker's legacy joblib (pickle) champion to a skops file: unpickles it once, only when its "
+        "sha256 is the one you trust (runs never load a pickle)",
+    )
+    convert.add_argument("ticker", metavar="TICKER")
+    convert.add_argument(
+        "--trust-sha256",
+        required=True,
+        metavar="SHA256",
+        help="the sha256 you trust for the champion's file (from your own records, not only from champion.json)",
+    )
+    convert.add_argument("--by", required=True, metavar="NAME", help="who vouches for the file (recorded)")
+    _common(convert)
     dag = sub.add_parser("dag", help="draw the DAG from the task specs")
     dag.add_argument("--output", metavar="FILE", help="FILE.png or FILE.svg (default: print Mermaid text)")
     dag.add_argument("--format", choices=["mermaid", "png", "svg"], help="default: from --output, else mermaid")
@@ -256,6 +294,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> i
             return verify_command(args, outputs)
         if args.command == "reproduce":
             return reproduce_command(args, root, outputs)
+        if args.command == "convert-model":
+            return convert_model_command(args, outputs)
         if args.command == "dag":
             return dag_command(args)
         if args.command == "browse":

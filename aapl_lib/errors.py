@@ -34,6 +34,12 @@ class CorruptStateError(IntegrityError):
     what it must hold. The message names the file and what to do."""
 
 
+class UntrustedFileError(IntegrityError):
+    """A file in the outputs folder asks for something a run never does on a file's say-so: load a pickle,
+    reach outside its own folder (an absolute path, ``..``, a symlink leading out). ``outputs/`` is data that
+    may be hostile (docs/trust.md); the message names the file and what to do."""
+
+
 class StorageError(PipelineError):
     """The disk refused a write (full, over quota, read-only). The file being written is left as it was."""
 
@@ -44,5 +50,5 @@ class ModelVersionError(PipelineError):
 
 
 class ModelWarning(UserWarning):
-    """A saved model was loaded, but a reviewer should know something about it (legacy pickle format,
-    trained under another scikit-learn)."""
+    """A saved model was loaded, but a reviewer should know something about it (trained under another
+    scikit-learn)."""

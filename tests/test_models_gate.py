@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from aapl_lib.data.cleaning import clean_prices
-from aapl_lib.errors import IntegrityError, ModelVersionError, ModelWarning
+from aapl_lib.errors import IntegrityError, ModelVersionError, ModelWarning, UntrustedFileError
 from aapl_lib.features.build import build_features
 from aapl_lib.io.iorw import sha256_file
 from aapl_lib.modeling import persistence, walkforward
@@ -219,24 +219,75 @@ def test_a_model_file_with_a_foreign_type_is_refused(dev, tmp_path, extra):
     assert BUILT == []  # refused before anything in the file was built
 
 
-def test_a_legacy_joblib_champion_loads_only_with_its_sha256_and_says_so(dev, tmp_path):
+def test_a_legacy_joblib_champion_is_never_unpickled_by_a_run_and_converts_only_with_the_operators_sha256(
+    dev, tmp_path
+):
     est, X_test, names = _fitted(dev)
-    model_path = tmp_path / "run" / "model.joblib"  # a run from before skops
-    model_path.parent.mkdir()
-    joblib.dump(est, model_path)
-    sha = sha256_file(model_path)
     registry = Registry(tmp_path / "outputs", "AAPL")
-    record = _promote(registry, model_path, sha, names, library_versions=persistence.library_versions())
-    assert record["model_file"] == f"{sha[:16]}.joblib"
-    with pytest.warns(ModelWarning, match=r"legacy joblib \(pickle\) format; it was loaded because its sha256 matches"):
-        loaded, _ = registry.load_champion()
+    registry.dir.mkdir(parents=True)
+    legacy = registry.dir / "0123456789abcdef.joblib"  # a champion from before skops
+    joblib.dump(est, legacy)
+    sha = sha256_file(legacy)
+    record = {"ticker": "AAPL", "model_file": legacy.name, "sha256": sha, "run_id": "R0", "features": names}
+    registry.record_path.write_text(json.dumps(record))
+    with pytest.raises(UntrustedFileError, match=r"legacy joblib \(pickle\) file: a run loads models only from skops"):
+        registry.load_champion()  # even though its sha256 matches the record: the record proves nothing
+    with pytest.raises(UntrustedFileError, match="legacy joblib"):
+        persistence.load_model(legacy, sha)
+    with pytest.raises(IntegrityError, match="loads models only from skops files"):
+        registry.promote(legacy, {"sha256": sha}, run_id="R", by="x", at="t", note="", policy="manual")
+
+    with pytest.raises(UntrustedFileError, match="not the 00 you said you trust: not unpickled"):
+        registry.convert_legacy("00", by="ana", at="2026-12-03T00:00:00+00:00")
+    converted = registry.convert_legacy(sha, by="ana", at="2026-12-03T00:00:00+00:00")
+    assert converted["model_file"].endswith(".skops") and converted["converted_from"]["sha256"] == sha
+    loaded, _ = registry.load_champion()
     np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
+    history = [json.loads(line) for line in (registry.dir / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["event"] == "converted" and history[-1]["converted_from"]["by"] == "ana"
 
     marker = tmp_path / "pwned"
-    (registry.dir / record["model_file"]).write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
-    with pytest.raises(IntegrityError, match="does not match the sha256"):
+    payload = registry.dir / "fedcba9876543210.joblib"
+    payload.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    record = {**record, "model_file": payload.name, "sha256": sha256_file(payload)}  # the attacker's edit
+    registry.record_path.write_text(json.dumps(record))
+    with pytest.raises(UntrustedFileError, match="legacy joblib"):
         registry.load_champion()
     assert not marker.exists()  # never unpickled
+
+
+@pytest.mark.parametrize("name", ["/tmp/x.skops", "../../elsewhere/x.skops", "sub/x.skops", "..", ""])
+def test_a_registry_record_naming_a_file_outside_its_folder_is_refused(dev, tmp_path, name):
+    est, _, names = _fitted(dev)
+    outside = tmp_path / "elsewhere" / "x.skops"
+    outside.parent.mkdir()
+    sha = persistence.save_model(est, outside)
+    registry = Registry(tmp_path / "outputs", "AAPL")
+    registry.dir.mkdir(parents=True)
+    registry.record_path.write_text(json.dumps({"model_file": name, "sha256": sha}))
+    with pytest.raises(UntrustedFileError, match="not a plain file name in its own folder: refused"):
+        registry.load_champion()
+
+
+def test_a_registry_symlink_leading_out_is_refused(dev, tmp_path):
+    est, _, names = _fitted(dev)
+    outside = tmp_path / "elsewhere.skops"
+    sha = persistence.save_model(est, outside)
+    registry = Registry(tmp_path / "outputs", "AAPL")
+    registry.dir.mkdir(parents=True)
+    (registry.dir / "aaaa.skops").symlink_to(outside)
+    registry.record_path.write_text(json.dumps({"model_file": "aaaa.skops", "sha256": sha}))
+    with pytest.raises(UntrustedFileError, match="leads outside"):
+        registry.load_champion()
+    # the ticker folder itself a link to elsewhere: refused too
+    other = Registry(tmp_path / "outputs", "MSFT")
+    real = tmp_path / "msft_elsewhere"
+    real.mkdir()
+    persistence.save_model(est, real / "bbbb.skops")
+    other.dir.symlink_to(real)
+    other.record_path.write_text(json.dumps({"model_file": "bbbb.skops", "sha256": sha}))
+    with pytest.raises(UntrustedFileError, match="leads outside"):
+        other.load_champion()
 
 
 def test_a_champion_trained_under_another_scikit_learn_warns_or_is_refused(dev, tmp_path):

@@ -1,9 +1,12 @@
 """Model files: written with skops (no pickle, so loading runs no code from the file) and loaded only when
 their sha256 matches the record and every type they hold is one our candidates use.
 
-A joblib (pickle) model from before skops is still loaded, but only once its sha256 matches the recorded one,
-and with a warning that names the legacy format. A model trained under another scikit-learn major.minor is
-reported (``warn``) or refused (``refuse``), as the ``model_version_mismatch`` parameter says.
+A run never unpickles anything: a sha256 recorded in the same writable folder as the file proves nothing
+against whoever can write there, and a pickle runs any code it holds. A joblib (pickle) model from before
+skops is refused with the command that converts it; that command (:func:`unpickle_trusted`, run by
+``runner.py convert-model``) is the one place a pickle is ever loaded, and only after the file matched a
+sha256 the operator typed. A model trained under another scikit-learn major.minor is reported (``warn``) or
+refused (``refuse``), as the ``model_version_mismatch`` parameter says.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.errors import IntegrityError, ModelVersionError, ModelWarning
+from aapl_lib.errors import IntegrityError, ModelVersionError, ModelWarning, UntrustedFileError
 from aapl_lib.io.iorw import atomic_write_bytes, sha256_file
 from aapl_lib.pipeline.parameters import default
 
@@ -115,28 +118,49 @@ def trusted_types(path: str | Path) -> list[str]:
     return untrusted
 
 
+def check_format(path: str | Path, convert_hint: str = "re-run model_training") -> None:
+    """An UntrustedFileError unless ``path`` is a skops file by name: a run loads no other format."""
+    suffix = Path(path).suffix
+    if suffix != Path(MODEL_FILE).suffix:
+        what = (
+            "a legacy joblib (pickle) file"
+            if suffix == LEGACY_SUFFIX
+            else f"not a skops file ({suffix or 'no suffix'})"
+        )
+        raise UntrustedFileError(
+            f"model file {path} is {what}: a run loads models only from skops files, which cannot run code, and "
+            f"never unpickles a file from the outputs folder; {convert_hint}"
+        )
+
+
 def load_model(path: str | Path, expected_sha256: str) -> Any:
-    """Load a model file only when its sha256 matches the recorded one and (skops) every type it holds is
-    allowed; a legacy joblib file is unpickled only after its sha256 matched, with a warning."""
+    """Load a skops model file only when its sha256 matches the recorded one and every type it holds is
+    allowed. Any other format (a legacy joblib pickle above all) is refused before the file is read."""
+    check_format(path)
     actual = sha256_file(path)
     if actual != expected_sha256:
         raise IntegrityError(
             f"model file {path} has sha256 {actual[:12]}… but the metadata records "
             f"{expected_sha256[:12]}…: it was changed after training; re-run model_training"
         )
-    if Path(path).suffix == LEGACY_SUFFIX:
-        import joblib
-
-        warnings.warn(
-            f"model file {path} is in the legacy joblib (pickle) format; it was loaded because its sha256 "
-            "matches the record. Re-run model_training (and promote) to store it as a skops file",
-            ModelWarning,
-            stacklevel=2,
-        )
-        return joblib.load(path)
     import skops.io
 
     return skops.io.load(path, trusted=trusted_types(path))
+
+
+def unpickle_trusted(path: str | Path, trusted_sha256: str) -> Any:
+    """Unpickle a legacy joblib model: the one place the project ever loads a pickle, called only by the
+    operator's ``convert-model`` command, and only when the file's sha256 is the one the operator typed
+    (the operator, not a file in outputs/, vouches for it)."""
+    actual = sha256_file(path)
+    if actual != trusted_sha256.strip().lower():
+        raise UntrustedFileError(
+            f"{path} has sha256 {actual}, not the {trusted_sha256} you said you trust: not unpickled. "
+            "Check which file you mean to trust"
+        )
+    import joblib
+
+    return joblib.load(path)
 
 
 def version_note(recorded: dict[str, Any] | None, what: str) -> str | None:

@@ -171,6 +171,7 @@ def apply(
 
     ``outcome`` is ``promoted``/``approved`` (the challenger becomes the champion), ``kept``/``rejected``
     (the champion stays; the registry's history says so) or ``unchanged``."""
+    from aapl_lib.io.containment import plain_name
     from aapl_lib.io.iorw import read_json
 
     champion = registry.champion()
@@ -190,7 +191,7 @@ def apply(
         evaluation = read_json(run_dir / "reports" / "evaluation.json")
         meta = read_json(run_dir / "model/model_meta.json")
         promoted = registry.promote(
-            run_dir / "model" / meta["model_file"],  # model.skops (model.joblib: a run from before skops)
+            run_dir / "model" / plain_name(meta.get("model_file"), f"{run_dir / 'model/model_meta.json'}"),
             meta,
             run_id=run_id,
             by=by,

@@ -2,9 +2,14 @@
 
 ``champion.json`` names the champion's model file, its sha256, the run that produced it, how it was chosen
 (policy), who approved it, when and why; ``history.jsonl`` keeps every decision. Model files are stored by
-content (``<sha256[:16]>.skops``; a champion from before skops keeps its ``.joblib``) and loaded only when their
-sha256 matches the record. The record names the library versions the champion was trained under; loading it
-under another scikit-learn major.minor warns or fails (``model_version_mismatch``).
+content (``<sha256[:16]>.skops``) and loaded only when their sha256 matches the record. The record names the
+library versions the champion was trained under; loading it under another scikit-learn major.minor warns or
+fails (``model_version_mismatch``).
+
+The registry is data that may be hostile (docs/trust.md): the record's ``model_file`` must be a plain file
+name in the ticker's own folder (an absolute path, ``..`` or a symlink leading out is refused), and only a
+skops file is ever loaded. A champion from before skops (``.joblib``, a pickle) is refused with the command
+that converts it, :meth:`Registry.convert_legacy`, which the operator types naming the sha256 they trust.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import CorruptStateError, IntegrityError, PipelineError
+from aapl_lib.io.containment import inside, plain_name
 from aapl_lib.io.iorw import atomic_write_text, read_json, sha256_file, write_json
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.parameters import default
@@ -57,16 +63,25 @@ class Registry:
         record = self.champion()
         return record["sha256"] if record else "none"
 
+    def champion_path(self, record: dict[str, Any]) -> Path:
+        """The champion's model file: ``record['model_file']`` as a plain name inside this ticker's folder, the
+        folder and the file inside ``outputs/models`` once symlinks are followed; an UntrustedFileError
+        otherwise (an absolute path, ``..``, a link leading out)."""
+        name = plain_name(record.get("model_file"), f"the champion record {self.record_path}")
+        return inside(self.dir.parent, f"{self.dir.name}/{name}", f"the champion record {self.record_path}")
+
     def load_champion(self, on_version_mismatch: str = default("model_version_mismatch")):
-        """``(estimator, record)`` of the champion, or None; the file must match the recorded sha256 and hold
-        only allowed types. Trained under another scikit-learn major.minor: a ModelWarning, or with
-        ``on_version_mismatch="refuse"`` a ModelVersionError (before the file is read)."""
-        from aapl_lib.modeling.persistence import check_versions, load_model
+        """``(estimator, record)`` of the champion, or None; the file must be a skops file named plainly inside
+        the ticker's folder, match the recorded sha256 and hold only allowed types. Trained under another
+        scikit-learn major.minor: a ModelWarning, or with ``on_version_mismatch="refuse"`` a ModelVersionError
+        (before the file is read). A legacy pickle is refused, never unpickled."""
+        from aapl_lib.modeling.persistence import check_format, check_versions, load_model
 
         record = self.champion()
         if record is None:
             return None
-        path = self.dir / record["model_file"]
+        path = self.champion_path(record)
+        check_format(path, self._convert_hint(record))
         check_versions(
             record.get("library_versions"), f"the champion of {self.ticker} ({self.record_path})", on_version_mismatch
         )
@@ -83,6 +98,56 @@ class Registry:
             )
         return load_model(path, record["sha256"]), record
 
+    def _convert_hint(self, record: dict[str, Any]) -> str:
+        return (
+            f"if you trust this file (champion.json records sha256 {record.get('sha256')}), convert it once with "
+            f"'python runner.py convert-model {self.ticker} --trust-sha256 SHA256 --by NAME'; or remove "
+            f"{self.record_path} to start without a champion"
+        )
+
+    def convert_legacy(self, trusted_sha256: str, *, by: str, at: str) -> dict[str, Any]:
+        """Convert a legacy joblib champion to a skops file: unpickle it (only when its sha256 is
+        ``trusted_sha256``, the one the operator typed), check it holds only allowed types, store it by content
+        and point ``champion.json`` at it; the history records who converted what. Returns the new record."""
+        from aapl_lib.modeling.persistence import LEGACY_SUFFIX, MODEL_FILE, save_model, trusted_types, unpickle_trusted
+
+        with self.lock():
+            record = self.champion()
+            if record is None:
+                raise PipelineError(
+                    f"{self.ticker} has no champion ({self.record_path} does not exist): nothing to convert"
+                )
+            path = self.champion_path(record)
+            if path.suffix != LEGACY_SUFFIX:
+                raise PipelineError(
+                    f"the champion of {self.ticker} ({path.name}) is not a legacy joblib file: nothing to convert"
+                )
+            estimator = unpickle_trusted(path, trusted_sha256)
+            tmp = self.dir / f".converting{Path(MODEL_FILE).suffix}"
+            try:
+                save_model(estimator, tmp)
+                trusted_types(tmp)  # only the types our candidates use, or refused
+                sha = sha256_file(tmp)
+                name = f"{sha[:16]}{Path(MODEL_FILE).suffix}"
+                tmp.replace(self.dir / name)
+            finally:
+                tmp.unlink(missing_ok=True)
+            converted = {
+                **record,
+                "model_file": name,
+                "sha256": sha,
+                "converted_from": {
+                    "model_file": path.name,
+                    "sha256": record.get("sha256"),
+                    "trusted_sha256": trusted_sha256,
+                    "by": by,
+                    "at": at,
+                },
+            }
+            write_json(self.record_path, converted)
+            self._history({"event": "converted", **converted})
+            return converted
+
     def lock(self) -> PathLock:
         return PathLock(self.dir / ".lock", f"the model registry of {self.ticker}", timeout=30)
 
@@ -98,7 +163,10 @@ class Registry:
         policy: str,
         metrics: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Make the run's model the champion (its file must match ``meta['sha256']``)."""
+        """Make the run's model the champion (a skops file that matches ``meta['sha256']``)."""
+        from aapl_lib.modeling.persistence import check_format
+
+        check_format(model_path, "re-run model_training to write a skops model, then decide again")
         actual = sha256_file(model_path)
         if actual != meta["sha256"]:
             raise IntegrityError(
@@ -107,7 +175,7 @@ class Registry:
             )
         with self.lock():
             self.dir.mkdir(parents=True, exist_ok=True)
-            name = f"{actual[:16]}{model_path.suffix}"  # .skops (.joblib: a run from before skops)
+            name = f"{actual[:16]}{model_path.suffix}"
             target = self.dir / name
             if not target.is_file():
                 tmp = self.dir / f".{name}.tmp"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import ParameterError
+from aapl_lib.io.containment import plain_name
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.states import State
 from aapl_lib.promotion.registry import Registry
@@ -121,7 +122,9 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
                 f"run {run_dir.name} is not awaiting approval (its gate is "
                 f"{record.get('status', 'not reached')}; run status {manifest['status']})"
             )
-        model_rel = "model/" + read_json(run_dir / "model" / "model_meta.json")["model_file"]
+        model_rel = "model/" + plain_name(
+            read_json(run_dir / "model" / "model_meta.json").get("model_file"), f"{run_dir / 'model/model_meta.json'}"
+        )
         model_record = manifest["tasks"]["model_training"].get("artifacts", {}).get(model_rel, {})
         if mf.sha256_file(run_dir / model_rel) != model_record.get("sha256"):
             raise IntegrityError(

@@ -43,9 +43,11 @@ def verify_command(args: argparse.Namespace, outputs: Path) -> int:
 def reproduce_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """``reproduce RUN_ID [--into DIR] [--json]``: exit 0 when every artifact came out the same (timestamps
     aside), 1 otherwise."""
+    from aapl_lib.pipeline.trust import operator_code
     from aapl_lib.runner.reproduce import reproduce
     from aapl_lib.views.artifact_diff import ASIDE, DIFFERENT, IDENTICAL
 
+    operator = operator_code(Path(args.file) if args.file else root / "params" / "default.yaml", args.parameter)
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else print
     report = reproduce(
         args.run_id,
@@ -54,6 +56,7 @@ def reproduce_command(args: argparse.Namespace, root: Path, outputs: Path) -> in
         into=Path(args.into) if args.into else None,
         log_level=args.log_level,
         progress=progress,
+        operator=operator,
     )
     if args.json:
         print(json.dumps(report, indent=2, default=str))

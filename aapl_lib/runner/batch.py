@@ -60,9 +60,11 @@ def run_batch(
     progress: Callable[[str], None] = print,
     batch_id: str | None = None,
     resume: bool = False,
+    operator: dict | None = None,
 ) -> BatchResult:
     """Run (or, with ``resume``, finish) one pipeline per ticker. ``per_ticker`` maps each ticker to
-    ``(validated params, None)`` or ``(None, the reason its params are invalid)``."""
+    ``(validated params, None)`` or ``(None, the reason its params are invalid)``; ``operator`` holds the hooks
+    and extra_features a resumed ticker's run takes (never its manifest's: pipeline.trust)."""
     outputs_dir = outputs_dir.resolve()
     workers = workers or os.cpu_count() or 1
     tickers = list(per_ticker)
@@ -112,6 +114,7 @@ def run_batch(
                     log_level,
                     previous if resumable else None,
                     batch_id,
+                    operator,
                 )
             )
         started = time.perf_counter()

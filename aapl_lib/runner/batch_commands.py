@@ -54,7 +54,9 @@ def start_batch(args, root: Path, outputs: Path, params_file: Path, overrides: l
     return _batch(args, root, outputs, _per_ticker(params_file, overrides, tickers))
 
 
-def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | None = None) -> int:
+def _batch(
+    args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | None = None, operator: dict | None = None
+) -> int:
     """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
     from aapl_lib.runner.batch import run_batch
 
@@ -73,6 +75,7 @@ def _batch(args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | No
         log_level=args.log_level,
         batch_id=batch_id,
         resume=batch_id is not None,
+        operator=operator,
     )
     return finish(result)
 
@@ -93,8 +96,12 @@ def newest_unfinished_batch(outputs: Path) -> str | None:
     return batch["batch_id"]
 
 
-def resume_batch(args, root: Path, outputs: Path) -> int:
+def resume_batch(args, root: Path, outputs: Path, operator: dict) -> int:
+    """Continue a batch: each ticker's recorded parameters are data (re-checked), its hooks and extra_features
+    the operator's (``operator``), as for a single run's resume."""
+    from aapl_lib.errors import ParameterError
     from aapl_lib.io.iorw import read_json
+    from aapl_lib.pipeline.trust import adopt
     from aapl_lib.store.runs import unfinished_batch_run
 
     manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
@@ -113,8 +120,13 @@ def resume_batch(args, root: Path, outputs: Path) -> int:
             else (manifest.get("ticker_errors") or {}).get(ticker)
             or manifest["runs"].get(ticker, {}).get("message", "never started")
         )
+        if params:
+            try:
+                params = adopt(params, operator, f"batch {args.run_id}'s record of {ticker}", "python runner.py resume")
+            except ParameterError as exc:
+                params, error = None, str(exc)
         per_ticker[ticker] = (params, error)
-    return _batch(args, root, outputs, per_ticker, batch_id=args.run_id)
+    return _batch(args, root, outputs, per_ticker, batch_id=args.run_id, operator=operator)
 
 
 def finish(result) -> int:

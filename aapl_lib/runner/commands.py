@@ -74,11 +74,16 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
 
 def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    """Continue the named run or batch, else the newest that did not finish."""
+    """Continue the named run or batch, else the newest that did not finish; hooks and extra_features come
+    from this command's params file and -p, never from the manifest (it says which hooks will run)."""
+    from aapl_lib.pipeline.trust import describe_hooks, operator_code
+
+    operator = operator_code(Path(args.file) if args.file else root / "params" / "default.yaml", args.parameter)
     if args.run_id is None:
         args.run_id = newest_unfinished_batch(outputs)  # a newer interrupted batch goes before its runs
+    print(describe_hooks(operator))
     if args.run_id and layout.is_batch(outputs, args.run_id):
-        return resume_batch(args, root, outputs)
+        return resume_batch(args, root, outputs, operator)
     from aapl_lib.runner.orchestration import resume_run
 
     result = resume_run(
@@ -87,6 +92,7 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         notebooks_dir=root / "notebooks",
         log_level=args.log_level,
         project=root,
+        operator=operator,
     )
     return finish(result)
 
@@ -96,6 +102,28 @@ def decide_command(args: argparse.Namespace, outputs: Path) -> int:
     from aapl_lib.runner.approval import decide
 
     print(decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs))
+    return Exit.OK
+
+
+def convert_model_command(args: argparse.Namespace, outputs: Path) -> int:
+    """``convert-model TICKER --trust-sha256 SHA --by NAME``: the operator vouches for a legacy pickle champion;
+    it is unpickled once and stored as a skops file (say first what is trusted and why it matters)."""
+    from aapl_lib.promotion.registry import Registry
+    from aapl_lib.store.manifest import utc_now
+
+    registry = Registry(outputs, args.ticker.strip().upper())
+    record = registry.champion()
+    if record is None:
+        raise PipelineError(f"{registry.ticker} has no champion ({registry.record_path} is missing): nothing to convert")
+    print(
+        f"trusting {registry.dir / str(record.get('model_file'))} because you vouch for sha256 {args.trust_sha256}: "
+        "unpickling it runs any code it holds, so do this only for a file you made or received from someone you trust"
+    )
+    converted = registry.convert_legacy(args.trust_sha256, by=args.by, at=utc_now())
+    print(
+        f"converted: {registry.dir / converted['model_file']} (skops, sha256 {converted['sha256'][:16]}…, only the "
+        f"types our candidates use); {registry.record_path} names it and history.jsonl records the conversion"
+    )
     return Exit.OK
 
 

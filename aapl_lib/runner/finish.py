@@ -28,7 +28,7 @@ def finish_run(
     run_started: float,
 ) -> None:
     """Record how the run ended (``run_started`` is its ``time.perf_counter()`` at the start)."""
-    params, run_id, outputs_dir = manifest["params"], manifest["run_id"], opts.outputs_dir
+    run_id, outputs_dir = manifest["run_id"], opts.outputs_dir
     failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in (State.FAILED, State.TIMED_OUT)]
     manifest["status"] = (
         State.INTERRUPTED
@@ -45,7 +45,8 @@ def finish_run(
     )
     manifest["ended_at"] = mf.utc_now()
     manifest["duration_s"] = round(time.perf_counter() - run_started, 3)
-    hook = params.get("on_success") if exit_code == Exit.OK else params.get("on_failure")  # incl. awaiting approval
+    # the operator's hooks of this invocation, never the manifest's params (docs/trust.md)
+    hook = opts.hooks.get("on_success") if exit_code == Exit.OK else opts.hooks.get("on_failure")  # incl. awaiting
     if hook:
         from aapl_lib.runner.hooks import run_hook
 

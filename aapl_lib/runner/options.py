@@ -29,3 +29,6 @@ class RunOptions:
     renders: BackgroundRenders | None = field(default=None, repr=False)  # set while a run executes
     next_kernel: Any = field(default=None, repr=False)  # a kernel started ahead (runner.kernels.NextKernel)
     more_to_run: bool = False  # whether the run has tasks after the current one (worth a kernel started ahead)
+    # on_success / on_failure as the operator gave them at the start of this run or resume (pipeline.trust):
+    # never read back from a manifest
+    hooks: dict[str, str] = field(default_factory=dict)

@@ -32,6 +32,7 @@ from aapl_lib.pipeline import exit_codes
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import DONE, State
 from aapl_lib.pipeline.tasks import TASKS, TaskSpec, select_tasks
+from aapl_lib.pipeline.trust import HOOKS, NO_CODE, adopt
 from aapl_lib.promotion.registry import Registry
 from aapl_lib.runner import import_closure
 from aapl_lib.runner.approval import approval_gate
@@ -99,6 +100,7 @@ def run_pipeline(
         force_tasks=tuple(force_tasks),
         progress=progress,
         today=today,
+        hooks={name: params.get(name, "") for name in HOOKS},  # the operator's params, validated just now
     )
     tasks = select_tasks(start_task, end_task)
     outputs_dir = opts.outputs_dir
@@ -168,8 +170,14 @@ def resume_run(
     progress: Callable[[str], None] = print,
     project: Path | None = None,
     today: dt.date | None = None,
+    operator: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Continue a run from its first task that is not finished; finished tasks are checked, not re-run."""
+    """Continue a run from its first task that is not finished; finished tasks are checked, not re-run.
+
+    ``operator`` holds the code-naming parameters the operator gives now (:func:`aapl_lib.pipeline.trust.
+    operator_code`): the hooks that run at the end and the extra_features the run must record; None gives
+    none. The manifest's own are never used (docs/trust.md)."""
+    operator = operator if operator is not None else dict(NO_CODE)
     opts = RunOptions(
         outputs_dir=outputs_dir.resolve(),
         notebooks_dir=notebooks_dir,
@@ -177,6 +185,7 @@ def resume_run(
         log_level=log_level,
         progress=progress,
         today=today,
+        hooks={name: operator.get(name, "") for name in HOOKS},
     )
     if run_id is None:  # what a person types after a crash: the newest run that did not finish
         run_dir, why = find_resumable(opts.outputs_dir)
@@ -190,6 +199,12 @@ def resume_run(
         if lock.took_over:
             progress(f"note: took over the lock of run {run_dir.name} left by dead process {lock.took_over['pid']}")
         manifest = mf.load(run_dir)
+        manifest["params"] = adopt(
+            manifest.get("params"),
+            operator,
+            f"the manifest of run {run_dir.name}",
+            f"python runner.py resume {run_dir.name}",
+        )
         selection = manifest.get("selection", {})
         tasks = select_tasks(selection.get("start_task"), selection.get("end_task"))
         manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "previous_status": manifest["status"]})

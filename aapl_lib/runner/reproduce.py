@@ -112,7 +112,7 @@ def seed_champion(original: Path, run_id: str, outputs_dir: Path, scratch: Path,
         )
     sha, source = champion["sha256"], Registry(outputs_dir, ticker)
     record = _champion_record(source, sha)
-    model = source.dir / record["model_file"] if record else None
+    model = source.champion_path(record) if record else None
     if record is None or not model.is_file() or sha256_file(model) != sha:
         where = "has no record of it" if record is None else f"no longer holds its model file {model} unchanged"
         return False, (
@@ -194,14 +194,26 @@ def reproduce(
     into: Path | None = None,
     log_level: str = "INFO",
     progress: Callable[[str], None] = print,
+    operator: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Re-execute run ``run_id`` into a scratch outputs folder and compare every artifact it recorded."""
+    """Re-execute run ``run_id`` into a scratch outputs folder and compare every artifact it recorded. The
+    run's recorded extra_features must be the ones ``operator`` gives (code comes only from the operator's
+    params, never from a manifest: pipeline.trust); no hook runs."""
+    from aapl_lib.pipeline.trust import NO_CODE, adopt
     from aapl_lib.runner.orchestration import run_pipeline
 
     outputs_dir = outputs_dir.resolve()
     original = find_run(outputs_dir, run_id)
     manifest = mf.load(original)
-    params, run_id, notes = dict(manifest["params"]), manifest["run_id"], []
+    operator = {**(operator or NO_CODE), "on_success": "", "on_failure": ""}
+    recorded_hooks = any((manifest.get("params") or {}).get(name) for name in ("on_success", "on_failure"))
+    params = adopt(
+        manifest.get("params"),
+        operator,
+        f"the manifest of run {original.name}",
+        f"python runner.py reproduce {original.name}",
+    )
+    run_id, notes = manifest["run_id"], []
     checked = verify_run(original)
     if not checked["ok"]:
         notes.append(f"the original's files no longer match its manifest ({checked['summary']}); compared as they are")
@@ -228,8 +240,7 @@ def reproduce(
         )
     elif start == FIRST:
         notes.append(f"input: source {params['source']}, loaded again as run {run_id} did")
-    if params.get("on_success") or params.get("on_failure"):
-        params["on_success"] = params["on_failure"] = ""
+    if recorded_hooks:
         notes.append("the run's on_success/on_failure hooks are not run for a reproduction")
     scratch = scratch_outputs(outputs_dir, run_id, into)
     scratch.mkdir(parents=True, exist_ok=True)
@@ -253,7 +264,9 @@ def reproduce(
             **run_kwargs,
         )
         if result.exit_code == Exit.AWAITING_APPROVAL:
-            result = _apply_decision(original, manifest, result, scratch, {**run_kwargs, "project": project}, notes)
+            result = _apply_decision(
+                original, manifest, result, scratch, {**run_kwargs, "project": project, "operator": operator}, notes
+            )
     finally:
         if previous_env is None:
             os.environ.pop(layout.OUTPUTS_ENV, None)

@@ -31,6 +31,7 @@ def run_ticker(
     log_level: str,
     resume_run_id: str | None = None,
     batch_id: str | None = None,
+    operator: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One ticker's pipeline, in a worker process (top-level so process pools and Dask can ship it).
 
@@ -66,7 +67,9 @@ def run_ticker(
     )
     try:
         result = (
-            resume_run(resume_run_id, **kwargs) if resume_run_id else run_pipeline(params, batch_id=batch_id, **kwargs)
+            resume_run(resume_run_id, operator=operator, **kwargs)
+            if resume_run_id
+            else run_pipeline(params, batch_id=batch_id, **kwargs)
         )
     except LockBusyError as exc:
         return {
