@@ -137,11 +137,6 @@ def test_the_cycle_finder_finds_a_circle():
     assert _cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_no_module_is_over_300_lines():
-    long = {name: source.count("\n") for name, source in _modules().items() if source.count("\n") > 300}
-    assert long == {}
-
-
 def test_only_layout_spells_the_folders_of_outputs():
     pattern = re.compile(
         r'/ "(runs|batches|cache|models|interactive)"|"(runs|batches|cache)" /|"pipeline_summary\.log"'
