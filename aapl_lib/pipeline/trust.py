@@ -75,7 +75,7 @@ def adopt(recorded: Any, operator: dict[str, Any], what: str, command: str) -> d
             f"{what} names extra_features {theirs} (code to import), and {operator.get('source', 'your params')} "
             f"names {mine}: code is taken only from your params file or command line, never from a manifest. "
             f"If you trust those functions, give them: {command} -f YOUR_PARAMS.yaml (the file that lists them) "
-            f"or -p extra_features '{theirs}'"
+            f"or -p extra_features '{','.join(theirs)}'"
         )
     return {**params, **{name: operator.get(name, "") for name in HOOKS}}
 
