@@ -31,6 +31,7 @@ from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
 from aapl_lib.pipeline import config, parameters
 from aapl_lib.promotion import gate
 from aapl_lib.reporting.content import chosen_forecast, forecast_sentences
+from helpers import ar_prices as _ar_prices
 from helpers import run_runner, sample_frame, write_classic_yahoo
 
 MODULE = "analyst_features_t10"
@@ -338,31 +339,6 @@ def test_the_report_shows_the_champions_forecast_or_labels_the_challengers(decis
 
 # ------------------------------------------------------------------------------------ end to end
 FAST = ["-p", "gb_n_estimators", "30", "-p", "walk_forward_folds", "3", "-p", "approval_policy", "auto"]
-
-
-def _ar_prices(phi: float, start: str = "2004-01-01", end: str = "2008-12-31", seed: int = 7) -> pd.DataFrame:
-    """Prices whose daily returns follow an AR(1) with coefficient ``phi``: truly (and plausibly) predictable."""
-    days = trading_days(start, end)
-    rng = np.random.default_rng(seed)
-    shocks = rng.normal(0, 0.015, len(days))
-    r = np.zeros(len(days))
-    for t in range(1, len(days)):
-        r[t] = 0.0004 + phi * (r[t - 1] - 0.0004) + shocks[t]
-    close = 50 * np.cumprod(1 + r)
-    open_ = np.concatenate([[close[0]], close[:-1]]) * (1 + rng.normal(0, 0.002, len(days)))
-    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, len(days))))
-    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, len(days))))
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "adj_close": close,
-            "volume": rng.integers(1_000_000, 5_000_000, len(days)),
-        },
-        index=pd.DatetimeIndex(days, name="date"),
-    )
 
 
 def _latest(outputs: Path) -> Path:

@@ -139,6 +139,37 @@ def judge(model: dict[str, Any], record: dict[str, Any]) -> list[str]:
     return reasons
 
 
+def explain(series: dict[str, Any], chance: dict[str, Any]) -> str:
+    """What the plausibility check judged against and why, in two sentences."""
+    return (
+        "The series allows what its own past predicts: an OLS autoregression on "
+        f"{', '.join(series['columns']) or 'no lagged returns'} fitted on the training rows and scored on the "
+        "held-out days (or the training mean, when the autoregression does no better there). Chance allows the "
+        f"{_percentile(chance['quantile'])} percentile of {chance['draws']} draws in which the model's departures "
+        f"from that benchmark are shuffled in {chance['block_days']}-day blocks (seed {chance['seed']}), so that "
+        "they carry no information about the target; a model beyond both beats its series' own past by more "
+        "than luck explains."
+    )
+
+
+def verdict_record(model: dict[str, Any], series: dict[str, Any], chance: dict[str, Any]) -> dict[str, Any]:
+    """The plausibility record from the model's held-out scores, the series benchmark's and chance's allowance
+    (``chance["r2"]``, ``chance["directional_accuracy"]``): thresholds = series + chance, and the verdict."""
+    record: dict[str, Any] = {
+        "method": METHOD,
+        "explanation": explain(series, chance),
+        "series_benchmark": series,
+        "chance": chance,
+        "thresholds": {
+            "r2": series["r2"] + chance["r2"],
+            "directional_accuracy": series["directional_accuracy"] + chance["directional_accuracy"],
+        },
+        "model": {"r2": model.get("r2"), "directional_accuracy": model.get("directional_accuracy")},
+    }
+    reasons = judge(record["model"], record)
+    return {"implausible": bool(reasons), "reasons": reasons, **record}
+
+
 def assess(
     predictions: pd.DataFrame,
     train: pd.DataFrame,
@@ -158,30 +189,14 @@ def assess(
     shuffles = block_shuffles(len(actual), block_days, draws, seed)
     r2_draws, da_draws = chance_scores(actual, predicted, series["predictions"], series["train_mean"], shuffles)
     # chance adds what the quantile of the draws reaches beyond the benchmark itself (never less than nothing)
-    threshold_r2 = max(series["r2"], float(np.quantile(r2_draws, quantile)))
-    threshold_da = max(series["directional_accuracy"], float(np.quantile(da_draws, quantile)))
-    scored = regression_metrics(actual, predicted, benchmark=series["train_mean"])
-    record: dict[str, Any] = {
-        "method": METHOD,
-        "explanation": (
-            "The series allows what its own past predicts: an OLS autoregression on "
-            f"{', '.join(series['columns']) or 'no lagged returns'} fitted on the training rows and scored on the "
-            "held-out days (or the training mean, when the autoregression does no better there). Chance allows the "
-            f"{_percentile(quantile)} percentile of {draws} draws in which the model's departures from that "
-            f"benchmark are shuffled in {block_days}-day blocks (seed {seed}), so that they carry no information "
-            "about the target; a model beyond both beats its series' own past by more than luck explains."
-        ),
-        "series_benchmark": {k: v for k, v in series.items() if k not in ("predictions", "train_mean")},
-        "chance": {
-            "draws": int(draws),
-            "seed": int(seed),
-            "block_days": int(block_days),
-            "quantile": float(quantile),
-            "r2": threshold_r2 - series["r2"],
-            "directional_accuracy": threshold_da - series["directional_accuracy"],
-        },
-        "thresholds": {"r2": threshold_r2, "directional_accuracy": threshold_da},
-        "model": {"r2": scored["r2"], "directional_accuracy": scored["directional_accuracy"]},
+    chance = {
+        "draws": int(draws),
+        "seed": int(seed),
+        "block_days": int(block_days),
+        "quantile": float(quantile),
+        "r2": max(0.0, float(np.quantile(r2_draws, quantile)) - series["r2"]),
+        "directional_accuracy": max(0.0, float(np.quantile(da_draws, quantile)) - series["directional_accuracy"]),
     }
-    reasons = judge(record["model"], record)
-    return {"implausible": bool(reasons), "reasons": reasons, **record}
+    scored = regression_metrics(actual, predicted, benchmark=series["train_mean"])
+    public = {k: v for k, v in series.items() if k not in ("predictions", "train_mean")}
+    return verdict_record(scored, public, chance)
