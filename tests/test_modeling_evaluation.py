@@ -11,12 +11,12 @@ from aapl_lib.errors import DataQualityError, IntegrityError
 from aapl_lib.features.build import TARGET, build_features
 from aapl_lib.modeling import evaluation as ev
 from aapl_lib.modeling import persistence
+from aapl_lib.modeling import plausibility as plaus
 from aapl_lib.modeling import training as modeling
 from aapl_lib.modeling.evaluation_plots import plot_cumulative, plot_predicted_vs_actual, plot_residuals
 from aapl_lib.modeling.metrics import directional_accuracy, regression_metrics
 from aapl_lib.reporting.markdown import analysis_markdown
 from aapl_lib.reporting.pdf import summary_pdf
-from aapl_lib.modeling import plausibility as plaus
 from helpers import ar_prices, sample_frame
 
 HYPER = {
@@ -221,7 +221,9 @@ def test_a_leak_reaching_r2_006_on_aapl_is_implausible_though_far_below_the_old_
     # judged against what AAPL allows: its own autoregression does no better than the training mean
     assert record["series_benchmark"]["name"] == "training mean" and record["series_benchmark"]["r2"] == 0.0
     assert record["thresholds"]["r2"] < 0.02
-    assert record["reasons"][0].startswith(f"held-out R² {record['model']['r2']:.3f} is above what this series allows: ")
+    assert record["reasons"][0].startswith(
+        f"held-out R² {record['model']['r2']:.3f} is above what this series allows: "
+    )
     assert "(99th percentile of 500 block-shuffled draws, seed 42)" in record["reasons"][0]
 
 

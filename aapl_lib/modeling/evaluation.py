@@ -13,8 +13,7 @@ from aapl_lib.features.build import TARGET
 from aapl_lib.formatting import backtest_rows, metrics_frame, pct, pvalue
 from aapl_lib.modeling.candidates import BASELINES, baseline_predictions
 from aapl_lib.modeling.metrics import R2_DEFINITION, regression_metrics  # noqa: F401 (R2_DEFINITION: for notebooks)
-# too good to be true, judged against what the same series allows (for notebook 05: ev.plausibility(...))
-from aapl_lib.modeling.plausibility import assess as plausibility  # noqa: F401
+from aapl_lib.modeling.plausibility import assess as plausibility  # noqa: F401 (notebook 05: too good to be true?)
 from aapl_lib.modeling.significance import predictor_tests, sharpe_standard_error
 
 TRADING_DAYS = 252
