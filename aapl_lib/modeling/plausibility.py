@@ -82,11 +82,14 @@ def block_shuffles(n: int, block_days: int, draws: int, seed: int) -> np.ndarray
     rng = np.random.default_rng(seed)
     block = max(1, min(block_days, n))
     blocks = -(-n // block)
-    offsets = rng.integers(0, n, size=(draws, 1))
-    block_rank = rng.random((draws, blocks)).argsort(axis=1)  # each draw's order of the blocks
-    position = np.arange(n)
-    key = block_rank[:, position // block] * n + position  # sort by block rank, then by position in the block
-    return (np.argsort(key, axis=1, kind="stable") + offsets) % n
+    # the days as a (blocks x block) grid, the last block padded with -1 where n is not a multiple of block
+    grid = np.full(blocks * block, -1)
+    grid[:n] = np.arange(n)
+    grid = grid.reshape(blocks, block)
+    order = rng.random((draws, blocks)).argsort(axis=1)  # each draw's order of the blocks
+    drawn = grid[order].reshape(draws, -1)
+    drawn = drawn[drawn >= 0].reshape(draws, n)  # every row loses the same padding
+    return (drawn + rng.integers(0, n, size=(draws, 1))) % n  # a random rotation: block edges move too
 
 
 def chance_scores(
