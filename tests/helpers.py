@@ -10,6 +10,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,34 @@ def sample_frame(start: str = "2011-01-01", end: str = "2012-12-31", ticker: str
     from aapl_lib.data.sources import load_sample
 
     return load_sample(ticker, start, end)
+
+
+def ar_prices(phi: float, start: str = "2004-01-01", end: str = "2008-12-31", seed: int = 7) -> pd.DataFrame:
+    """Prices whose daily returns follow an AR(1) with coefficient ``phi``: truly (and plausibly) predictable.
+    Open, high, low and volume are plausible around the close; ``phi`` 0 is a random walk with drift."""
+    from aapl_lib.data.trading_calendar import trading_days
+
+    days = trading_days(start, end)
+    rng = np.random.default_rng(seed)
+    shocks = rng.normal(0, 0.015, len(days))
+    r = np.zeros(len(days))
+    for t in range(1, len(days)):
+        r[t] = 0.0004 + phi * (r[t - 1] - 0.0004) + shocks[t]
+    close = 50 * np.cumprod(1 + r)
+    open_ = np.concatenate([[close[0]], close[:-1]]) * (1 + rng.normal(0, 0.002, len(days)))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, len(days))))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, len(days))))
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "adj_close": close,
+            "volume": rng.integers(1_000_000, 5_000_000, len(days)),
+        },
+        index=pd.DatetimeIndex(days, name="date"),
+    )
 
 
 def write_classic_yahoo(path: Path, frame: pd.DataFrame) -> Path:

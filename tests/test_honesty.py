@@ -17,13 +17,14 @@ import pandas as pd
 import pytest
 
 from aapl_lib.data import cleaning
-from aapl_lib.data.trading_calendar import next_trading_day, trading_days
+from aapl_lib.data.trading_calendar import next_trading_day
 from aapl_lib.errors import ParameterError
 from aapl_lib.features import build as fe
 from aapl_lib.features import leakage
 from aapl_lib.features.extra import FeatureFunctionError
 from aapl_lib.features.leakage import LeakageError
 from aapl_lib.modeling import evaluation as ev
+from aapl_lib.modeling import plausibility
 from aapl_lib.modeling import training as modeling
 from aapl_lib.modeling.candidates import always_up_value, baseline_predictions, describe_baselines
 from aapl_lib.modeling.metrics import regression_metrics
@@ -31,6 +32,7 @@ from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
 from aapl_lib.pipeline import config, parameters
 from aapl_lib.promotion import gate
 from aapl_lib.reporting.content import chosen_forecast, forecast_sentences
+from helpers import ar_prices as _ar_prices
 from helpers import run_runner, sample_frame, write_classic_yahoo
 
 MODULE = "analyst_features_t10"
@@ -249,6 +251,14 @@ GOOD = {
 }
 
 
+def _plausibility(model: dict) -> dict:
+    """The plausibility record for an AAPL-like series: its own autoregression does no better than the training
+    mean, and chance allows 0.03 of R² and 4 points of direction."""
+    series = {"name": "training mean", "columns": ["ret_1d"], "r2": 0.0, "directional_accuracy": 0.53}
+    chance = {"draws": 500, "seed": 42, "block_days": 5, "quantile": 0.99, "r2": 0.03, "directional_accuracy": 0.04}
+    return plausibility.verdict_record(model, series, chance)
+
+
 @pytest.mark.parametrize(
     "change, failed",
     [
@@ -262,7 +272,7 @@ GOOD = {
 )
 def test_the_gate_needs_an_edge_over_always_up_chance_and_the_best_baseline(change, failed):
     metrics = _metrics({**GOOD, **change})
-    plausible = ev.plausibility(metrics["model"], 0.1, 0.65)
+    plausible = _plausibility(metrics["model"])
     proposal = gate.propose("auto", metrics, "zero_return", THRESHOLDS, "a" * 64, None, plausible)
     if failed is None:
         assert proposal["proposal"] == "promote"
@@ -274,12 +284,21 @@ def test_the_gate_needs_an_edge_over_always_up_chance_and_the_best_baseline(chan
 @pytest.mark.parametrize("change", [{"r2": 0.79}, {"directional_accuracy": 0.857}])
 def test_too_good_to_be_true_is_never_promoted_automatically(change):
     metrics = _metrics({**GOOD, **change})
-    plausible = ev.plausibility(metrics["model"], 0.1, 0.65)
+    plausible = _plausibility(metrics["model"])
     assert plausible["implausible"] is True
     proposal = gate.propose("auto", metrics, "zero_return", THRESHOLDS, "a" * 64, None, plausible)
     assert proposal["proposal"] == "keep" and proposal["implausible"] is True
     assert any(r.startswith("plausible (not too good to be true") for r in proposal["reasons"])
     assert ev.verdict(metrics, plausible).startswith("IMPLAUSIBLE: ")
+    (check,) = [c for c in proposal["checks"] if c["check"].startswith("plausible")]
+    assert check["limit"].startswith("R² <= 0.030 (training mean 0.000 + chance 0.030), direction <= 57.0 %")
+    assert "99th percentile of 500 block-shuffled draws (5-day blocks, seed 42)" in check["limit"]
+
+
+@pytest.mark.parametrize("retired", ["max_plausible_r2", "max_plausible_directional_accuracy"])
+def test_the_retired_fixed_plausibility_limits_say_what_replaced_them(retired):
+    with pytest.raises(ParameterError, match=f"{retired}.* no longer used: .*plausibility_quantile"):
+        config.resolve_params(None, [(retired, "0.02")])
 
 
 # ------------------------------------------------------------------------------------ forecasts
@@ -340,31 +359,6 @@ def test_the_report_shows_the_champions_forecast_or_labels_the_challengers(decis
 FAST = ["-p", "gb_n_estimators", "30", "-p", "walk_forward_folds", "3", "-p", "approval_policy", "auto"]
 
 
-def _ar_prices(phi: float, start: str = "2004-01-01", end: str = "2008-12-31", seed: int = 7) -> pd.DataFrame:
-    """Prices whose daily returns follow an AR(1) with coefficient ``phi``: truly (and plausibly) predictable."""
-    days = trading_days(start, end)
-    rng = np.random.default_rng(seed)
-    shocks = rng.normal(0, 0.015, len(days))
-    r = np.zeros(len(days))
-    for t in range(1, len(days)):
-        r[t] = 0.0004 + phi * (r[t - 1] - 0.0004) + shocks[t]
-    close = 50 * np.cumprod(1 + r)
-    open_ = np.concatenate([[close[0]], close[:-1]]) * (1 + rng.normal(0, 0.002, len(days)))
-    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, len(days))))
-    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, len(days))))
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "adj_close": close,
-            "volume": rng.integers(1_000_000, 5_000_000, len(days)),
-        },
-        index=pd.DatetimeIndex(days, name="date"),
-    )
-
-
 def _latest(outputs: Path) -> Path:
     return (outputs / "latest").resolve()
 
@@ -420,50 +414,60 @@ def test_a_clean_extra_feature_reaches_the_model_and_the_report_and_its_edits_re
     assert "extra feature code" in manifest["tasks"]["feature_engineering"]["run_reason"]
 
 
+def _misaligned_open(prices: pd.DataFrame, strength: float, seed: int = 11) -> pd.DataFrame:
+    """The same prices as a vendor file whose open column is misaligned: each day's open carries ``strength``
+    times the next day's return. Every feature is computed from rows up to its day, so the leakage guard cannot
+    see this; only a held-out result beyond what the series allows can."""
+    out = prices.copy()
+    close = out["close"].to_numpy()
+    tomorrow = np.append(close[1:] / close[:-1] - 1, 0.0)
+    noise = np.random.default_rng(seed).normal(0, 0.004, len(close))
+    out["open"] = np.concatenate([[close[0]], close[:-1]]) * (1 + strength * tomorrow + noise)
+    out["high"] = np.maximum(out[["open", "close"]].max(axis=1), out["high"])
+    out["low"] = np.minimum(out[["open", "close"]].min(axis=1), out["low"])
+    return out
+
+
 def test_a_predictable_series_is_promoted_and_an_implausible_result_never_is(tmp_path):
-    csv = write_classic_yahoo(tmp_path / "AR.csv", _ar_prices(0.2))
-    common = [
-        "-p",
-        "source",
-        "csv",
-        "-p",
-        "csv_path",
-        str(csv),
-        "-p",
-        "ticker",
-        "ARX",
-        "-p",
-        "start",
-        "2004-01-01",
-        "-p",
-        "end",
-        "2008-12-31",
-        *FAST,
-    ]
+    honest_csv = write_classic_yahoo(tmp_path / "AR.csv", _ar_prices(0.3))
+    leaky_csv = write_classic_yahoo(tmp_path / "AR_leaky.csv", _misaligned_open(_ar_prices(0.3), 0.1))
+    common = ["-p", "source", "csv", "-p", "ticker", "ARX", "-p", "start", "2004-01-01", "-p", "end", "2008-12-31"]
     outputs = tmp_path / "out"
-    strict = run_runner(*common, "-p", "max_plausible_r2", "0.02", outputs=outputs)
-    assert strict.returncode == 0, strict.stderr
+    leaky = run_runner(*common, "-p", "csv_path", str(leaky_csv), *FAST, outputs=outputs)
+    assert leaky.returncode == 0, leaky.stderr
     run_dir = _latest(outputs)
+    judged = json.loads((run_dir / "reports" / "evaluation.json").read_text())["plausibility"]
+    assert judged["implausible"] is True and judged["series_benchmark"]["name"] == "autoregression"
+    assert judged["model"]["r2"] > judged["thresholds"]["r2"]
     decision = json.loads((run_dir / "reports" / "decision.json").read_text())
     assert decision["decision"] == "kept"
     assert [c["check"] for c in decision["checks"] if not c["passed"]] == [
-        "plausible (not too good to be true for daily returns)"
+        "plausible (not too good to be true for this series)"
     ]
     assert not (outputs / "models" / "ARX" / "champion.json").exists()
     report = (run_dir / "reports" / "analysis.md").read_text()
-    assert "**IMPLAUSIBLE — too good to be true for daily returns:** held-out R²" in report
-    assert "is above 0.02 (max_plausible_r2)" in report
+    assert "**IMPLAUSIBLE — too good to be true for this series:** held-out R²" in report
+    assert "is above what this series allows: " in report and "(its own autoregression) + " in report
+    assert "(99th percentile of 500 block-shuffled draws, seed 42)" in report
     assert 'class="st implausible"' in (outputs / "index.html").read_text()
     assert 'id="implausible"' in (run_dir / "index.html").read_text()
     # the forecast shown is the challenger's, labelled as not promoted, for the day after the last price row
     assert "by the challenger (not promoted: kept out by the gate; there is no champion)" in report
     assert "Forecast for 2009-01-02, the trading day after the last price row (2008-12-31)" in report
 
-    honest = run_runner(*common, outputs=outputs)  # the same model (data tasks and training are reused)
+    honest = run_runner(*common, "-p", "csv_path", str(honest_csv), *FAST, outputs=outputs)
     assert honest.returncode == 0, honest.stderr
     run_dir = _latest(outputs)
-    assert json.loads((run_dir / "manifest.json").read_text())["tasks"]["model_training"]["status"] == "reused"
+    judged = json.loads((run_dir / "reports" / "evaluation.json").read_text())["plausibility"]
+    assert judged["implausible"] is False and judged["reasons"] == []
+    # an AR(0.3) series honestly allows an R² the retired fixed ceiling (0.10) called implausible
+    assert judged["model"]["r2"] > 0.10 and judged["thresholds"]["r2"] > 0.10
+    assert judged["chance"] == {**judged["chance"], "draws": 500, "seed": 42, "block_days": 5, "quantile": 0.99}
+    for key in ("r2", "directional_accuracy"):
+        assert judged["thresholds"][key] == pytest.approx(judged["series_benchmark"][key] + judged["chance"][key])
     decision = json.loads((run_dir / "reports" / "decision.json").read_text())
     assert decision["decision"] == "promoted", decision["reasons"]  # a real, plausible edge passes every check
     assert json.loads((outputs / "models" / "ARX" / "champion.json").read_text())["run_id"] == run_dir.name
-    assert "by the champion (this run's challenger, promoted)" in (run_dir / "reports" / "analysis.md").read_text()
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "by the champion (this run's challenger, promoted)" in report
+    assert "are within what this series allows (R² ≤ " in report

@@ -11,12 +11,13 @@ from aapl_lib.errors import DataQualityError, IntegrityError
 from aapl_lib.features.build import TARGET, build_features
 from aapl_lib.modeling import evaluation as ev
 from aapl_lib.modeling import persistence
+from aapl_lib.modeling import plausibility as plaus
 from aapl_lib.modeling import training as modeling
 from aapl_lib.modeling.evaluation_plots import plot_cumulative, plot_predicted_vs_actual, plot_residuals
 from aapl_lib.modeling.metrics import directional_accuracy, regression_metrics
 from aapl_lib.reporting.markdown import analysis_markdown
 from aapl_lib.reporting.pdf import summary_pdf
-from helpers import sample_frame
+from helpers import ar_prices, sample_frame
 
 HYPER = {
     "random_seed": 42,
@@ -149,7 +150,7 @@ def test_evaluation_against_baselines_backtest_and_forecast(data, tmp_path):
         "metrics": metrics,
         "baselines": ev.BASELINES,
         "verdict": ev.verdict(metrics),
-        "plausibility": ev.plausibility(metrics["model"], 0.1, 0.65),
+        "plausibility": ev.plausibility(preds, train, test),
         "backtest": summary,
         "test_window": meta["split"]["test_window"],
         "challenger": "ridge",
@@ -192,3 +193,132 @@ def test_next_trading_day_skips_weekends_and_holidays():
     assert next_trading_day("2023-12-29") == pd.Timestamp("2024-01-02")
     assert next_trading_day("2023-04-06") == pd.Timestamp("2023-04-10")  # Good Friday
     assert len(trading_days("2023-01-01", "2023-12-31")) == 250
+
+
+# ------------------------------------------------------------------------------------ plausibility: learned, not fixed
+def _fit(frame: pd.DataFrame, names: list[str], model: str = "ridge") -> tuple[pd.DataFrame, modeling.Split]:
+    split = modeling.chronological_split(frame, 0.2)
+    est, _ = modeling.train_model(split, names, model, HYPER)
+    return ev.predictions_table(est, split.test, names, split.train[TARGET]), split
+
+
+@pytest.fixture(scope="module")
+def aapl():
+    """The default run's window of the AAPL sample, with its built-in features."""
+    cleaned, _ = clean_prices(sample_frame("2003-01-01", "2012-12-31"))
+    return build_features(cleaned)
+
+
+def test_a_leak_reaching_r2_006_on_aapl_is_implausible_though_far_below_the_old_fixed_ceiling(aapl):
+    feats, names = aapl
+    leaky = feats.copy()
+    # a look-ahead leak of the reviewer's strength: tomorrow's return plus noise, as one more feature
+    leaky["leak"] = leaky[TARGET].fillna(0) + np.random.default_rng(1).normal(0, 0.06, len(leaky))
+    preds, split = _fit(leaky, [*names, "leak"], "linear")
+    record = ev.plausibility(preds, split.train, split.test, seed=42)
+    assert 0.04 < record["model"]["r2"] < 0.08 < 0.10  # the old max_plausible_r2 (0.10) called this plausible
+    assert record["implausible"] is True
+    # judged against what AAPL allows: its own autoregression does no better than the training mean
+    assert record["series_benchmark"]["name"] == "training mean" and record["series_benchmark"]["r2"] == 0.0
+    assert record["thresholds"]["r2"] < 0.02
+    assert record["reasons"][0].startswith(
+        f"held-out R² {record['model']['r2']:.3f} is above what this series allows: "
+    )
+    assert "(99th percentile of 500 block-shuffled draws, seed 42)" in record["reasons"][0]
+
+
+def test_the_default_aapl_model_is_plausible_and_the_record_says_what_it_was_judged_against(aapl):
+    feats, names = aapl
+    preds, split = _fit(feats, names, "ridge")
+    record = ev.plausibility(preds, split.train, split.test, quantile=0.99, draws=500, block_days=5, seed=42)
+    assert record["implausible"] is False and record["reasons"] == []
+    assert record["series_benchmark"]["columns"] == ["ret_1d", *[f"ret_lag_{k}" for k in range(1, 6)]]
+    assert record["series_benchmark"]["fitted_on"] == "training rows"
+    assert record["chance"] == {**record["chance"], "draws": 500, "seed": 42, "block_days": 5, "quantile": 0.99}
+    for key in ("r2", "directional_accuracy"):
+        assert record["thresholds"][key] == pytest.approx(record["series_benchmark"][key] + record["chance"][key])
+        assert record["chance"][key] >= 0
+    assert "autoregression" in record["explanation"] and "5-day blocks (seed 42)" in record["explanation"]
+
+
+def _flagged(phi: float, seeds: range, models: tuple[str, ...]) -> tuple[list[tuple[int, str]], list[dict]]:
+    """Which honest fits on AR(``phi``) prices are flagged implausible, and every plausibility record."""
+    flagged, records = [], []
+    for seed in seeds:
+        cleaned, _ = clean_prices(ar_prices(phi, seed=seed))
+        feats, names = build_features(cleaned)
+        for model in models:
+            preds, split = _fit(feats, names, model)
+            record = ev.plausibility(preds, split.train, split.test)
+            records.append(record)
+            if record["implausible"]:
+                flagged.append((seed, model))
+    return flagged, records
+
+
+def test_an_honest_ar03_series_is_plausible_where_a_fixed_ceiling_flagged_it():
+    flagged, records = _flagged(0.3, range(8), ("ridge", "gradient_boosting"))
+    assert flagged == []
+    # its own past legitimately predicts it: the bar is learned from the series, not fixed
+    assert all(r["series_benchmark"]["name"] == "autoregression" for r in records)
+    assert min(r["thresholds"]["r2"] for r in records) > 0.04
+    assert max(r["model"]["r2"] for r in records) > 0.10  # above the retired fixed ceiling, yet honest
+
+
+def test_a_random_walk_is_rarely_flagged_as_the_quantile_promises():
+    flagged, records = _flagged(0.0, range(12), ("ridge",))
+    # two checks at the 99th percentile each: about 2 % of honest fits; allow 1 of 12
+    assert len(flagged) <= 1, flagged
+    assert max(r["thresholds"]["r2"] for r in records) < 0.05  # nothing to learn: the bar stays low
+
+
+def test_plausibility_is_deterministic_for_a_seed(aapl):
+    feats, names = aapl
+    preds, split = _fit(feats, names, "ridge")
+    a = ev.plausibility(preds, split.train, split.test, seed=7)
+    assert a == ev.plausibility(preds, split.train, split.test, seed=7)
+    assert a["chance"] != ev.plausibility(preds, split.train, split.test, seed=8)["chance"]
+
+
+def test_block_shuffles_are_permutations_that_keep_blocks_together():
+    shuffles = plaus.block_shuffles(103, 5, 200, seed=1)
+    assert shuffles.shape == (200, 103)
+    assert (np.sort(shuffles, axis=1) == np.arange(103)).all()  # every draw uses each day once
+    steps = (np.diff(shuffles, axis=1) % 103) == 1  # consecutive days next to each other
+    assert steps.mean() > 0.78  # within a 5-day block 4 of 5 steps are +1 (a day-by-day shuffle: ~1 %)
+    assert not (shuffles == np.arange(103)).all(axis=1).any()  # and the order is broken between blocks
+    np.testing.assert_array_equal(shuffles, plaus.block_shuffles(103, 5, 200, seed=1))
+
+
+def test_chance_draws_carry_no_information_and_the_benchmark_is_fitted_on_training_rows_only():
+    cleaned, _ = clean_prices(ar_prices(0.3, seed=3))
+    feats, _ = build_features(cleaned)
+    split = modeling.chronological_split(feats, 0.2)
+    series = plaus.series_benchmark(split.train, split.test)
+    # the autoregression learned the series' own persistence from the training rows
+    X = np.column_stack([np.ones(len(split.train)), split.train[series["columns"]]])
+    beta, *_ = np.linalg.lstsq(X, split.train[TARGET], rcond=None)
+    assert beta[1] == pytest.approx(0.3, abs=0.08)
+    np.testing.assert_allclose(
+        series["predictions"], np.column_stack([np.ones(len(split.test)), split.test[series["columns"]]]) @ beta
+    )
+    # a perfect forecast scored against shuffled targets: its departures from the benchmark lose their meaning
+    actual = split.test[TARGET].to_numpy()
+    r2, da = plaus.chance_scores(
+        actual, actual, series["predictions"], series["train_mean"], plaus.block_shuffles(len(actual), 5, 300, 0)
+    )
+    assert np.quantile(r2, 0.99) < series["r2"] and np.quantile(da, 0.99) < 0.8
+
+
+def test_the_reason_says_what_the_model_was_judged_against():
+    series = {"name": "autoregression", "columns": ["ret_1d"], "r2": 0.004, "directional_accuracy": 0.52}
+    chance = {"draws": 500, "seed": 42, "block_days": 5, "quantile": 0.99, "r2": 0.009, "directional_accuracy": 0.03}
+    record = plaus.verdict_record({"r2": 0.0625, "directional_accuracy": 0.579}, series, chance)
+    assert record["implausible"] is True
+    assert record["reasons"] == [
+        "held-out R² 0.062 is above what this series allows: 0.004 (its own autoregression) + 0.009 "
+        "(99th percentile of 500 block-shuffled draws, seed 42)",
+        "held-out directional accuracy 57.9 % is above what this series allows: 52.0 % (its own autoregression) "
+        "+ 3.0 pp (99th percentile of 500 block-shuffled draws, seed 42)",
+    ]
+    assert plaus.verdict_record({"r2": 0.012, "directional_accuracy": 0.54}, series, chance)["implausible"] is False

@@ -13,6 +13,7 @@ from aapl_lib.features.build import TARGET
 from aapl_lib.formatting import backtest_rows, metrics_frame, pct, pvalue
 from aapl_lib.modeling.candidates import BASELINES, baseline_predictions
 from aapl_lib.modeling.metrics import R2_DEFINITION, regression_metrics  # noqa: F401 (R2_DEFINITION: for notebooks)
+from aapl_lib.modeling.plausibility import assess as plausibility  # noqa: F401 (notebook 05: too good to be true?)
 from aapl_lib.modeling.significance import predictor_tests, sharpe_standard_error
 
 TRADING_DAYS = 252
@@ -58,27 +59,6 @@ def best_baseline(metrics: dict[str, Any]) -> str:
     return min((b for b in BASELINES if b in metrics), key=lambda b: metrics[b]["rmse"])
 
 
-def plausibility(model: dict[str, Any], max_r2: float, max_directional_accuracy: float) -> dict[str, Any]:
-    """Too good to be true? Next-day returns of a liquid stock are close to unpredictable: published models
-    reach an out-of-sample R² of about 0.01 and call the direction right on 50-56 % of days. A held-out R²
-    above ``max_r2`` or a directional accuracy above ``max_directional_accuracy`` almost always means a feature
-    sees the future; such a run is marked implausible and the gate never promotes it automatically."""
-    reasons = []
-    if model.get("r2") is not None and model["r2"] > max_r2:
-        reasons.append(f"held-out R² {model['r2']:+.3f} is above {max_r2:g} (max_plausible_r2)")
-    da = model.get("directional_accuracy")
-    if da is not None and da > max_directional_accuracy:
-        reasons.append(
-            f"held-out directional accuracy {100 * da:.1f} % is above "
-            f"{100 * max_directional_accuracy:.1f} % (max_plausible_directional_accuracy)"
-        )
-    return {
-        "implausible": bool(reasons),
-        "reasons": reasons,
-        "limits": {"max_plausible_r2": max_r2, "max_plausible_directional_accuracy": max_directional_accuracy},
-    }
-
-
 def verdict(metrics: dict[str, dict[str, Any]], plausible: dict[str, Any] | None = None) -> str:
     """One honest sentence: does the model beat doing nothing, the best naive baseline and always_up?"""
     model, zero = metrics["model"], metrics["zero_return"]
@@ -112,8 +92,8 @@ def verdict(metrics: dict[str, dict[str, Any]], plausible: dict[str, Any] | None
     warning = ""
     if plausible and plausible["implausible"]:
         warning = (
-            "IMPLAUSIBLE: " + "; ".join(plausible["reasons"]) + ". Results this good on daily returns "
-            "almost always mean a feature sees the future; it is not promoted automatically. "
+            "IMPLAUSIBLE: " + "; ".join(plausible["reasons"]) + ". Beating the series' own past by more than "
+            "luck explains almost always means a feature sees the future; it is not promoted automatically. "
         )
     return (
         f"{warning}{head} (out-of-sample R² {model['r2']:+.4f} against the training mean{sig}; best naive "

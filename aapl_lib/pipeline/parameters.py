@@ -158,21 +158,30 @@ PARAMETERS: dict[str, Param] = {
             high=1,
         ),
         Param(
-            "max_plausible_r2",
+            "plausibility_quantile",
             "float",
-            0.10,
-            "a held-out R² above this is too good to be true for daily returns: the run is marked "
-            "implausible and never promoted automatically",
-            low=0,
-            high=1,
+            0.99,
+            "a held-out R² or directional accuracy beyond what the series' own autoregression reaches plus this "
+            "quantile of the block-shuffled chance draws is too good to be true: the run is marked implausible "
+            "and never promoted automatically",
+            low=0.5,
+            high=0.9999,
         ),
         Param(
-            "max_plausible_directional_accuracy",
-            "float",
-            0.65,
-            "a held-out directional accuracy above this is marked implausible (never auto-promoted)",
-            low=0.5,
-            high=1,
+            "plausibility_draws",
+            "int",
+            500,
+            "block-shuffled draws of the plausibility check's chance distribution (seeded by random_seed)",
+            low=100,
+            high=5000,
+        ),
+        Param(
+            "plausibility_block_days",
+            "int",
+            5,
+            "length in days of the blocks the plausibility check shuffles (keeps short-range autocorrelation)",
+            low=1,
+            high=60,
         ),
         Param(
             "model_version_mismatch",
@@ -253,4 +262,10 @@ RETIRED = {
     "auto_min_directional_accuracy": "it was replaced by auto_min_direction_edge_pct (percentage points above "
     "the always_up baseline's directional accuracy, which a coin-flip bar of 0.52 "
     "did not beat): delete it or rename it",
+    "max_plausible_r2": "a fixed R² ceiling cannot fit every series (an AR(0.3) series honestly reaches 0.09, "
+    "a stock's returns nowhere near 0.06): plausibility is now judged against the series' own autoregression "
+    "plus chance, set by plausibility_quantile, plausibility_draws and plausibility_block_days; delete it",
+    "max_plausible_directional_accuracy": "a fixed direction ceiling cannot fit every series: plausibility is now "
+    "judged against the series' own autoregression plus chance, set by plausibility_quantile, "
+    "plausibility_draws and plausibility_block_days; delete it",
 }

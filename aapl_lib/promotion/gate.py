@@ -16,6 +16,19 @@ from typing import Any
 THRESHOLDS = ("auto_min_rmse_gain_pct", "auto_min_direction_edge_pct", "auto_max_p_value")
 
 
+def plausibility_limit(plausibility: dict[str, Any]) -> str:
+    """The plausibility check's limit in words: what this series allows (its own autoregression) plus what
+    chance allows, for R² and direction."""
+    series, chance, limit = plausibility["series_benchmark"], plausibility["chance"], plausibility["thresholds"]
+    return (
+        f"R² <= {limit['r2']:.3f} ({series['name']} {series['r2']:.3f} + chance {chance['r2']:.3f}), "
+        f"direction <= {100 * limit['directional_accuracy']:.1f} % ({series['name']} "
+        f"{100 * series['directional_accuracy']:.1f} % + chance {100 * chance['directional_accuracy']:.1f} pp); "
+        f"chance: {100 * chance['quantile']:g}th percentile of {chance['draws']} block-shuffled draws "
+        f"({chance['block_days']}-day blocks, seed {chance['seed']})"
+    )
+
+
 def checks(
     metrics: dict[str, dict[str, Any]],
     best_baseline: str,
@@ -24,7 +37,8 @@ def checks(
 ) -> list[dict[str, Any]]:
     """The auto-promotion rules against the challenger's held-out metrics: it must beat the best naive
     baseline's RMSE by a margin *and* significantly (Diebold–Mariano), call the direction right more often than
-    ``always_up`` by a margin and better than chance (Pesaran–Timmermann), not be too good to be true, and
+    ``always_up`` by a margin and better than chance (Pesaran–Timmermann), not be too good to be true (beyond
+    what the series' own autoregression plus chance allows: :mod:`aapl_lib.modeling.plausibility`), and
     beat the champion on the same days."""
     model, base = metrics["model"], metrics[best_baseline]
     gain = 100 * (base["rmse"] - model["rmse"]) / base["rmse"]
@@ -65,14 +79,11 @@ def checks(
     if plausibility is not None:
         out.append(
             {
-                "check": "plausible (not too good to be true for daily returns)",
+                "check": "plausible (not too good to be true for this series)",
                 "value": "implausible: " + "; ".join(plausibility["reasons"])
                 if plausibility["implausible"]
                 else "plausible",
-                "limit": (
-                    f"R² <= {plausibility['limits']['max_plausible_r2']:g}, direction <= "
-                    f"{plausibility['limits']['max_plausible_directional_accuracy']:g}"
-                ),
+                "limit": plausibility_limit(plausibility),
                 "passed": not plausibility["implausible"],
             }
         )

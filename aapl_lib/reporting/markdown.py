@@ -14,6 +14,19 @@ def _md_table(rows: list[list[str]]) -> list[str]:
     ]
 
 
+def plausible_sentence(plausible: dict) -> str:
+    """What a plausible run's held-out scores were judged against, in one sentence."""
+    limit, model, chance = plausible["thresholds"], plausible["model"], plausible["chance"]
+    da = model.get("directional_accuracy")
+    return (
+        f"held-out R² {model['r2']:.3f}"
+        + ("" if da is None else f" and directional accuracy {100 * da:.1f} %")
+        + f" are within what this series allows (R² ≤ {limit['r2']:.3f}, direction ≤ "
+        f"{100 * limit['directional_accuracy']:.1f} %: its {plausible['series_benchmark']['name']} plus the "
+        f"{100 * chance['quantile']:g}th percentile of {chance['draws']} block-shuffled draws, seed {chance['seed']})."
+    )
+
+
 def analysis_markdown(
     run_id: str,
     provenance: dict,
@@ -37,11 +50,13 @@ def analysis_markdown(
     if plausible.get("implausible"):
         lines += [
             "",
-            "> **IMPLAUSIBLE — too good to be true for daily returns:** "
+            "> **IMPLAUSIBLE — too good to be true for this series:** "
             + "; ".join(plausible["reasons"])
             + ". This almost always means a feature uses information from after the day it describes. "
             "The gate never promotes such a model automatically.",
         ]
+    elif plausible.get("thresholds"):
+        lines += ["", "Plausibility: " + plausible_sentence(plausible)]
     lines += ["", "## Does the model beat doing nothing?", "", evaluation["verdict"], ""]
     lines += [
         f"Held-out period {evaluation['test_window']['first']} .. {evaluation['test_window']['last']}; "
