@@ -47,7 +47,7 @@ def built(cleaned) -> tuple[pd.DataFrame, list[str]]:
 # --------------------------------------------------------------------------------------------- leakage: features
 # Leaks are injected through extra_features, the path an analyst takes: tests/test_honesty.py.
 def test_real_features_pass_truncation_invariance_and_future_values(cleaned, built):
-    frame, names, (truncation, future) = leakage.build_and_guard(cleaned)
+    frame, names, (truncation, future, confined) = leakage.build_and_guard(cleaned)
     pd.testing.assert_frame_equal(frame, built[0])
 
     assert truncation["passed"] is True and truncation["offenders"] == {}
@@ -56,10 +56,16 @@ def test_real_features_pass_truncation_invariance_and_future_values(cleaned, bui
     assert future["passed"] is True and future["offenders"] == {}
     assert future["features_checked"] == len(names)
     assert future["compared_with"][0] == TARGET and len(future["compared_with"]) == 1 + len(leakage.FUTURE_LAGS)
-    leakage.enforce(truncation, future)  # does not raise
-    assert leakage.summary([truncation, future]) == (
-        f"leakage guard: passed (truncation invariance on {len(names)} features; "
-        f"no feature is the target or a future value on {len(names)} features)"
+    assert confined["passed"] is True and confined["functions"] == []
+    leakage.enforce(truncation, future, confined)  # does not raise
+    counts = truncation["cuts_per_rule"]
+    assert counts == {"evenly spaced": 8, "last days": 5, "before the largest moves": 10, "random": 8}
+    assert leakage.summary([truncation, future, confined]) == (
+        f"leakage guard: passed (truncation invariance of {len(names)} features at "
+        f"{len(truncation['cut_dates'])} cut days: 8 evenly spaced, 5 last, 10 before the largest moves, 8 random "
+        "with seed 42; values within rtol 1e-09 + 1e-09 x the feature's full-sample std; future-value check on "
+        f"{len(names)} features: none equals or tracks (|correlation| > 0.98) the target or the return 1-5 days "
+        "ahead; no own feature functions to confine)"
     )
 
 
