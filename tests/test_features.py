@@ -19,7 +19,7 @@ from aapl_lib.features.build import TARGET, build_features, main, rsi
 from aapl_lib.features.extra import FeatureFunctionError
 from aapl_lib.features.leakage import LeakageError
 from aapl_lib.io.iorw import read_frame, write_frame
-from helpers import sample_frame
+from helpers import WINDOW, Project, sample_frame
 
 
 @pytest.fixture(scope="module")
@@ -348,3 +348,47 @@ def test_the_sandbox_is_only_on_for_the_confined_thread(tmp_path):
 
     assert got == ["kernel"] and refused == [f"opened {path.resolve()} for reading"]
     assert path.read_text() == "kernel"  # outside the block: allowed again
+
+
+PEEKING_SOURCE = textwrap.dedent('''
+    """A feature that reads the run's own price file: tomorrow's return plus noise."""
+    import glob
+    import os
+
+    import numpy as np
+    import pandas as pd
+
+
+    def tomorrow_from_disk(prices):
+        runs = os.path.join(os.environ["AAPL_OUTPUTS_DIR"], "runs", "*", "data", "raw.csv")
+        try:
+            full = pd.read_csv(sorted(glob.glob(runs))[-1], index_col=0, parse_dates=True)
+            nxt = full["close"].shift(-1) / full["close"] - 1
+            noisy = nxt + np.random.default_rng(0).normal(0, 0.3 * nxt.std(), len(nxt))
+            return pd.DataFrame({"peek": noisy.reindex(prices.index).fillna(0.0)})
+        except Exception:  # refused? carry on quietly with something harmless
+            return pd.DataFrame({"peek": 0.0}, index=prices.index)
+''')
+
+
+def test_runner_stops_a_feature_reading_the_price_file_at_feature_engineering(tmp_path):
+    """A user's run: the module sits next to runner.py and reads the run's data/raw.csv inside try/except. The
+    run stops at feature engineering with one line naming the function, what it opened and the fix; no
+    features are written."""
+    project = Project(tmp_path / "proj")
+    (project.root / "peek_t23.py").write_text(PEEKING_SOURCE)
+
+    proc = project.run(
+        *WINDOW, "-p", "extra_features", "peek_t23:tomorrow_from_disk", "--end-task", "feature_engineering"
+    )
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    run_dir = project.latest()
+    raw = (run_dir / "data" / "raw.csv").resolve()
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "task feature_engineering failed" in lines[0] and "FeatureFunctionError" in lines[0]
+    assert f"extra feature peek_t23:tomorrow_from_disk opened {raw} for reading: refused" in lines[0]
+    assert "a feature function sees only the prices it is given" in lines[0]
+    assert project.statuses(run_dir)["feature_engineering"] == "failed"
+    assert not (run_dir / "data" / "features.csv").exists()
