@@ -1,9 +1,10 @@
 """Analysts' own features, declared in params: ``extra_features: ["module:function", ...]``.
 
 Each function takes the cleaned prices (a DataFrame indexed by date with ``open, high, low, close, volume``)
-and returns a DataFrame of new numeric feature columns on the same index. Modules are looked up on the
-project root and ``PYTHONPATH`` (``sys.path``). A function gets a copy of the prices, so it cannot change
-them for the built-in features.
+and returns a DataFrame of new numeric feature columns on the same index. A function that needs other data
+declares it in ``feature_inputs`` and takes an ``inputs`` keyword (:mod:`aapl_lib.features.inputs`).
+Modules are looked up on the project root and ``PYTHONPATH`` (``sys.path``). A function gets a copy of the
+prices, so it cannot change them for the built-in features.
 
 The leakage guard recomputes these features on truncated prices like the built-in ones, so a function that
 peeks at later rows (a centred window, ``shift(-1)``, a whole-sample normalisation) stops the run at feature
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aapl_lib.errors import PipelineError
@@ -63,19 +64,29 @@ def load(spec: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return func
 
 
-def compute(cleaned: pd.DataFrame, specs: Sequence[str], taken: Iterable[str] = ()) -> pd.DataFrame:
+def compute(
+    cleaned: pd.DataFrame,
+    specs: Sequence[str],
+    taken: Iterable[str] = (),
+    inputs: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Call every declared function on a copy of the prices and check what it returns.
 
     Returns the new columns (float, ±inf as NaN) on ``cleaned``'s index, in declaration order. ``taken`` are
-    names already used (the built-in features and the target): a function may not reuse them."""
+    names already used (the built-in features and the target): a function may not reuse them. A function with
+    an ``inputs`` parameter also gets ``inputs`` (the declared ``feature_inputs``, read by
+    :func:`aapl_lib.features.inputs.read_inputs`) aligned as of ``cleaned``'s days, so cut with the prices."""
     import pandas as pd
+
+    from aapl_lib.features.inputs import as_of
 
     taken = set(taken)
     prices = cleaned[list(PRICE_COLUMNS)]
+    aligned = {name: as_of(frame, cleaned.index) for name, frame in (inputs or {}).items()}
     parts = []
     _ensure_importable()
     for spec in specs:
-        out = _confined_call(spec, prices)
+        out = _confined_call(spec, prices, aligned)
         parts.append(_checked(spec, out, cleaned.index, taken))
         taken.update(parts[-1].columns)
     if not parts:
@@ -86,8 +97,9 @@ def compute(cleaned: pd.DataFrame, specs: Sequence[str], taken: Iterable[str] = 
     return frame
 
 
-def _confined_call(spec: str, prices: pd.DataFrame) -> object:
-    """Import ``spec``'s module and call its function on a copy of ``prices``, both inside the sandbox.
+def _confined_call(spec: str, prices: pd.DataFrame, inputs: Mapping[str, pd.DataFrame]) -> object:
+    """Import ``spec``'s module and call its function on a copy of ``prices`` (and of ``inputs`` when it takes
+    them), both inside the sandbox.
 
     A refused action fails the feature even when the function caught the error (the refusal comes first, as
     it is the cause of whatever went wrong next); otherwise an exception is reported with the spec's name."""
@@ -95,7 +107,11 @@ def _confined_call(spec: str, prices: pd.DataFrame) -> object:
     out: object = None
     with sandbox.confined() as refused:
         try:
-            out = load(spec)(prices.copy())
+            func = load(spec)
+            if takes_inputs(func):
+                out = func(prices.copy(), inputs={name: frame.copy() for name, frame in inputs.items()})
+            else:
+                out = func(prices.copy())
         except Exception as exc:  # noqa: BLE001 - the analyst's code: report it with its name
             failure = exc
     if refused:
@@ -105,6 +121,17 @@ def _confined_call(spec: str, prices: pd.DataFrame) -> object:
     if failure is not None:
         raise FeatureFunctionError(f"extra feature {spec} raised {type(failure).__name__}: {failure}") from failure
     return out
+
+
+def takes_inputs(func: Callable[..., object]) -> bool:
+    """Whether ``func`` accepts an ``inputs`` keyword (the declared feature inputs)."""
+    import inspect
+
+    try:
+        parameter = inspect.signature(func).parameters.get("inputs")
+    except (TypeError, ValueError):  # a builtin or C function without a signature: prices only
+        return False
+    return parameter is not None and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
 
 
 def refusal_message(spec: str, refused: Sequence[str]) -> str:

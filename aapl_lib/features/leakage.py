@@ -22,7 +22,7 @@ stopped while it is computed, before any check). Each returns a JSON-ready repor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,7 @@ def build_and_guard(
     reports = [
         truncation_invariance(cleaned, partial(build, complete_only=False), seed=random_seed),
         future_values(frame, names, cleaned),
-        confinement(feature_params.get("extra_features") or ()),
+        confinement(feature_params.get("extra_features") or (), feature_params.get("inputs") or {}),
     ]
     return frame, names, reports
 
@@ -232,12 +232,13 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return values / peak if peak > 0 else values
 
 
-def confinement(specs: Sequence[str]) -> dict[str, Any]:
+def confinement(specs: Sequence[str], inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the sandbox did for the analysts' own functions (a refusal stops the build before any check, so
-    a report that exists has passed)."""
+    a report that exists has passed), and the declared inputs they were given instead, cut with the prices."""
     return {
         "check": "own functions confined",
         "functions": list(specs),
+        "inputs": sorted(inputs or {}),
         "refused": "reading files other than code and the installation's own, writing files, sockets and "
         "network requests, databases, processes, threads, foreign libraries",
         "passed": True,
@@ -324,5 +325,9 @@ def _checked_what(report: dict[str, Any]) -> str:
         n = len(report["functions"])
         if not n:
             return "no own feature functions to confine"
-        return f"audit hook on for {n} own function{'s' if n > 1 else ''}: files, sockets, subprocesses refused"
+        given = report.get("inputs") or []
+        inputs = f"; declared inputs {', '.join(given)} given as of each day, cut with the prices" if given else ""
+        return (
+            f"audit hook on for {n} own function{'s' if n > 1 else ''}: files, sockets, subprocesses refused" + inputs
+        )
     return check + (f" on {report['features_checked']} features" if "features_checked" in report else "")
