@@ -392,3 +392,96 @@ def test_runner_stops_a_feature_reading_the_price_file_at_feature_engineering(tm
     assert "a feature function sees only the prices it is given" in lines[0]
     assert project.statuses(run_dir)["feature_engineering"] == "failed"
     assert not (run_dir / "data" / "features.csv").exists()
+
+
+# ------------------------------------------------------------------------ declared inputs (feature_inputs)
+INPUTS_SOURCE = textwrap.dedent("""
+    import pandas as pd
+
+
+    def relative_strength(prices, inputs):  # honest: the stock's return less the market's, both up to day t
+        market = inputs["market"]["close"]
+        return pd.DataFrame({"rel_ret": prices["close"].pct_change() - market.pct_change()})
+
+
+    def market_tomorrow(prices, inputs):  # the market's next close, from the declared input
+        market = inputs["market"]["close"]
+        return pd.DataFrame({"market_next": market.shift(-1) / market - 1})
+""")
+
+
+@pytest.fixture(scope="module")
+def market_csv(tmp_path_factory, cleaned_2009_2012):
+    """MSFT's closes as a "market" series, in a CSV with a Date column, newest first, one day missing."""
+    msft = sample_frame("2009-01-01", "2012-12-31", ticker="MSFT")[["close"]].drop(cleaned_2009_2012.index[300])
+    path = tmp_path_factory.mktemp("inputs") / "market.csv"
+    msft.iloc[::-1].rename_axis("Date").to_csv(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def inputs_module(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("analyst_inputs")
+    (folder / "inputs_t23.py").write_text(INPUTS_SOURCE)
+    sys.path.insert(0, str(folder))
+    yield "inputs_t23"
+    sys.path.remove(str(folder))
+    sys.modules.pop("inputs_t23", None)
+
+
+def test_a_declared_input_reaches_the_function_as_of_each_day(inputs_module, market_csv, cleaned_2009_2012):
+    from aapl_lib.features.inputs import read_inputs
+
+    inputs = read_inputs({"market": str(market_csv)})
+    frame, names, guard = leakage.build_and_guard(
+        cleaned_2009_2012, extra_features=[f"{inputs_module}:relative_strength"], inputs=inputs
+    )
+
+    leakage.enforce(*guard)  # an honest use passes the guard
+    market = inputs["market"]["close"]
+    missing = cleaned_2009_2012.index[300]
+    assert missing not in market.index and market.index.is_monotonic_increasing
+    as_of = market.reindex(cleaned_2009_2012.index).ffill()  # the day without a row has the day before's close
+    expected = cleaned_2009_2012["close"].pct_change() - as_of.pct_change()
+    pd.testing.assert_series_equal(frame["rel_ret"], expected.reindex(frame.index), check_names=False)
+    assert guard[2]["inputs"] == ["market"]
+    assert "declared inputs market given as of each day, cut with the prices" in leakage.summary(guard)
+
+
+def test_a_function_peeking_at_a_declared_inputs_future_is_caught(inputs_module, market_csv, cleaned_2009_2012):
+    from aapl_lib.features.inputs import read_inputs
+
+    spec = f"{inputs_module}:market_tomorrow"
+    _, _, guard = leakage.build_and_guard(
+        cleaned_2009_2012, extra_features=[spec], inputs=read_inputs({"market": str(market_csv)})
+    )
+
+    with pytest.raises(LeakageError, match=rf"market_next \(from {spec}\) differs on"):
+        leakage.enforce(*guard)
+
+
+def test_feature_inputs_are_checked_before_anything_runs_and_enter_the_fingerprint(tmp_path, market_csv):
+    from aapl_lib.errors import ParameterError
+    from aapl_lib.pipeline import config
+    from aapl_lib.pipeline.parameters import defaults
+    from aapl_lib.pipeline.tasks import get_task
+    from aapl_lib.runner.fingerprints import task_fingerprint
+    from helpers import ROOT
+
+    base = defaults()
+    ok = config.validate_params({**base, "feature_inputs": {"market": market_csv.name}}, base_dir=market_csv.parent)
+    assert ok["feature_inputs"] == {"market": str(market_csv.resolve())}
+    with pytest.raises(ParameterError, match="feature_inputs market: nowhere.csv does not exist"):
+        config.validate_params({**base, "feature_inputs": {"market": "nowhere.csv"}}, base_dir=tmp_path)
+    with pytest.raises(ParameterError, match="'two words' is not a usable name"):
+        config.validate_params({**base, "feature_inputs": {"two words": str(market_csv)}})
+    assert config.parse_override("feature_inputs", "{market: m.csv}") == {"market": "m.csv"}
+
+    copy = tmp_path / "market.csv"
+    copy.write_bytes(market_csv.read_bytes())
+    params = {**ok, "feature_inputs": {"market": str(copy)}}
+    task = get_task("feature_engineering")
+    before, parts = task_fingerprint(task, params, tmp_path, ROOT / "notebooks", {})
+    copy.write_text(copy.read_text().replace(",", ",1", 1))  # the file changes, its path does not
+    after, _ = task_fingerprint(task, params, tmp_path, ROOT / "notebooks", {})
+    assert before != after and "market" in parts["feature_inputs"]
