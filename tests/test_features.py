@@ -142,13 +142,17 @@ FEATURES_SOURCE = textwrap.dedent('''
 
         import scipy.stats
         from numpy.lib.stride_tricks import sliding_window_view
+        from sklearn.linear_model import Ridge
 
         helper = importlib.import_module({helper!r})
         close = prices["close"].to_numpy()
         skew = np.full(len(close), np.nan)
         skew[9:] = scipy.stats.skew(sliding_window_view(close, 10), axis=1)
-        return pd.DataFrame({{"skew_10d": skew, "ret_twice": helper.twice(prices["close"].pct_change())}},
-                            index=prices.index)
+        lagged = np.column_stack([close[1:-1], close[:-2]])  # the two closes before each day from the third on
+        fitted = Ridge().fit(lagged[:60], close[2:62])  # fitted on the first rows only: before every cut day
+        gap = np.r_[np.nan, np.nan, fitted.predict(lagged) / close[2:] - 1]
+        return pd.DataFrame({{"skew_10d": skew, "ret_twice": helper.twice(prices["close"].pct_change()),
+                             "ridge_gap": gap}}, index=prices.index)
 
 
     def _zeros(prices, name):
@@ -296,7 +300,7 @@ def test_a_function_importing_libraries_lazily_is_not_refused(analyst_module, cl
     frame, names, guard = leakage.build_and_guard(cleaned_2009_2012, extra_features=[_spec("lazy_imports")])
 
     leakage.enforce(*guard)  # does not raise
-    assert names[-2:] == ["skew_10d", "ret_twice"] and frame["skew_10d"].notna().all()
+    assert names[-3:] == ["skew_10d", "ret_twice", "ridge_gap"] and frame["skew_10d"].notna().all()
     confined = guard[2]
     assert confined["check"] == "own functions confined" and confined["functions"] == [_spec("lazy_imports")]
     assert leakage.summary(guard).endswith("audit hook on for 1 own function: files, sockets, subprocesses refused)")

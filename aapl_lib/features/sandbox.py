@@ -5,9 +5,11 @@ only, what would let a feature learn something the leakage guard cannot cut at a
 
 * opening a file for **writing** anywhere (and removing, renaming, linking or creating files and folders),
   except the bytecode cache (``__pycache__/*.pyc``) that importing a module writes;
-* opening a file for **reading**, except Python code and extension modules (``.py``, ``.pyc``, ``.so``, ...)
-  and files inside the interpreter's own installation (``sys.prefix``, ``sys.base_prefix``, the site-packages
-  folders) and the system time-zone database, so that a function may still import a library lazily;
+* opening a file for **reading**, except Python code and extension modules (``.py``, ``.pyc``, ``.so``, ...),
+  package metadata (``*.dist-info``, ``*.egg-info``), files inside the interpreter's own installation
+  (``sys.prefix``, ``sys.base_prefix``, the site-packages folders), the system time-zone database and the
+  kernel's ``/proc`` and ``/sys`` facts, so that a function may still import and use a library lazily (a path
+  that does not exist is not refused either: the open fails by itself);
 * every ``socket.*`` event, ``urllib.Request`` and ``sqlite3.connect`` (the network and databases);
 * starting processes (``subprocess.Popen``, ``os.system``, ``os.exec*``, ``os.posix_spawn``, ``os.spawn*``,
   ``os.fork``, ``os.forkpty``, ``pty.spawn``) or signalling them (``os.kill``, ``os.killpg``);
@@ -226,6 +228,10 @@ def _open_refusal(path: object, mode: object = None, flags: object = None, *, ro
         return None  # code being imported, or the installation's own files (a library's data, time zones)
     if _inside(shown, _SYSTEM_INFO) and "/fd/" not in shown:
         return None  # the kernel's facts (CPU count and cgroup limits that libraries read on import)
+    if any(part.endswith((".dist-info", ".egg-info")) for part in shown.split(os.path.sep)):
+        return None  # package metadata (importlib.metadata's entry points, read by scikit-learn and others)
+    if not os.path.exists(shown):
+        return None  # nothing to read: the open fails by itself (importlib.metadata probes sys.path entries)
     return f"opened {shown} for reading"
 
 
