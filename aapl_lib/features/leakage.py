@@ -22,7 +22,7 @@ stopped while it is computed, before any check). Each returns a JSON-ready repor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,25 +30,10 @@ import pandas as pd
 
 from aapl_lib.errors import PipelineError
 from aapl_lib.features.build import TARGET
-from aapl_lib.pipeline.parameters import default
-
-DEFAULT_SEED = int(default("random_seed"))
+from aapl_lib.features.cuts import ATOL_FRACTION, CUT_DEFAULTS, DEFAULT_SEED, RTOL, RULE_NAMES, cut_plan, feature_scale
 
 FUTURE_LAGS = (1, 2, 3, 4, 5)
 CORRELATION_LIMIT = 0.98
-# Truncation invariance: equal within RTOL of the value plus ATOL_FRACTION of the feature's full-sample std.
-# Rolling sums and EWMs repeat their float steps exactly on cut prices; what differs by rounding (an FFT
-# convolution, a solver) differs by ~1e-15 of the feature's scale. A fixed absolute tolerance would let a
-# look-ahead of magnitude 1e-13 through, which a StandardScaler then blows up into a perfect signal.
-RTOL = 1e-9
-ATOL_FRACTION = 1e-9
-CUT_DEFAULTS = {"samples": 8, "last_days": 5, "largest_moves": 10, "random_days": 8, "min_rows": 80}
-RULE_NAMES = {  # rule -> how the summary names it
-    "evenly spaced": "evenly spaced",
-    "last days": "last",
-    "before the largest moves": "before the largest moves",
-    "random": "random",
-}
 
 
 class LeakageError(PipelineError):
@@ -74,41 +59,6 @@ def build_and_guard(
         confinement(feature_params.get("extra_features") or (), feature_params.get("inputs") or {}),
     ]
     return frame, names, reports
-
-
-def cut_plan(
-    close: pd.Series,
-    seed: int = DEFAULT_SEED,
-    samples: int = 8,
-    last_days: int = 5,
-    largest_moves: int = 10,
-    random_days: int = 8,
-    min_rows: int = 80,
-) -> dict[int, list[str]]:
-    """Row positions to cut the prices after, each with the rules that chose it: ``samples`` evenly spaced
-    days; each of the last ``last_days`` days (a look-ahead shows first where the future is shortest); the day
-    before each of the ``largest_moves`` largest absolute close-to-close returns (a feature that knows a rare
-    event shows it only there); ``random_days`` days drawn with ``numpy.random.default_rng(seed)`` (no fixed
-    day to dodge). Cuts keep at least ``min_rows`` rows (the features' look-back) and at least one day after the cut."""
-    n = len(close)
-    if n <= min_rows + 1:
-        return {}
-    plan: dict[int, list[str]] = {}
-
-    def add(positions: Iterable[int], rule: str) -> None:
-        for pos in positions:
-            if rule not in plan.setdefault(int(pos), []):
-                plan[int(pos)].append(rule)
-
-    add(np.linspace(min_rows, n - 2, samples).astype(int), "evenly spaced")
-    add((n - 1 - k for k in range(1, last_days + 1) if n - 1 - k >= min_rows), "last days")
-    moves = close.pct_change().abs().to_numpy()[min_rows + 1 :]  # the move on day p+1, for a cut after day p
-    order = np.argsort(-np.nan_to_num(moves, nan=-1.0), kind="stable")[:largest_moves]
-    add((min_rows + int(i) for i in order if np.isfinite(moves[i])), "before the largest moves")
-    candidates = np.arange(min_rows, n - 1)
-    drawn = np.random.default_rng(seed).choice(candidates, size=min(random_days, len(candidates)), replace=False)
-    add(drawn, "random")
-    return dict(sorted(plan.items()))
 
 
 def truncation_invariance(
@@ -167,19 +117,6 @@ def truncation_invariance(
         "offenders": offenders,
         "first_differences": {name: f"{day:%Y-%m-%d}" for name, (day, _) in first_diff.items()},
     }
-
-
-def feature_scale(values: np.ndarray) -> float:
-    """The feature's full-sample std (NaN ignored), computed on values divided by their largest magnitude so
-    that a tiny feature does not underflow to 0; its largest magnitude when it is constant; 0 when all zero."""
-    finite = values[np.isfinite(values)]
-    if not len(finite):
-        return 0.0
-    peak = float(np.max(np.abs(finite)))
-    if peak == 0.0:
-        return 0.0
-    std = float(np.std(finite / peak)) * peak
-    return std if std > 0 else peak
 
 
 def _origin(name: str, sources: dict[str, str]) -> str:

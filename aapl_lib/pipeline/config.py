@@ -25,8 +25,6 @@ from aapl_lib.pipeline.parameters import (
     defaults,
 )
 
-INPUT_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")  # a feature input's name: a key of ``inputs``
-
 
 def load_params_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML profile (a flat mapping of parameter names to values)."""
@@ -56,22 +54,12 @@ def parse_override(name: str, text: str) -> Any:
         raise ParameterError(f"parameter {name} must be true or false, got {text!r}")
     if param.kind in ("choice_list", "str_list", "spec_list"):
         return [v.strip("'\"") for v in re.split(r"[,\s\[\]]+", text) if v.strip("'\"")]
-    if param.kind == "path_map":
+    if param.kind in ("task_map", "path_map"):
+        example = "{data_ingestion: 2}" if param.kind == "task_map" else "{market: data/market.csv}"
         try:
-            value = yaml.safe_load(text)
+            return yaml.safe_load(text)
         except yaml.YAMLError:
-            raise ParameterError(
-                f"parameter {name} must be a mapping like '{{market: data/market.csv}}', got {text!r}"
-            ) from None
-        return value
-    if param.kind == "task_map":
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ParameterError(
-                f"parameter {name} must be a mapping like '{{data_ingestion: 2}}', got {text!r}"
-            ) from None
-        return value
+            raise ParameterError(f"parameter {name} must be a mapping like '{example}', got {text!r}") from None
     if param.kind == "int_list":
         try:
             value = yaml.safe_load(text)
@@ -168,14 +156,9 @@ def _check_value(name: str, value: Any) -> Any:
             raise ParameterError(f"parameter {name}: unknown {unknown[0]!r}; choose from {', '.join(p.choices)}")
         return [c for c in p.choices if c in value]
     if kind == "path_map":
-        if not isinstance(value, dict) or not all(isinstance(v, str) and v.strip() for v in value.values()):
-            raise ParameterError(f"parameter {name} must be a mapping of names to CSV file paths, got {value!r}")
-        for key in value:
-            if not isinstance(key, str) or not INPUT_NAME_RE.match(key):
-                raise ParameterError(
-                    f"parameter {name}: {key!r} is not a usable name: use letters, digits and _ (e.g. market)"
-                )
-        return dict(value)
+        from aapl_lib.pipeline.feature_specs import check_input_names
+
+        return check_input_names(name, value)
     if kind == "task_map":
         from aapl_lib.pipeline.tasks import TASK_NAMES
 
@@ -294,21 +277,10 @@ def validate_params(
                 )
             )
         out["csv_path"] = str(path.resolve())
-    out["feature_inputs"] = {
-        key: _existing_file(f"feature_inputs {key}", value, base_dir) for key, value in out["feature_inputs"].items()
-    }
+    from aapl_lib.pipeline.feature_specs import input_files
+
+    out["feature_inputs"] = input_files(out["feature_inputs"], base_dir)
     return out
-
-
-def _existing_file(what: str, value: str, base_dir: Path | None) -> str:
-    """``value`` as an absolute path (relative ones from ``base_dir``, the current directory by default), or a
-    ParameterError saying ``what`` names no file."""
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    if not path.is_file():
-        raise ParameterError(f"{what}: {value} does not exist or is not a file: give the path of a CSV file")
-    return str(path.resolve())
 
 
 def describe_parameters() -> str:
