@@ -268,6 +268,31 @@ def test_a_feature_reading_the_price_file_is_stopped_and_named(
     assert "a feature function sees only the prices it is given" in message
 
 
+def test_a_module_reading_the_price_file_when_imported_is_stopped(tmp_path, outputs_dir, cleaned_2009_2012):
+    """The read moved to the module's top level, run once at import, before any function is called: the
+    import is inside the sandbox too."""
+    path = outputs_dir / "runs" / "r1" / "data" / "cleaned.csv"
+    module = tmp_path / "peek_at_import_t23.py"
+    module.write_text(
+        "import pandas as pd\n"
+        f"FULL = pd.read_csv({str(path)!r}, index_col=0, parse_dates=True)\n"
+        "def tomorrow(prices):\n"
+        "    nxt = FULL['close'].shift(-1) / FULL['close'] - 1\n"
+        "    return pd.DataFrame({'nxt': nxt.reindex(prices.index).fillna(0.0)})\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(FeatureFunctionError) as info:
+            build_features(cleaned_2009_2012, extra_features=["peek_at_import_t23:tomorrow"])
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("peek_at_import_t23", None)
+
+    assert str(info.value).startswith(
+        f"extra feature peek_at_import_t23:tomorrow opened {path.resolve()} for reading: refused"
+    )
+
+
 def test_the_rare_event_feature_is_caught_on_the_day_before_the_move(analyst_module, cleaned_2009_2012):
     frame, names, guard = leakage.build_and_guard(cleaned_2009_2012, extra_features=[_spec("rare_event")])
 
