@@ -69,6 +69,24 @@ def test_real_features_pass_truncation_invariance_and_future_values(cleaned, bui
     )
 
 
+def test_random_cut_days_follow_the_runs_seed_and_each_cut_day_names_its_rules(cleaned):
+    reports = {seed: leakage.build_and_guard(cleaned, random_seed=seed)[2][0] for seed in (42, 7)}
+
+    def drawn(report):
+        return {day for day, rules in report["cut_rules"].items() if "random" in rules}
+
+    assert reports[7]["seed"] == 7 and "8 random with seed 7" in leakage.summary([reports[7]])
+    assert drawn(reports[7]) != drawn(reports[42])  # another seed, other random days
+    assert drawn(leakage.build_and_guard(cleaned, random_seed=7)[2][0]) == drawn(reports[7])  # same seed, same days
+    for report in reports.values():
+        assert set(report["cut_rules"]) == set(report["cut_dates"])
+        assert {rule for rules in report["cut_rules"].values() for rule in rules} == set(leakage.RULE_NAMES)
+    # the day before each of the 10 largest moves (after the first 80 rows) is a cut day
+    moves = cleaned["close"].pct_change().iloc[81:].abs().nlargest(10)
+    before = {f"{cleaned.index[cleaned.index.get_loc(day) - 1]:%Y-%m-%d}" for day in moves.index}
+    assert before == {d for d, rules in reports[42]["cut_rules"].items() if "before the largest moves" in rules}
+
+
 # --------------------------------------------------------------------------------------------- leakage: chronology
 @pytest.fixture(scope="module")
 def split_and_model(built):
