@@ -47,7 +47,7 @@ def built(cleaned) -> tuple[pd.DataFrame, list[str]]:
 # --------------------------------------------------------------------------------------------- leakage: features
 # Leaks are injected through extra_features, the path an analyst takes: tests/test_honesty.py.
 def test_real_features_pass_truncation_invariance_and_future_values(cleaned, built):
-    frame, names, (truncation, future) = leakage.build_and_guard(cleaned)
+    frame, names, (truncation, future, confined) = leakage.build_and_guard(cleaned)
     pd.testing.assert_frame_equal(frame, built[0])
 
     assert truncation["passed"] is True and truncation["offenders"] == {}
@@ -56,11 +56,35 @@ def test_real_features_pass_truncation_invariance_and_future_values(cleaned, bui
     assert future["passed"] is True and future["offenders"] == {}
     assert future["features_checked"] == len(names)
     assert future["compared_with"][0] == TARGET and len(future["compared_with"]) == 1 + len(leakage.FUTURE_LAGS)
-    leakage.enforce(truncation, future)  # does not raise
-    assert leakage.summary([truncation, future]) == (
-        f"leakage guard: passed (truncation invariance on {len(names)} features; "
-        f"no feature is the target or a future value on {len(names)} features)"
+    assert confined["passed"] is True and confined["functions"] == []
+    leakage.enforce(truncation, future, confined)  # does not raise
+    counts = truncation["cuts_per_rule"]
+    assert counts == {"evenly spaced": 8, "last days": 5, "before the largest moves": 10, "random": 8}
+    assert leakage.summary([truncation, future, confined]) == (
+        f"leakage guard: passed (truncation invariance of {len(names)} features at "
+        f"{len(truncation['cut_dates'])} cut days: 8 evenly spaced, 5 last, 10 before the largest moves, 8 random "
+        "with seed 42; values within rtol 1e-09 + 1e-09 x the feature's full-sample std; future-value check on "
+        f"{len(names)} features: none equals or tracks (|correlation| > 0.98) the target or the return 1-5 days "
+        "ahead; no own feature functions to confine)"
     )
+
+
+def test_random_cut_days_follow_the_runs_seed_and_each_cut_day_names_its_rules(cleaned):
+    reports = {seed: leakage.build_and_guard(cleaned, random_seed=seed)[2][0] for seed in (42, 7)}
+
+    def drawn(report):
+        return {day for day, rules in report["cut_rules"].items() if "random" in rules}
+
+    assert reports[7]["seed"] == 7 and "8 random with seed 7" in leakage.summary([reports[7]])
+    assert drawn(reports[7]) != drawn(reports[42])  # another seed, other random days
+    assert drawn(leakage.build_and_guard(cleaned, random_seed=7)[2][0]) == drawn(reports[7])  # same seed, same days
+    for report in reports.values():
+        assert set(report["cut_rules"]) == set(report["cut_dates"])
+        assert {rule for rules in report["cut_rules"].values() for rule in rules} == set(leakage.RULE_NAMES)
+    # the day before each of the 10 largest moves (after the first 80 rows) is a cut day
+    moves = cleaned["close"].pct_change().iloc[81:].abs().nlargest(10)
+    before = {f"{cleaned.index[cleaned.index.get_loc(day) - 1]:%Y-%m-%d}" for day in moves.index}
+    assert before == {d for d, rules in reports[42]["cut_rules"].items() if "before the largest moves" in rules}
 
 
 # --------------------------------------------------------------------------------------------- leakage: chronology

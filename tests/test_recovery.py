@@ -219,29 +219,27 @@ def test_damaged_state_files_give_one_clear_message(project):
     assert latest.resolve().is_dir()
 
 
-FILL_DISK = '''
-import pathlib
-import pandas as pd
+# Filled from a cell of notebook 03, run before the features are built (a feature function cannot write files:
+# aapl_lib/features/sandbox.py refuses it).
+FILL_DISK = """
+import os, pathlib
 
-
-def fill(prices):
-    """Fill the outputs' disk, as another program might while the run works."""
-    filler = pathlib.Path(__import__("os").environ["AAPL_OUTPUTS_DIR"]) / "filler.bin"
-    with open(filler, "ab") as fh:
-        try:
-            while True:
-                fh.write(b"x" * (1 << 16))
-                fh.flush()
-        except OSError:
-            pass
-    return pd.DataFrame({"ones": 1.0}, index=prices.index)
-'''
+# Fill the outputs' disk, as another program might while the run works.
+filler = pathlib.Path(os.environ["AAPL_OUTPUTS_DIR"]) / "filler.bin"
+with open(filler, "ab") as fh:
+    try:
+        while True:
+            fh.write(b"x" * (1 << 16))
+            fh.flush()
+    except OSError:
+        pass
+"""
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(tmp_path):
     proj = Project(tmp_path / "proj")
-    (proj.root / "disk_fill.py").write_text(FILL_DISK)
+    proj.add_cell("03_feature_engineering.ipynb", FILL_DISK)
     proj.outputs.mkdir()
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(proj.outputs)], capture_output=True, text=True
@@ -249,7 +247,7 @@ def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
-        full = proj.run(*WINDOW, "-p", "extra_features", "disk_fill:fill")
+        full = proj.run(*WINDOW)
         assert full.returncode == 1, full.stdout + full.stderr
         assert "Traceback" not in full.stderr and "No space left on device" in full.stderr
         run_dir = newest_run(proj)
@@ -263,9 +261,7 @@ def test_a_full_disk_fails_the_task_cleanly_and_resume_works_once_space_is_back(
         assert not list(run_dir.rglob(".*.tmp"))  # no half-written temporary files left behind
 
         (proj.outputs / "filler.bin").unlink()
-        (proj.root / "disk_fill.py").write_text(
-            FILL_DISK.replace("filler = ", 'return pd.DataFrame({"ones": 1.0}, index=prices.index)\n    filler = ')
-        )
+        proj.restore("03_feature_engineering.ipynb")
         resumed = proj.run("resume")
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert json.loads((run_dir / "manifest.json").read_text())["status"] == "success"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +68,17 @@ def build_features(
     macd_slow: int = default("macd_slow"),
     macd_signal: int = default("macd_signal"),
     extra_features: Sequence[str] = (),
+    inputs: Mapping[str, pd.DataFrame] | None = None,
     complete_only: bool = True,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Features plus the target column. Returns ``(frame, feature_names)``.
 
     ``extra_features`` are analysts' own ``"module:function"`` specs (:mod:`aapl_lib.features.extra`); their
-    columns follow the built-in ones. With ``complete_only`` (the default) rows where any feature is NaN
-    (no full look-back yet) are dropped; the last row keeps a NaN target (it is the forecast row). The leakage
-    guard builds with ``complete_only=False`` so that a row a look-ahead feature loses is still compared.
+    columns follow the built-in ones; ``inputs`` are the declared ``feature_inputs`` as read by
+    :func:`aapl_lib.features.inputs.read_inputs` (given, aligned to these prices, to functions that ask).
+    With ``complete_only`` (the default) rows where any feature is NaN (no full look-back yet) are dropped; the
+    last row keeps a NaN target (it is the forecast row). The leakage guard builds with ``complete_only=False``
+    so that a row a look-ahead feature loses is still compared.
     """
     if len(cleaned) < max(max(windows), macd_slow + macd_signal, rsi_window, lags) + 20:
         raise DataQualityError(
@@ -105,7 +108,7 @@ def build_features(
     if extra_features:
         from aapl_lib.features import extra as extra
 
-        own = extra.compute(cleaned, extra_features, taken=[*feats.columns, TARGET])
+        own = extra.compute(cleaned, extra_features, taken=[*feats.columns, TARGET], inputs=inputs)
         sources.update(own.attrs["feature_sources"])
         feats = feats.join(own)
     names = list(feats.columns)
@@ -150,18 +153,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--input", required=True, help="cleaned prices CSV (date index, open..volume)")
     parser.add_argument("--output", required=True, help="features CSV to write (atomically)")
-    parser.add_argument("--config", help="params YAML (uses lags, windows, rsi_window, macd_*)")
+    parser.add_argument(
+        "--config", help="params YAML (uses lags, windows, rsi_window, macd_*, extra_features, feature_inputs)"
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     configure_console(args.log_level, task="feature_engineering")
     try:
         params = dict(FEATURE_DEFAULTS)
+        inputs = {}
         if args.config:
+            from aapl_lib.features.inputs import read_inputs
             from aapl_lib.pipeline.config import load_params_file, validate_params
             from aapl_lib.pipeline.parameters import defaults
 
             merged = {**defaults(), **load_params_file(args.config)}
-            params = feature_params(validate_params(merged))
+            validated = validate_params(merged)
+            params = feature_params(validated)
+            inputs = read_inputs(validated["feature_inputs"])
         path = Path(args.input)
         if not path.is_file():
             raise PipelineError(
@@ -172,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         missing = [c for c in ("open", "high", "low", "close", "volume") if c not in cleaned.columns]
         if missing:
             raise PipelineError(f"--input {path} lacks columns {missing}: give a cleaned prices file")
-        frame, names = build_features(cleaned, **params)
+        frame, names = build_features(cleaned, **params, inputs=inputs)
         write_frame(args.output, frame)
         write_json(
             Path(args.output).with_suffix(".features.json"),

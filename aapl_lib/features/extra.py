@@ -1,23 +1,31 @@
 """Analysts' own features, declared in params: ``extra_features: ["module:function", ...]``.
 
 Each function takes the cleaned prices (a DataFrame indexed by date with ``open, high, low, close, volume``)
-and returns a DataFrame of new numeric feature columns on the same index. Modules are looked up on the
-project root and ``PYTHONPATH`` (``sys.path``). A function gets a copy of the prices, so it cannot change
-them for the built-in features.
+and returns a DataFrame of new numeric feature columns on the same index. A function that needs other data
+declares it in ``feature_inputs`` and takes an ``inputs`` keyword (:mod:`aapl_lib.features.inputs`).
+Modules are looked up on the project root and ``PYTHONPATH`` (``sys.path``). A function gets a copy of the
+prices, so it cannot change them for the built-in features.
 
 The leakage guard recomputes these features on truncated prices like the built-in ones, so a function that
 peeks at later rows (a centred window, ``shift(-1)``, a whole-sample normalisation) stops the run at feature
 engineering. Their module's source is part of the feature task's fingerprint: editing it re-runs the task.
+
+A function sees only its frame: its module's import and each call run inside the fence of
+:mod:`aapl_lib.features.sandbox` (no files read or written, no network, no processes or threads), since data
+fetched behind the pipeline's back is data the leakage guard cannot cut at a day. A refused action stops the
+task with one line naming the function, what it tried and how to fix it, even when the function caught the
+error and fell back on something else.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aapl_lib.errors import PipelineError
+from aapl_lib.features import sandbox
 from aapl_lib.io.project import project_root
 from aapl_lib.pipeline.feature_specs import check_spec
 
@@ -56,22 +64,29 @@ def load(spec: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return func
 
 
-def compute(cleaned: pd.DataFrame, specs: Sequence[str], taken: Iterable[str] = ()) -> pd.DataFrame:
+def compute(
+    cleaned: pd.DataFrame,
+    specs: Sequence[str],
+    taken: Iterable[str] = (),
+    inputs: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Call every declared function on a copy of the prices and check what it returns.
 
     Returns the new columns (float, ±inf as NaN) on ``cleaned``'s index, in declaration order. ``taken`` are
-    names already used (the built-in features and the target): a function may not reuse them."""
+    names already used (the built-in features and the target): a function may not reuse them. A function with
+    an ``inputs`` parameter also gets ``inputs`` (the declared ``feature_inputs``, read by
+    :func:`aapl_lib.features.inputs.read_inputs`) aligned as of ``cleaned``'s days, so cut with the prices."""
     import pandas as pd
+
+    from aapl_lib.features.inputs import as_of
 
     taken = set(taken)
     prices = cleaned[list(PRICE_COLUMNS)]
+    aligned = {name: as_of(frame, cleaned.index) for name, frame in (inputs or {}).items()}
     parts = []
+    _ensure_importable()
     for spec in specs:
-        func = load(spec)
-        try:
-            out = func(prices.copy())
-        except Exception as exc:  # noqa: BLE001 - the analyst's code: report it with its name
-            raise FeatureFunctionError(f"extra feature {spec} raised {type(exc).__name__}: {exc}") from exc
+        out = _confined_call(spec, prices, aligned)
         parts.append(_checked(spec, out, cleaned.index, taken))
         taken.update(parts[-1].columns)
     if not parts:
@@ -80,6 +95,53 @@ def compute(cleaned: pd.DataFrame, specs: Sequence[str], taken: Iterable[str] = 
     sources = {name: spec for spec, part in zip(specs, parts, strict=True) for name in part.columns}
     frame.attrs["feature_sources"] = sources
     return frame
+
+
+def _confined_call(spec: str, prices: pd.DataFrame, inputs: Mapping[str, pd.DataFrame]) -> object:
+    """Import ``spec``'s module and call its function on a copy of ``prices`` (and of ``inputs`` when it takes
+    them), both inside the sandbox.
+
+    A refused action fails the feature even when the function caught the error (the refusal comes first, as
+    it is the cause of whatever went wrong next); otherwise an exception is reported with the spec's name."""
+    failure: Exception | None = None
+    out: object = None
+    with sandbox.confined() as refused:
+        try:
+            func = load(spec)
+            if takes_inputs(func):
+                out = func(prices.copy(), inputs={name: frame.copy() for name, frame in inputs.items()})
+            else:
+                out = func(prices.copy())
+        except Exception as exc:  # noqa: BLE001 - the analyst's code: report it with its name
+            failure = exc
+    if refused:
+        raise FeatureFunctionError(refusal_message(spec, refused)) from failure
+    if isinstance(failure, FeatureFunctionError):
+        raise failure
+    if failure is not None:
+        raise FeatureFunctionError(f"extra feature {spec} raised {type(failure).__name__}: {failure}") from failure
+    return out
+
+
+def takes_inputs(func: Callable[..., object]) -> bool:
+    """Whether ``func`` accepts an ``inputs`` keyword (the declared feature inputs)."""
+    import inspect
+
+    try:
+        parameter = inspect.signature(func).parameters.get("inputs")
+    except (TypeError, ValueError):  # a builtin or C function without a signature: prices only
+        return False
+    return parameter is not None and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+
+
+def refusal_message(spec: str, refused: Sequence[str]) -> str:
+    """One line: the function, what it tried (the first refusal, and how many more), and the fix."""
+    more = f" (and {len(refused) - 1} more refused action(s))" if len(refused) > 1 else ""
+    return (
+        f"extra feature {spec} {refused[0]}{more}: refused, a feature function sees only the prices it is "
+        "given; compute the feature from them, or declare the data it needs as an input the pipeline "
+        "supplies (feature_inputs), which the leakage guard cuts at the same day as the prices"
+    )
 
 
 def _checked(spec: str, out: object, index: pd.DatetimeIndex, taken: set[str]) -> pd.DataFrame:

@@ -3,21 +3,26 @@
 Three checks:
 
 * **truncation invariance** — features recomputed on the prices cut at day t equal the full computation for
-  every row up to t (values, and whether a row has them at all), for evenly spaced t and each of the last five
-  days (a feature that uses future prices changes, or goes missing, when the future is cut);
+  every row up to t (values, and whether a row has them at all), for cut days chosen by four rules (evenly
+  spaced days, each of the last five days, the day before each of the largest moves — where a feature that
+  knows a rare event gives itself away — and random days drawn with the run's ``random_seed``): a feature that
+  uses future prices changes, or goes missing, when the future is cut. Values are compared relative to each
+  feature's own scale, so a look-ahead of tiny magnitude cannot hide under an absolute tolerance;
 * **no feature is the target or a future value** — no feature equals, or is near-perfectly correlated with,
   the target or the return 1..5 days ahead;
 * **chronology** — the last training day is before the first test day with at least the target horizon
   between them, and the scaler's statistics are those of the training rows only.
 
 The first two run in feature engineering (so a leak stops the pipeline before training); the third in
-training, before the model is saved. Each returns a JSON-ready report; :func:`enforce` raises
+training, before the model is saved. Feature engineering also reports that the analysts' own functions ran
+inside :mod:`aapl_lib.features.sandbox` (a function that reads files, the network or other processes is
+stopped while it is computed, before any check). Each returns a JSON-ready report; :func:`enforce` raises
 :class:`LeakageError` naming the feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +30,7 @@ import pandas as pd
 
 from aapl_lib.errors import PipelineError
 from aapl_lib.features.build import TARGET
+from aapl_lib.features.cuts import ATOL_FRACTION, CUT_DEFAULTS, DEFAULT_SEED, RTOL, RULE_NAMES, cut_plan, feature_scale
 
 FUTURE_LAGS = (1, 2, 3, 4, 5)
 CORRELATION_LIMIT = 0.98
@@ -35,11 +41,12 @@ class LeakageError(PipelineError):
 
 
 def build_and_guard(
-    cleaned: pd.DataFrame, **feature_params: Any
+    cleaned: pd.DataFrame, random_seed: int = DEFAULT_SEED, **feature_params: Any
 ) -> tuple[pd.DataFrame, list[str], list[dict[str, Any]]]:
     """What notebook 03 does: build the features (built-in and ``extra_features``) with
-    :func:`~aapl_lib.features.build.build_features` and run both feature checks on that very builder.
-    Returns ``(frame, names, reports)``; :func:`enforce` on the reports stops a leak."""
+    :func:`~aapl_lib.features.build.build_features` and run both feature checks on that very builder, with
+    random cut days drawn from ``random_seed``. Returns ``(frame, names, reports)``: truncation invariance,
+    future values and what the sandbox confined; :func:`enforce` on the reports stops a leak."""
     from functools import partial
 
     from aapl_lib.features.build import build_features
@@ -47,52 +54,46 @@ def build_and_guard(
     build = partial(build_features, **feature_params)
     frame, names = build(cleaned)
     reports = [
-        truncation_invariance(cleaned, partial(build, complete_only=False)),
+        truncation_invariance(cleaned, partial(build, complete_only=False), seed=random_seed),
         future_values(frame, names, cleaned),
+        confinement(feature_params.get("extra_features") or (), feature_params.get("inputs") or {}),
     ]
     return frame, names, reports
-
-
-def cut_positions(n: int, samples: int = 8, last_days: int = 5, min_rows: int = 80) -> list[int]:
-    """Row positions to cut the prices after: ``samples`` evenly spaced ones and each of the last
-    ``last_days`` days (a look-ahead shows first where the future is shortest)."""
-    if n <= min_rows:
-        return []
-    spaced = {int(x) for x in np.linspace(min_rows, n - 2, samples)}
-    recent = {n - 1 - k for k in range(1, last_days + 1) if n - 1 - k >= min_rows}
-    return sorted(spaced | recent)
 
 
 def truncation_invariance(
     cleaned: pd.DataFrame,
     builder: Callable[[pd.DataFrame], tuple[pd.DataFrame, list[str]]],
-    samples: int = 8,
-    last_days: int = 5,
-    min_rows: int = 80,
+    seed: int = DEFAULT_SEED,
+    **cuts: int,
 ) -> dict[str, Any]:
-    """Recompute the features on ``cleaned`` cut after each of :func:`cut_positions` and compare them with the
-    full computation on every day up to the cut.
+    """Recompute the features on ``cleaned`` cut after each day of :func:`cut_plan` (``cuts`` override
+    :data:`CUT_DEFAULTS`) and compare them with the full computation on every day up to the cut, each
+    feature within :data:`RTOL` of the value plus :data:`ATOL_FRACTION` of its own full-sample std.
 
     ``builder(cleaned) -> (frame, names)`` should keep every row (``build_features(..., complete_only=False)``)
     so that a row a look-ahead feature loses on the cut prices is compared too; with a builder that drops
     incomplete rows, a row present in the full build up to the cut but missing from the cut build counts as a
     difference in every feature that is set there. Equal means equal values, or NaN in both."""
     full, names = builder(cleaned)
-    cuts = cut_positions(len(cleaned), samples, last_days, min_rows)
+    plan = cut_plan(cleaned["close"], seed, **{**CUT_DEFAULTS, **cuts})
+    values = full[names].to_numpy(dtype=float)  # plain arrays: pandas deep-copies attrs on every selection
+    atol = ATOL_FRACTION * np.array([feature_scale(values[:, j]) for j in range(len(names))])
     first_diff: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
-    for cut in cuts:
+    for cut in plan:
         cut_day = cleaned.index[cut]
         part, _ = builder(cleaned.iloc[: cut + 1])
-        expected = full.loc[full.index <= cut_day]
-        got = part.reindex(expected.index)
-        appeared = part.index.difference(expected.index)
-        for name in names:
-            a = expected[name].to_numpy(dtype=float)
-            b = got[name].to_numpy(dtype=float) if name in got else np.full(len(a), np.nan)
-            same = np.isclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
-            if not same.all():
-                day = expected.index[~same][0]
-            elif len(appeared) and name in part and part.loc[appeared, name].notna().any():
+        part = pd.DataFrame(part, columns=names)  # without attrs; a column the cut build lacks is all NaN
+        rows = int(np.searchsorted(full.index, cut_day, side="right"))
+        expected = values[:rows]
+        got = part.reindex(full.index[:rows]).to_numpy(dtype=float)
+        differs = ~np.isclose(expected, got, rtol=RTOL, atol=atol, equal_nan=True)
+        appeared = part.index.difference(full.index[:rows])
+        set_on_new_rows = part.loc[appeared].notna().any().to_numpy() if len(appeared) else np.zeros(len(names), bool)
+        for j, name in enumerate(names):
+            if differs[:, j].any():
+                day = full.index[int(np.argmax(differs[:, j]))]
+            elif set_on_new_rows[j]:
                 day = appeared[0]
             else:
                 continue
@@ -103,9 +104,14 @@ def truncation_invariance(
         name: _origin(name, sources) + f"differs on {day:%Y-%m-%d} when prices after {cut_day:%Y-%m-%d} are removed"
         for name, (day, cut_day) in sorted(first_diff.items(), key=lambda kv: (kv[1][0], kv[0]))
     }
+    rules = {f"{cleaned.index[c]:%Y-%m-%d}": rule for c, rule in plan.items()}
     return {
         "check": "truncation invariance",
-        "cut_dates": [f"{cleaned.index[c]:%Y-%m-%d}" for c in cuts],
+        "cut_dates": list(rules),
+        "cut_rules": rules,  # which rules chose each cut day (a day may be chosen by several)
+        "cuts_per_rule": {rule: sum(rule in r for r in rules.values()) for rule in RULE_NAMES},
+        "seed": int(seed),
+        "tolerance": f"rtol {RTOL:g} + {ATOL_FRACTION:g} x the feature's full-sample std",
         "features_checked": len(names),
         "passed": not offenders,
         "offenders": offenders,
@@ -122,6 +128,9 @@ def _origin(name: str, sources: dict[str, str]) -> str:
 def future_values(features: pd.DataFrame, names: list[str], cleaned: pd.DataFrame) -> dict[str, Any]:
     """No feature equals or near-perfectly tracks the target or the close-to-close return 1..5 days ahead."""
     ret = cleaned["close"].pct_change().reindex(features.index)
+    sources = features.attrs.get("feature_sources", {})
+    features = pd.DataFrame(features, copy=False)  # without attrs: pandas deep-copies them on every selection
+    features.attrs = {}
     futures = {TARGET: features[TARGET]}
     futures.update({f"return {k} day(s) ahead": ret.shift(-k) for k in FUTURE_LAGS})
     offenders: dict[str, str] = {}
@@ -131,11 +140,14 @@ def future_values(features: pd.DataFrame, names: list[str], cleaned: pd.DataFram
             both = x.notna() & future.notna()
             if both.sum() < 10:
                 continue
-            xs, fs = x[both].to_numpy(), future[both].to_numpy()
-            origin = _origin(name, features.attrs.get("feature_sources", {}))
+            xs, fs = x[both].to_numpy(dtype=float), future[both].to_numpy(dtype=float)
+            origin = _origin(name, sources)
             if np.allclose(xs, fs, rtol=1e-9, atol=1e-12):
                 offenders[name] = f"{origin}equals the {label}"
                 break
+            # correlation is scale-free, but a feature of magnitude 1e-160 would square to 0 in np.std and
+            # skip the test: bring both to magnitude 1 first
+            xs, fs = _unit(xs), _unit(fs)
             if np.std(xs) > 0 and np.std(fs) > 0:
                 corr = float(np.corrcoef(xs, fs)[0, 1])
                 if abs(corr) > CORRELATION_LIMIT:
@@ -148,6 +160,26 @@ def future_values(features: pd.DataFrame, names: list[str], cleaned: pd.DataFram
         "features_checked": len(names),
         "passed": not offenders,
         "offenders": offenders,
+    }
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """``values`` divided by their largest magnitude (unchanged when all zero)."""
+    peak = float(np.max(np.abs(values))) if len(values) else 0.0
+    return values / peak if peak > 0 else values
+
+
+def confinement(specs: Sequence[str], inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What the sandbox did for the analysts' own functions (a refusal stops the build before any check, so
+    a report that exists has passed), and the declared inputs they were given instead, cut with the prices."""
+    return {
+        "check": "own functions confined",
+        "functions": list(specs),
+        "inputs": sorted(inputs or {}),
+        "refused": "reading files other than code and the installation's own, writing files, sockets and "
+        "network requests, databases, processes, threads, foreign libraries",
+        "passed": True,
+        "offenders": {},
     }
 
 
@@ -203,15 +235,36 @@ def enforce(*reports: dict[str, Any]) -> None:
 
 
 def summary(reports: list[dict[str, Any]]) -> str:
-    """One line for reports: ``leakage guard: passed (...)`` or which check failed."""
+    """One line for reports: ``leakage guard: passed (what was checked)`` or which check failed."""
     if all(r["passed"] for r in reports):
-        return (
-            "leakage guard: passed ("
-            + "; ".join(
-                f"{r['check']}" + (f" on {r['features_checked']} features" if "features_checked" in r else "")
-                for r in reports
-            )
-            + ")"
-        )
+        return "leakage guard: passed (" + "; ".join(_checked_what(r) for r in reports) + ")"
     failed = [r["check"] for r in reports if not r["passed"]]
     return "leakage guard: FAILED (" + ", ".join(failed) + ")"
+
+
+def _checked_what(report: dict[str, Any]) -> str:
+    """What one passed check looked at, in words."""
+    check = report["check"]
+    if check == "truncation invariance" and "cuts_per_rule" in report:
+        counts = report["cuts_per_rule"]
+        rules = ", ".join(f"{counts[rule]} {RULE_NAMES[rule]}" for rule in RULE_NAMES if counts.get(rule))
+        seed = f" with seed {report['seed']}" if counts.get("random") else ""
+        return (
+            f"truncation invariance of {report['features_checked']} features at {len(report['cut_dates'])} cut "
+            f"days: {rules}{seed}; values within {report['tolerance']}"
+        )
+    if check.startswith("no feature"):
+        return (
+            f"future-value check on {report['features_checked']} features: none equals or tracks "
+            f"(|correlation| > {report['correlation_limit']}) the target or the return 1-5 days ahead"
+        )
+    if check == "own functions confined":
+        n = len(report["functions"])
+        if not n:
+            return "no own feature functions to confine"
+        given = report.get("inputs") or []
+        inputs = f"; declared inputs {', '.join(given)} given as of each day, cut with the prices" if given else ""
+        return (
+            f"audit hook on for {n} own function{'s' if n > 1 else ''}: files, sockets, subprocesses refused" + inputs
+        )
+    return check + (f" on {report['features_checked']} features" if "features_checked" in report else "")

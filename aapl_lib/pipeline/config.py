@@ -54,14 +54,12 @@ def parse_override(name: str, text: str) -> Any:
         raise ParameterError(f"parameter {name} must be true or false, got {text!r}")
     if param.kind in ("choice_list", "str_list", "spec_list"):
         return [v.strip("'\"") for v in re.split(r"[,\s\[\]]+", text) if v.strip("'\"")]
-    if param.kind == "task_map":
+    if param.kind in ("task_map", "path_map"):
+        example = "{data_ingestion: 2}" if param.kind == "task_map" else "{market: data/market.csv}"
         try:
-            value = yaml.safe_load(text)
+            return yaml.safe_load(text)
         except yaml.YAMLError:
-            raise ParameterError(
-                f"parameter {name} must be a mapping like '{{data_ingestion: 2}}', got {text!r}"
-            ) from None
-        return value
+            raise ParameterError(f"parameter {name} must be a mapping like '{example}', got {text!r}") from None
     if param.kind == "int_list":
         try:
             value = yaml.safe_load(text)
@@ -157,6 +155,10 @@ def _check_value(name: str, value: Any) -> Any:
         if unknown:
             raise ParameterError(f"parameter {name}: unknown {unknown[0]!r}; choose from {', '.join(p.choices)}")
         return [c for c in p.choices if c in value]
+    if kind == "path_map":
+        from aapl_lib.pipeline.feature_specs import check_input_names
+
+        return check_input_names(name, value)
     if kind == "task_map":
         from aapl_lib.pipeline.tasks import TASK_NAMES
 
@@ -275,6 +277,9 @@ def validate_params(
                 )
             )
         out["csv_path"] = str(path.resolve())
+    from aapl_lib.pipeline.feature_specs import input_files
+
+    out["feature_inputs"] = input_files(out["feature_inputs"], base_dir)
     return out
 
 

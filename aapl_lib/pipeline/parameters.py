@@ -31,7 +31,7 @@ class Param:
 
     name: str
     kind: str  # "str", "int", "float", "bool", "date", "int_list", "str_list", "spec_list", "choice_list",
-    #            "task_map", "choice"
+    #            "task_map", "path_map", "choice"
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -101,6 +101,13 @@ PARAMETERS: dict[str, Param] = {
             "spec_list",
             [],
             "analysts' own feature functions, 'module:function' (module on the project root or PYTHONPATH)",
+        ),
+        Param(
+            "feature_inputs",
+            "path_map",
+            {},
+            "data own feature functions need: name -> CSV file with a date column (given to them as of each day, "
+            "cut with the prices by the leakage guard)",
         ),
         Param("test_fraction", "float", 0.2, "share of the newest rows held out for evaluation", low=0.05, high=0.5),
         Param(

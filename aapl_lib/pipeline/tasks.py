@@ -62,7 +62,19 @@ TASKS: tuple[TaskSpec, ...] = (
         "03_feature_engineering.ipynb",
         ("data/cleaned.csv",),
         ("data/features.csv", "data/feature_list.json", "reports/leakage_features.json"),
-        ("lags", "windows", "rsi_window", "macd_fast", "macd_slow", "macd_signal", "extra_features"),
+        # feature_inputs: files the own features are given (their sha256 enters the fingerprint, like csv_path's);
+        # random_seed: the leakage guard's random cut days
+        (
+            "lags",
+            "windows",
+            "rsi_window",
+            "macd_fast",
+            "macd_slow",
+            "macd_signal",
+            "extra_features",
+            "feature_inputs",
+            "random_seed",
+        ),
         "Feature engineering",
     ),
     TaskSpec(

@@ -113,6 +113,12 @@ def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
                 f"{c['features_checked']} features recomputed on prices cut after {', '.join(c['cut_dates'])} "
                 "equal the full computation on every day up to the cut (values, and present on the same days)"
             )
+            if "cuts_per_rule" in c:  # guards since issue 23 say how the cut days were chosen
+                rules = ", ".join(f"{n} {rule}" for rule, n in c["cuts_per_rule"].items() if n)
+                what += f"; cut days: {rules} (seed {c['seed']}); values within {c['tolerance']}"
+        elif c["check"] == "own functions confined":
+            functions = ", ".join(c["functions"]) or "none"
+            what = f"own feature functions ({functions}) ran in a sandbox that refused {c['refused']}"
         elif c["check"].startswith("no feature"):
             what = (
                 f"none of {c['features_checked']} features equals or tracks (|correlation| > "

@@ -4,7 +4,8 @@ A task's fingerprint hashes everything its result depends on:
 
 * its notebook's source (code and markdown, without outputs, execution counts or metadata);
 * its resolved notebook parameters;
-* the sha256 of each input artifact (and of the CSV file for the ``csv`` source);
+* the sha256 of each input artifact (and of the CSV file for the ``csv`` source, and of each file in
+  ``feature_inputs`` for feature engineering);
 * the source of the ``aapl_lib`` modules the notebook imports, followed transitively through their own
   imports — so editing ``reporting/pdf.py`` re-runs reporting only, while editing ``io/iorw.py`` re-runs all
   (:mod:`aapl_lib.runner.import_closure`);
@@ -88,6 +89,11 @@ def task_fingerprint(
         )
 
         parts["extra_feature_code"] = source_digests(params["extra_features"])
+    if "feature_inputs" in task.params and params.get("feature_inputs"):  # a changed file re-runs the task
+        parts["feature_inputs"] = {
+            key: sha256_file(path) if Path(path).is_file() else "missing"
+            for key, path in sorted(params["feature_inputs"].items())
+        }
     if "csv_path" in task.params and params.get("source") == "csv" and params.get("csv_path"):
         csv = Path(params["csv_path"])
         parts["external"] = {"csv_sha256": sha256_file(csv) if csv.is_file() else "missing"}
@@ -106,6 +112,7 @@ def explain_difference(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
         "inputs": "input artifacts",
         "code": "aapl_lib code",
         "extra_feature_code": "extra feature code",
+        "feature_inputs": "feature input files",
         "versions": "package versions",
         "external": "CSV file or champion",
     }
