@@ -159,3 +159,17 @@ def test_convert_model_unpickles_a_legacy_champion_only_for_the_sha256_the_opera
     assert run.returncode == 0, run.stderr
     evaluation = json.loads((fresh.latest() / "reports" / "evaluation.json").read_text())
     assert evaluation["champion"]["sha256"] == record["sha256"]
+
+
+def test_an_extra_features_module_inside_the_outputs_folder_is_never_imported(tmp_path, monkeypatch):
+    """*library*: the default outputs folder lies on the project root, where feature modules are looked up."""
+    from aapl_lib.features import extra
+
+    outputs, marker = tmp_path / "outputs", tmp_path / "imported"
+    outputs.mkdir()
+    (outputs / "planted_features.py").write_text(f"open({str(marker)!r}, 'w').close()\ndef f(p):\n    return p\n")
+    monkeypatch.setenv("AAPL_OUTPUTS_DIR", str(outputs))
+    monkeypatch.syspath_prepend(str(outputs))
+    with pytest.raises(extra.FeatureFunctionError, match="is inside the outputs folder"):
+        extra.load("planted_features:f")
+    assert not marker.exists()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aapl_lib.errors import PipelineError
@@ -46,10 +47,26 @@ def _ensure_importable() -> None:
         sys.path.insert(0, str(root))
 
 
+def _refuse_outputs_module(spec: str, module_name: str) -> None:
+    """A module inside the outputs folder is data that may be hostile (docs/trust.md), and the default outputs
+    folder lies on the project root, where modules are looked up: refuse it before anything imports it."""
+    from aapl_lib.io.project import module_source
+    from aapl_lib.store.layout import outputs_root
+
+    found = module_source(module_name)
+    outputs = outputs_root().resolve()
+    if found is not None and Path(found).resolve().is_relative_to(outputs):
+        raise FeatureFunctionError(
+            f"extra feature {spec}: module {module_name} is inside the outputs folder ({found}); outputs/ is data, "
+            "never code: keep feature modules next to runner.py or on PYTHONPATH"
+        )
+
+
 def load(spec: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """Import ``module`` and return ``function``; FeatureFunctionError naming the spec when either fails."""
     module_name, func_name = check_spec(spec).split(":")
     _ensure_importable()
+    _refuse_outputs_module(spec, module_name)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any import failure is the analyst's to fix
