@@ -423,6 +423,42 @@ def test_runner_stops_a_feature_reading_the_price_file_at_feature_engineering(tm
     assert not (run_dir / "data" / "features.csv").exists()
 
 
+LOOK_AHEAD_SOURCE = textwrap.dedent("""
+    import numpy as np
+    import pandas as pd
+
+
+    def _next_return(prices):
+        return prices["close"].shift(-1) / prices["close"] - 1
+
+
+    def rare_event(prices):  # +-1 on the day before a move over 8 %, 0 on every other day
+        nxt = _next_return(prices)
+        return pd.DataFrame({"big_move_ahead": np.sign(nxt).where(nxt.abs() > 0.08, 0.0).fillna(0.0)})
+
+
+    def tiny_noise(prices):  # the sign of tomorrow's return, at a magnitude of 1e-13
+        return pd.DataFrame({"tiny_next_sign": 1e-13 * np.sign(_next_return(prices)).fillna(0.0)})
+""")
+
+
+@pytest.mark.parametrize(("function", "column"), [("rare_event", "big_move_ahead"), ("tiny_noise", "tiny_next_sign")])
+def test_runner_stops_rare_event_and_tiny_magnitude_look_aheads_at_feature_engineering(tmp_path, function, column):
+    """Through runner.py, as an analyst adds them: each look-ahead stops the run at feature engineering with one
+    line naming the column, its function and the first day it differs; no features are written."""
+    project = Project(tmp_path / "proj")
+    (project.root / "ahead_t23.py").write_text(LOOK_AHEAD_SOURCE)
+
+    proc = project.run(*WINDOW, "-p", "extra_features", f"ahead_t23:{function}", "--end-task", "feature_engineering")
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "task feature_engineering failed" in lines[0] and "LeakageError" in lines[0]
+    assert f"{column} (from ahead_t23:{function}) differs on" in lines[0]
+    assert not (project.latest() / "data" / "features.csv").exists()
+
+
 # ------------------------------------------------------------------------ declared inputs (feature_inputs)
 INPUTS_SOURCE = textwrap.dedent("""
     import pandas as pd
