@@ -97,9 +97,9 @@ def test_the_warm_process_is_kept_for_the_next_run_until_idle_or_out_of_date(pro
     assert _gone(first["warm_pid"], within=10)
     # idle for warm_kernels_keep_seconds: it ends by itself
     stop_warm_processes_under(project.root)
-    brief = _warm(project, "-p", "warm_kernels_keep_seconds", "8")
+    brief = _warm(project, "-p", "warm_kernels_keep_seconds", "15")  # room for a loaded machine
     assert warm_processes_under(project.root) == [brief["warm_pid"]]
-    assert _gone(brief["warm_pid"], within=25)
+    assert _gone(brief["warm_pid"], within=40)
     # 0: it ends with its run
     assert _warm(project, "-p", "warm_kernels_keep_seconds", "0")["start"] == "fork"
     assert not warm_processes_under(project.root) and not kernels_under(project.root)
