@@ -46,6 +46,7 @@ HEAVIEST_FIRST = [
     "test_audit.py",
     "test_health.py",
     "test_tracking.py",
+    "test_refit.py",
     "test_honesty.py",
 ]
 

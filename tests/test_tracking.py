@@ -84,6 +84,34 @@ def test_each_daily_run_appends_its_forecast_and_scores_exactly_the_closed_days(
         assert json.loads((runs[day] / "manifest.json").read_text())["ledger"]["appended"] >= 1
 
 
+def test_each_day_publishes_from_the_refit_trained_to_its_last_labelled_row(month):
+    """Issue 24: the forecast for day t+1 made on day t comes from the method refit on every row whose next-day
+    return is known (the last one is the session before t), not from the model stopped at the training split;
+    each day of the replay moves trained_to on by one session, and the ledger names the model."""
+    outputs, snapshots, _, _ = month
+    runs = runs_by_day(outputs)
+    rows = snapshots[DAYS[-1]]
+    published = rows[rows["published_as"] != ""].set_index("forecast_date")
+    sessions = sample_frame("2012-12-01", "2013-01-31").index
+    trained_to = []
+    for day in DAYS:
+        run_dir = runs[day]
+        features = pd.read_csv(run_dir / "data" / "features.csv", index_col=0)
+        last_labelled = features.index[features["target_next_return"].notna()][-1]
+        assert last_labelled == f"{sessions[sessions.get_loc(day) - 1]:%Y-%m-%d}"  # the session before day
+        by = json.loads((run_dir / "reports" / "forecast.json").read_text())["challenger"]["published_by"]
+        refit = json.loads((run_dir / "model" / "model_refit_meta.json").read_text())
+        meta = json.loads((run_dir / "model" / "model_meta.json").read_text())
+        assert by == {"fit": "refit", "model_file": "model/model_refit.skops", "sha256": refit["sha256"],
+                      "trained_to": last_labelled}  # fmt: skip
+        assert meta["split"]["train_window"]["last"] < "2012-12-01"  # the evaluated model: the training split
+        row = published.loc[day]
+        assert (row["model_sha256"], row["model_trained_to"], row["model_fit"]) == (refit["sha256"], last_labelled,
+                                                                                    "refit")  # fmt: skip
+        trained_to.append(last_labelled)
+    assert trained_to == ["2013-01-08", *DAYS[:-1]]  # one session further each day
+
+
 def test_a_rerun_that_reuses_everything_appends_nothing(month):
     outputs, snapshots, rerun, _ = month
     assert "reused from run" in rerun.stdout and "forecast ledger      nothing new" in rerun.stdout

@@ -198,6 +198,15 @@ PARAMETERS: dict[str, Param] = {
             "fail the run (refuse)",
             choices=("warn", "refuse"),
         ),
+        Param(
+            "publish_model",
+            "choice",
+            "refit",
+            "which fit of a model makes the published forecast: refit (the evaluated method refit on every "
+            "labelled row up to the forecast day) or evaluated (the model the held-out numbers describe, "
+            "trained on the training split only)",
+            choices=("refit", "evaluated"),
+        ),
         Param("random_seed", "int", 42, "seed for every random choice", low=0, high=2**32 - 1),
         Param("min_train_rows", "int", 100, "fewest training rows accepted", low=20, high=100000),
         Param("cell_timeout_seconds", "int", 600, "per-cell execution timeout", low=1, high=86400),

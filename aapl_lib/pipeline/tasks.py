@@ -81,7 +81,13 @@ TASKS: tuple[TaskSpec, ...] = (
         "model_training",
         "04_model_training.ipynb",
         ("data/features.csv", "data/feature_list.json"),
-        ("model/model.skops", "model/model_meta.json", "reports/walk_forward.json"),
+        (
+            "model/model.skops",
+            "model/model_meta.json",
+            "model/model_refit.skops",
+            "model/model_refit_meta.json",
+            "reports/walk_forward.json",
+        ),
         (
             "ticker",
             "test_fraction",
@@ -106,6 +112,8 @@ TASKS: tuple[TaskSpec, ...] = (
             "data/feature_list.json",
             "model/model.skops",
             "model/model_meta.json",
+            "model/model_refit.skops",
+            "model/model_refit_meta.json",
         ),
         (
             "reports/evaluation.json",
@@ -128,6 +136,7 @@ TASKS: tuple[TaskSpec, ...] = (
             "plausibility_block_days",
             "random_seed",
             "model_version_mismatch",
+            "publish_model",
         ),
         "Model evaluation",
     ),

@@ -210,6 +210,7 @@ def apply(
             note=note,
             policy=policy,
             metrics=evaluation["metrics"]["model"],
+            refit=_refit(run_dir),
         )
         decision["champion_sha256_after"] = promoted["sha256"]
     else:
@@ -217,3 +218,15 @@ def apply(
         if outcome in ("kept", "rejected"):
             registry.record_decision({"event": outcome, "run_id": run_id, **decision})
     return decision
+
+
+def _refit(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The run's refit (file and meta), promoted with its evaluated model; None for a run from before refits."""
+    from aapl_lib.io.containment import plain_name
+    from aapl_lib.io.iorw import read_json
+
+    meta_path = run_dir / "model" / "model_refit_meta.json"
+    if not meta_path.is_file():
+        return None
+    meta = read_json(meta_path)
+    return run_dir / "model" / plain_name(meta.get("model_file"), str(meta_path)), meta

@@ -1,15 +1,16 @@
 """The model registry: one champion per ticker under ``outputs/models/<TICKER>/``.
 
-``champion.json`` names the champion's model file, its sha256, the run that produced it, how it was chosen
-(policy), who approved it, when and why; ``history.jsonl`` keeps every decision. Model files are stored by
-content (``<sha256[:16]>.skops``) and loaded only when their sha256 matches the record. The record names the
-library versions the champion was trained under; loading it under another scikit-learn major.minor warns or
+``champion.json`` names the champion's model file (the evaluated model) and its sha256, its refit (``refit_file``,
+``refit_sha256``, ``refit_trained_to``: the same method fitted on every labelled row, which publishes), the run that
+produced it, how it was chosen (policy), who approved it, when and why; ``history.jsonl`` keeps every decision. Model
+files are stored by content (``<sha256[:16]>.skops``) and loaded only when their sha256 matches the record. The record
+names the library versions the champion was trained under; loading it under another scikit-learn major.minor warns or
 fails (``model_version_mismatch``).
 
-The registry is data that may be hostile (docs/trust.md): the record's ``model_file`` must be a plain file
-name in the ticker's own folder (an absolute path, ``..`` or a symlink leading out is refused), and only a
-skops file is ever loaded. A champion from before skops (``.joblib``, a pickle) is refused with the command
-that converts it, :meth:`Registry.convert_legacy`, which the operator types naming the sha256 they trust.
+The registry is data that may be hostile (docs/trust.md): the record's ``model_file`` and ``refit_file`` must be plain
+file names in the ticker's own folder (an absolute path, ``..`` or a symlink leading out is refused), and only a skops
+file is ever loaded. A champion from before skops (``.joblib``, a pickle) is refused with the command that converts it,
+:meth:`Registry.convert_legacy`, which the operator types naming the sha256 they trust.
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ class Registry:
         record = self.champion()
         return record["sha256"] if record else "none"
 
-    def champion_path(self, record: dict[str, Any]) -> Path:
-        """The champion's model file: ``record['model_file']`` as a plain name inside this ticker's folder, the
-        folder and the file inside ``outputs/models`` once symlinks are followed; an UntrustedFileError
-        otherwise (an absolute path, ``..``, a link leading out)."""
-        name = plain_name(record.get("model_file"), f"the champion record {self.record_path}")
+    def champion_path(self, record: dict[str, Any], key: str = "model_file") -> Path:
+        """The champion's model file: ``record[key]`` (``model_file``, or ``refit_file`` for its refit) as a plain
+        name inside this ticker's folder, the folder and the file inside ``outputs/models`` once symlinks are
+        followed; an UntrustedFileError otherwise (an absolute path, ``..``, a link leading out)."""
+        name = plain_name(record.get(key), f"the champion record {self.record_path}")
         return inside(self.dir.parent, f"{self.dir.name}/{name}", f"the champion record {self.record_path}")
 
     def load_champion(self, on_version_mismatch: str = default("model_version_mismatch")):
@@ -75,28 +76,45 @@ class Registry:
         the ticker's folder, match the recorded sha256 and hold only allowed types. Trained under another
         scikit-learn major.minor: a ModelWarning, or with ``on_version_mismatch="refuse"`` a ModelVersionError
         (before the file is read). A legacy pickle is refused, never unpickled."""
-        from aapl_lib.modeling.persistence import check_format, check_versions, load_model
+        from aapl_lib.modeling.persistence import check_format, check_versions
 
         record = self.champion()
         if record is None:
             return None
-        path = self.champion_path(record)
-        check_format(path, self._convert_hint(record))
+        check_format(self.champion_path(record), self._convert_hint(record))  # a pickle: refused before all else
         check_versions(
             record.get("library_versions"), f"the champion of {self.ticker} ({self.record_path})", on_version_mismatch
         )
+        return self._load_checked(record, "model_file", "sha256"), record
+
+    def load_refit(self, record: dict[str, Any]):
+        """The champion's refit (its method fitted on every labelled row of the run that promoted it: what
+        publishes its forecasts), or None when ``record`` names none (promoted before refits were recorded). The
+        same checks as the evaluated model: a plain skops name inside the folder, the sha256, allowed types; the
+        library versions were checked by :meth:`load_champion` (both files come from one run)."""
+        if not record.get("refit_file"):
+            return None
+        if not record.get("refit_sha256"):
+            raise CorruptStateError(f"the champion record {self.record_path} names a refit_file but no refit_sha256")
+        return self._load_checked(record, "refit_file", "refit_sha256")
+
+    def _load_checked(self, record: dict[str, Any], file_key: str, sha_key: str):
+        from aapl_lib.modeling.persistence import check_format, load_model
+
+        path = self.champion_path(record, file_key)
+        check_format(path, self._convert_hint(record))
         if not path.is_file():
             raise IntegrityError(
                 f"the registry's champion file {path} is missing: restore it, or remove "
                 f"{self.record_path} to start without a champion"
             )
-        if sha256_file(path) != record["sha256"]:  # said here in the registry's words; load_model checks again
+        if sha256_file(path) != record[sha_key]:  # said here in the registry's words; load_model checks again
             raise IntegrityError(
                 f"the registry's champion file {path} does not match the sha256 in "
                 f"{self.record_path}: it was changed or replaced; it will not be loaded. Restore "
                 "it, or remove champion.json to start without a champion"
             )
-        return load_model(path, record["sha256"]), record
+        return load_model(path, record[sha_key])
 
     def _convert_hint(self, record: dict[str, Any]) -> str:
         return (
@@ -162,25 +180,17 @@ class Registry:
         note: str,
         policy: str,
         metrics: dict[str, Any] | None = None,
+        refit: tuple[Path, dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Make the run's model the champion (a skops file that matches ``meta['sha256']``)."""
-        from aapl_lib.modeling.persistence import check_format
-
-        check_format(model_path, "re-run model_training to write a skops model, then decide again")
-        actual = sha256_file(model_path)
-        if actual != meta["sha256"]:
-            raise IntegrityError(
-                f"{model_path} does not match the sha256 recorded at training ({meta['sha256'][:12]}"
-                f"…): refusing to promote a changed model file"
-            )
+        """Make the run's model the champion (a skops file that matches ``meta['sha256']``), and with it
+        ``refit`` — ``(path, refit_meta)``, the same method refit on every labelled row, which publishes the
+        champion's forecasts. Both are stored by content; ``model_file`` stays the evaluated model, the one a
+        challenger is compared with on held-out days (the refit has seen those days)."""
+        actual = self._checked_sha(model_path, meta["sha256"])
+        refit_sha = self._checked_sha(refit[0], refit[1]["sha256"]) if refit else None
         with self.lock():
             self.dir.mkdir(parents=True, exist_ok=True)
-            name = f"{actual[:16]}{model_path.suffix}"
-            target = self.dir / name
-            if not target.is_file():
-                tmp = self.dir / f".{name}.tmp"
-                shutil.copy2(model_path, tmp)
-                tmp.replace(target)
+            name = self._store(model_path, actual)
             previous = self.champion()
             record = {
                 "ticker": self.ticker,
@@ -199,9 +209,40 @@ class Registry:
                 "held_out_metrics": metrics,
                 "previous_champion": previous["sha256"] if previous else None,
             }
+            if refit:
+                record.update(
+                    refit_file=self._store(refit[0], refit_sha),
+                    refit_sha256=refit_sha,
+                    refit_trained_to=refit[1].get("trained_to"),
+                    refit_train_window=refit[1].get("train_window"),
+                )
             write_json(self.record_path, record)
             self._history({"event": "promoted", **record})
             return record
+
+    @staticmethod
+    def _checked_sha(path: Path, recorded: str) -> str:
+        """``path``'s sha256 when it is a skops file matching ``recorded``; refused otherwise."""
+        from aapl_lib.modeling.persistence import check_format
+
+        check_format(path, "re-run model_training to write a skops model, then decide again")
+        actual = sha256_file(path)
+        if actual != recorded:
+            raise IntegrityError(
+                f"{path} does not match the sha256 recorded at training ({recorded[:12]}"
+                f"…): refusing to promote a changed model file"
+            )
+        return actual
+
+    def _store(self, path: Path, sha: str) -> str:
+        """Copy ``path`` into the ticker's folder by content (``<sha256[:16]>.skops``) once; its plain name."""
+        name = f"{sha[:16]}{path.suffix}"
+        target = self.dir / name
+        if not target.is_file():
+            tmp = self.dir / f".{name}.tmp"
+            shutil.copy2(path, tmp)
+            tmp.replace(target)
+        return name
 
     def record_decision(self, event: dict[str, Any]) -> None:
         """Append a decision that did not change the champion to the history."""

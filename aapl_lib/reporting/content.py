@@ -41,7 +41,8 @@ def chosen_forecast(forecast: dict, decision: dict | None, proposal: dict | None
 
 
 def forecast_sentences(forecast: dict, decision: dict | None, proposal: dict | None) -> list[str]:
-    """The forecast section's text: whose forecast, for which day, from prices up to which day, the caveat."""
+    """The forecast section's text: whose forecast, for which day, from prices up to which day, the caveat, then
+    (a third paragraph) which model made it and what the held-out numbers describe instead."""
     chosen, label = chosen_forecast(forecast, decision, proposal)
     if not chosen["available"]:
         return [f"No forecast for {chosen['for_date']} ({label}): {chosen['reason']}."]
@@ -52,6 +53,20 @@ def forecast_sentences(forecast: dict, decision: dict | None, proposal: dict | N
         f"({chosen['direction']}); one held-out RMSE either side: {pct(band[0], 2)} .. {pct(band[1], 2)}.",
         f"Caveat. {chosen['caveat']} Past relationships between these indicators and returns need not hold "
         "tomorrow; this is not investment advice.",
+        *_published_by(chosen),
+    ]
+
+
+def _published_by(chosen: dict) -> list[str]:
+    """Which model made the forecast (its fit, sha256 prefix, last training day) and what the held-out numbers
+    describe instead; nothing for a forecast from before refits were recorded."""
+    by = chosen.get("published_by")
+    if not by:
+        return []
+    note = f" ({by['note']})" if by.get("note") else ""
+    return [
+        f"Made by the {by['fit']} model, sha256 {str(by['sha256'])[:12]}, trained to {by['trained_to']}{note}. "
+        f"{chosen.get('scope', '')}".rstrip()
     ]
 
 

@@ -116,6 +116,7 @@ def analysis_markdown(
     lines += ["", "## Forecast", "", text[0], ""] + (
         [f"**{text[1].split('. ', 1)[0]}.** {text[1].split('. ', 1)[1]}", ""] if len(text) > 1 else []
     )
+    lines += [line for paragraph in text[2:] for line in (paragraph, "")]  # which model made it
     sentences, table = track_record_summary(track_record)
     lines += ["## Live track record", ""] + [" ".join(sentences), ""]
     if table:

@@ -75,6 +75,9 @@ def summary_pdf(
     if len(text) > 1:
         pdf.set_font("Helvetica", "I", 10)
         pdf.multi_cell(0, 5, _latin(text[1]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", size=10)
+    for paragraph in text[2:]:  # which model made it
+        pdf.multi_cell(0, 5, _latin(paragraph), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     _track_record(pdf, track_record, run_dir)
     pdf.add_page()
     if walk_forward:

@@ -122,15 +122,16 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
                 f"run {run_dir.name} is not awaiting approval (its gate is "
                 f"{record.get('status', 'not reached')}; run status {manifest['status']})"
             )
-        model_rel = "model/" + plain_name(
-            read_json(run_dir / "model" / "model_meta.json").get("model_file"), f"{run_dir / 'model/model_meta.json'}"
-        )
-        model_record = manifest["tasks"]["model_training"].get("artifacts", {}).get(model_rel, {})
-        if mf.sha256_file(run_dir / model_rel) != model_record.get("sha256"):
-            raise IntegrityError(
-                f"run {run_dir.name}'s model file does not match the sha256 in its manifest: "
-                "it was changed after training; it will not be promoted"
-            )
+        artifacts = manifest["tasks"]["model_training"].get("artifacts", {})
+        for meta_rel in ("model/model_meta.json", "model/model_refit_meta.json"):  # the evaluated model, its refit
+            if meta_rel != "model/model_meta.json" and meta_rel not in artifacts:
+                continue  # a run from before refits
+            model_rel = "model/" + plain_name(read_json(run_dir / meta_rel).get("model_file"), f"{run_dir / meta_rel}")
+            if mf.sha256_file(run_dir / model_rel) != artifacts.get(model_rel, {}).get("sha256"):
+                raise IntegrityError(
+                    f"run {run_dir.name}'s model file {model_rel} does not match the sha256 in its manifest: "
+                    "it was changed after training; it will not be promoted"
+                )
         proposal = read_json(run_dir / "reports" / "gate.json")
         registry = Registry(outputs_dir, manifest["params"]["ticker"])
         at = mf.utc_now()

@@ -95,6 +95,7 @@ def _track_page(opts: RunOptions, ticker: str) -> None:
 
 def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOptions) -> dict[str, Any]:
     from aapl_lib.io.iorw import read_frame, read_json, write_json
+    from aapl_lib.modeling.refit import ledger_models
     from aapl_lib.reporting.content import chosen_forecast
     from aapl_lib.tracking import ledger as lg
     from aapl_lib.tracking.plots import plot_cumulative_error
@@ -108,10 +109,7 @@ def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOption
     chosen, label = chosen_forecast(forecast, decision, read_json(reports / "gate.json"))
     meta = read_json(run_dir / "model" / "model_meta.json")
     champion = read_json(reports / "evaluation.json").get("champion") or {}
-    models = {
-        "challenger": {"sha256": meta["sha256"], "trained_to": meta["split"]["train_window"]["last"]},
-        "champion": {"sha256": champion.get("sha256"), "trained_to": (champion.get("train_window") or {}).get("last")},
-    }
+    models = ledger_models(forecast, meta, champion)  # the fit that made each forecast: refit or evaluated
     cleaned = read_frame(run_dir / "data" / "cleaned.csv")
     provenance = read_json(run_dir / "data" / "provenance.json")
     frame = lg.read_ledger(path)

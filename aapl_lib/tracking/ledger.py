@@ -34,6 +34,7 @@ FORECAST_COLUMNS = [
     "published_as",  # champion / challenger when it is the forecast the report presents, else empty
     "model_sha256",
     "model_trained_to",  # the model's last training day: on or after for_date the forecast is in-sample
+    "model_fit",  # refit (the method refit on every labelled row) or evaluated (the held-out-judged model)
     "run_id",
     "recorded_at",
 ]
@@ -50,6 +51,7 @@ SCORE_COLUMNS = [
     "note",
 ]
 COLUMNS = FORECAST_COLUMNS + SCORE_COLUMNS
+ADDED_LATER = ["model_fit"]  # columns a ledger from before them lacks (filled with "" when read)
 KEY = ["forecast_date", "for_date", "model_role", "model_sha256"]
 FLAGS = ["direction_right", "revised"]  # True / False / unknown (empty)
 TEXT = [
@@ -60,6 +62,7 @@ TEXT = [
     "published_as",
     "model_sha256",
     "model_trained_to",
+    "model_fit",
     "run_id",
     "recorded_at",
     "status",
@@ -84,6 +87,9 @@ def read_ledger(path: Path) -> pd.DataFrame:
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise CorruptStateError(_damaged(path, str(exc))) from exc
+    for column in ADDED_LATER:  # a ledger written before the column existed: empty, not damaged
+        if column not in frame.columns:
+            frame[column] = ""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise CorruptStateError(_damaged(path, f"it lacks the columns {missing}"))
@@ -165,7 +171,8 @@ def forecast_rows(
     """The ledger rows of a run's ``reports/forecast.json``: one per model that made a forecast.
 
     ``published`` is ``(role, label)``: the forecast the report presents (role ``challenger`` or
-    ``champion``) and what it is presented as; ``models[role]`` gives ``sha256`` and ``trained_to``."""
+    ``champion``) and what it is presented as; ``models[role]`` gives ``sha256``, ``trained_to`` and ``fit``
+    (``refit`` or ``evaluated``: which fit of the model made the forecast)."""
     close = cleaned["close"]
     rows = []
     for role in ("challenger", "champion"):
@@ -192,6 +199,7 @@ def forecast_rows(
                 "published_as": published[1] if published and published[0] == role else "",
                 "model_sha256": model.get("sha256") or "",
                 "model_trained_to": trained_to,
+                "model_fit": model.get("fit") or "",
                 "run_id": run_id,
                 "recorded_at": recorded_at,
                 "status": "in_sample" if in_sample else "pending",

@@ -200,6 +200,7 @@ def build_run_page(run_dir: Path) -> Path:
             report=report,
             gate=gate_text,
             implausible=plausible.get("reasons") if plausible.get("implausible") else None,
+            published_by=_published_by(run_dir),
             params=sorted(m["params"].items()),
             artifacts=artifacts,
             pdf=(run_dir / "reports/summary.pdf").is_file(),
@@ -209,6 +210,23 @@ def build_run_page(run_dir: Path) -> Path:
     if prev:
         build_compare_page(run_dir.parent / prev, run_dir)
     return atomic_write_text(run_dir / "index.html", page)
+
+
+def _published_by(run_dir: Path) -> str | None:
+    """Which model made the forecast the report presents (fit, sha256 prefix, trained_to), or None before that
+    is known (no forecast yet, or a run from before refits)."""
+    from aapl_lib.reporting.content import chosen_forecast
+
+    reports = run_dir / "reports"
+    if not (reports / "forecast.json").is_file():
+        return None
+    decision = read_json(reports / "decision.json") if (reports / "decision.json").is_file() else None
+    proposal = read_json(reports / "gate.json") if (reports / "gate.json").is_file() else None
+    chosen, label = chosen_forecast(read_json(reports / "forecast.json"), decision, proposal)
+    by = chosen.get("published_by")
+    if not by:
+        return None
+    return f"{label}: {by['fit']} model, sha256 {str(by['sha256'])[:12]}, trained to {by['trained_to']}"
 
 
 def build_compare_page(run_a: Path, run_b: Path) -> Path:
