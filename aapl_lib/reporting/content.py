@@ -134,6 +134,24 @@ TRACK_RECORD_PROOF = (
 )
 
 
+def tries_sentence(tries: dict | None) -> str:
+    """What the held-out numbers prove, given how many configurations were tried on the window."""
+    if not tries:
+        return (
+            "Configurations tried on this window: not recorded (a run from before the tries ledger, or notebooks "
+            "run by hand); the held-out p-values are those of a single try."
+        )
+    n = int(tries.get("count") or 1)
+    unreadable = tries.get("unreadable_lines") or 0
+    return (
+        f"{n} configuration(s) tried on this window ({tries.get('family', '')})"
+        + (f", {unreadable} of them unreadable lines of the tries ledger, counted as tries" if unreadable else "")
+        + f". The held-out p-values test one configuration; the gate's p-value limits are divided by {n} "
+        "(Bonferroni), so the search as a whole is held to the stated level. Every rerun with other features, "
+        "models or hyperparameters spends this window again; the live track record cannot be spent this way."
+    )
+
+
 def direction_sentence(p: float | None, chance: float | None, why: str | None) -> str:
     """The direction test in words (Pesaran–Timmermann against chance, never against a coin)."""
     if p is None:

@@ -114,7 +114,9 @@ def convert_model_command(args: argparse.Namespace, outputs: Path) -> int:
     registry = Registry(outputs, args.ticker.strip().upper())
     record = registry.champion()
     if record is None:
-        raise PipelineError(f"{registry.ticker} has no champion ({registry.record_path} is missing): nothing to convert")
+        raise PipelineError(
+            f"{registry.ticker} has no champion ({registry.record_path} is missing): nothing to convert"
+        )
     print(
         f"trusting {registry.dir / str(record.get('model_file'))} because you vouch for sha256 {args.trust_sha256}: "
         "unpickling it runs any code it holds, so do this only for a file you made or received from someone you trust"
