@@ -199,7 +199,7 @@ def track_record_summary(record: dict | None) -> tuple[list[str], list[list[str]
             + direction_sentence(tests.get("direction_p"), tests.get("direction_chance"), tests.get("direction_why"))
             + "."
         )
-        sentences.append(TRACK_RECORD_PROOF)
+    sentences.append(TRACK_RECORD_PROOF)
     drift = record.get("drift") or {}
     if drift.get("alarm"):
         sentences.append(f"DRIFT ALARM: {drift['why']}.")
