@@ -232,3 +232,28 @@ def test_the_tries_count_grows_through_the_cli_and_the_gate_corrects_for_it(tmp_
     assert "3 configuration(s) tried on this window" in report and "divided by 3 (Bonferroni)" in report
     lines = layout.tries_path(outputs, "AAPL").read_text().splitlines()
     assert len(lines) == 3 and len({json.loads(line)["config"] for line in lines}) == 3
+
+
+def test_the_batch_page_shows_the_direction_test_against_chance(tmp_path):
+    """A batch's summary gives each ticker's Pesaran-Timmermann p; a constant "up" call's is n/a ("-")."""
+    from aapl_lib.io.iorw import write_json
+    from aapl_lib.views.batch_summary import summary_rows, write_summary
+
+    def model(da, p):
+        return {"rmse": 0.02, "directional_accuracy": da, "direction_p": p, "dm_vs_zero_return_p": 0.4}
+
+    runs = {}
+    for ticker, da, p in (("UPX", 0.661, None), ("ARX", 0.58, 0.0123)):
+        run_id = f"20260101T000000Z-{ticker.lower()}-000000"
+        bt = {"long_flat": {"cumulative_return": 0.1}, "buy_and_hold": {"cumulative_return": 0.2}}
+        metrics = {"model": model(da, p), "zero_return": {"rmse": 0.021}}
+        evaluation = {"metrics": metrics, "best_baseline": "zero_return", "backtest": bt, "challenger": "ridge"}
+        write_json(layout.run_dir(tmp_path, run_id) / "reports" / "evaluation.json", evaluation)
+        runs[ticker] = {"run_id": run_id, "status": "succeeded", "duration_s": 1.0}
+    manifest = {"batch_id": "b1", "tickers": list(runs), "runs": runs, "status": "succeeded", "executor": "local"}
+    assert [r["direction_p"] for r in summary_rows(tmp_path, manifest)] == [None, 0.0123]
+    summary = write_summary(tmp_path, layout.batch_dir(tmp_path, "b1"), manifest).read_text()
+    head = next(line for line in summary.splitlines() if line.startswith("| ticker"))
+    column = head.split(" | ").index("PT p vs chance")
+    cells = {line.split(" | ")[0]: line.split(" | ")[column] for line in summary.splitlines() if line[2:5] in runs}
+    assert cells == {"| UPX": "-", "| ARX": "0.012"}
