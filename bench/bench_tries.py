@@ -32,7 +32,7 @@ def configurations(n: int) -> list[list[str]]:
     """``n`` distinct configurations: ridge over a grid of alphas, gradient boosting over depths, learning
     rates and seeds (the first is the profile's defaults)."""
     out: list[list[str]] = [[]]
-    alphas = [0.01, 0.03, 0.1, 0.3, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
+    alphas = [0.003, 0.01, 0.03, 0.1, 0.3, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0]
     for alpha in alphas:
         out.append(["-p", "candidates", "ridge", "-p", "ridge_alpha", str(alpha)])
     for depth in (1, 2, 3):
@@ -40,6 +40,8 @@ def configurations(n: int) -> list[list[str]]:
             for seed in (1, 2, 3):
                 out.append(["-p", "candidates", "gradient_boosting", "-p", "gb_max_depth", str(depth)]
                            + ["-p", "gb_learning_rate", str(rate), "-p", "random_seed", str(seed)])  # fmt: skip
+    if n > len(out):
+        raise SystemExit(f"at most {len(out)} configurations are defined; asked for {n}")
     return out[:n]
 
 
@@ -67,7 +69,8 @@ def main() -> int:
         csv = write_classic_yahoo(Path(tmp) / "RW.csv", ar_prices(0.0))
         started = time.perf_counter()
         promoted = uncorrected = 0
-        for i, config in enumerate(configurations(args.tries), 1):
+        configs = configurations(args.tries)
+        for i, config in enumerate(configs, 1):
             start = [] if i == 1 else ["--start-task", "model_training"]
             proc = subprocess.run(
                 [sys.executable, str(ROOT / "runner.py"), *COMMON, "-p", "csv_path", str(csv), *config, *start,
@@ -87,9 +90,9 @@ def main() -> int:
                   f"p-values {p_values}", flush=True)  # fmt: skip
         seconds = time.perf_counter() - started
     print(
-        f"{args.tries} configurations on one random-walk window: {promoted} promoted with the tries correction, "
+        f"{len(configs)} configurations on one random-walk window: {promoted} promoted with the tries correction, "
         f"{uncorrected} would have been promoted by the uncorrected gate; tries count at the end "
-        f"{gate['tries']['count']}; {seconds:.0f} s ({seconds / args.tries:.1f} s per try)"
+        f"{gate['tries']['count']}; {seconds:.0f} s ({seconds / len(configs):.1f} s per try)"
     )
     return 0 if promoted == 0 else 1
 
