@@ -224,9 +224,8 @@ def _ledger_from(prices: pd.Series, predict) -> pd.DataFrame:
 
 
 def test_p_values_from_20_days_and_the_drift_alarm():
-    from scipy import stats
-
-    from aapl_lib.tracking.record import track_record
+    from aapl_lib.modeling.significance import direction_test
+    from aapl_lib.tracking.record import published_scored, track_record
 
     prices = sample_frame("2012-01-01", "2012-04-30")["adj_close"]
     good = track_record(_ledger_from(prices, lambda r: 0.6 * r), "AAPL")
@@ -234,7 +233,10 @@ def test_p_values_from_20_days_and_the_drift_alarm():
     assert good["tests"]["dm_vs_zero_return_p"] < 0.01 and good["drift"]["alarm"] is False
     hits, n = good["direction"]["model"]["hits"], good["direction"]["model"]["n"]
     assert hits == n  # the right sign every day
-    assert good["tests"]["direction_binomial_p"] == pytest.approx(stats.binomtest(hits, n, 0.5, "greater").pvalue)
+    # the direction is judged by the project's one direction test (Pesaran-Timmermann), not a coin
+    rows = published_scored(_ledger_from(prices, lambda r: 0.6 * r))
+    expected = direction_test(rows["realised_return"].to_numpy(float), rows["predicted_return"].to_numpy(float))
+    assert good["tests"]["direction_p"] == pytest.approx(expected["p_value"]) and expected["p_value"] < 1e-6
     bad = track_record(_ledger_from(prices, lambda r: -1.5 * r), "AAPL")
     assert bad["drift"]["alarm"] is True and bad["drift"]["p_value"] < 0.05
     assert bad["direction"]["model"]["hits"] == 0

@@ -14,7 +14,7 @@ from aapl_lib.formatting import backtest_rows, metrics_frame, pct, pvalue
 from aapl_lib.modeling.candidates import BASELINES, baseline_predictions
 from aapl_lib.modeling.metrics import R2_DEFINITION, regression_metrics  # noqa: F401 (R2_DEFINITION: for notebooks)
 from aapl_lib.modeling.plausibility import assess as plausibility  # noqa: F401 (notebook 05: too good to be true?)
-from aapl_lib.modeling.significance import predictor_tests, sharpe_standard_error
+from aapl_lib.modeling.significance import diebold_mariano, predictor_tests, sharpe_standard_error
 
 TRADING_DAYS = 252
 
@@ -42,7 +42,8 @@ def predictions_table(
 def compare(predictions: pd.DataFrame, train_mean: float) -> dict[str, dict[str, Any]]:
     """Metrics of every predictor on the same days (R² out-of-sample against ``train_mean``, the training
     period's mean return), with Diebold–Mariano tests against the zero return and the best naive baseline,
-    and the Pesaran–Timmermann test of direction calls against chance."""
+    and the Pesaran–Timmermann test of direction calls against chance; with a champion, the challenger's
+    one-sided Diebold–Mariano p-value of "more accurate than the champion" (``dm_vs_champion_p``)."""
     actual = predictions["actual"].to_numpy()
     names = [c for c in predictions.columns if c != "actual"]
     out = {name: regression_metrics(actual, predictions[name], benchmark=train_mean) for name in names}
@@ -51,6 +52,9 @@ def compare(predictions: pd.DataFrame, train_mean: float) -> dict[str, dict[str,
     for name in names:
         out[name].update(predictor_tests(actual, columns[name], columns, best, name))
         out[name]["kind"] = "baseline" if name in BASELINES else name if name == "champion" else "challenger"
+    if "champion" in columns:  # the gate's champion check: a loss differential on the same days, not raw RMSEs
+        dm = diebold_mariano(actual, columns["model"], columns["champion"])
+        out["model"]["dm_vs_champion_p"] = dm["p_value_a_better"]
     return out
 
 

@@ -50,7 +50,11 @@ def direction_test(actual: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     The chance level is ``p_up_pred * p_up_actual + (1 - p_up_pred) * (1 - p_up_actual)``: what a forecast
     with the same share of "up" calls would score by luck. ``p_value`` is one-sided ("better than chance");
     it is None when the forecast never changes its call (a constant direction has no timing to test) or when
-    nothing has a sign."""
+    nothing has a sign, and ``why`` then says which.
+
+    This is the project's one direction test: the held-out tables, the gate, the batch page and the live track
+    record all call it, so a constant "up" call is never significant anywhere (a binomial test against 50 %
+    would call a rising market skill)."""
     actual, pred = np.asarray(actual, float), np.asarray(pred, float)
     mask = (actual != 0) & (pred != 0)
     n = int(mask.sum())
@@ -64,6 +68,7 @@ def direction_test(actual: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
             "up_day_rate": None,
             "statistic": None,
             "p_value": None,
+            "why": "no day where both the forecast and the outcome have a sign",
         }
     up_actual, up_pred = actual[mask] > 0, pred[mask] > 0
     hits = int((up_actual == up_pred).sum())
@@ -85,10 +90,15 @@ def direction_test(actual: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
         "up_day_rate": py,
         "statistic": None,
         "p_value": None,
+        "why": None,
     }
-    if var_hits - var_chance > 1e-15 and 0 < px < 1:
+    if not 0 < px < 1:
+        out["why"] = "no timing to test: the forecast makes the same call every day"
+    elif var_hits - var_chance > 1e-15:
         stat = (accuracy - chance) / np.sqrt(var_hits - var_chance)
         out.update(statistic=float(stat), p_value=float(stats.norm.sf(stat)))
+    else:
+        out["why"] = "no variation to test: every day moved the same way"
     return out
 
 

@@ -34,15 +34,22 @@ def checks(
     best_baseline: str,
     thresholds: dict[str, Any],
     plausibility: dict[str, Any] | None = None,
+    tries: int = 1,
 ) -> list[dict[str, Any]]:
     """The auto-promotion rules against the challenger's held-out metrics: it must beat the best naive
     baseline's RMSE by a margin *and* significantly (Diebold–Mariano), call the direction right more often than
     ``always_up`` by a margin and better than chance (Pesaran–Timmermann), not be too good to be true (beyond
     what the series' own autoregression plus chance allows: :mod:`aapl_lib.modeling.plausibility`), and
-    beat the champion on the same days."""
+    beat the champion on the same days significantly (Diebold–Mariano on their loss differential).
+
+    Every p-value limit is ``auto_max_p_value / tries`` (Bonferroni over the configurations tried on this
+    held-out window, :mod:`aapl_lib.promotion.tries`): forty variants cannot buy a promotion."""
+    from aapl_lib.promotion.tries import corrected_alpha
+
     model, base = metrics["model"], metrics[best_baseline]
     gain = 100 * (base["rmse"] - model["rmse"]) / base["rmse"]
-    p_max = thresholds["auto_max_p_value"]
+    p_max = corrected_alpha(thresholds["auto_max_p_value"], tries)
+    p_why = "" if tries <= 1 else f" ({thresholds['auto_max_p_value']} / {tries} configurations tried)"
     dm = model.get("dm_vs_best_baseline_p")
     edge = model.get("direction_edge_vs_always_up")
     edge_pp = None if edge is None else 100 * edge
@@ -58,7 +65,7 @@ def checks(
         {
             "check": f"Diebold-Mariano p-value against {best_baseline}",
             "value": None if dm is None else round(dm, 4),
-            "limit": f"< {p_max}",
+            "limit": f"< {p_max:.4g}{p_why}",
             "passed": dm is not None and dm < p_max,
         },
         {
@@ -72,7 +79,7 @@ def checks(
         {
             "check": "Pesaran-Timmermann p-value of direction calls against chance",
             "value": None if p is None else round(p, 4),
-            "limit": f"< {p_max}",
+            "limit": f"< {p_max:.4g}{p_why}",
             "passed": p is not None and p < p_max,
         },
     ]
@@ -88,13 +95,14 @@ def checks(
             }
         )
     if "champion" in metrics:
-        champ = metrics["champion"]["rmse"]
+        # a raw RMSE comparison would replace the champion on noise half the time
+        dm_champ = model.get("dm_vs_champion_p")
         out.append(
             {
-                "check": "RMSE below the champion's on the same days",
-                "value": round(model["rmse"], 6),
-                "limit": f"< {champ:.6f}",
-                "passed": model["rmse"] < champ,
+                "check": "Diebold-Mariano p-value against the champion on the same days (challenger more accurate)",
+                "value": None if dm_champ is None else round(dm_champ, 4),
+                "limit": f"< {p_max:.4g}{p_why}",
+                "passed": dm_champ is not None and dm_champ < p_max,
             }
         )
     return out
@@ -108,10 +116,13 @@ def propose(
     challenger_sha: str,
     champion: dict[str, Any] | None,
     plausibility: dict[str, Any] | None = None,
+    tries: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the gate should do with this run's challenger. An implausible challenger is never proposed for
-    automatic promotion (its plausibility check fails); a person may still approve it under ``manual``."""
-    results = checks(metrics, best_baseline, thresholds, plausibility)
+    automatic promotion (its plausibility check fails); a person may still approve it under ``manual``.
+    ``tries`` (:func:`aapl_lib.promotion.tries.tries_on_window`) divides the p-value limits by its count."""
+    count = int((tries or {}).get("count") or 1)
+    results = checks(metrics, best_baseline, thresholds, plausibility, tries=count)
     failed = [c["check"] for c in results if not c["passed"]]
     base = {
         "policy": policy,
@@ -120,6 +131,7 @@ def propose(
         "champion_sha256": champion["sha256"] if champion else None,
         "best_baseline": best_baseline,
         "implausible": bool(plausibility and plausibility["implausible"]),
+        "tries": tries or {"count": 1},
     }
     if champion and champion["sha256"] == challenger_sha:
         return {**base, "proposal": "unchanged", "reasons": ["the challenger is the champion already"]}

@@ -149,6 +149,38 @@ def leakage_lines(leakage: dict, model_meta: dict) -> list[str]:
     return lines
 
 
+TRACK_RECORD_PROOF = (
+    "These forecasts were published before their day closed and are scored only on later days: the one test no "
+    "configuration tried on a held-out window can spend."
+)
+
+
+def tries_sentence(tries: dict | None) -> str:
+    """What the held-out numbers prove, given how many configurations were tried on the window."""
+    if not tries:
+        return (
+            "Configurations tried on this window: not recorded (a run from before the tries ledger, or notebooks "
+            "run by hand); the held-out p-values are those of a single try."
+        )
+    n = int(tries.get("count") or 1)
+    unreadable = tries.get("unreadable_lines") or 0
+    return (
+        f"{n} configuration(s) tried on this window ({tries.get('family', '')})"
+        + (f", {unreadable} of them unreadable lines of the tries ledger, counted as tries" if unreadable else "")
+        + f". The held-out p-values test one configuration; the gate's p-value limits are divided by {n} "
+        "(Bonferroni), so the search as a whole is held to the stated level. Every rerun with other features, "
+        "models or hyperparameters spends this window again; the live track record cannot be spent this way."
+    )
+
+
+def direction_sentence(p: float | None, chance: float | None, why: str | None) -> str:
+    """The direction test in words (Pesaran–Timmermann against chance, never against a coin)."""
+    if p is None:
+        return f"Pesaran-Timmermann, direction calls better than chance: n/a ({why or 'not computed'})"
+    level = "" if chance is None else f" (chance level {pct(chance, 1)})"
+    return f"Pesaran-Timmermann, direction calls better than chance{level} {p:.3f}"
+
+
 def track_record_summary(record: dict | None) -> tuple[list[str], list[list[str]]]:
     """The live track record's sentences and table (forecast vs the two baselines on the same scored days),
     shared by the report and the run browser's page of the ticker."""
@@ -185,8 +217,10 @@ def track_record_summary(record: dict | None) -> tuple[list[str], list[list[str]
         sentences.append(
             "One-sided p-values: Diebold-Mariano, forecast more accurate than the zero return "
             f"{tests['dm_vs_zero_return_p']:.3f}, than the last return {tests['dm_vs_last_return_p']:.3f}; "
-            f"binomial, direction right more often than a coin {tests['direction_binomial_p']:.3f}."
+            + direction_sentence(tests.get("direction_p"), tests.get("direction_chance"), tests.get("direction_why"))
+            + "."
         )
+    sentences.append(TRACK_RECORD_PROOF)
     drift = record.get("drift") or {}
     if drift.get("alarm"):
         sentences.append(f"DRIFT ALARM: {drift['why']}.")

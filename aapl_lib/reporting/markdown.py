@@ -5,7 +5,14 @@ is rendered as HTML."""
 from __future__ import annotations
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import figures, forecast_sentences, leakage_lines, run_facts, track_record_summary
+from aapl_lib.reporting.content import (
+    figures,
+    forecast_sentences,
+    leakage_lines,
+    run_facts,
+    track_record_summary,
+    tries_sentence,
+)
 
 
 def _md_table(rows: list[list[str]]) -> list[str]:
@@ -67,6 +74,8 @@ def analysis_markdown(
             else f"{evaluation['champion']['estimator']} from run {evaluation['champion']['run_id']}"
         )
         + ".",
+        "",
+        tries_sentence(evaluation.get("tries")),
         "",
     ]
     lines += _md_table(metrics_rows(evaluation["metrics"]))

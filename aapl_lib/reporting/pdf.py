@@ -8,7 +8,14 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import figures, forecast_sentences, leakage_lines, run_facts, track_record_summary
+from aapl_lib.reporting.content import (
+    figures,
+    forecast_sentences,
+    leakage_lines,
+    run_facts,
+    track_record_summary,
+    tries_sentence,
+)
 
 
 class _Report(FPDF):
@@ -67,6 +74,8 @@ def summary_pdf(
         _heading(pdf, "Approval gate")
         pdf.set_font("Helvetica", "B", 10)
         pdf.multi_cell(0, 5, _latin(describe(decision, proposal)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("Helvetica", size=9)
+        pdf.multi_cell(0, 4.5, _latin(tries_sentence(evaluation.get("tries"))), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(2)
     _heading(pdf, "Forecast")
     text = forecast_sentences(forecast, decision, proposal)

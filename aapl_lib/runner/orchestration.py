@@ -45,6 +45,7 @@ from aapl_lib.runner.planning import artifact_mismatch, cache_entry, live_window
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.runner.task import run_task
+from aapl_lib.runner.tries_step import record_run_try
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import ReuseCache, copy_artifact
@@ -258,6 +259,8 @@ def _execute(
                     if "approval_policy" in task.params
                     else None
                 )
+                if task.name == "model_evaluation":  # every evaluation on a held-out window is a try
+                    extra = {**(extra or {}), "tries_on_window": record_run_try(manifest, run_dir, opts)}
                 fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions, extra)
                 record.update(fingerprint=fp, fingerprint_parts=parts)
                 reusable = not (

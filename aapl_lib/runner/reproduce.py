@@ -139,6 +139,21 @@ def seed_ledger(outputs_dir: Path, scratch: Path, ticker: str, run_id: str) -> s
     return f"ledger: the {len(before)} forecast(s) recorded before run {run_id}, scored as it found them"
 
 
+def seed_tries(outputs_dir: Path, scratch: Path, ticker: str, run_id: str) -> str:
+    """Write the tries ledger as run ``run_id`` found it into the scratch outputs; returns the note."""
+    from aapl_lib.io.iorw import atomic_write_text
+    from aapl_lib.promotion.tries import as_before, read_tries
+
+    entries, unreadable = read_tries(layout.tries_path(outputs_dir, ticker))
+    before = as_before(entries, run_id)
+    target = layout.tries_path(scratch, ticker)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, "".join(json.dumps(e, sort_keys=True) + "\n" for e in before))
+    return f"tries: the {len(before)} configuration(s) recorded before run {run_id}" + (
+        f" ({unreadable} unreadable line(s) left out)" if unreadable else ""
+    )
+
+
 def _differences_of_environment(original: dict[str, Any], repro: dict[str, Any]) -> list[str]:
     notes = []
     old, new = original.get("environment", {}), repro.get("environment", {})
@@ -248,6 +263,8 @@ def reproduce(
     notes.append(note)
     if manifest.get("ledger"):  # the track record it reported came from the ledger as it found it
         notes.append(seed_ledger(outputs_dir, scratch, params["ticker"], run_id))
+    if manifest.get("tries"):  # its gate was corrected for the tries recorded before it
+        notes.append(seed_tries(outputs_dir, scratch, params["ticker"], run_id))
     progress(f"reproducing run {run_id} into {scratch}")
     run_kwargs = {"notebooks_dir": project / "notebooks", "log_level": log_level, "progress": progress}
     previous_env = os.environ.get(layout.OUTPUTS_ENV)

@@ -9,6 +9,7 @@
       models/<TICKER>/      the champion registry (aapl_lib.promotion.registry)
       ledger/<TICKER>.csv   every forecast made and, once its day has closed, its score (aapl_lib.tracking)
       track/<TICKER>.html   the run browser's track-record page of a ticker (and its plot)
+      tries/<TICKER>.jsonl  every configuration evaluated on a held-out window (aapl_lib.promotion.tries)
       logs/                 pipeline_summary.log (and from deploy/: cron.log, health.txt, alerts.log)
       latest -> runs/<id>   the run started last (``LATEST``, a text file naming it, where links fail)
       index.html, compare/  the run browser (aapl_lib.views.browser)
@@ -28,7 +29,7 @@ from pathlib import Path
 from aapl_lib.io.project import project_root
 
 RUNS, BATCHES, CACHE, MODELS, LOGS = "runs", "batches", "cache", "models", "logs"
-LEDGER, TRACK = "ledger", "track"
+LEDGER, TRACK, TRIES = "ledger", "track", "tries"
 MANIFEST = "manifest.json"
 SUMMARY_LOG = "pipeline_summary.log"
 INTERACTIVE = "interactive"  # the run folder of notebooks run by hand in Jupyter
@@ -149,6 +150,16 @@ def ledger_tickers(outputs_dir: Path) -> list[str]:
     """The tickers that have a forecast ledger, sorted."""
     folder = ledger_dir(outputs_dir)
     return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def tries_path(outputs_dir: Path, ticker: str) -> Path:
+    """``outputs/tries/<TICKER>.jsonl``: every configuration of ``ticker`` evaluated on a held-out window."""
+    return Path(outputs_dir) / TRIES / f"{ticker}.jsonl"
+
+
+def tries_lock(outputs_dir: Path, ticker: str) -> Path:
+    """``outputs/tries/<TICKER>.jsonl.lock``: held by whoever writes that tries ledger."""
+    return Path(outputs_dir) / TRIES / f"{ticker}.jsonl.lock"
 
 
 def track_page(outputs_dir: Path, ticker: str) -> Path:

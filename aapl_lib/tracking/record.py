@@ -4,8 +4,12 @@ zero-return and last-return baselines on the same days, with significance once t
 Which forecasts count: the one the report presented (``published_as`` set), one per day it is for — the first
 recorded, so a rerun's second opinion cannot replace a miss. In-sample and pending rows are counted, never
 scored. Significance (``MIN_DAYS``+ scored days): Diebold–Mariano on squared errors against each baseline
-(one-sided, "the model is more accurate"), and a binomial test of the direction calls against a coin
-(one-sided, days with a zero return left out). The drift alarm asks the opposite question of the recent
+(one-sided, "the model is more accurate"), and the Pesaran–Timmermann test of the direction calls against the
+chance level the up-day rate and the forecast's own up-call rate imply (one-sided, days with a zero return left
+out; :func:`aapl_lib.modeling.significance.direction_test`, the same test as the held-out tables and the gate).
+Never a coin: a constant "up" call in a rising market is right on most days with no skill, and has no timing to
+test. These forecasts were published before their day closed, so no configuration tried on a held-out window
+can spend this test. The drift alarm asks the opposite question of the recent
 published forecasts: are they significantly *worse* than forecasting a zero return?"""
 
 from __future__ import annotations
@@ -51,13 +55,18 @@ def _accuracy(errors: np.ndarray) -> dict[str, float | None]:
 
 
 def _direction(pred: np.ndarray, realised: np.ndarray) -> dict[str, Any]:
+    """Hits of the direction calls and, from :data:`MIN_DAYS` days with a sign on, the Pesaran–Timmermann
+    p-value against chance (None, with ``why``, for a forecast that never changes its call)."""
     mask = (realised != 0) & (pred != 0) & ~np.isnan(pred)
     n, hits = int(mask.sum()), int((np.sign(pred[mask]) == np.sign(realised[mask])).sum())
-    out: dict[str, Any] = {"hits": hits, "n": n, "accuracy": hits / n if n else None, "binomial_p": None}
+    out: dict[str, Any] = {"hits": hits, "n": n, "accuracy": hits / n if n else None}
+    out.update(chance_level=None, p_value=None, why=f"{n} days with a sign; the test needs {MIN_DAYS}")
     if n >= MIN_DAYS:
-        from scipy import stats  # lazy: `runner.py health` reads ledgers and should stay quick
+        # lazy: `runner.py health` reads ledgers and should stay quick (scipy comes with significance)
+        from aapl_lib.modeling.significance import direction_test
 
-        out["binomial_p"] = float(stats.binomtest(hits, n, 0.5, alternative="greater").pvalue)
+        test = direction_test(realised[mask], pred[mask])
+        out.update(chance_level=test["chance_level"], p_value=test["p_value"], why=test["why"])
     return out
 
 
@@ -93,7 +102,9 @@ def track_record(ledger: pd.DataFrame, ticker: str) -> dict[str, Any]:
         record["tests"] = {
             "dm_vs_zero_return_p": diebold_mariano(realised, model, np.zeros_like(realised))["p_value_a_better"],
             "dm_vs_last_return_p": diebold_mariano(realised, model, preds["last_return"])["p_value_a_better"],
-            "direction_binomial_p": record["direction"]["model"]["binomial_p"],
+            "direction_p": record["direction"]["model"]["p_value"],
+            "direction_chance": record["direction"]["model"]["chance_level"],
+            "direction_why": record["direction"]["model"]["why"],
         }
     record["by_role"] = {
         role: {

@@ -36,6 +36,7 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
                 baseline_rmse=ev["metrics"][best]["rmse"],
                 rmse_gain_pct=100 * (ev["metrics"][best]["rmse"] - m["rmse"]) / ev["metrics"][best]["rmse"],
                 directional_accuracy=m.get("directional_accuracy"),
+                direction_p=m.get("direction_p"),  # Pesaran-Timmermann against chance (None: no timing to test)
                 dm_p=m.get("dm_vs_zero_return_p"),
                 long_flat=ev["backtest"]["long_flat"]["cumulative_return"],
                 buy_and_hold=ev["backtest"]["buy_and_hold"]["cumulative_return"],
@@ -63,6 +64,7 @@ def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) 
         "baseline RMSE",
         "RMSE gain",
         "direction right",
+        "PT p vs chance",
         "DM p vs zero",
         "gate",
         "long/flat",
@@ -80,6 +82,7 @@ def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) 
             fixed(r.get("baseline_rmse"), percent=True),
             "-" if r.get("rmse_gain_pct") is None else f"{r['rmse_gain_pct']:+.2f} %",
             fixed(r.get("directional_accuracy"), 1, percent=True),
+            fixed(r.get("direction_p")),
             fixed(r.get("dm_p")),
             fixed(r.get("gate")) + (" (IMPLAUSIBLE: too good to be true)" if r.get("implausible") else ""),
             fixed(r.get("long_flat"), 1, percent=True),
@@ -96,7 +99,9 @@ def write_summary(outputs_dir: Path, batch_dir: Path, manifest: dict[str, Any]) 
         f"**{manifest['status']}**; wall time {manifest.get('duration_s', 0):.1f} s.",
         "",
         "RMSE gain: how much lower the challenger's held-out RMSE is than the best naive baseline's "
-        "(negative: the model is worse than doing nothing). Backtests: held-out period, with costs.",
+        "(negative: the model is worse than doing nothing). PT p: Pesaran-Timmermann, direction calls against "
+        "the chance level the up-day rate implies (n/a: the forecast makes the same call every day, no timing "
+        "to test). Backtests: held-out period, with costs.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
