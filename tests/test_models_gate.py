@@ -350,7 +350,7 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
     # (an earlier run of this module may have published the very same forecast: then it is not appended twice)
     ledger = (outputs / "ledger" / "AAPL.csv").read_text()
     for_date = json.loads((run_dir / "reports" / "forecast.json").read_text())["for_date"]
-    sha = manifest["tasks"]["model_training"]["artifacts"]["model/model.skops"]["sha256"]
+    sha = manifest["tasks"]["model_training"]["artifacts"]["model/model_refit.skops"]["sha256"]
     mine = [line for line in ledger.splitlines() if f",{for_date}," in line and f",{sha}," in line]
     assert len(mine) == 1 and ",challenger,challenger," in mine[0], ledger
     assert manifest["ledger"]["status"] == "recorded"

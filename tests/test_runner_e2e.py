@@ -78,8 +78,10 @@ def test_manifest_holds_scraps_and_logs_have_the_format(default_run):
     line = (run_dir / "logs" / "model_training.log").read_text().splitlines()[0]
     assert line.startswith("[20") and "] [model_training] [INFO] " in line
     summary = (outputs / "logs" / "pipeline_summary.log").read_text().splitlines()
-    assert len(summary) == 9  # six tasks, the approval gate, the forecast ledger, the run
-    assert all("status=success" in s for s in summary if "[approval_gate]" not in s and "[forecast_ledger]" not in s)
+    assert len(summary) == 10  # six tasks, the tries ledger, the approval gate, the forecast ledger, the run
+    steps = ("[approval_gate]", "[forecast_ledger]", "[tries]")
+    assert all("status=success" in s for s in summary if not any(step in s for step in steps))
+    assert [s for s in summary if "[tries]" in s]
     assert [s for s in summary if "[forecast_ledger]" in s and "appended 1, scored 0" in s]
     assert any("[approval_gate]" in s and "decision=" in s for s in summary)
 

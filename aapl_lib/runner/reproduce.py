@@ -123,6 +123,10 @@ def seed_champion(original: Path, run_id: str, outputs_dir: Path, scratch: Path,
     target = Registry(scratch, ticker)
     target.dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(model, target.dir / model.name)
+    if record.get("refit_file"):  # the model the champion published with (refit to publish)
+        refit = source.champion_path(record, "refit_file")
+        if refit.is_file():
+            shutil.copy2(refit, target.dir / refit.name)
     write_json(target.record_path, record)
     return True, (
         f"champion: the model of run {champion['run_id']} (sha256 {sha[:16]}…) that run {run_id} was compared "
