@@ -306,3 +306,35 @@ def parse_html(html: str) -> Links:
 def parse_page(path: Path) -> Links:
     """The links, images and text of the page at ``path``."""
     return parse_html(Path(path).read_text(encoding="utf-8"))
+
+
+def scored_ledger(prices: pd.Series, predict) -> pd.DataFrame:
+    """A ledger of daily forecasts made from ``prices`` (``predict(realised)`` gives each day's predicted return)
+    and scored day by day the runner's way: each day's run appends its forecast, then scores what has closed."""
+    from aapl_lib.tracking.ledger import append_new, empty, forecast_rows
+    from aapl_lib.tracking.scoring import score_pending
+
+    frame, cleaned, days = empty(), prices.to_frame("close"), prices.index
+    for i in range(1, len(days) - 1):
+        realised = prices.iloc[i + 1] / prices.iloc[i] - 1
+        forecast = {
+            "challenger": {
+                "available": True,
+                "last_price_date": f"{days[i]:%Y-%m-%d}",
+                "for_date": f"{days[i + 1]:%Y-%m-%d}",
+                "predicted_return": predict(realised),
+            }
+        }
+        rows = forecast_rows(
+            forecast,
+            ticker="AAPL",
+            run_id=f"run{i:03d}",
+            cleaned=cleaned.iloc[: i + 1],
+            published=("challenger", "champion"),
+            models={"challenger": {"sha256": f"sha{i}", "trained_to": f"{days[i - 1]:%Y-%m-%d}"}},
+            recorded_at=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}",
+        )
+        frame, _, _ = append_new(frame, rows)
+        score_pending(frame, cleaned.iloc[: i + 1], retrieved_at="2026-01-01T00:00:00Z", run_id=f"run{i:03d}")
+    score_pending(frame, cleaned, retrieved_at="2026-01-01T00:00:00Z", run_id="last")
+    return frame

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import hold_lock, run_runner, sample_frame
+from helpers import hold_lock, run_runner, sample_frame, scored_ledger
 
 FAST = ["-p", "start", "2011-06-01", "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
 DAYS = ["2013-01-09", "2013-01-10", "2013-01-11", "2013-01-14"]  # a weekend between the last two
@@ -190,57 +190,24 @@ def test_a_damaged_ledger_fails_the_run_with_one_message_and_its_previous_copy_r
 
 
 # ------------------------------------------------------------------------------------------ library
-def _ledger_from(prices: pd.Series, predict) -> pd.DataFrame:
-    """A ledger of daily published forecasts made from ``prices`` and scored by them, the runner's way."""
-    from aapl_lib.tracking.ledger import append_new, empty, forecast_rows
-    from aapl_lib.tracking.scoring import score_pending
-
-    frame = empty()
-    cleaned = prices.to_frame("close")
-    days = prices.index
-    for i in range(1, len(days) - 1):
-        realised = prices.iloc[i + 1] / prices.iloc[i] - 1
-        forecast = {
-            "challenger": {
-                "available": True,
-                "last_price_date": f"{days[i]:%Y-%m-%d}",
-                "for_date": f"{days[i + 1]:%Y-%m-%d}",
-                "predicted_return": predict(realised),
-            }
-        }
-        rows = forecast_rows(
-            forecast,
-            ticker="AAPL",
-            run_id=f"run{i}",
-            cleaned=cleaned.iloc[: i + 1],
-            published=("challenger", "champion"),
-            models={"challenger": {"sha256": f"sha{i}", "trained_to": f"{days[i - 1]:%Y-%m-%d}"}},
-            recorded_at=f"2026-01-01T00:00:{i:02d}",
-        )
-        frame, _, _ = append_new(frame, rows)
-        score_pending(frame, cleaned.iloc[: i + 1], retrieved_at="2026-01-01T00:00:00Z", run_id=f"run{i}")
-    score_pending(frame, cleaned, retrieved_at="2026-01-01T00:00:00Z", run_id="last")
-    return frame
-
-
 def test_p_values_from_20_days_and_the_drift_alarm():
     from aapl_lib.modeling.significance import direction_test
     from aapl_lib.tracking.record import published_scored, track_record
 
     prices = sample_frame("2012-01-01", "2012-04-30")["adj_close"]
-    good = track_record(_ledger_from(prices, lambda r: 0.6 * r), "AAPL")
+    good = track_record(scored_ledger(prices, lambda r: 0.6 * r), "AAPL")
     assert good["scored_days"] == len(prices) - 2
     assert good["tests"]["dm_vs_zero_return_p"] < 0.01 and good["drift"]["alarm"] is False
     hits, n = good["direction"]["model"]["hits"], good["direction"]["model"]["n"]
     assert hits == n  # the right sign every day
     # the direction is judged by the project's one direction test (Pesaran-Timmermann), not a coin
-    rows = published_scored(_ledger_from(prices, lambda r: 0.6 * r))
+    rows = published_scored(scored_ledger(prices, lambda r: 0.6 * r))
     expected = direction_test(rows["realised_return"].to_numpy(float), rows["predicted_return"].to_numpy(float))
     assert good["tests"]["direction_p"] == pytest.approx(expected["p_value"]) and expected["p_value"] < 1e-6
-    bad = track_record(_ledger_from(prices, lambda r: -1.5 * r), "AAPL")
+    bad = track_record(scored_ledger(prices, lambda r: -1.5 * r), "AAPL")
     assert bad["drift"]["alarm"] is True and bad["drift"]["p_value"] < 0.05
     assert bad["direction"]["model"]["hits"] == 0
-    short = track_record(_ledger_from(prices.iloc[:15], lambda r: -1.5 * r), "AAPL")
+    short = track_record(scored_ledger(prices.iloc[:15], lambda r: -1.5 * r), "AAPL")
     assert short["tests"] is None and short["drift"]["alarm"] is False  # 13 days: no test, no alarm
 
 

@@ -20,35 +20,10 @@ from aapl_lib.promotion import gate, tries
 from aapl_lib.reporting.content import track_record_summary, tries_sentence
 from aapl_lib.store import layout
 from aapl_lib.tracking.record import track_record
-from helpers import run_runner, sample_frame
+from helpers import run_runner, sample_frame, scored_ledger
 
 THRESHOLDS = {"auto_min_rmse_gain_pct": 1.0, "auto_min_direction_edge_pct": 1.0, "auto_max_p_value": 0.05}
 FAST = ["-p", "start", "2011-06-01", "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
-
-
-def _scored_ledger(prices: pd.Series, predict) -> pd.DataFrame:
-    """A ledger of daily published forecasts made from ``prices`` and scored by them, the runner's way."""
-    from aapl_lib.tracking.ledger import append_new, empty, forecast_rows
-    from aapl_lib.tracking.scoring import score_pending
-
-    frame, cleaned, days = empty(), prices.to_frame("close"), prices.index
-    for i in range(1, len(days) - 1):
-        realised = prices.iloc[i + 1] / prices.iloc[i] - 1
-        forecast = {
-            "challenger": {
-                "available": True,
-                "last_price_date": f"{days[i]:%Y-%m-%d}",
-                "for_date": f"{days[i + 1]:%Y-%m-%d}",
-                "predicted_return": predict(realised),
-            }
-        }
-        rows = forecast_rows(forecast, ticker="AAPL", run_id=f"run{i:03d}", cleaned=cleaned.iloc[: i + 1],
-                             published=("challenger", "champion"),
-                             models={"challenger": {"sha256": f"sha{i}", "trained_to": f"{days[i - 1]:%Y-%m-%d}"}},
-                             recorded_at=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}")  # fmt: skip
-        frame, _, _ = append_new(frame, rows)
-    score_pending(frame, cleaned, retrieved_at="2026-01-01T00:00:00Z", run_id="scorer")
-    return frame
 
 
 def _q1_2012() -> pd.Series:
@@ -60,7 +35,7 @@ def _q1_2012() -> pd.Series:
 def test_constant_up_over_q1_2012_is_significant_nowhere():
     from scipy import stats
 
-    record = track_record(_scored_ledger(_q1_2012(), lambda r: 0.001), "AAPL")
+    record = track_record(scored_ledger(_q1_2012(), lambda r: 0.001), "AAPL")
     d = record["direction"]["model"]
     assert (record["scored_days"], d["hits"], d["n"]) == (62, 41, 62)
     # what the coin said: "skill" at p = 0.0076, from a call that never changes
@@ -93,7 +68,7 @@ def test_a_rising_random_walk_with_mostly_up_calls_is_not_significant_in_the_tra
     days = pd.bdate_range("2015-01-01", periods=250)
     prices = pd.Series(100 * np.cumprod(1 + rng.normal(0.004, 0.01, len(days))), index=days)
     calls = iter(np.where(rng.random(len(days)) < 0.9, 0.001, -0.001))
-    record = track_record(_scored_ledger(prices, lambda r: next(calls)), "AAPL")
+    record = track_record(scored_ledger(prices, lambda r: next(calls)), "AAPL")
     d = record["direction"]["model"]
     assert stats.binomtest(d["hits"], d["n"], 0.5, alternative="greater").pvalue < 0.05  # the coin is fooled
     assert d["p_value"] > 0.05 and record["tests"]["direction_p"] == d["p_value"]
@@ -110,7 +85,7 @@ def test_the_track_command_does_not_call_a_constant_up_call_skill(tmp_path):
     from aapl_lib.tracking.ledger import write_ledger
 
     outputs = tmp_path / "outputs"
-    write_ledger(layout.ledger_path(outputs, "AAPL"), _scored_ledger(_q1_2012(), lambda r: 0.001))
+    write_ledger(layout.ledger_path(outputs, "AAPL"), scored_ledger(_q1_2012(), lambda r: 0.001))
     proc = run_runner("track", "AAPL", "--json", outputs=outputs)
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout)
