@@ -2,7 +2,8 @@
 
 Layers, highest first; a layer imports only from those below it (``tests/test_architecture.py``):
 
-  ``cli``, ``step``  what ``runner.py`` and the notebooks call
+  ``cli/``, ``step`` what ``runner.py`` calls (the parser; a module per command group with its handlers)
+                     and what the notebooks call
   ``runner/``        the runner: the loop, one task's execution, kernels, fingerprints, batch, hooks
   ``views/``         what a reviewer reads: run browser, compare, the DAG picture, notebooks as HTML
   ``reporting/``     step 6: analysis.md and summary.pdf

@@ -66,7 +66,7 @@ def runner_args(command: str) -> list[str]:
 
 
 def test_every_runner_command_in_deploy_parses_with_the_runners_parser(capsys):
-    from aapl_lib.cli import COMMANDS, build_parser
+    from aapl_lib.cli import parse_args
 
     commands = {kind: crontab_command(kind) for kind in ("run", "health")}
     for name in ("aapl-pipeline.service", "aapl-pipeline-health.service"):
@@ -79,7 +79,7 @@ def test_every_runner_command_in_deploy_parses_with_the_runners_parser(capsys):
     parsed = {}
     for name, command in commands.items():
         args = runner_args(command)
-        parsed[name] = build_parser().parse_args(args if args[0] in COMMANDS else ["run", *args])
+        parsed[name] = parse_args(args)
     assert parsed["run"].command == parsed["aapl-pipeline.service"].command == "run"
     assert parsed["run"].file == parsed["aapl-pipeline.service"].file == "params/aapl_2023.yaml"
     for name in ("health", "aapl-pipeline-health.service"):

@@ -1,20 +1,39 @@
-"""The batch side of ``runner.py``'s commands: the tickers a run asks for (``--tickers`` or ``tickers:`` in the
-params file), each ticker's validated parameters, starting a batch with the executor options of the command
-line, resuming one (plain ``resume`` picks the newest unfinished batch when it is newer than any unfinished run),
-and printing a run's or batch's result as the command's exit code (``finish``)."""
+"""The batch side of ``run`` and ``resume``: the executor options (``--executor``, ``--workers``,
+``--scheduler``), the tickers a run asks for (``--tickers`` or ``tickers:`` in the params file), each ticker's
+validated parameters, starting a batch, and resuming one (plain ``resume`` picks the newest unfinished batch
+when it is newer than any unfinished run)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from aapl_lib.cli.outcome import print_outcome
 from aapl_lib.errors import PipelineError
-from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.store import layout
 
+Overrides = list[tuple[str, str]]  # -p KEY VALUE pairs, in the order given
+PerTicker = dict[str, tuple[dict | None, str | None]]  # ticker -> (its params, or why they are invalid)
 
-def batch_tickers(params_file: Path, overrides: list) -> list[str]:
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """Add the executor options of a batch to ``run`` or ``resume``."""
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="batches: a local process pool (default) or a Dask cluster",
+    )
+    parser.add_argument("--workers", type=int, metavar="N", help="batches: parallel pipelines (default: the cores)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="with --executor dask: an existing dask.distributed scheduler (default: a LocalCluster on loopback)",
+    )
+
+
+def batch_tickers(params_file: Path, overrides: Overrides) -> list[str]:
+    """The tickers of a batch, upper-cased and without repeats; empty for a single run."""
     from aapl_lib.pipeline.config import load_params_file, parse_override
 
     tickers = load_params_file(params_file).get("tickers") or []
@@ -27,11 +46,12 @@ def batch_tickers(params_file: Path, overrides: list) -> list[str]:
 
 
 def check_batch_options(args: argparse.Namespace) -> None:
+    """A single run given batch-only options: a usage error."""
     if args.executor != "local" or args.workers or args.scheduler:
         raise PipelineError("--executor, --workers and --scheduler apply to batches: add --tickers T1 T2 ...")
 
 
-def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
+def _per_ticker(params_file: Path, overrides: Overrides, tickers: list[str]) -> PerTicker:
     """Each ticker's validated params, or why they are invalid (a bad ticker fails alone, not the batch)."""
     from aapl_lib.errors import ParameterError
     from aapl_lib.pipeline.config import resolve_params
@@ -46,7 +66,10 @@ def _per_ticker(params_file: Path, overrides: list, tickers: list[str]) -> dict:
     return out
 
 
-def start_batch(args, root: Path, outputs: Path, params_file: Path, overrides: list, tickers: list[str]) -> int:
+def start_batch(
+    args: argparse.Namespace, root: Path, outputs: Path, params_file: Path, overrides: Overrides, tickers: list[str]
+) -> int:
+    """Run a new batch of ``tickers``; whole pipelines only (no task selection, no run folder of one's own)."""
     if args.start_task or args.end_task or args.only or args.run_dir or args.from_run:
         raise PipelineError(
             "a batch runs whole pipelines: --start-task/--end-task/--only/--run-dir/--from-run apply to single runs"
@@ -55,7 +78,12 @@ def start_batch(args, root: Path, outputs: Path, params_file: Path, overrides: l
 
 
 def _batch(
-    args, root: Path, outputs: Path, per_ticker: dict, batch_id: str | None = None, operator: dict | None = None
+    args: argparse.Namespace,
+    root: Path,
+    outputs: Path,
+    per_ticker: PerTicker,
+    batch_id: str | None = None,
+    operator: dict | None = None,
 ) -> int:
     """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
     from aapl_lib.runner.batch import run_batch
@@ -77,7 +105,7 @@ def _batch(
         resume=batch_id is not None,
         operator=operator,
     )
-    return finish(result)
+    return print_outcome(result)
 
 
 def newest_unfinished_batch(outputs: Path) -> str | None:
@@ -96,7 +124,7 @@ def newest_unfinished_batch(outputs: Path) -> str | None:
     return batch["batch_id"]
 
 
-def resume_batch(args, root: Path, outputs: Path, operator: dict) -> int:
+def resume_batch(args: argparse.Namespace, root: Path, outputs: Path, operator: dict) -> int:
     """Continue a batch: each ticker's recorded parameters are data (re-checked), its hooks and extra_features
     the operator's (``operator``), as for a single run's resume."""
     from aapl_lib.errors import ParameterError
@@ -105,7 +133,7 @@ def resume_batch(args, root: Path, outputs: Path, operator: dict) -> int:
     from aapl_lib.store.runs import unfinished_batch_run
 
     manifest = read_json(layout.batch_dir(outputs, args.run_id) / layout.MANIFEST)
-    per_ticker = {}
+    per_ticker: PerTicker = {}
     for ticker in manifest["tickers"]:
         run_id = manifest["runs"].get(ticker, {}).get("run_id")
         run_dir = layout.run_dir(outputs, run_id) if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
@@ -127,12 +155,3 @@ def resume_batch(args, root: Path, outputs: Path, operator: dict) -> int:
                 params, error = None, str(exc)
         per_ticker[ticker] = (params, error)
     return _batch(args, root, outputs, per_ticker, batch_id=args.run_id, operator=operator)
-
-
-def finish(result) -> int:
-    # success, or waiting for a person (or nothing to resume): not an error
-    if result.exit_code in (Exit.OK, Exit.AWAITING_APPROVAL):
-        print(result.message)
-    else:
-        print("error: " + result.message, file=sys.stderr)
-    return result.exit_code

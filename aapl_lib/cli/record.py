@@ -1,4 +1,5 @@
-"""``runner.py track TICKER``: a ticker's live track record, computed from its forecast ledger as it is now."""
+"""``track``, ``replay`` and ``health``: a ticker's live track record, computed from its forecast ledger as it is
+now; the daily schedule replayed offline; and the checks a scheduler runs on every ticker."""
 
 from __future__ import annotations
 
@@ -6,12 +7,63 @@ import argparse
 import json
 from pathlib import Path
 
+from aapl_lib.cli.arguments import Subparsers, chosen_params_file
 from aapl_lib.errors import ParameterError
+from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.store import layout
 
 
-def track_command(args: argparse.Namespace, outputs: Path) -> int:
+def register(subparsers: Subparsers) -> None:
+    """Add ``track``, ``replay`` and ``health``."""
+    track = subparsers.add_parser(
+        "track", help="a ticker's live track record: its published forecasts scored against the baselines"
+    )
+    track.add_argument("ticker", metavar="TICKER")
+    track.add_argument("--json", action="store_true", help="print JSON (every scored day included)")
+    track.set_defaults(handler=track_command)
+    replay = subparsers.add_parser(
+        "replay",
+        help="replay the daily schedule offline: one run as of each NYSE session in a range, then the track record",
+    )
+    replay.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first day (YYYY-MM-DD)")
+    replay.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last day (YYYY-MM-DD)")
+    replay.add_argument("-f", "--file", metavar="FILE", help="parameters YAML (default: params/default.yaml)")
+    replay.add_argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[], help="as for run"
+    )
+    replay.set_defaults(handler=replay_command)
+    health = subparsers.add_parser(
+        "health",
+        help="for schedulers: exit 5 when a ticker has no recent successful run, keeps failing, or drifts",
+        description="Check every ticker with runs in outputs/runs or a forecast ledger (or those named): a "
+        "problem when its newest run that got through evaluation (success, or stopped at / decided by the "
+        "approval gate) started more than --max-age hours ago, when its last --failures runs all failed "
+        "(failed, timed_out, interrupted, locked), or when its drift alarm is on (the last 60 scored "
+        "published forecasts significantly worse than a zero return). One line per ticker, then a summary.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    health.add_argument(
+        "--max-age",
+        type=float,
+        default=96.0,
+        metavar="HOURS",
+        help="the newest successful run may be this old (default 96: the weekday timer leaves 72 h from "
+        "Friday's run to Monday's, 96 also covers a Monday holiday or one missed evening; 30 for a check "
+        "the morning after each weekday run)",
+    )
+    health.add_argument(
+        "--failures", type=int, default=3, metavar="N", help="a problem when the last N runs all failed (default 3)"
+    )
+    health.add_argument(
+        "--ticker", action="append", default=[], metavar="T", help="check this ticker (repeatable; default: all)"
+    )
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
+    health.set_defaults(handler=health_command)
+
+
+def track_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """Print the track record of ``args.ticker`` (``--json``: the whole record, every scored day included)."""
     from aapl_lib.reporting.content import track_record_summary
     from aapl_lib.tracking.ledger import read_ledger
@@ -89,8 +141,7 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
             failed.append(f"{day} (exit {proc.returncode})")
     from aapl_lib.pipeline.config import resolve_params
 
-    params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
-    ticker = resolve_params(params_file, [tuple(p) for p in args.parameter])["ticker"]
+    ticker = resolve_params(chosen_params_file(args, root), [tuple(p) for p in args.parameter])["ticker"]
     print(
         f"replayed {len(days)} trading day(s) {days[0]}..{days[-1]}; {len(failed)} did not succeed"
         + (f"; {len(waiting)} await approval (python runner.py list)" if waiting else "")
@@ -98,5 +149,22 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     for day in failed:
         print(f"  {day}")
     if layout.ledger_path(outputs, ticker).is_file():
-        track_command(argparse.Namespace(ticker=ticker, json=False), outputs)
+        track_command(argparse.Namespace(ticker=ticker, json=False), root, outputs)
     return Exit.OK if not failed else Exit.FAILED
+
+
+def health_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    """Check every ticker's freshness, failures and drift; exit 5 when there is a problem."""
+    import datetime as dt
+
+    from aapl_lib.tracking.health import check_health, format_text
+
+    report = check_health(
+        outputs,
+        now=dt.datetime.now(dt.UTC),
+        max_age_hours=args.max_age,
+        failures=args.failures,
+        tickers=args.ticker,
+    )
+    print(json.dumps(report, indent=2) if args.json else format_text(report))
+    return Exit.OK if report["healthy"] else Exit.UNHEALTHY

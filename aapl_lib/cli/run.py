@@ -1,29 +1,107 @@
-"""What each command of ``runner.py`` does, once ``aapl_lib/cli.py`` has parsed its arguments: start or resume a
-run, approve or reject one, compare two, draw the DAG, rebuild the run browser, print a run's status or the
-list of runs, prune old runs, check every ticker's health. Each returns the exit code; a batch's commands are
-in ``batch_commands``."""
+"""``run`` (the default command) and ``resume``: start a run, or continue one from its first unfinished task;
+with tickers, the same for a batch (its side is in :mod:`aapl_lib.cli.batch`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
-from aapl_lib.errors import PipelineError
-from aapl_lib.pipeline.exit_codes import Exit
-from aapl_lib.runner.batch_commands import (
+from aapl_lib.cli.arguments import Subparsers, add_operator_code, chosen_params_file
+from aapl_lib.cli.batch import (
+    add_batch_options,
     batch_tickers,
     check_batch_options,
-    finish,
     newest_unfinished_batch,
     resume_batch,
     start_batch,
 )
+from aapl_lib.cli.outcome import print_outcome
+from aapl_lib.errors import PipelineError
+from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
+from aapl_lib.pipeline.exit_codes import Exit
+from aapl_lib.pipeline.tasks import TASK_NAMES
 from aapl_lib.store import layout
+
+RUN = "run"  # the default command: ``runner.py`` with no command starts a run
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add ``run`` and ``resume``."""
+    _add_run(subparsers)
+    resume = subparsers.add_parser(
+        "resume", help="continue a run from its first unfinished task, or a batch's unfinished tickers"
+    )
+    resume.add_argument(
+        "run_id", nargs="?", metavar="RUN_ID|BATCH_ID", help="default: the newest run (or batch) that did not finish"
+    )
+    add_operator_code(resume, "on_success/on_failure hooks and extra_features")
+    add_batch_options(resume)
+    resume.set_defaults(handler=resume_command)
+
+
+def _add_run(subparsers: Subparsers) -> None:
+    run = subparsers.add_parser(
+        RUN,
+        help="start a new run (the default)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("-f", "--file", metavar="FILE", help="parameters YAML (default: params/default.yaml)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        default=[],
+        help="override one parameter; repeatable (see --list-params)",
+    )
+    run.add_argument(
+        "--start-task",
+        choices=TASK_NAMES,
+        metavar="TASK",
+        help=f"first task to run ({', '.join(TASK_NAMES)}); earlier outputs are copied from the "
+        "latest run (or --from-run) after checking their sha256",
+    )
+    run.add_argument("--end-task", choices=TASK_NAMES, metavar="TASK", help="last task to run")
+    run.add_argument(
+        "--only", choices=TASK_NAMES, metavar="TASK", help="run just this task (= --start-task T --end-task T)"
+    )
+    run.add_argument("--force", action="store_true", help="execute every task, reuse nothing")
+    run.add_argument(
+        "--force-task",
+        action="append",
+        default=[],
+        choices=TASK_NAMES,
+        metavar="TASK",
+        help="execute this task even if an earlier result could be reused; repeatable",
+    )
+    run.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="write into this folder instead of a new outputs/runs/<run_id>/ "
+        "(e.g. outputs/interactive, the notebooks' own default)",
+    )
+    run.add_argument("--from-run", metavar="RUN_ID", help="with --start-task: take earlier outputs from this run")
+    run.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="run as the daily schedule would have on DATE (YYYY-MM-DD): prices up to DATE (= -p end DATE), "
+        "so a month of daily runs can be replayed through the offline sample",
+    )
+    run.add_argument("--list-params", action="store_true", help="print every parameter and exit")
+    add_batch_options(run)
+    run.add_argument(
+        "--tickers",
+        nargs="+",
+        metavar="TICKER",
+        help="run one pipeline per ticker as a batch (also: tickers: in params)",
+    )
+    run.set_defaults(handler=run_command)
 
 
 def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    """Start a new run (or, with tickers, a batch); ``--list-params`` only prints the parameters."""
     from aapl_lib.pipeline.config import describe_parameters, resolve_params
 
     if args.list_params:
@@ -31,8 +109,8 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         return Exit.OK
     if args.only and (args.start_task or args.end_task):
         raise PipelineError("--only cannot be combined with --start-task/--end-task")
-    params_file = Path(args.file) if args.file else root / "params" / "default.yaml"
-    overrides = [tuple(p) for p in args.parameter]
+    params_file = chosen_params_file(args, root)
+    overrides = [(key, value) for key, value in args.parameter]
     if args.as_of:
         if any(key == "end" and value != args.as_of for key, value in overrides):
             raise PipelineError(f"--as-of {args.as_of} sets end; drop -p end or make it the same date")
@@ -70,7 +148,7 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         force=args.force,
         force_tasks=tuple(args.force_task),
     )
-    return finish(result)
+    return print_outcome(result)
 
 
 def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
@@ -78,7 +156,7 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     from this command's params file and -p, never from the manifest (it says which hooks will run)."""
     from aapl_lib.pipeline.trust import describe_hooks, operator_code
 
-    operator = operator_code(Path(args.file) if args.file else root / "params" / "default.yaml", args.parameter)
+    operator = operator_code(chosen_params_file(args, root), args.parameter)
     if args.run_id is None:
         args.run_id = newest_unfinished_batch(outputs)  # a newer interrupted batch goes before its runs
     print(describe_hooks(operator))
@@ -94,173 +172,4 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         project=root,
         operator=operator,
     )
-    return finish(result)
-
-
-def decide_command(args: argparse.Namespace, outputs: Path) -> int:
-    """``approve`` or ``reject``: record the decision on a run awaiting approval."""
-    from aapl_lib.runner.approval import decide
-
-    print(decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs))
-    return Exit.OK
-
-
-def convert_model_command(args: argparse.Namespace, outputs: Path) -> int:
-    """``convert-model TICKER --trust-sha256 SHA --by NAME``: the operator vouches for a legacy pickle champion;
-    it is unpickled once and stored as a skops file (say first what is trusted and why it matters)."""
-    from aapl_lib.promotion.registry import Registry
-    from aapl_lib.store.manifest import utc_now
-
-    registry = Registry(outputs, args.ticker.strip().upper())
-    record = registry.champion()
-    if record is None:
-        raise PipelineError(
-            f"{registry.ticker} has no champion ({registry.record_path} is missing): nothing to convert"
-        )
-    print(
-        f"trusting {registry.dir / str(record.get('model_file'))} because you vouch for sha256 {args.trust_sha256}: "
-        "unpickling it runs any code it holds, so do this only for a file you made or received from someone you trust"
-    )
-    converted = registry.convert_legacy(args.trust_sha256, by=args.by, at=utc_now())
-    print(
-        f"converted: {registry.dir / converted['model_file']} (skops, sha256 {converted['sha256'][:16]}…, only the "
-        f"types our candidates use); {registry.record_path} names it and history.jsonl records the conversion"
-    )
-    return Exit.OK
-
-
-def compare_command(args: argparse.Namespace, outputs: Path) -> int:
-    """Print the differences of two runs and build their compare page."""
-    from aapl_lib.store.runs import find_run
-    from aapl_lib.views.compare import compare_runs, format_text
-
-    run_a, run_b = find_run(outputs, args.run_a), find_run(outputs, args.run_b)
-    diff = compare_runs(run_a, run_b)
-    print(json.dumps(diff, indent=2, default=str) if args.json else format_text(diff))
-    from aapl_lib.views.browser import build_compare_page
-
-    build_compare_page(run_a, run_b)
-    return Exit.OK
-
-
-def dag_command(args: argparse.Namespace) -> int:
-    from aapl_lib.views import dag
-
-    fmt = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "mermaid")
-    if fmt == "mermaid":
-        text = dag.mermaid()
-        if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
-            print(args.output)
-        else:
-            print(text, end="")
-        return Exit.OK
-    if not args.output or Path(args.output).suffix.lower() != f".{fmt}":
-        raise PipelineError(f"--format {fmt} needs --output FILE.{fmt}")
-    print(dag.draw(args.output))
-    return Exit.OK
-
-
-def browse_command(outputs: Path) -> int:
-    """Rebuild every run's and batch's page, the operations page and the index; print their paths (the index's
-    last)."""
-    from aapl_lib.store.manifest import list_batches
-    from aapl_lib.views.batch_summary import write_summary
-    from aapl_lib.views.browser import build_run_page, refresh
-
-    for run_dir in layout.all_run_dirs(outputs):
-        if (run_dir / layout.MANIFEST).is_file():
-            try:
-                build_run_page(run_dir)
-            except PipelineError as exc:  # a damaged manifest: say so, build the other pages
-                print(f"warning: {exc}", file=sys.stderr)
-    for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
-        write_summary(outputs, layout.batch_dir(outputs, batch["batch_id"]), batch)
-    from aapl_lib.views.track_page import build_track_pages
-
-    build_track_pages(outputs)  # one page per ticker with a forecast ledger
-    index = refresh(outputs)
-    print(f"operations page: {layout.operations_page(outputs)}")
-    print(index)
-    return Exit.OK
-
-
-def status_command(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.store.manifest import as_read, load
-    from aapl_lib.store.runs import describe_run, find_run
-
-    run_dir = find_run(outputs, args.run_id)
-    rows = describe_run(run_dir)
-    manifest = as_read(run_dir, load(run_dir))
-    status, hint = manifest["status"], manifest["resume"]
-    if args.json:
-        print(json.dumps({"run_id": manifest["run_id"], "status": status, "resume": hint, "tasks": rows}, indent=2))
-        return Exit.OK
-    print(f"run {manifest['run_id']}  status {status}  {run_dir}")
-    if hint:
-        print(f"continue it with: {hint}")
-    print(f"{'task':<21}{'state':<12}{'seconds':>8}  {'how':<40} executed notebook")
-    for row in rows:
-        secs = "" if row["duration_s"] is None else f"{row['duration_s']:.1f}"
-        print(f"{row['task']:<21}{row['status']:<12}{secs:>8}  {row['how']:<40} {row['notebook']}")
-        if row["error"]:
-            print(f"    {row['error']}")
-    return Exit.OK
-
-
-def list_command(args: argparse.Namespace, outputs: Path) -> int:
-    from aapl_lib.store.runs import list_runs
-
-    rows = list_runs(outputs)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return Exit.OK
-    if not rows:
-        print(f"no runs in {outputs / 'runs'}")
-        return Exit.OK
-    print(f"{'run id':<36}{'status':<13}{'ticker':<8}{'source':<10}{'window':<24}{'seconds':>8}  tasks")
-    for r in rows:
-        tasks = ", ".join(f"{n} {s}" for s, n in sorted((r.get("tasks") or {}).items()))
-        secs = "" if r.get("duration_s") is None else f"{r['duration_s']:.1f}"
-        print(
-            f"{r['run_id']:<36}{str(r.get('status')):<13}{r.get('ticker', ''):<8}{r.get('source', ''):<10}"
-            f"{r.get('window', ''):<24}{secs:>8}  {tasks}"
-        )
-        if r.get("resume"):
-            print(f"{'':<36}continue with: {r['resume']}")
-        if r.get("error"):
-            print(f"{'':<36}{r['error']}")
-    return Exit.OK
-
-
-def prune_command(args: argparse.Namespace, outputs: Path) -> int:
-    """Delete the runs older than ``--keep-days`` (or, with ``--dry-run``, say which)."""
-    from aapl_lib.store.retention import prune_runs
-
-    if args.keep_days < 0:
-        raise PipelineError("--keep-days must be 0 or more")
-    report = prune_runs(outputs, args.keep_days, dry_run=args.dry_run)
-    verb = "would delete" if args.dry_run else "deleted"
-    print(f"{verb} {len(report['deleted'])} run(s) started before {report['cutoff']}")
-    for run_id in report["deleted"]:
-        print(f"  {run_id}")
-    for item in report["skipped"]:
-        print(f"  kept {item['run_id']} ({item['reason']})")
-    return Exit.OK
-
-
-def health_command(args: argparse.Namespace, outputs: Path) -> int:
-    """Check every ticker's freshness, failures and drift; exit 5 when there is a problem."""
-    import datetime as dt
-
-    from aapl_lib.tracking.health import check_health, format_text
-
-    report = check_health(
-        outputs,
-        now=dt.datetime.now(dt.UTC),
-        max_age_hours=args.max_age,
-        failures=args.failures,
-        tickers=args.ticker,
-    )
-    print(json.dumps(report, indent=2) if args.json else format_text(report))
-    return Exit.OK if report["healthy"] else Exit.UNHEALTHY
+    return print_outcome(result)

@@ -4,5 +4,5 @@
 background (``renders``), signals (``interrupts``), how a run ends (``finish``), the run's options (``options``),
 log lines (``run_logs``), the browser rebuilt (``browser_refresh``) —, fingerprints and their import
 closure (``fingerprints``, ``import_closure``), ``hooks``, many tickers at once (``batch``, the loop;
-``workers``, the executors that run one ticker each) and what each command of ``runner.py`` does
-(``commands``, ``batch_commands``)."""
+``workers``, the executors that run one ticker each) and re-executing a recorded run (``reproduce``). What
+each command of ``runner.py`` does is in :mod:`aapl_lib.cli`."""

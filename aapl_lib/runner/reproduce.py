@@ -205,37 +205,12 @@ def _apply_decision(original: Path, manifest: dict, result, scratch: Path, run_k
     return resume_run(result.run_id, outputs_dir=scratch, **run_kwargs)
 
 
-def reproduce(
-    run_id: str,
-    *,
-    outputs_dir: Path,
-    project: Path,
-    into: Path | None = None,
-    log_level: str = "INFO",
-    progress: Callable[[str], None] = print,
-    operator: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Re-execute run ``run_id`` into a scratch outputs folder and compare every artifact it recorded. The
-    run's recorded extra_features must be the ones ``operator`` gives (code comes only from the operator's
-    params, never from a manifest: pipeline.trust); no hook runs."""
-    from aapl_lib.pipeline.trust import NO_CODE, adopt
-    from aapl_lib.runner.orchestration import run_pipeline
-
-    outputs_dir = outputs_dir.resolve()
-    original = find_run(outputs_dir, run_id)
-    manifest = mf.load(original)
-    operator = {**(operator or NO_CODE), "on_success": "", "on_failure": ""}
-    recorded_hooks = any((manifest.get("params") or {}).get(name) for name in ("on_success", "on_failure"))
-    params = adopt(
-        manifest.get("params"),
-        operator,
-        f"the manifest of run {original.name}",
-        f"python runner.py reproduce {original.name}",
-    )
-    run_id, notes = manifest["run_id"], []
-    checked = verify_run(original)
-    if not checked["ok"]:
-        notes.append(f"the original's files no longer match its manifest ({checked['summary']}); compared as they are")
+def _task_range(
+    original: Path, manifest: dict[str, Any], params: dict[str, Any], notes: list[str]
+) -> tuple[str, str, Path | None]:
+    """The tasks the reproduction executes (``start``, ``end``) and the run its earlier outputs are copied from
+    (None: all from the first task); the original's input checked and the choice said in ``notes``."""
+    run_id = manifest["run_id"]
     selection = manifest.get("selection") or {}
     start, end = selection.get("start_task") or FIRST, selection.get("end_task") or TASK_NAMES[-1]
     from_run = original if start != FIRST else None
@@ -259,40 +234,60 @@ def reproduce(
         )
     elif start == FIRST:
         notes.append(f"input: source {params['source']}, loaded again as run {run_id} did")
-    if recorded_hooks:
-        notes.append("the run's on_success/on_failure hooks are not run for a reproduction")
-    scratch = scratch_outputs(outputs_dir, run_id, into)
-    scratch.mkdir(parents=True, exist_ok=True)
-    champion_ok, note = seed_champion(original, run_id, outputs_dir, scratch, params["ticker"])
+    return start, end, from_run
+
+
+def _seed_scratch(
+    original: Path, manifest: dict[str, Any], outputs_dir: Path, scratch: Path, ticker: str, notes: list[str]
+) -> bool:
+    """Put in the scratch outputs what the original found: its champion, and the forecast and tries ledgers
+    as they were before it. Returns whether the champion was found."""
+    run_id = manifest["run_id"]
+    champion_ok, note = seed_champion(original, run_id, outputs_dir, scratch, ticker)
     notes.append(note)
     if manifest.get("ledger"):  # the track record it reported came from the ledger as it found it
-        notes.append(seed_ledger(outputs_dir, scratch, params["ticker"], run_id))
+        notes.append(seed_ledger(outputs_dir, scratch, ticker, run_id))
     if manifest.get("tries"):  # its gate was corrected for the tries recorded before it
-        notes.append(seed_tries(outputs_dir, scratch, params["ticker"], run_id))
-    progress(f"reproducing run {run_id} into {scratch}")
-    run_kwargs = {"notebooks_dir": project / "notebooks", "log_level": log_level, "progress": progress}
+        notes.append(seed_tries(outputs_dir, scratch, ticker, run_id))
+    return champion_ok
+
+
+def _run_in_scratch(
+    params: dict[str, Any],
+    original: Path,
+    manifest: dict[str, Any],
+    *,
+    scratch: Path,
+    tasks: tuple[str, str, Path | None],
+    operator: dict[str, Any],
+    run_kwargs: dict[str, Any],
+    notes: list[str],
+):
+    """Execute ``tasks`` (start, end, the run earlier outputs come from) into ``scratch`` with every task forced,
+    the kernels pointed at the scratch outputs; a manual gate gets the original's decision applied."""
+    from aapl_lib.runner.orchestration import run_pipeline
+
+    start, end, from_run = tasks
     previous_env = os.environ.get(layout.OUTPUTS_ENV)
     os.environ[layout.OUTPUTS_ENV] = str(scratch)  # the kernels' registry is the scratch one
     try:
         result = run_pipeline(
-            params,
-            outputs_dir=scratch,
-            start_task=start,
-            end_task=end,
-            from_run=from_run,
-            project=project,
-            force=True,
-            **run_kwargs,
+            params, outputs_dir=scratch, start_task=start, end_task=end, from_run=from_run, force=True, **run_kwargs
         )
         if result.exit_code == Exit.AWAITING_APPROVAL:
-            result = _apply_decision(
-                original, manifest, result, scratch, {**run_kwargs, "project": project, "operator": operator}, notes
-            )
+            result = _apply_decision(original, manifest, result, scratch, {**run_kwargs, "operator": operator}, notes)
     finally:
         if previous_env is None:
             os.environ.pop(layout.OUTPUTS_ENV, None)
         else:
             os.environ[layout.OUTPUTS_ENV] = previous_env
+    return result
+
+
+def _report(
+    original: Path, manifest: dict[str, Any], result, *, start: str, scratch: Path, champion_ok: bool, notes: list[str]
+) -> dict[str, Any]:
+    """Compare every artifact the original recorded with the reproduction's and say whether it reproduced."""
     repro_manifest = mf.load(result.run_dir)
     notes += _differences_of_environment(manifest, repro_manifest)
     original_status = mf.effective_status(original, manifest)
@@ -308,7 +303,7 @@ def reproduce(
             hint = "copied from the original run, not executed again"
         rows.append({"artifact": rel, "result": verdict, "hint": hint})
     return {
-        "run_id": run_id,
+        "run_id": manifest["run_id"],
         "original_dir": str(original),
         "scratch_outputs": str(scratch),
         "reproduction_dir": str(result.run_dir),
@@ -321,3 +316,59 @@ def reproduce(
         "artifacts": rows,
         "ok": run_ok and champion_ok and all(r["result"] in (IDENTICAL, ASIDE) for r in rows),
     }
+
+
+def reproduce(
+    run_id: str,
+    *,
+    outputs_dir: Path,
+    project: Path,
+    into: Path | None = None,
+    log_level: str = "INFO",
+    progress: Callable[[str], None] = print,
+    operator: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Re-execute run ``run_id`` into a scratch outputs folder and compare every artifact it recorded. The
+    run's recorded extra_features must be the ones ``operator`` gives (code comes only from the operator's
+    params, never from a manifest: pipeline.trust); no hook runs."""
+    from aapl_lib.pipeline.trust import NO_CODE, adopt
+
+    outputs_dir = outputs_dir.resolve()
+    original = find_run(outputs_dir, run_id)
+    manifest = mf.load(original)
+    operator = {**(operator or NO_CODE), "on_success": "", "on_failure": ""}
+    recorded_hooks = any((manifest.get("params") or {}).get(name) for name in ("on_success", "on_failure"))
+    params = adopt(
+        manifest.get("params"),
+        operator,
+        f"the manifest of run {original.name}",
+        f"python runner.py reproduce {original.name}",
+    )
+    run_id, notes = manifest["run_id"], []
+    checked = verify_run(original)
+    if not checked["ok"]:
+        notes.append(f"the original's files no longer match its manifest ({checked['summary']}); compared as they are")
+    tasks = _task_range(original, manifest, params, notes)
+    if recorded_hooks:
+        notes.append("the run's on_success/on_failure hooks are not run for a reproduction")
+    scratch = scratch_outputs(outputs_dir, run_id, into)
+    scratch.mkdir(parents=True, exist_ok=True)
+    champion_ok = _seed_scratch(original, manifest, outputs_dir, scratch, params["ticker"], notes)
+    progress(f"reproducing run {run_id} into {scratch}")
+    run_kwargs = {
+        "notebooks_dir": project / "notebooks",
+        "log_level": log_level,
+        "progress": progress,
+        "project": project,
+    }
+    result = _run_in_scratch(
+        params,
+        original,
+        manifest,
+        scratch=scratch,
+        tasks=tasks,
+        operator=operator,
+        run_kwargs=run_kwargs,
+        notes=notes,
+    )
+    return _report(original, manifest, result, start=tasks[0], scratch=scratch, champion_ok=champion_ok, notes=notes)

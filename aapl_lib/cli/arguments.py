@@ -1,0 +1,58 @@
+"""Options more than one command shares: the global ``--outputs`` and ``--log-level`` (accepted before or after
+the command), the ``-f/-p`` of a command that continues or repeats a recorded run, and the params file a
+command reads when it is given no ``-f``. Standard library only: every command imports this."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LOG_LEVEL = "INFO"
+
+# what ArgumentParser.add_subparsers returns: argparse gives the class no public name
+Subparsers = argparse._SubParsersAction
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> list[argparse.Action]:
+    """Add ``--outputs`` and ``--log-level`` (each takes one value) to ``parser``; returns their actions. The top
+    parser has the defaults (``defaults=True``); each command's parser has none (``argparse.SUPPRESS``), so a
+    value given before the command is kept unless the same option is given again after it."""
+    return [
+        parser.add_argument(
+            "--outputs",
+            metavar="DIR",
+            default=None if defaults else argparse.SUPPRESS,
+            help="outputs folder (default: $AAPL_OUTPUTS_DIR or ./outputs)",
+        ),
+        parser.add_argument(
+            "--log-level",
+            default=DEFAULT_LOG_LEVEL if defaults else argparse.SUPPRESS,
+            choices=LOG_LEVELS,
+            help="console and task-log verbosity (default INFO)",
+        ),
+    ]
+
+
+def add_operator_code(parser: argparse.ArgumentParser, what: str) -> None:
+    """-f/-p of a command that continues or repeats a recorded run: the only place it takes code from."""
+    parser.add_argument(
+        "-f",
+        "--file",
+        metavar="FILE",
+        help=f"params YAML whose {what} to use (default: params/default.yaml); never taken from the manifest",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        default=[],
+        help=f"give {what} on the command line (only these keys: the run's other parameters are fixed)",
+    )
+
+
+def chosen_params_file(args: argparse.Namespace, root: Path) -> Path:
+    """The params YAML a command reads: ``-f FILE``, else the project's ``params/default.yaml``."""
+    return Path(args.file) if args.file else root / "params" / "default.yaml"
