@@ -11,7 +11,7 @@ from helpers import ROOT
 
 PACKAGE = ROOT / "aapl_lib"
 
-# Highest first. A unit is a sub-package (runner/) or a top-level module (step.py); it may import its own
+# Highest first. A unit is a sub-package (runner/) or a top-level module (cli.py); it may import its own
 # modules and any unit of a lower layer, never one of its own layer or above.
 LAYERS: list[tuple[str, ...]] = [
     ("cli", "step"),  # what runner.py and the notebooks call

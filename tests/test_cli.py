@@ -275,3 +275,26 @@ def test_the_exit_codes_in_the_readme_and_the_help_are_the_runners():
     for code in Exit:
         assert f"\n  {int(code)}  " in proc.stdout
     assert signalled in proc.stdout
+
+
+def test_the_global_options_go_before_or_after_the_command(tmp_path):
+    """``--outputs`` and ``--log-level`` before the command (``runner.py --outputs DIR list``) mean what they mean
+    after it; before them, the command line was read as ``run --outputs DIR list`` and refused."""
+    from helpers import ROOT
+
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+
+    def runner(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "AAPL_OUTPUTS_DIR": str(tmp_path / "elsewhere")}
+        return subprocess.run(
+            [sys.executable, str(ROOT / "runner.py"), *args], cwd=ROOT, capture_output=True, text=True, env=env
+        )
+
+    before = runner("--outputs", str(outputs), "--log-level", "WARNING", "list")
+    after = runner("list", "--log-level", "WARNING", "--outputs", str(outputs))
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout == f"no runs in {outputs / 'runs'}\n"
+    refused = runner("--outputs", str(outputs), "approve", "NO-SUCH-RUN", "--by", "me")
+    assert refused.returncode == 2 and "NO-SUCH-RUN" in refused.stderr, refused.stderr
+    assert not (tmp_path / "elsewhere").exists()

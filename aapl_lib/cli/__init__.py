@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,14 +44,17 @@ DEFAULT_COMMAND = run.RUN
 
 
 class CommandLine(NamedTuple):
-    """The parser with every command registered, the commands' names, and the global options' spellings."""
+    """The parser with every command registered, each command's own parser by name, and the spellings of the
+    global options."""
 
     parser: argparse.ArgumentParser
-    commands: tuple[str, ...]
+    commands: dict[str, argparse.ArgumentParser]
     global_options: tuple[str, ...]
 
 
-def _command_line(prog: str) -> CommandLine:
+def command_line(prog: str = "python runner.py") -> CommandLine:
+    """Build the parser of ``runner.py``: the global options, then each module of ``COMMAND_MODULES``'s
+    commands, each with the global options again (without defaults, so they may come after the command)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Run the six-notebook stock prediction pipeline with papermill. Each run writes a folder "
@@ -68,15 +71,15 @@ def _command_line(prog: str) -> CommandLine:
     for command_parser in dict.fromkeys(subparsers.choices.values()):  # an alias names the same parser again
         add_global_options(command_parser, defaults=False)
     spellings = tuple(s for action in global_actions for s in action.option_strings)
-    return CommandLine(parser, tuple(subparsers.choices), spellings)
+    return CommandLine(parser, dict(subparsers.choices), spellings)
 
 
 def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
     """The argument parser of ``runner.py``: the global options, then one sub-parser per command."""
-    return _command_line(prog).parser
+    return command_line(prog).parser
 
 
-def with_default_command(argv: Sequence[str], commands: Sequence[str], global_options: Sequence[str]) -> list[str]:
+def with_default_command(argv: Sequence[str], commands: Collection[str], global_options: Collection[str]) -> list[str]:
     """``argv`` with ``run`` put where the command belongs when none is given: after the global options (each
     with its value, as ``--outputs DIR`` or ``--outputs=DIR``) that come first. ``-h``/``--help`` there is the
     top-level help, not a missing command."""
@@ -99,10 +102,8 @@ def with_default_command(argv: Sequence[str], commands: Sequence[str], global_op
 
 def parse_args(argv: Sequence[str], prog: str = "python runner.py") -> argparse.Namespace:
     """Parse a command line of ``runner.py`` (``run`` when no command is named); argparse exits on bad usage."""
-    command_line = _command_line(prog)
-    return command_line.parser.parse_args(
-        with_default_command(argv, command_line.commands, command_line.global_options)
-    )
+    parser, commands, global_options = command_line(prog)
+    return parser.parse_args(with_default_command(argv, commands, global_options))
 
 
 def exit_code_for(exc: Exception, outputs: Path) -> tuple[int, str] | None:
