@@ -32,10 +32,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
-# ruff, configured in pyproject.toml: lint rules and the formatting the code is kept in
+# ruff, configured in pyproject.toml: lint rules and the formatting the code is kept in; import-linter: the
+# package's layers ([tool.importlinter] in pyproject.toml)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

@@ -31,7 +31,7 @@ from aapl_lib.modeling.metrics import regression_metrics
 from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
 from aapl_lib.pipeline import config, parameters
 from aapl_lib.promotion import gate
-from aapl_lib.reporting.content import chosen_forecast, forecast_sentences
+from aapl_lib.narrative import chosen_forecast, forecast_sentences
 from helpers import ar_prices as _ar_prices
 from helpers import run_runner, sample_frame, write_classic_yahoo
 

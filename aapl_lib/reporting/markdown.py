@@ -5,7 +5,7 @@ is rendered as HTML."""
 from __future__ import annotations
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import (
+from aapl_lib.narrative import (
     figures,
     forecast_sentences,
     leakage_lines,

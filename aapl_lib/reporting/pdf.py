@@ -8,7 +8,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import (
+from aapl_lib.narrative import (
     figures,
     forecast_sentences,
     leakage_lines,

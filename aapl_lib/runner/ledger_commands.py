@@ -13,7 +13,7 @@ from aapl_lib.store import layout
 
 def track_command(args: argparse.Namespace, outputs: Path) -> int:
     """Print the track record of ``args.ticker`` (``--json``: the whole record, every scored day included)."""
-    from aapl_lib.reporting.content import track_record_summary
+    from aapl_lib.narrative import track_record_summary
     from aapl_lib.tracking.ledger import read_ledger
     from aapl_lib.tracking.record import track_record
 
