@@ -13,8 +13,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from helpers import ROOT
 
 PACKAGE = ROOT / "aapl_lib"
