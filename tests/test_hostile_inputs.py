@@ -244,6 +244,14 @@ def single_row(folder: Path) -> list[str]:
     return csv_args(write_lines(folder / "AAPL.csv", text_of_classic(folder)[:2]))
 
 
+def flat_prices(folder: Path) -> list[str]:
+    """Every price and volume the same on every day: a frozen or placeholder series."""
+    frame = base()
+    for column in frame.columns:
+        frame[column] = frame[column].iloc[0]
+    return csv_args(classic(folder, frame))
+
+
 def short_window(folder: Path) -> list[str]:
     # the file is fine; the window holds its last 60 trading days
     return csv_args(classic(folder), start=f"{_base().index[-60]:%Y-%m-%d}")
@@ -480,6 +488,14 @@ CASES: dict[str, Case] = {
     # ---- too little data for the later steps
     "single_row": Case(
         single_row, 1, "feature_engineering", "DataQualityError", ("only 1 cleaned rows", "widen the window"), cost=3
+    ),
+    "flat_prices": Case(
+        flat_prices,
+        1,
+        "feature_engineering",
+        "DataQualityError",
+        ("no day of the 754 cleaned rows has every feature", "the close never changes", "frozen or placeholder"),
+        cost=3,
     ),
     "window_too_short_to_train": Case(
         short_window,
