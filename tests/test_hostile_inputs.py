@@ -356,6 +356,14 @@ def check_adj_close_absent(run_dir: Path) -> None:
     assert provenance["rows"] == ROWS
 
 
+def check_message_is_short(run_dir: Path) -> None:
+    """A 1 MB cell is quoted cut, so the manifest and the run page stay small."""
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    error = manifest["tasks"]["data_ingestion"]["error"]
+    assert "(1,000,000 characters)" in error and len(error) < 1_000, len(error)
+    assert (run_dir / "manifest.json").stat().st_size < 100_000
+
+
 CASES: dict[str, Case] = {
     # ---- ingestion refuses the file
     "empty_file": Case(empty_file, 1, "data_ingestion", "DataSourceError", ("is empty",)),
@@ -412,6 +420,17 @@ CASES: dict[str, Case] = {
     ),
     "missing_value_spellings": Case(missing_spellings, 0, check=check_missing_close, cost=2),
     "dollar_prices_and_thousands_separators": Case(dollar_prices, 0, check=check_dollar_prices, cost=2),
+    "a_1_mb_numeric_field": Case(
+        hostile_cell(CLOSE, "1" * 1_000_000),
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        (
+            f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '1111",
+            "(1,000,000 characters)",
+        ),
+        check=check_message_is_short,
+    ),
     "volume_word": Case(
         hostile_cell(VOLUME, "lots"),
         1,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from aapl_lib.data.sources.raw_frame import ALIASES, OPTIONAL_COLUMNS, PRICE_COLUMNS, norm, restrict
 from aapl_lib.errors import DataSourceError
+from aapl_lib.formatting import clipped, quoted
 from aapl_lib.io.iorw import sha256_file
 
 
@@ -133,7 +134,7 @@ def _map_columns(
     missing = [c for c in ("date", *PRICE_COLUMNS) if c not in mapped.values()]
     if missing:
         raise DataSourceError(
-            f"{path} has columns {first} but needs Date, Open, High, Low, Close, Volume (Adj Close optional; "
+            f"{path} has columns {clipped(first, 200)} but needs Date, Open, High, Low, Close, Volume (Adj Close optional; "
             f"any case or order): missing {', '.join(missing)}"
             + (
                 ". The delimiter looks like none of , ; tab or | (the header was read as a single column)"
@@ -197,7 +198,7 @@ def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",", month_fi
         parsed = pd.to_datetime(dates, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna() & dates.notna()
     if bad.any():
-        examples = dates[bad].head(3).tolist()
+        examples = [clipped(d) for d in dates[bad].head(3)]
         raise DataSourceError(
             f"{path}: {int(bad.sum())} value(s) in the date column are not dates, e.g. {examples}; use YYYY-MM-DD"
         )
@@ -250,8 +251,8 @@ def _bad_value(path: Path, raw: pd.DataFrame, mask: pd.Series, col: str, what: s
     position = int(mask.to_numpy().nonzero()[0][0])
     value = raw[col].iloc[position]
     return (
-        f"{path}: data row {position + 1} (date {raw['date'].iloc[position]}), column {col}: value "
-        f"{value!r} {what}" + (f"; {count} row(s) like it" if count > 1 else "") + ": fix or remove those rows"
+        f"{path}: data row {position + 1} (date {clipped(raw['date'].iloc[position])}), column {col}: value "
+        f"{quoted(value)} {what}" + (f"; {count} row(s) like it" if count > 1 else "") + ": fix or remove those rows"
     )
 
 
