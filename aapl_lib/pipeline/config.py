@@ -34,6 +34,13 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
         raise ParameterError(f"params file {path} does not exist: pass an existing file with -f (see params/)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:  # a binary file, or a profile saved in another encoding
+        raise ParameterError(
+            f"params file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
+            "pass a YAML profile such as params/default.yaml"
+        ) from None
+    except OSError as exc:
+        raise ParameterError(f"params file {path} cannot be read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ParameterError(f"params file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
