@@ -9,7 +9,7 @@ import pytest
 from aapl_lib.errors import ParameterError
 from aapl_lib.pipeline.config import parse_override, resolve_params, validate_params
 from aapl_lib.pipeline.parameters import PARAMETERS, defaults
-from helpers import ROOT, run_runner
+from helpers import ROOT
 
 
 def test_default_profile_lists_every_parameter_and_validates():
@@ -140,18 +140,3 @@ def test_today_is_a_date_for_scheduled_runs():
         {**defaults(), "source": "yfinance", "start": "2026-01-01", "end": "today"}, today=dt.date(2026, 11, 26)
     )
     assert params["end"] == "2026-11-26"
-
-
-def test_a_binary_params_file_is_refused_with_one_line_and_exit_2(tmp_path):
-    """`-f` given a binary file (or one in another encoding): one line naming the file, exit 2, nothing written —
-    not a UnicodeDecodeError traceback with exit 1."""
-    binary = tmp_path / "profile.yaml"
-    binary.write_bytes(bytes(range(256)) * 8)
-    outputs = tmp_path / "out"
-    proc = run_runner("-f", str(binary), outputs=outputs)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines() == [
-        f"error: params file {binary} is not UTF-8 text (byte 0x80 at offset 128): pass a YAML profile such as "
-        "params/default.yaml"
-    ]
-    assert not outputs.exists()

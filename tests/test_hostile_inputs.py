@@ -252,6 +252,13 @@ def flat_prices(folder: Path) -> list[str]:
     return csv_args(classic(folder, frame))
 
 
+def binary_params_file(folder: Path) -> list[str]:
+    """`-f` given a binary file (or a profile saved in another encoding)."""
+    profile = folder / "profile.yaml"
+    profile.write_bytes(bytes(range(256)) * 8)
+    return ["-f", str(profile)]
+
+
 def short_window(folder: Path) -> list[str]:
     # the file is fine; the window holds its last 60 trading days
     return csv_args(classic(folder), start=f"{_base().index[-60]:%Y-%m-%d}")
@@ -526,6 +533,12 @@ CASES: dict[str, Case] = {
     ),
     # ---- refused before anything runs
     "ticker_is_a_path": Case(path_ticker, 2, words=("ticker '../../etc' is not a plausible stock symbol",), cost=0),
+    "binary_params_file": Case(
+        binary_params_file,
+        2,
+        words=("profile.yaml is not UTF-8 text (byte 0x80 at offset 128): pass a YAML profile",),
+        cost=0,
+    ),
     "run_dir_outside_outputs": Case(
         path_run_dir, 2, words=("--run-dir ../../etc is outside the outputs folder",), cost=0
     ),
