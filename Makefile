@@ -11,7 +11,7 @@ ARGS   ?=
 # The lock's target: the machines the project runs on (CPython 3.11, Linux x86_64)
 LOCK_FOR := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
-.PHONY: run test lint format lock dev jupyter bench clean-venv
+.PHONY: run test lint format lock dev jupyter bench mutants clean-venv
 
 # uv (from PyPI) installs the lock in seconds; where uv cannot be had, pip installs the same lock.
 $(STAMP): pyproject.toml $(LOCK)
@@ -32,10 +32,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
-# ruff, configured in pyproject.toml: lint rules and the formatting the code is kept in
+# ruff, configured in pyproject.toml: lint rules and the formatting the code is kept in; import-linter: the
+# package's layers ([tool.importlinter] in pyproject.toml)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .
@@ -59,6 +61,11 @@ jupyter: $(DEV)
 
 bench: $(STAMP)
 	$(PY) bench/bench_run.py
+
+# The mutation audit of the promises (bench/mutants.py): each planted bug must be caught by the tests PROMISES.md
+# names for it. Long (minutes per mutant): on demand or weekly, never part of `make test`. ARGS="--only ID" for one.
+mutants: $(STAMP)
+	$(PY) bench/mutants.py $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,5 +1,6 @@
 """Numbers as people read them, the same in notebooks, ``analysis.md``, ``summary.pdf`` and the browser:
-percentages with their unit, p-values to three places, ``n/a`` where there is no value (never ``None``/NaN)."""
+percentages with their unit, p-values to three places, ``n/a`` where there is no value (never ``None``/NaN);
+and a value quoted from a file, cut to a length a message can carry."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ if TYPE_CHECKING:  # pandas only for the tables: the run browser formats numbers
 
 def _missing(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def clipped(value: Any, limit: int = 60) -> str:
+    """``str(value)``, or its first ``limit`` characters and how long it is: a 1 MB cell quoted in an error
+    message would make a 1 MB message in the log, the manifest and the run page."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def quoted(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` as :func:`clipped` cuts it: ``'12O.5'``, ``'1111…' (1,000,000 characters)``."""
+    text = str(value)
+    return repr(value) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"
 
 
 def pct(x: float | None, digits: int = 2, missing: str = "n/a") -> str:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
 from aapl_lib.errors import ParameterError
 from aapl_lib.pipeline.config import parse_override, resolve_params, validate_params
 from aapl_lib.pipeline.parameters import PARAMETERS, defaults
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
 
 
 def test_default_profile_lists_every_parameter_and_validates():

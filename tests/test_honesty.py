@@ -29,9 +29,9 @@ from aapl_lib.modeling import training as modeling
 from aapl_lib.modeling.candidates import always_up_value, baseline_predictions, describe_baselines
 from aapl_lib.modeling.metrics import regression_metrics
 from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
+from aapl_lib.narrative import chosen_forecast, forecast_sentences
 from aapl_lib.pipeline import config, parameters
 from aapl_lib.promotion import gate
-from aapl_lib.reporting.content import chosen_forecast, forecast_sentences
 from helpers import ar_prices as _ar_prices
 from helpers import run_runner, sample_frame, write_classic_yahoo
 

@@ -244,6 +244,21 @@ def single_row(folder: Path) -> list[str]:
     return csv_args(write_lines(folder / "AAPL.csv", text_of_classic(folder)[:2]))
 
 
+def flat_prices(folder: Path) -> list[str]:
+    """Every price and volume the same on every day: a frozen or placeholder series."""
+    frame = base()
+    for column in frame.columns:
+        frame[column] = frame[column].iloc[0]
+    return csv_args(classic(folder, frame))
+
+
+def binary_params_file(folder: Path) -> list[str]:
+    """`-f` given a binary file (or a profile saved in another encoding)."""
+    profile = folder / "profile.yaml"
+    profile.write_bytes(bytes(range(256)) * 8)
+    return ["-f", str(profile)]
+
+
 def short_window(folder: Path) -> list[str]:
     # the file is fine; the window holds its last 60 trading days
     return csv_args(classic(folder), start=f"{_base().index[-60]:%Y-%m-%d}")
@@ -348,6 +363,14 @@ def check_adj_close_absent(run_dir: Path) -> None:
     assert provenance["rows"] == ROWS
 
 
+def check_message_is_short(run_dir: Path) -> None:
+    """A 1 MB cell is quoted cut, so the manifest and the run page stay small."""
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    error = manifest["tasks"]["data_ingestion"]["error"]
+    assert "(1,000,000 characters)" in error and len(error) < 1_000, len(error)
+    assert (run_dir / "manifest.json").stat().st_size < 100_000
+
+
 CASES: dict[str, Case] = {
     # ---- ingestion refuses the file
     "empty_file": Case(empty_file, 1, "data_ingestion", "DataSourceError", ("is empty",)),
@@ -404,6 +427,17 @@ CASES: dict[str, Case] = {
     ),
     "missing_value_spellings": Case(missing_spellings, 0, check=check_missing_close, cost=2),
     "dollar_prices_and_thousands_separators": Case(dollar_prices, 0, check=check_dollar_prices, cost=2),
+    "a_1_mb_numeric_field": Case(
+        hostile_cell(CLOSE, "1" * 1_000_000),
+        1,
+        "data_ingestion",
+        "DataSourceError",
+        (
+            f"data row {NUMERIC_ROW} (date {dates([NUMERIC_ROW - 1])[0]}), column close: value '1111",
+            "(1,000,000 characters)",
+        ),
+        check=check_message_is_short,
+    ),
     "volume_word": Case(
         hostile_cell(VOLUME, "lots"),
         1,
@@ -481,6 +515,14 @@ CASES: dict[str, Case] = {
     "single_row": Case(
         single_row, 1, "feature_engineering", "DataQualityError", ("only 1 cleaned rows", "widen the window"), cost=3
     ),
+    "flat_prices": Case(
+        flat_prices,
+        1,
+        "feature_engineering",
+        "DataQualityError",
+        ("no day of the 754 cleaned rows has every feature", "the close never changes", "frozen or placeholder"),
+        cost=3,
+    ),
     "window_too_short_to_train": Case(
         short_window,
         1,
@@ -491,6 +533,12 @@ CASES: dict[str, Case] = {
     ),
     # ---- refused before anything runs
     "ticker_is_a_path": Case(path_ticker, 2, words=("ticker '../../etc' is not a plausible stock symbol",), cost=0),
+    "binary_params_file": Case(
+        binary_params_file,
+        2,
+        words=("profile.yaml is not UTF-8 text (byte 0x80 at offset 128): pass a YAML profile",),
+        cost=0,
+    ),
     "run_dir_outside_outputs": Case(
         path_run_dir, 2, words=("--run-dir ../../etc is outside the outputs folder",), cost=0
     ),

@@ -16,8 +16,8 @@ import pytest
 
 from aapl_lib.modeling import evaluation as ev
 from aapl_lib.modeling.significance import direction_test
+from aapl_lib.narrative import track_record_summary, tries_sentence
 from aapl_lib.promotion import gate, tries
-from aapl_lib.reporting.content import track_record_summary, tries_sentence
 from aapl_lib.store import layout
 from aapl_lib.tracking.record import track_record
 from helpers import run_runner, sample_frame, scored_ledger

@@ -65,7 +65,7 @@ def register(subparsers: Subparsers) -> None:
 
 def track_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """Print the track record of ``args.ticker`` (``--json``: the whole record, every scored day included)."""
-    from aapl_lib.reporting.content import track_record_summary
+    from aapl_lib.narrative import track_record_summary
     from aapl_lib.tracking.ledger import read_ledger
     from aapl_lib.tracking.record import track_record
 

@@ -42,6 +42,31 @@ def clean_prices(
     :func:`~aapl_lib.data.quality_report.enforce_quality` turns a ``fail`` into an error.
     """
     q: dict[str, Any] = {"rows_in": int(len(raw))}
+    frame = _numeric(raw, q)
+    frame = _without_duplicates(frame, q)
+    frame = _usable_rows(frame, q)
+    if "adj_close" in frame.columns:
+        frame, q["adjustment"] = adjust_by_adj_close(frame)
+    elif split_detection:
+        frame, q["adjustment"] = adjust_detected_splits(frame)
+    else:
+        q["adjustment"] = {"method": "none", "note": "no adjusted close and split detection is off"}
+    q["calendar"] = calendar_report(frame.index)
+    _moves(frame, q, max_abs_daily_return)
+    q["rows_out"] = int(len(frame))
+    q["window"] = {"first": f"{frame.index.min():%Y-%m-%d}", "last": f"{frame.index.max():%Y-%m-%d}"}
+    q["checks"] = quality_checks(
+        q, {**DEFAULT_THRESHOLDS, "max_abs_daily_return": max_abs_daily_return, **(thresholds or {})}
+    )
+    statuses = {c["status"] for c in q["checks"]}
+    q["status"] = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    cleaned = frame[OHLC + ["volume"]].copy()
+    return cleaned, q
+
+
+def _numeric(raw: pd.DataFrame, q: dict[str, Any]) -> pd.DataFrame:
+    """Dates normalised, every value a float (±inf a missing value); an all-empty price column refused, an
+    all-empty adj_close dropped. Records what it found in ``q``."""
     frame = raw.copy()
     frame.index = pd.DatetimeIndex(frame.index).normalize()
     frame.index.name = "date"
@@ -58,17 +83,24 @@ def clean_prices(
     if "adj_close" in frame.columns and len(frame) and frame["adj_close"].isna().all():
         frame = frame.drop(columns="adj_close")  # documented repair: treated as absent
         q["adj_close_dropped"] = "the adj_close column was empty: treated as absent"
+    return frame
 
+
+def _without_duplicates(frame: pd.DataFrame, q: dict[str, Any]) -> pd.DataFrame:
+    """Sorted by date; exact duplicate rows dropped; of rows sharing a date with different values, the last."""
     q["was_sorted"] = bool(frame.index.is_monotonic_increasing)
     frame = frame.sort_index(kind="mergesort")
-
     exact_dupes = frame.reset_index().duplicated(keep="first").to_numpy()
     frame = frame[~exact_dupes]
     date_dupes = frame.index.duplicated(keep="last")
     q["duplicates_dropped"] = int(exact_dupes.sum())
     q["conflicting_duplicate_dates"] = sorted({f"{d:%Y-%m-%d}" for d in frame.index[date_dupes]})
-    frame = frame[~date_dupes]  # same date, different values: the last row given wins (documented repair)
+    return frame[~date_dupes]  # same date, different values: the last row given wins (documented repair)
 
+
+def _usable_rows(frame: pd.DataFrame, q: dict[str, Any]) -> pd.DataFrame:
+    """Rows with every price present and positive, OHLC consistent, on trading days; DataQualityError when
+    none is left."""
     q["missing_values"] = {c: int(v) for c, v in frame.isna().sum().items()}
     required = OHLC + ["volume"]
     missing_rows = frame[required].isna().any(axis=1)
@@ -92,21 +124,16 @@ def clean_prices(
         closed = frame.index.difference(trading_calendar.trading_days(frame.index.min(), frame.index.max()))
         q["rows_dropped_non_trading"] = [f"{d:%Y-%m-%d}" for d in closed]
         frame = frame.drop(index=closed)  # a row on a weekend or an exchange holiday is not a trading day
-
     if frame.empty:
         raise DataQualityError(
             "no usable price rows are left after cleaning (all rows had missing or "
             "non-positive prices): check the input file"
         )
+    return frame
 
-    if "adj_close" in frame.columns:
-        frame, q["adjustment"] = adjust_by_adj_close(frame)
-    elif split_detection:
-        frame, q["adjustment"] = adjust_detected_splits(frame)
-    else:
-        q["adjustment"] = {"method": "none", "note": "no adjusted close and split detection is off"}
 
-    q["calendar"] = calendar_report(frame.index)
+def _moves(frame: pd.DataFrame, q: dict[str, Any], max_abs_daily_return: float) -> None:
+    """The five largest daily moves after adjustment, and every move over ``max_abs_daily_return`` (logged)."""
     returns = frame["close"].pct_change()
     largest = returns.abs().nlargest(5).index
     q["largest_moves"] = [{"date": f"{d:%Y-%m-%d}", "return": round(float(returns[d]), 6)} for d in largest]
@@ -118,20 +145,6 @@ def clean_prices(
             100 * item["return"],
             item["date"],
         )
-    q["rows_out"] = int(len(frame))
-    q["window"] = {"first": f"{frame.index.min():%Y-%m-%d}", "last": f"{frame.index.max():%Y-%m-%d}"}
-    q["checks"] = quality_checks(
-        q, {**DEFAULT_THRESHOLDS, "max_abs_daily_return": max_abs_daily_return, **(thresholds or {})}
-    )
-    q["status"] = (
-        "fail"
-        if any(c["status"] == "fail" for c in q["checks"])
-        else "warn"
-        if any(c["status"] == "warn" for c in q["checks"])
-        else "pass"
-    )
-    cleaned = frame[OHLC + ["volume"]].copy()
-    return cleaned, q
 
 
 def repair_ohlc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:

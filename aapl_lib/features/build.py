@@ -118,12 +118,34 @@ def build_features(
         feats.attrs["feature_sources"] = sources
         return feats, names
     complete = feats[names].notna().all(axis=1)
+    if not complete.any():
+        raise DataQualityError(_no_complete_day(cleaned, feats, names))
     out = feats.loc[complete].copy()
     out.attrs["feature_sources"] = sources  # which function made each column: "built-in" or "module:function"
     log.info(
         "built %d features on %d rows (%d rows dropped for look-back)", len(names), len(out), int((~complete).sum())
     )
     return out, names
+
+
+def _no_complete_day(cleaned: pd.DataFrame, feats: pd.DataFrame, names: list[str]) -> str:
+    """Why no day has every feature (a flat series leaves RSI and the volume z-score undefined: 0/0)."""
+    never = [n for n in names if feats[n].isna().all()]
+    flat = [c for c in ("close", "volume") if cleaned[c].nunique() == 1]
+    return (
+        f"no day of the {len(cleaned)} cleaned rows has every feature: "
+        + (
+            f"{', '.join(never)} {'is' if len(never) == 1 else 'are'} never defined"
+            if never
+            else "look-backs never all"
+        )
+        + "".join(
+            f"; the {c} never changes ({cleaned[c].iloc[0]:g} on every day from {cleaned.index[0]:%Y-%m-%d} to "
+            f"{cleaned.index[-1]:%Y-%m-%d})"
+            for c in flat
+        )
+        + ": check the source's prices (a frozen or placeholder series?) or drop the features that need movement"
+    )
 
 
 def summary_table(frame: pd.DataFrame, names: list[str], sources: dict[str, str] | None = None) -> pd.DataFrame:

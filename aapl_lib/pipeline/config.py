@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,13 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
         raise ParameterError(f"params file {path} does not exist: pass an existing file with -f (see params/)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:  # a binary file, or a profile saved in another encoding
+        raise ParameterError(
+            f"params file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
+            "pass a YAML profile such as params/default.yaml"
+        ) from None
+    except OSError as exc:
+        raise ParameterError(f"params file {path} cannot be read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ParameterError(f"params file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -97,89 +105,130 @@ def _param(name: str, where: str) -> Param:
 def _check_value(name: str, value: Any) -> Any:
     """Check one value against its declaration and return it normalised."""
     p = PARAMETERS[name]
-    kind = p.kind
-    if kind in ("str", "choice"):
-        if not isinstance(value, str):
-            raise ParameterError(f"parameter {name} must be a string, got {type(value).__name__} {value!r}")
-        if kind == "choice" and value not in p.choices:
-            raise ParameterError(f"parameter {name} must be one of {', '.join(p.choices)}, got {value!r}")
-        return value
-    if kind == "date":
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        if not isinstance(value, str):
-            raise ParameterError(f"parameter {name} must be a date YYYY-MM-DD, got {value!r}")
-        try:
-            return dt.date.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            raise ParameterError(f"parameter {name} must be a real date YYYY-MM-DD, got {value!r}") from None
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ParameterError(f"parameter {name} must be true or false, got {value!r}")
-        return value
-    if kind == "int_list":
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        ):
-            raise ParameterError(f"parameter {name} must be a non-empty list of integers, got {value!r}")
-        for v in value:
-            _check_range(p, v)
-        if len(set(value)) != len(value):
-            raise ParameterError(f"parameter {name} has repeated values: {value!r}")
-        return sorted(value)
-    if kind == "str_list":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ParameterError(f"parameter {name} must be a list of strings, got {value!r}")
-        return [v.strip().upper() for v in value]
-    if kind == "spec_list":
-        from aapl_lib.pipeline.feature_specs import check_spec, module_file
+    return _CHECKS[p.kind](p, value)
 
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ParameterError(f"parameter {name} must be a list of 'module:function' strings, got {value!r}")
-        specs = [check_spec(v) for v in value]
-        if len(set(specs)) != len(specs):
-            raise ParameterError(f"parameter {name} names a function twice: {specs!r}")
-        for spec in specs:
-            module_file(spec)  # the module must exist now, not fail later inside a notebook
-        return specs
-    if kind == "choice_list":
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise ParameterError(
-                f"parameter {name} must be a non-empty list of names from {', '.join(p.choices)}, got {value!r}"
-            )
-        unknown = [v for v in value if v not in p.choices]
-        if unknown:
-            raise ParameterError(f"parameter {name}: unknown {unknown[0]!r}; choose from {', '.join(p.choices)}")
-        return [c for c in p.choices if c in value]
-    if kind == "path_map":
-        from aapl_lib.pipeline.feature_specs import check_input_names
 
-        return check_input_names(name, value)
-    if kind == "task_map":
-        from aapl_lib.pipeline.tasks import TASK_NAMES
+def _string(p: Param, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ParameterError(f"parameter {p.name} must be a string, got {type(value).__name__} {value!r}")
+    if p.kind == "choice" and value not in p.choices:
+        raise ParameterError(f"parameter {p.name} must be one of {', '.join(p.choices)}, got {value!r}")
+    return value
 
-        if not isinstance(value, dict):
-            raise ParameterError(f"parameter {name} must be a mapping of task names to integers, got {value!r}")
-        for task, number in value.items():
-            if task not in TASK_NAMES:
-                raise ParameterError(f"parameter {name} names unknown task {task!r}: use {', '.join(TASK_NAMES)}")
-            if isinstance(number, bool) or not isinstance(number, int):
-                raise ParameterError(f"parameter {name}: {task} must be an integer, got {number!r}")
-            _check_range(p, number)
-        return {task: value[task] for task in TASK_NAMES if task in value}
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParameterError(f"parameter {name} must be an integer, got {value!r}")
-    elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParameterError(f"parameter {name} must be a number, got {value!r}")
-        value = float(value)
+
+def _date(p: Param, value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise ParameterError(f"parameter {p.name} must be a date YYYY-MM-DD, got {value!r}")
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ParameterError(f"parameter {p.name} must be a real date YYYY-MM-DD, got {value!r}") from None
+
+
+def _bool(p: Param, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError(f"parameter {p.name} must be true or false, got {value!r}")
+    return value
+
+
+def _int_list(p: Param, value: Any) -> list[int]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise ParameterError(f"parameter {p.name} must be a non-empty list of integers, got {value!r}")
+    for v in value:
+        _check_range(p, v)
+    if len(set(value)) != len(value):
+        raise ParameterError(f"parameter {p.name} has repeated values: {value!r}")
+    return sorted(value)
+
+
+def _str_list(p: Param, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ParameterError(f"parameter {p.name} must be a list of strings, got {value!r}")
+    return [v.strip().upper() for v in value]
+
+
+def _spec_list(p: Param, value: Any) -> list[str]:
+    from aapl_lib.pipeline.feature_specs import check_spec, module_file
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ParameterError(f"parameter {p.name} must be a list of 'module:function' strings, got {value!r}")
+    specs = [check_spec(v) for v in value]
+    if len(set(specs)) != len(specs):
+        raise ParameterError(f"parameter {p.name} names a function twice: {specs!r}")
+    for spec in specs:
+        module_file(spec)  # the module must exist now, not fail later inside a notebook
+    return specs
+
+
+def _choice_list(p: Param, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ParameterError(
+            f"parameter {p.name} must be a non-empty list of names from {', '.join(p.choices)}, got {value!r}"
+        )
+    unknown = [v for v in value if v not in p.choices]
+    if unknown:
+        raise ParameterError(f"parameter {p.name}: unknown {unknown[0]!r}; choose from {', '.join(p.choices)}")
+    return [c for c in p.choices if c in value]
+
+
+def _path_map(p: Param, value: Any) -> dict[str, str]:
+    from aapl_lib.pipeline.feature_specs import check_input_names
+
+    return check_input_names(p.name, value)
+
+
+def _task_map(p: Param, value: Any) -> dict[str, int]:
+    from aapl_lib.pipeline.tasks import TASK_NAMES
+
+    if not isinstance(value, dict):
+        raise ParameterError(f"parameter {p.name} must be a mapping of task names to integers, got {value!r}")
+    for task, number in value.items():
+        if task not in TASK_NAMES:
+            raise ParameterError(f"parameter {p.name} names unknown task {task!r}: use {', '.join(TASK_NAMES)}")
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ParameterError(f"parameter {p.name}: {task} must be an integer, got {number!r}")
+        _check_range(p, number)
+    return {task: value[task] for task in TASK_NAMES if task in value}
+
+
+def _int(p: Param, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(f"parameter {p.name} must be an integer, got {value!r}")
     _check_range(p, value)
     return value
+
+
+def _float(p: Param, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(f"parameter {p.name} must be a number, got {value!r}")
+    value = float(value)
+    _check_range(p, value)
+    return value
+
+
+# How each kind of parameter (pipeline/parameters.py) is checked and normalised.
+_CHECKS: dict[str, Callable[[Param, Any], Any]] = {
+    "str": _string,
+    "choice": _string,
+    "date": _date,
+    "bool": _bool,
+    "int_list": _int_list,
+    "str_list": _str_list,
+    "spec_list": _spec_list,
+    "choice_list": _choice_list,
+    "path_map": _path_map,
+    "task_map": _task_map,
+    "int": _int,
+    "float": _float,
+}
 
 
 def _check_range(p: Param, value: float) -> None:

@@ -5,7 +5,7 @@ is rendered as HTML."""
 from __future__ import annotations
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import (
+from aapl_lib.narrative import (
     figures,
     forecast_sentences,
     leakage_lines,
@@ -48,10 +48,24 @@ def analysis_markdown(
     track_record: dict | None = None,
 ) -> str:
     """The report as Markdown (figure links are relative to the ``reports/`` folder)."""
-    from aapl_lib.promotion.gate import checks_rows, describe
-
     lines = [f"# {provenance['ticker']} next-day return: analysis of run {run_id}", ""]
-    lines += ["## Run facts", "", "| | |", "|---|---|"]
+    lines += _facts(run_id, provenance, quality, model_meta, evaluation)
+    lines += _verdict(model_meta, evaluation)
+    lines += _walk_forward(walk_forward) if walk_forward else []
+    lines += _gate(proposal, decision) if proposal is not None else []
+    lines += _backtest_and_figures(evaluation["backtest"])
+    lines += _quality(quality)
+    if leakage is not None:
+        guard = leakage_lines(leakage, model_meta)
+        lines += ["", "## Leakage guard", "", f"**{guard[0]}**", ""] + [f"- {g}" for g in guard[1:]]
+    lines += _forecast(forecast, decision, proposal)
+    lines += _track_record(track_record)
+    return "\n".join(lines)
+
+
+def _facts(run_id: str, provenance: dict, quality: dict, model_meta: dict, evaluation: dict) -> list[str]:
+    """The run's key facts, then the plausibility warning (or sentence)."""
+    lines = ["## Run facts", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in run_facts(run_id, provenance, model_meta, quality)]
     plausible = evaluation.get("plausibility") or {}
     if plausible.get("implausible"):
@@ -64,7 +78,12 @@ def analysis_markdown(
         ]
     elif plausible.get("thresholds"):
         lines += ["", "Plausibility: " + plausible_sentence(plausible)]
-    lines += ["", "## Does the model beat doing nothing?", "", evaluation["verdict"], ""]
+    return lines
+
+
+def _verdict(model_meta: dict, evaluation: dict) -> list[str]:
+    """Does the model beat doing nothing: the verdict, the held-out window, the tries, the metrics table."""
+    lines = ["", "## Does the model beat doing nothing?", "", evaluation["verdict"], ""]
     lines += [
         f"Held-out period {evaluation['test_window']['first']} .. {evaluation['test_window']['last']}; "
         f"challenger: {evaluation.get('challenger', model_meta['estimator'])}; champion: "
@@ -79,26 +98,35 @@ def analysis_markdown(
         "",
     ]
     lines += _md_table(metrics_rows(evaluation["metrics"]))
-    lines += [
+    return lines + [
         "",
         "Baselines: " + "; ".join(f"`{k}` {v}" for k, v in evaluation["baselines"].items()) + ". " + METRICS_NOTE,
         "",
     ]
-    if walk_forward:
-        lines += [
-            "## Walk-forward comparison (training period)",
-            "",
-            f"{len(walk_forward['folds'])} expanding-window folds, gap {walk_forward['gap_rows']} day; the "
-            f"challenger is the candidate with the lowest pooled RMSE: **{walk_forward['challenger']}**.",
-            "",
-        ]
-        lines += _md_table(metrics_rows(walk_forward["pooled"])) + [""]
-    if proposal is not None:
-        shown = decision and {**decision, **{k: _md_literal(decision.get(k) or "") for k in ("by", "note")}}
-        lines += ["## Approval gate", "", f"**{describe(shown, proposal)}**", ""]
-        lines += _md_table(checks_rows(proposal)) + [""]
-    bt = evaluation["backtest"]
-    lines += [
+
+
+def _walk_forward(walk_forward: dict) -> list[str]:
+    lines = [
+        "## Walk-forward comparison (training period)",
+        "",
+        f"{len(walk_forward['folds'])} expanding-window folds, gap {walk_forward['gap_rows']} day; the "
+        f"challenger is the candidate with the lowest pooled RMSE: **{walk_forward['challenger']}**.",
+        "",
+    ]
+    return lines + _md_table(metrics_rows(walk_forward["pooled"])) + [""]
+
+
+def _gate(proposal: dict, decision: dict | None) -> list[str]:
+    """The approval gate's verdict (an approver's name and note as literal text) and its checks."""
+    from aapl_lib.promotion.gate import checks_rows, describe
+
+    shown = decision and {**decision, **{k: _md_literal(decision.get(k) or "") for k in ("by", "note")}}
+    lines = ["## Approval gate", "", f"**{describe(shown, proposal)}**", ""]
+    return lines + _md_table(checks_rows(proposal)) + [""]
+
+
+def _backtest_and_figures(bt: dict) -> list[str]:
+    lines = [
         "## Trade-on-sign backtest (held-out period)",
         "",
         f"Transaction cost {bt['transaction_cost_bps']:g} bps per unit of position change. Caveat: {bt['caveat']}.",
@@ -106,10 +134,14 @@ def analysis_markdown(
     ]
     lines += _md_table(backtest_rows(bt)) + [""]
     lines += ["## Figures", ""]
-    lines += [f"![{title}](../{path})" for path, title in figures(bt["transaction_cost_bps"])]
-    lines += ["", "## Data quality", ""]
+    return lines + [f"![{title}](../{path})" for path, title in figures(bt["transaction_cost_bps"])]
+
+
+def _quality(quality: dict) -> list[str]:
+    """What cleaning found, and each threshold check."""
     from aapl_lib.data.quality_report import quality_table
 
+    lines = ["", "## Data quality", ""]
     table = quality_table(quality)
     lines += ["| finding | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in table["value"].items()]
     if quality.get("checks"):
@@ -118,23 +150,27 @@ def analysis_markdown(
             f"| {c['check']} | {c['value']:g}{c['unit']} | {c['limit']:g}{c['unit']} | {c['status']} |"
             for c in quality["checks"]
         ]
-    if leakage is not None:
-        guard = leakage_lines(leakage, model_meta)
-        lines += ["", "## Leakage guard", "", f"**{guard[0]}**", ""] + [f"- {g}" for g in guard[1:]]
+    return lines
+
+
+def _forecast(forecast: dict, decision: dict | None, proposal: dict | None) -> list[str]:
     text = forecast_sentences(forecast, decision, proposal)
-    lines += ["", "## Forecast", "", text[0], ""] + (
+    lines = ["", "## Forecast", "", text[0], ""] + (
         [f"**{text[1].split('. ', 1)[0]}.** {text[1].split('. ', 1)[1]}", ""] if len(text) > 1 else []
     )
-    lines += [line for paragraph in text[2:] for line in (paragraph, "")]  # which model made it
+    return lines + [line for paragraph in text[2:] for line in (paragraph, "")]  # which model made it
+
+
+def _track_record(track_record: dict | None) -> list[str]:
     sentences, table = track_record_summary(track_record)
-    lines += ["## Live track record", ""] + [" ".join(sentences), ""]
+    lines = ["## Live track record", ""] + [" ".join(sentences), ""]
     if table:
         lines += _md_table(table) + [
             "",
             "![Live forecasts: cumulative absolute error](../figures/track_record.png)",
             "",
         ]
-    return "\n".join(lines)
+    return lines
 
 
 def _md_literal(text: str) -> str:

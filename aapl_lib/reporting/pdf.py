@@ -8,7 +8,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
-from aapl_lib.reporting.content import (
+from aapl_lib.narrative import (
     figures,
     forecast_sentences,
     leakage_lines,
@@ -47,6 +47,50 @@ def summary_pdf(
     pdf.set_title(f"{provenance['ticker']} next-day return, run {run_id}")
     pdf.set_creation_date(_fixed_date(provenance))
     pdf.add_page()
+    _title_and_facts(pdf, run_id, provenance, quality, model_meta)
+    _verdict(pdf, evaluation)
+    if proposal is not None:
+        _gate(pdf, proposal, decision, evaluation)
+    _forecast(pdf, forecast, decision, proposal)
+    _track_record(pdf, track_record, run_dir)
+    pdf.add_page()
+    if walk_forward:
+        _heading(
+            pdf,
+            f"Walk-forward comparison ({len(walk_forward['folds'])} folds, training period); "
+            f"challenger: {walk_forward['challenger']}",
+        )
+        _table(pdf, metrics_rows(walk_forward["pooled"]))
+        pdf.ln(3)
+    _backtest(pdf, evaluation["backtest"])
+    pdf.add_page()
+    for rel, title in figures(evaluation["backtest"]["transaction_cost_bps"]):
+        path = run_dir / rel
+        if path.is_file():
+            _heading(pdf, title)
+            pdf.image(str(path), w=pdf.epw)
+            pdf.ln(2)
+    pdf.add_page()
+    _quality(pdf, quality)
+    if leakage is not None:
+        pdf.ln(3)
+        guard = leakage_lines(leakage, model_meta)
+        _heading(pdf, guard[0].capitalize())
+        pdf.set_font("Helvetica", size=9)
+        for line in guard[1:]:
+            pdf.multi_cell(0, 5, _latin("- " + line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    return bytes(pdf.output())
+
+
+def _table(pdf: FPDF, rows: list[list[str]]) -> None:
+    """A table of figures in small type, right-aligned."""
+    pdf.set_font("Helvetica", size=8)
+    with pdf.table(text_align="RIGHT") as table:
+        for row in rows:
+            table.row(row)
+
+
+def _title_and_facts(pdf: FPDF, run_id: str, provenance: dict, quality: dict, model_meta: dict) -> None:
     pdf.set_font("Helvetica", "B", 18)
     pdf.multi_cell(0, 10, f"{provenance['ticker']} next-day return forecast", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", size=10)
@@ -57,26 +101,32 @@ def summary_pdf(
         for key, value in run_facts(run_id, provenance, model_meta, quality):
             table.row([key, _latin(value)])
     pdf.ln(3)
+
+
+def _verdict(pdf: FPDF, evaluation: dict) -> None:
+    """The challenger against the naive baselines, and the verdict in words."""
     _heading(pdf, "Challenger vs naive baselines (held-out period)")
-    pdf.set_font("Helvetica", size=8)
-    with pdf.table(text_align="RIGHT") as table:
-        for row in metrics_rows(evaluation["metrics"]):
-            table.row(row)
+    _table(pdf, metrics_rows(evaluation["metrics"]))
     pdf.ln(2)
     pdf.set_font("Helvetica", size=10)
     pdf.multi_cell(0, 5, _latin(evaluation["verdict"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", size=7)
     pdf.multi_cell(0, 4, _latin(METRICS_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
-    if proposal is not None:
-        from aapl_lib.promotion.gate import describe
 
-        _heading(pdf, "Approval gate")
-        pdf.set_font("Helvetica", "B", 10)
-        pdf.multi_cell(0, 5, _latin(describe(decision, proposal)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_font("Helvetica", size=9)
-        pdf.multi_cell(0, 4.5, _latin(tries_sentence(evaluation.get("tries"))), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(2)
+
+def _gate(pdf: FPDF, proposal: dict, decision: dict | None, evaluation: dict) -> None:
+    from aapl_lib.promotion.gate import describe
+
+    _heading(pdf, "Approval gate")
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.multi_cell(0, 5, _latin(describe(decision, proposal)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", size=9)
+    pdf.multi_cell(0, 4.5, _latin(tries_sentence(evaluation.get("tries"))), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+
+
+def _forecast(pdf: FPDF, forecast: dict, decision: dict | None, proposal: dict | None) -> None:
     _heading(pdf, "Forecast")
     text = forecast_sentences(forecast, decision, proposal)
     pdf.set_font("Helvetica", size=10)
@@ -87,40 +137,21 @@ def summary_pdf(
     pdf.set_font("Helvetica", size=10)
     for paragraph in text[2:]:  # which model made it
         pdf.multi_cell(0, 5, _latin(paragraph), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    _track_record(pdf, track_record, run_dir)
-    pdf.add_page()
-    if walk_forward:
-        _heading(
-            pdf,
-            f"Walk-forward comparison ({len(walk_forward['folds'])} folds, training period); "
-            f"challenger: {walk_forward['challenger']}",
-        )
-        pdf.set_font("Helvetica", size=8)
-        with pdf.table(text_align="RIGHT") as table:
-            for row in metrics_rows(walk_forward["pooled"]):
-                table.row(row)
-        pdf.ln(3)
-    bt = evaluation["backtest"]
+
+
+def _backtest(pdf: FPDF, bt: dict) -> None:
     _heading(
         pdf, f"Trade-on-sign backtest, held-out period ({bt['transaction_cost_bps']:g} bps per unit of position change)"
     )
-    pdf.set_font("Helvetica", size=8)
-    with pdf.table(text_align="RIGHT") as table:
-        for row in backtest_rows(bt):
-            table.row(row)
+    _table(pdf, backtest_rows(bt))
     pdf.set_font("Helvetica", "I", 8)
     pdf.multi_cell(0, 4, _latin("Caveat: " + bt["caveat"] + "."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.add_page()
-    for rel, title in figures(evaluation["backtest"]["transaction_cost_bps"]):
-        path = run_dir / rel
-        if path.is_file():
-            _heading(pdf, title)
-            pdf.image(str(path), w=pdf.epw)
-            pdf.ln(2)
-    pdf.add_page()
-    _heading(pdf, "Data quality")
+
+
+def _quality(pdf: FPDF, quality: dict) -> None:
     from aapl_lib.data.quality_report import quality_table
 
+    _heading(pdf, "Data quality")
     with pdf.table(col_widths=(110, 70), text_align="LEFT") as table:
         table.row(["finding", "value"])
         for check, value in quality_table(quality)["value"].items():
@@ -131,14 +162,6 @@ def summary_pdf(
             table.row(["threshold check", "value", "limit", "status"])
             for c in quality["checks"]:
                 table.row([_latin(c["check"]), f"{c['value']:g}{c['unit']}", f"{c['limit']:g}{c['unit']}", c["status"]])
-    if leakage is not None:
-        pdf.ln(3)
-        guard = leakage_lines(leakage, model_meta)
-        _heading(pdf, guard[0].capitalize())
-        pdf.set_font("Helvetica", size=9)
-        for line in guard[1:]:
-            pdf.multi_cell(0, 5, _latin("- " + line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    return bytes(pdf.output())
 
 
 def _track_record(pdf: FPDF, record: dict | None, run_dir: Path) -> None:

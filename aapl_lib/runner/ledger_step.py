@@ -96,7 +96,7 @@ def _track_page(opts: RunOptions, ticker: str) -> None:
 def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOptions) -> dict[str, Any]:
     from aapl_lib.io.iorw import read_frame, read_json, write_json
     from aapl_lib.modeling.refit import ledger_models
-    from aapl_lib.reporting.content import chosen_forecast
+    from aapl_lib.narrative import chosen_forecast
     from aapl_lib.tracking import ledger as lg
     from aapl_lib.tracking.plots import plot_cumulative_error
     from aapl_lib.tracking.record import track_record

@@ -215,7 +215,7 @@ def build_run_page(run_dir: Path) -> Path:
 def _published_by(run_dir: Path) -> str | None:
     """Which model made the forecast the report presents (fit, sha256 prefix, trained_to), or None before that
     is known (no forecast yet, or a run from before refits)."""
-    from aapl_lib.reporting.content import chosen_forecast
+    from aapl_lib.narrative import chosen_forecast
 
     reports = run_dir / "reports"
     if not (reports / "forecast.json").is_file():

@@ -9,7 +9,7 @@ from typing import Any
 
 from aapl_lib.formatting import pct
 from aapl_lib.io.iorw import atomic_write_text
-from aapl_lib.reporting.content import track_record_summary
+from aapl_lib.narrative import track_record_summary
 from aapl_lib.store import layout
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from aapl_lib.data.sources.raw_frame import ALIASES, OPTIONAL_COLUMNS, PRICE_COLUMNS, norm, restrict
 from aapl_lib.errors import DataSourceError
+from aapl_lib.formatting import clipped, quoted
 from aapl_lib.io.iorw import sha256_file
 
 
@@ -33,64 +34,12 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
     DataSourceError naming the columns found and the columns needed.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataSourceError(f"{path} is not a UTF-8 text file: export it as CSV") from None
-    except OSError as exc:
-        raise DataSourceError(f"cannot read {path}: {exc.strerror}") from None
-    lines = text.splitlines()
-    if not any(line.strip() for line in lines):
-        raise DataSourceError(f"{path} is empty: it needs a header line and one row per day")
+    lines = _lines(path)
     delimiter = _sniff_delimiter("\n".join(lines[:20]))
-    first = [c.strip() for c in next(csv.reader([lines[0]], delimiter=delimiter))]
     layout: dict[str, Any] = {"delimiter": delimiter, "file_ticker": None}
-
-    skip = 1
-    symbols_row: list[str] | None = None
-    if first and norm(first[0]) == "price" and len(lines) >= 3:
-        # yfinance's multi-row header: Price,<fields> / Ticker,<symbols> / Date,,,
-        second = [c.strip() for c in next(csv.reader([lines[1]], delimiter=delimiter))]
-        if second and norm(second[0]) == "ticker":
-            symbols = sorted({s for s in second[1:] if s})
-            symbols_row = second
-            layout["file_ticker"] = symbols[0] if len(symbols) == 1 else symbols
-            third = [c.strip() for c in next(csv.reader([lines[2]], delimiter=delimiter))]
-            skip = 3 if third and norm(third[0]) in ("date", "datetime") else 2
-            first = ["Date"] + first[1:]
-            layout["layout"] = "yfinance multi-row header"
-    nasdaq = any(norm(c) == "close/last" for c in first)
-    layout.setdefault("layout", NASDAQ_LAYOUT if nasdaq else "single header")
-
-    wanted = None
-    if isinstance(layout["file_ticker"], list):  # several tickers side by side: keep the asked one's columns
-        if not ticker or ticker.upper() not in {s.upper() for s in layout["file_ticker"]}:
-            raise DataSourceError(
-                f"{path} holds prices of {', '.join(layout['file_ticker'])}, not {ticker}: "
-                "pass -p ticker with one of them"
-            )
-        wanted = ticker.upper()
-    mapped: dict[int, str] = {}
-    for i, name in enumerate(first):
-        if wanted and i > 0 and (i >= len(symbols_row) or symbols_row[i].upper() != wanted):
-            continue
-        target = ALIASES.get(norm(name))
-        if target and target not in mapped.values():
-            mapped[i] = target
-    if "date" not in mapped.values() and first and first[0] == "":
-        mapped[0] = "date"  # pandas' to_csv with an unnamed date index
-    needed = ("date", *PRICE_COLUMNS)
-    missing = [c for c in needed if c not in mapped.values()]
-    if missing:
-        raise DataSourceError(
-            f"{path} has columns {first} but needs Date, Open, High, Low, Close, Volume (Adj Close optional; "
-            f"any case or order): missing {', '.join(missing)}"
-            + (
-                ". The delimiter looks like none of , ; tab or | (the header was read as a single column)"
-                if len(first) == 1
-                else ""
-            )
-        )
+    first, skip, symbols_row = _header(lines, delimiter, layout)
+    nasdaq = layout["layout"] == NASDAQ_LAYOUT
+    mapped = _map_columns(path, first, symbols_row, layout["file_ticker"], ticker)
 
     body = "\n".join(lines[skip:])
     if not body.strip():
@@ -121,6 +70,85 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
             f"{path}: {len(future)} row(s) are dated in the future (first {future.min():%Y-%m-%d})"
             ": the file's dates are wrong (day and month swapped?)"
         )
+    _check_ticker_column(path, first, body, layout, ticker)
+    return frame, layout
+
+
+def _lines(path: Path) -> list[str]:
+    """The file's lines (UTF-8, a BOM dropped); DataSourceError for an unreadable, binary or empty file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataSourceError(f"{path} is not a UTF-8 text file: export it as CSV") from None
+    except OSError as exc:
+        raise DataSourceError(f"cannot read {path}: {exc.strerror}") from None
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise DataSourceError(f"{path} is empty: it needs a header line and one row per day")
+    return lines
+
+
+def _header(lines: list[str], delimiter: str, layout: dict[str, Any]) -> tuple[list[str], int, list[str] | None]:
+    """The column names, how many lines the header takes and yfinance's row of symbols (None in other
+    layouts). Sets ``layout["layout"]`` and, from yfinance's header, ``layout["file_ticker"]``."""
+    first = [c.strip() for c in next(csv.reader([lines[0]], delimiter=delimiter))]
+    skip = 1
+    symbols_row: list[str] | None = None
+    if first and norm(first[0]) == "price" and len(lines) >= 3:
+        # yfinance's multi-row header: Price,<fields> / Ticker,<symbols> / Date,,,
+        second = [c.strip() for c in next(csv.reader([lines[1]], delimiter=delimiter))]
+        if second and norm(second[0]) == "ticker":
+            symbols = sorted({s for s in second[1:] if s})
+            symbols_row = second
+            layout["file_ticker"] = symbols[0] if len(symbols) == 1 else symbols
+            third = [c.strip() for c in next(csv.reader([lines[2]], delimiter=delimiter))]
+            skip = 3 if third and norm(third[0]) in ("date", "datetime") else 2
+            first = ["Date"] + first[1:]
+            layout["layout"] = "yfinance multi-row header"
+    nasdaq = any(norm(c) == "close/last" for c in first)
+    layout.setdefault("layout", NASDAQ_LAYOUT if nasdaq else "single header")
+    return first, skip, symbols_row
+
+
+def _map_columns(
+    path: Path, first: list[str], symbols_row: list[str] | None, file_ticker: Any, ticker: str | None
+) -> dict[int, str]:
+    """Column position -> our column name (of several tickers side by side, the asked one's columns);
+    DataSourceError naming the columns found and those missing."""
+    wanted = None
+    if isinstance(file_ticker, list):  # several tickers side by side: keep the asked one's columns
+        if not ticker or ticker.upper() not in {s.upper() for s in file_ticker}:
+            raise DataSourceError(
+                f"{path} holds prices of {', '.join(file_ticker)}, not {ticker}: pass -p ticker with one of them"
+            )
+        wanted = ticker.upper()
+    mapped: dict[int, str] = {}
+    for i, name in enumerate(first):
+        if wanted and i > 0 and (i >= len(symbols_row) or symbols_row[i].upper() != wanted):
+            continue
+        target = ALIASES.get(norm(name))
+        if target and target not in mapped.values():
+            mapped[i] = target
+    if "date" not in mapped.values() and first and first[0] == "":
+        mapped[0] = "date"  # pandas' to_csv with an unnamed date index
+    missing = [c for c in ("date", *PRICE_COLUMNS) if c not in mapped.values()]
+    if missing:
+        raise DataSourceError(
+            f"{path} has columns {clipped(first, 200)} but needs Date, Open, High, Low, Close, Volume (Adj Close optional; "
+            f"any case or order): missing {', '.join(missing)}"
+            + (
+                ". The delimiter looks like none of , ; tab or | (the header was read as a single column)"
+                if len(first) == 1
+                else ""
+            )
+        )
+    return mapped
+
+
+def _check_ticker_column(path: Path, first: list[str], body: str, layout: dict[str, Any], ticker: str | None) -> None:
+    """The file's own ticker (a Ticker/Symbol column, when the header named none) into ``layout``;
+    DataSourceError when the file holds another ticker than the one asked for, or several in one column."""
+    delimiter = layout["delimiter"]
     if layout["file_ticker"] is None:
         symbol_col = next((i for i, c in enumerate(first) if norm(c) in ("ticker", "symbol")), None)
         if symbol_col is not None:
@@ -148,7 +176,6 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> tuple[pd.Data
             f"{path} holds prices of {layout['file_ticker']}, not {ticker}: pass "
             f"-p ticker {layout['file_ticker']} or the right file"
         )
-    return frame, layout
 
 
 def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",", month_first: bool = False) -> pd.DataFrame:
@@ -171,7 +198,7 @@ def _parse_columns(raw: pd.DataFrame, path: Path, delimiter: str = ",", month_fi
         parsed = pd.to_datetime(dates, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna() & dates.notna()
     if bad.any():
-        examples = dates[bad].head(3).tolist()
+        examples = [clipped(d) for d in dates[bad].head(3)]
         raise DataSourceError(
             f"{path}: {int(bad.sum())} value(s) in the date column are not dates, e.g. {examples}; use YYYY-MM-DD"
         )
@@ -224,8 +251,8 @@ def _bad_value(path: Path, raw: pd.DataFrame, mask: pd.Series, col: str, what: s
     position = int(mask.to_numpy().nonzero()[0][0])
     value = raw[col].iloc[position]
     return (
-        f"{path}: data row {position + 1} (date {raw['date'].iloc[position]}), column {col}: value "
-        f"{value!r} {what}" + (f"; {count} row(s) like it" if count > 1 else "") + ": fix or remove those rows"
+        f"{path}: data row {position + 1} (date {clipped(raw['date'].iloc[position])}), column {col}: value "
+        f"{quoted(value)} {what}" + (f"; {count} row(s) like it" if count > 1 else "") + ": fix or remove those rows"
     )
 
 

@@ -1,5 +1,6 @@
-"""What ``analysis.md`` and ``summary.pdf`` both present: the figures and their captions, the run's key facts,
-the forecast shown after the gate and its sentences, and the leakage guard's verdict as sentences."""
+"""A run's findings as sentences and facts, shared by every place that presents them (analysis.md and
+summary.pdf, the run browser, the track-record page and ``track``): the figures and their captions, the run's key
+facts, the forecast shown after the gate and its sentences, the leakage guard's verdict, the track record."""
 
 from __future__ import annotations
 
