@@ -89,7 +89,7 @@ def run_batch(
                 + (f" ({len(tickers) - len(jobs)} already finished)" if resume else "")
             )
             _run_jobs(pool, jobs, manifest, batch_dir, progress)
-        _close_manifest(manifest, tickers, started)
+        close_manifest(manifest, tickers, started)
         write_json(batch_dir / "manifest.json", manifest)
         write_summary(outputs_dir, batch_dir, manifest)
     _rebuild_browser(outputs_dir, progress)
@@ -192,7 +192,7 @@ def ticker_outcomes(manifest: dict[str, Any], tickers: list[str]) -> tuple[list[
     return bad, waiting
 
 
-def _close_manifest(manifest: dict[str, Any], tickers: list[str], started: float) -> None:
+def close_manifest(manifest: dict[str, Any], tickers: list[str], started: float) -> None:
     """The batch's status (failed if any ticker did not finish, else awaiting approval if any waits), its
     duration and end."""
     bad, waiting = ticker_outcomes(manifest, tickers)
