@@ -45,6 +45,7 @@ def test_a_failed_batch_is_recorded_reported_and_resumed(tmp_path, shared_warm_s
         "Y2": (Exit.USAGE, None),
     }
     assert manifest["ticker_errors"] == {"X1": "X1: no such symbol", "Y2": "Y2: no such symbol"}
+    assert "resumed" not in manifest
     assert "| X1 | failed |" in (result.batch_dir / "summary.md").read_text()
 
     lines.clear()
