@@ -80,9 +80,9 @@ class Executor:
 
 
 class _LocalProcesses:
-    """One spawned process per job (a ticker), at most ``workers`` at a time. Unlike a ``ProcessPoolExecutor`` — which a
-    single killed worker breaks for every ticker still queued — a process that dies (the OOM killer, a segfault,
-    ``kill -9``) fails only its own ticker, with the signal named; the others run on."""
+    """One spawned process per job (a ticker), at most ``workers`` at a time. Unlike a ``ProcessPoolExecutor`` —
+    which a single killed worker breaks for every ticker still queued — a process that dies (the OOM killer, a
+    segfault, ``kill -9``) fails only its own ticker, with the signal named; the others run on."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
