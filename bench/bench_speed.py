@@ -232,7 +232,7 @@ def stop_kept_warm_processes(root: Path) -> None:
         try:
             if (
                 proc.name.isdigit()
-                and b"aapl_lib.runner.kernel_zygote" in (proc / "cmdline").read_bytes()
+                and b"aapl_lib.runner.kernels.fork_server" in (proc / "cmdline").read_bytes()
                 and str(root).encode() in (proc / "environ").read_bytes()
             ):
                 os.kill(int(proc.name), 9)

@@ -79,7 +79,7 @@ def kernels_of(pid: int) -> int:
                 state = (proc / "status").read_text()
             except OSError:
                 continue
-            if b"aapl_lib.runner.kernel_launcher" in argv and str(pid).encode() in argv and "zombie" not in state:
+            if b"aapl_lib.runner.kernels.launcher" in argv and str(pid).encode() in argv and "zombie" not in state:
                 count += 1
     return count
 

@@ -239,9 +239,9 @@ def _runner_processes(path: Path) -> list[tuple[int, int, bool]]:
             if not proc.name.isdigit():
                 continue
             cmdline = (proc / "cmdline").read_bytes()
-            zygote = b"aapl_lib.runner.kernel_zygote" in cmdline
+            zygote = b"aapl_lib.runner.kernels.fork_server" in cmdline
             if (
-                (zygote or b"aapl_lib.runner.kernel_launcher" in cmdline)
+                (zygote or b"aapl_lib.runner.kernels.launcher" in cmdline)
                 and str(path).encode() in (proc / "environ").read_bytes()
                 and "zombie" not in (proc / "status").read_text()
             ):

@@ -384,7 +384,7 @@ def test_prune_command_line(project, tmp_path):
 KERNEL_DIES_AT_START = """
 import os, pathlib
 _counter = os.environ.get("AAPL_TEST_KERNEL_DEATHS")
-if _counter and b"aapl_lib.runner.kernel_launcher" in pathlib.Path("/proc/self/cmdline").read_bytes():
+if _counter and b"aapl_lib.runner.kernels.launcher" in pathlib.Path("/proc/self/cmdline").read_bytes():
     _left = int(pathlib.Path(_counter).read_text() or 0)
     if _left > 0:
         pathlib.Path(_counter).write_text(str(_left - 1))

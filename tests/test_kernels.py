@@ -33,7 +33,7 @@ assert "AAPL_TEST_LEAKED" not in os.environ
 # A sitecustomize that makes the warm process fail while it starts (as a broken preload would).
 WARM_PROCESS_FAILS = """
 import os, pathlib
-if b"aapl_lib.runner.kernel_zygote" in pathlib.Path("/proc/self/cmdline").read_bytes():
+if b"aapl_lib.runner.kernels.fork_server" in pathlib.Path("/proc/self/cmdline").read_bytes():
     os._exit(3)
 """
 ARTIFACTS = ("data/raw.csv", "data/cleaned.csv", "data/features.csv", "model/model.skops", "data/predictions.csv")

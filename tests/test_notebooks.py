@@ -51,7 +51,7 @@ def test_committed_without_outputs(task):
 
 
 def test_missing_upstream_input_names_the_producing_command(tmp_path, monkeypatch):
-    from aapl_lib.runner.kernels import same_interpreter_kernel_manager
+    from aapl_lib.runner.kernels.manager import same_interpreter_kernel_manager
 
     monkeypatch.setenv("AAPL_OUTPUTS_DIR", str(tmp_path))
     with pytest.raises(pm.PapermillExecutionError) as info:

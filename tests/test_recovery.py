@@ -42,7 +42,7 @@ def kernels_of(runner_pid: int) -> list[str]:
             state = next((ln for ln in (proc / "status").read_text().splitlines() if ln.startswith("State:")), "")
         except OSError:
             continue
-        if b"aapl_lib.runner.kernel_launcher" in argv and str(runner_pid).encode() in argv and "zombie" not in state:
+        if b"aapl_lib.runner.kernels.launcher" in argv and str(runner_pid).encode() in argv and "zombie" not in state:
             found.append(" ".join(a.decode() for a in argv))
     return found
 

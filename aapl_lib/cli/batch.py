@@ -86,7 +86,7 @@ def _batch(
     operator: dict | None = None,
 ) -> int:
     """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
-    from aapl_lib.runner.batch import run_batch
+    from aapl_lib.runner.batch.loop import run_batch
 
     if args.scheduler and args.executor != "dask":
         raise PipelineError("--scheduler needs --executor dask")

@@ -29,7 +29,7 @@ def calendar_end() -> pd.Timestamp:
 
 def sessions() -> pd.DatetimeIndex:
     """Every XNYS session from :data:`FIRST_DAY` to :func:`calendar_end` (tz-naive dates), built once (the
-    runner's warm process builds it before it forks the kernels: ``kernel_zygote.PREBUILD``)."""
+    runner's warm process builds it before it forks the kernels: ``fork_server.PREBUILD``)."""
     return _sessions(calendar_end())
 
 

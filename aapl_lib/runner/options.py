@@ -27,7 +27,7 @@ class RunOptions:
     today: dt.date | None = None
     _cache: ReuseCache | None = field(default=None, repr=False)
     renders: BackgroundRenders | None = field(default=None, repr=False)  # set while a run executes
-    next_kernel: Any = field(default=None, repr=False)  # a kernel started ahead (runner.kernels.NextKernel)
+    next_kernel: Any = field(default=None, repr=False)  # a kernel started ahead (runner.kernels.manager.NextKernel)
     more_to_run: bool = False  # whether the run has tasks after the current one (worth a kernel started ahead)
     # on_success / on_failure as the operator gave them at the start of this run or resume (pipeline.trust):
     # never read back from a manifest

@@ -15,7 +15,7 @@ from typing import Any
 from aapl_lib.io.logs import file_handler
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
-from aapl_lib.runner.kernels import (
+from aapl_lib.runner.kernels.manager import (
     KERNEL_STARTS,
     KernelStart,
     NextKernel,
@@ -23,10 +23,10 @@ from aapl_lib.runner.kernels import (
     same_interpreter_kernel_manager,
     shutdown,
 )
+from aapl_lib.runner.kernels.warm_pool import params_keep_s, params_warm, warm_kernels
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
-from aapl_lib.runner.warm_kernels import params_keep_s, params_warm, warm_kernels
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 
@@ -188,7 +188,7 @@ def _execute_notebook(
     the kernel started goes into ``record["kernel"]`` and the task's log."""
     import papermill as pm
 
-    from aapl_lib.runner.engine import register as register_engine
+    from aapl_lib.runner.kernels.papermill_engine import register as register_engine
 
     executed = run_dir / "notebooks" / task.notebook
     executed.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,16 @@
-"""Warm kernels: one process imports the heavy stack once, then forks a fresh kernel for each notebook.
+"""The fork server behind warm kernels: one process imports the heavy stack once, then forks a fresh kernel for
+each notebook.
 
-``python -m aapl_lib.runner.kernel_zygote SOCKET PARENT_PID IDLE_S`` listens on the Unix socket ``SOCKET``,
+``python -m aapl_lib.runner.kernels.fork_server SOCKET PARENT_PID IDLE_S`` listens on the Unix socket ``SOCKET``,
 imports :data:`PRELOAD` (requests wait in the socket's backlog meanwhile) and, for each request of a kernel
-launcher (``kernel_launcher --zygote SOCKET``), forks a child that becomes that launcher's kernel: it takes
+launcher (``launcher --fork-server SOCKET``), forks a child that becomes that launcher's kernel: it takes
 the launcher's stdin/stdout/stderr, working folder, environment and ``-f CONNECTION_FILE``, then runs
 ipykernel exactly as ``ipykernel_launcher`` does. Every notebook still gets a new process of its own, so
 nothing a notebook defines, imports or plots reaches the next one; what the children share is only the state
 the imports below leave behind, identical for each.
 
 The same idea as multiprocessing's ``forkserver`` with ``set_forkserver_preload``. With a ``PARENT_PID`` the
-zygote ends when that process (the runner) is gone; with ``PARENT_PID`` 0 it is kept for later runs and ends
+fork server ends when that process (the runner) is gone; with ``PARENT_PID`` 0 it is kept for later runs and ends
 after ``IDLE_S`` seconds without a request. Either way it ends, refusing the request, as soon as a file it
 imported changed (a package upgraded, the project's code edited): a fork must run the code on disk. A child
 ends when its launcher is gone (the launcher holds the other end of the child's connection, so its death
@@ -60,10 +61,10 @@ PRELOAD = (
 # process; the forks inherit the result): the NYSE sessions, 0.4 s to build, used by notebooks 02 and 05.
 PREBUILD = ("aapl_lib.data.trading_calendar:sessions",)
 
-# Variables read when an interpreter starts: a fork carries the zygote's start-up, so a request whose
+# Variables read when an interpreter starts: a fork carries the fork server's start-up, so a request whose
 # environment differs in any of them gets no fork (its launcher starts an ordinary kernel instead).
 START_UP_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONHASHSEED", "PYTHONSAFEPATH", "PYTHONNOUSERSITE")
-# ipykernel sets this before matplotlib is first imported in a kernel; the zygote imports matplotlib first.
+# ipykernel sets this before matplotlib is first imported in a kernel; the fork server imports matplotlib first.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 MAX_REQUEST = 1 << 20
 
@@ -115,7 +116,7 @@ def _become_kernel(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        # ipykernel read JPY_PARENT_PID when the zygote imported it, and would poll that process as its parent
+        # ipykernel read JPY_PARENT_PID when the fork server imported it, and would poll that process as its parent
         # (it is the launcher's parent, not this child's): parent_handle=1 means "no poller, not a terminal
         # kernel" — the launcher connection below ends this kernel with its launcher instead.
         sys.argv = [sys.argv[0], *request["argv"], "--IPKernelApp.parent_handle=1"]
@@ -167,7 +168,7 @@ def _serve_one(listener: socket.socket, imported: dict[str, int], started_at: st
             listener.close()
             _become_kernel(conn, request, fds)
         conn.send(json.dumps({"pid": pid, **about}).encode())
-    except Exception as exc:  # noqa: BLE001 - one bad request must not end the zygote
+    except Exception as exc:  # noqa: BLE001 - one bad request must not end the fork server
         try:
             conn.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         except OSError:

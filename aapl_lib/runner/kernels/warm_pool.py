@@ -1,4 +1,4 @@
-"""The warm process a runner process forks its kernels from (:mod:`aapl_lib.runner.kernel_zygote`): started on
+"""The warm process a runner process forks its kernels from (:mod:`aapl_lib.runner.kernels.fork_server`): started on
 first use, shared by every run of the process and, through its socket, by the ticker processes of a local
 batch; replaced when it died or the environment changed; stopped at exit. Also the environment every kernel
 gets and the scratch folder of kernel sockets."""
@@ -22,7 +22,7 @@ from typing import Any
 from filelock import FileLock
 
 from aapl_lib.runner.import_closure import PACKAGE_DIR
-from aapl_lib.runner.kernel_zygote import START_UP_VARIABLES
+from aapl_lib.runner.kernels.fork_server import START_UP_VARIABLES
 
 READY_TIMEOUT_S = 120.0  # how long a kernel start waits for the warm process to finish its imports
 # Set by a batch for the ticker processes it spawns: the socket of the batch's warm process, which they
@@ -95,7 +95,7 @@ class WarmKernels:
         self.env, self.keep_s, self.process = env, keep_s, None
         folder = kept_dir() if keep_s > 0 else None
         if folder is None:
-            self.keep_s, self.socket = 0.0, scratch_dir() / f"zygote-{uuid.uuid4().hex[:8]}"
+            self.keep_s, self.socket = 0.0, scratch_dir() / f"fork-server-{uuid.uuid4().hex[:8]}"
             self._spawn(parent=os.getpid())
             return
         key = json.dumps([sys.executable, sys.version, [env.get(k) for k in START_UP_VARIABLES]])
@@ -115,7 +115,7 @@ class WarmKernels:
                 [
                     sys.executable,
                     "-m",
-                    "aapl_lib.runner.kernel_zygote",
+                    "aapl_lib.runner.kernels.fork_server",
                     str(self.socket),
                     str(parent),
                     str(self.keep_s),

@@ -1,6 +1,6 @@
 """The kernels papermill runs the notebooks in: ipykernel started with the runner's own interpreter (and
 ended when the runner is gone), talking over IPC sockets where the platform has them, forked warm from a
-process that imported the stack once (:mod:`aapl_lib.runner.kernel_zygote`) unless that is off or fails,
+process that imported the stack once (:mod:`aapl_lib.runner.kernels.fork_server`) unless that is off or fails,
 the next notebook's kernel started while the current one runs (:class:`NextKernel`), and how to tell a
 kernel that never started from a task that failed."""
 
@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aapl_lib.runner.kernel_zygote import PREBUILD, PRELOAD
-from aapl_lib.runner.warm_kernels import READY_TIMEOUT_S, kernel_env, scratch_dir, warm_kernels
+from aapl_lib.runner.kernels import launcher
+from aapl_lib.runner.kernels.fork_server import PREBUILD, PRELOAD
+from aapl_lib.runner.kernels.warm_pool import READY_TIMEOUT_S, kernel_env, scratch_dir, warm_kernels
+
+if TYPE_CHECKING:  # jupyter_client is imported when a kernel starts, not with the runner
+    from jupyter_client.kernelspec import KernelSpec
 
 
 def ipc_available() -> bool:
@@ -69,6 +72,22 @@ class KernelStart:
         return out
 
 
+def launcher_kernel_spec(start: KernelStart, fork_server: str | None) -> KernelSpec:
+    """A notebook kernel's spec: :mod:`aapl_lib.runner.kernels.launcher` (ipykernel's launcher, ended when this
+    runner process is gone and, given ``fork_server``, forked from that warm process) with the runner's own
+    interpreter and every kernel's PYTHONPATH (:func:`kernel_env`)."""
+    from jupyter_client.kernelspec import KernelSpec
+
+    argv = launcher.command(os.getpid(), str(start.start_file), fork_server)
+    return KernelSpec(
+        argv=[*argv, "-f", "{connection_file}"],
+        env={"PYTHONPATH": kernel_env()["PYTHONPATH"]},
+        display_name="Python 3 (ipykernel)",
+        language="python",
+        resource_dir="",
+    )
+
+
 def same_interpreter_kernel_manager(
     stderr_path: Path | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -78,14 +97,13 @@ def same_interpreter_kernel_manager(
     kernelspec is installed elsewhere on the machine; the kernel process's own stderr (start-up warnings,
     crash traces) goes to ``stderr_path``; ``on_start`` receives the kernel's pid (for the watchdog); with
     ``start.warm`` the kernel is forked from this process's warm process when it is ready."""
-    from jupyter_client.kernelspec import KernelSpec
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
     start = start or KernelStart(warm=False)
 
     class SameInterpreterKernelManager(AsyncKernelManager):
-        zygote: str | None = None
+        fork_server: str | None = None  # the warm process's socket, once it is ready
 
         @default("transport")
         def _transport_default(self) -> str:
@@ -100,10 +118,10 @@ def same_interpreter_kernel_manager(
         async def start_kernel(self, **kw):  # type: ignore[override]
             import asyncio
 
-            if start.warm and self.zygote is None:
+            if start.warm and self.fork_server is None:
                 warm = warm_kernels()
                 start.reason = await asyncio.to_thread(warm.wait_ready)
-                self.zygote = None if start.reason else str(warm.socket)
+                self.fork_server = None if start.reason else str(warm.socket)
                 self._kernel_spec = None
             elif not start.warm:
                 start.reason = "warm kernels are off (warm_kernels: false)"
@@ -124,23 +142,7 @@ def same_interpreter_kernel_manager(
         @property
         def kernel_spec(self) -> KernelSpec:  # type: ignore[override]
             if self._kernel_spec is None:
-                # aapl_lib.runner.kernel_launcher = ipykernel_launcher + "end when the runner (this pid) is gone"
-                # (+ "fork me from the warm process")
-                argv = [
-                    sys.executable,
-                    "-m",
-                    "aapl_lib.runner.kernel_launcher",
-                    str(os.getpid()),
-                    str(start.start_file),
-                ]
-                argv += ["--zygote", self.zygote] if self.zygote else []
-                self._kernel_spec = KernelSpec(
-                    argv=[*argv, "-f", "{connection_file}"],
-                    env={"PYTHONPATH": kernel_env()["PYTHONPATH"]},
-                    display_name="Python 3 (ipykernel)",
-                    language="python",
-                    resource_dir="",
-                )
+                self._kernel_spec = launcher_kernel_spec(start, self.fork_server)
             return self._kernel_spec
 
     return SameInterpreterKernelManager
