@@ -180,7 +180,8 @@ def test_the_package_map_in_aapl_lib_init_names_every_unit_in_layer_order():
     """aapl_lib/__init__.py's docstring: one line per layer, highest first, its units as ``name`` — the
     units and their order are the import contract's, so the map cannot drift from what is enforced."""
     doc = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))) or ""
-    named = re.findall(r"``([a-z_]+)/?``", doc)
+    lead = re.compile(r"^  ((?:``[a-z_]+/?``(?:, | \| )?)+)")  # a layer's line starts with its units
+    named = [u for line in doc.splitlines() if (m := lead.match(line)) for u in re.findall(r"``([a-z_]+)/?``", m[1])]
     assert named == _units_in_order(), "rewrite aapl_lib/__init__.py's map from pyproject.toml's layers"
 
 
@@ -208,7 +209,7 @@ def test_docs_package_table_lists_every_layer_and_every_module():
             folder = PACKAGE / unit
             if not folder.is_dir():
                 continue
-            modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+            modules = {p.stem for p in folder.glob("*.py")}
             modules |= {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
             nested = {
                 p.stem

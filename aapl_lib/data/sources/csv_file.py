@@ -134,8 +134,8 @@ def _map_columns(
     missing = [c for c in ("date", *PRICE_COLUMNS) if c not in mapped.values()]
     if missing:
         raise DataSourceError(
-            f"{path} has columns {clipped(first, 200)} but needs Date, Open, High, Low, Close, Volume (Adj Close optional; "
-            f"any case or order): missing {', '.join(missing)}"
+            f"{path} has columns {clipped(first, 200)} but needs Date, Open, High, Low, Close, Volume "
+            f"(Adj Close optional; any case or order): missing {', '.join(missing)}"
             + (
                 ". The delimiter looks like none of , ; tab or | (the header was read as a single column)"
                 if len(first) == 1
