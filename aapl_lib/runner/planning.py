@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import ParameterError, PipelineError
-from aapl_lib.pipeline.states import DONE, State
+from aapl_lib.pipeline.states import DONE
 from aapl_lib.pipeline.tasks import TASKS, TaskSpec, producer_of
 from aapl_lib.runner.fingerprints import explain_difference
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import copy_artifact
+from aapl_lib.store.run_record import RunRecord, TaskRecord
 
 
 def artifact_mismatch(run_dir: Path, record: dict[str, Any]) -> str | None:
@@ -85,7 +86,9 @@ def _upstream_problem(base: Path, base_manifest: dict, upstream: list[TaskSpec],
     return None
 
 
-def why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOptions, stale: bool, live: bool) -> str:
+def why_run(
+    task: TaskSpec, record: TaskRecord, previous: dict | None, opts: RunOptions, stale: bool, live: bool
+) -> str:
     if stale:
         return "an earlier task was redone"
     if opts.force or task.name in opts.force_tasks:
@@ -95,25 +98,26 @@ def why_run(task: TaskSpec, record: dict, previous: dict | None, opts: RunOption
     old = (previous or {}).get("tasks", {}).get(task.name, {}).get("fingerprint_parts")
     if not old:
         return "first run of this task"
-    changed = explain_difference(old, record["fingerprint_parts"])
+    changed = explain_difference(old, record.get("fingerprint_parts"))
     return f"changed: {changed}" if changed != "nothing" else "no reusable result in the cache"
 
 
-def cache_entry(run_id: str, task: TaskSpec, record: dict) -> dict:
+def cache_entry(run_id: str, task: TaskSpec, record: TaskRecord) -> dict:
     """What the reuse cache keeps of a task this run executed (its HTML paths arrive once rendered)."""
     return {
         "run_id": run_id,
         "task": task.name,
-        "artifacts": {rel: info["sha256"] for rel, info in record["artifacts"].items()},
+        "artifacts": {rel: info["sha256"] for rel, info in record.artifacts.items()},
         "notebook": record.get("executed_notebook"),
         "html": record.get("html"),
         "report_html": record.get("report_html"),
         "scraps": record.get("scraps", {}),
-        "duration_s": record["duration_s"],
+        "duration_s": record.duration_s,
     }
 
 
-def reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir: Path) -> None:
+def reuse(entry: dict, task: TaskSpec, record: TaskRecord, run_dir: Path, outputs_dir: Path) -> None:
+    """Copy the cache ``entry``'s files (outputs, executed notebook, pages) into ``run_dir``; ``record`` says so."""
     source = layout.run_dir(outputs_dir, entry["run_id"])
     for rel in entry["artifacts"]:
         copy_artifact(source / rel, run_dir / rel)
@@ -121,15 +125,16 @@ def reuse(entry: dict, task: TaskSpec, record: dict, run_dir: Path, outputs_dir:
         rel = entry.get(key)
         if rel and (source / rel).is_file():
             copy_artifact(source / rel, run_dir / rel)
-    record.update(
-        status=State.REUSED,
-        reused_from=entry["run_id"],
-        duration_s=0.0,
-        original_duration_s=entry.get("duration_s"),
-        executed_notebook=entry.get("notebook"),
-        html=entry.get("html"),
-        report_html=entry.get("report_html"),
-        scraps=entry.get("scraps", {}),
-        artifacts=mf.artifact_records(run_dir, task.outputs),
-        ended_at=mf.utc_now(),
-    )
+    record.reuse(entry, mf.artifact_records(run_dir, task.outputs))
+
+
+def take_upstream(run: RunRecord, upstream: list[TaskSpec], base: Path | None, base_manifest: dict) -> None:
+    """Record the tasks before ``--start-task`` as present in the run folder (``base`` None) or copy their
+    outputs from run ``base`` (:func:`plan_upstream`)."""
+    for t in upstream:
+        if base is None:
+            run.tasks[t.name].present(f"outputs already in {run.run_dir}", mf.artifact_records(run.run_dir, t.outputs))
+            continue
+        for rel in t.outputs:
+            copy_artifact(base / rel, run.run_dir / rel)
+        run.tasks[t.name].copied(base.name, base_manifest["tasks"][t.name]["artifacts"])
