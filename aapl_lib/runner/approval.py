@@ -9,6 +9,7 @@ from typing import Any
 
 from aapl_lib.errors import ParameterError
 from aapl_lib.io.containment import plain_name
+from aapl_lib.io.iorw import utc_now
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import DECISION, GATE_PROPOSAL, MODEL_DIR, MODEL_META, REFIT_META
@@ -99,7 +100,7 @@ def _policy_decision(
         outcome=outcome,
         policy=params["approval_policy"],
         by="auto policy",
-        at=mf.utc_now(),
+        at=utc_now(),
     )
     write_json(decision_path, decision)
     if changes_nothing:
@@ -128,7 +129,7 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
         _check_models_unchanged(run)
         proposal = read_json(run_dir / GATE_PROPOSAL)
         registry = Registry(outputs_dir, run.params["ticker"])
-        at = mf.utc_now()
+        at = utc_now()
         decision = gate.apply(
             run_dir,
             run_dir.name,
