@@ -16,7 +16,7 @@ from typing import Any
 
 from aapl_lib.errors import MissingInputError
 from aapl_lib.io.logs import configure_console
-from aapl_lib.pipeline.tasks import TaskSpec, get_task, producer_of
+from aapl_lib.pipeline.tasks import CLEANED, FEATURE_LIST, FEATURES, RAW, TaskSpec, get_task, producer_of
 from aapl_lib.store.layout import interactive_dir
 
 
@@ -56,13 +56,13 @@ class StepContext:
         from aapl_lib.data import schemas
         from aapl_lib.io.iorw import read_json
 
-        if relative == "data/raw.csv":
+        if relative == RAW:
             schema = schemas.raw_schema()
-        elif relative == "data/cleaned.csv":
+        elif relative == CLEANED:
             schema = schemas.cleaned_schema()
-        elif relative == "data/features.csv":
+        elif relative == FEATURES:
             if features is None:
-                features = read_json(self.run_dir / "data/feature_list.json")["features"]
+                features = read_json(self.run_dir / FEATURE_LIST)["features"]
             schema = schemas.features_schema(features)
         else:
             return frame

@@ -15,6 +15,7 @@ from aapl_lib.errors import ParameterError
 RAW, PROVENANCE = "data/raw.csv", "data/provenance.json"
 CLEANED, QUALITY = "data/cleaned.csv", "reports/quality.json"
 FEATURES, FEATURE_LIST, LEAKAGE = "data/features.csv", "data/feature_list.json", "reports/leakage_features.json"
+DATA_DIR, FIGURES_DIR = "data", "figures"  # the folders (retention deletes data/ first; the run page lists figures/)
 MODEL_DIR = "model"  # a model's meta names its file, found in this folder
 MODEL, MODEL_META = "model/model.skops", "model/model_meta.json"
 REFIT_MODEL, REFIT_META = "model/model_refit.skops", "model/model_refit_meta.json"

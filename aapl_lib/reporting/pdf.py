@@ -8,6 +8,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
+from aapl_lib.pipeline.tasks import TRACK_PLOT
 from aapl_lib.reporting.content import (
     figures,
     forecast_sentences,
@@ -152,8 +153,8 @@ def _track_record(pdf: FPDF, record: dict | None, run_dir: Path) -> None:
         with pdf.table(text_align="RIGHT") as t:
             for row in table:
                 t.row(row)
-        if (run_dir / "figures" / "track_record.png").is_file():
-            pdf.image(str(run_dir / "figures" / "track_record.png"), w=pdf.epw * 0.8)
+        if (run_dir / TRACK_PLOT).is_file():
+            pdf.image(str(run_dir / TRACK_PLOT), w=pdf.epw * 0.8)
 
 
 def _fixed_date(provenance: dict):

@@ -46,7 +46,7 @@ def approval_gate(run: RunRecord, opts: RunOptions, cache: ReuseCache) -> str | 
         run.save()
         summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} status=awaiting_approval")
         return (
-            f"run {run_id} is awaiting approval. Read {run_dir / 'html' / '05_model_evaluation.html'} "
+            f"run {run_id} is awaiting approval. Read {layout.html_dir(run_dir) / '05_model_evaluation.html'} "
             f"(and 04_model_training.html), then decide:\n"
             f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
             f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"

@@ -135,7 +135,7 @@ def run_pipeline(
             selection=(tasks[0].name, tasks[-1].name),
             environment=mf.environment(project, outputs_dir),
             created_at=dt.datetime.now(dt.UTC).isoformat(),  # microseconds: orders same-second runs
-            notebooks={t.name: f"notebooks/{t.notebook}" for t in TASKS},
+            notebooks={t.name: layout.executed_notebook_rel(t.notebook) for t in TASKS},
             batch_id=batch_id,
         )
         take_upstream(run, upstream, base, base_manifest)

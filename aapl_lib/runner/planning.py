@@ -17,6 +17,7 @@ from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import copy_artifact
 from aapl_lib.store.run_record import RunRecord, TaskRecord
+from aapl_lib.store.runs import ScannedRun, scan_runs
 
 
 def artifact_mismatch(run_dir: Path, record: dict[str, Any]) -> str | None:
@@ -48,18 +49,17 @@ def plan_upstream(
     if all((run_dir / rel).is_file() for t in upstream for rel in t.outputs):
         return None, upstream, {}
     producer = producer_of(first.inputs[0]) if first.inputs else upstream[-1]
-    candidates = [from_run] if from_run else layout.run_folders(outputs_dir)
+    candidates = [_given_run(from_run)] if from_run else list(scan_runs(outputs_dir))
     if not candidates:
         raise ParameterError(
             f"--start-task {first.name} needs the outputs of {producer.name}, and no earlier "
             f"run has them: run python runner.py --end-task {producer.name} first"
         )
     first_problem = None
-    for base in candidates:
-        try:
-            base_manifest = mf.load(base)
-        except PipelineError as exc:  # a damaged record cannot vouch for its files
-            first_problem = first_problem or f"run {base.name}: {exc}"
+    for candidate in candidates:
+        base, base_manifest = candidate.run_dir, candidate.manifest
+        if base_manifest is None:  # a damaged record cannot vouch for its files
+            first_problem = first_problem or f"run {base.name}: {candidate.error}"
             continue
         problem = _upstream_problem(base, base_manifest, upstream, params)
         if problem is None:
@@ -70,6 +70,14 @@ def plan_upstream(
         f"{producer.name} (newest checked, {first_problem}); run python runner.py --end-task "
         f"{producer.name} with these parameters first"
     )
+
+
+def _given_run(run_dir: Path) -> ScannedRun:
+    """``--from-run``'s folder with its manifest read (a damaged one is a problem to report, not a crash)."""
+    try:
+        return ScannedRun(run_dir, mf.load(run_dir))
+    except PipelineError as exc:
+        return ScannedRun(run_dir, None, exc)
 
 
 def _upstream_problem(base: Path, base_manifest: dict, upstream: list[TaskSpec], params: dict) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aapl_lib.store import layout
 from aapl_lib.store.run_record import TaskRecord
 
 
@@ -28,7 +29,7 @@ def _render(executed: Path, html_dir: Path) -> dict[str, str]:
     from aapl_lib.views.render import render_both
 
     full, report = render_both(executed, html_dir)
-    return {"html": f"html/{full.name}", "report_html": f"html/{report.name}"}
+    return {"html": layout.html_rel(full), "report_html": layout.html_rel(report)}
 
 
 @dataclass
@@ -48,7 +49,7 @@ class BackgroundRenders:
 
     def submit(self, record: TaskRecord, executed: Path, run_dir: Path) -> None:
         """Render ``executed`` into ``run_dir/html``; the result goes into ``record`` when applied."""
-        self.pending.append(_Pending(record, self.pool.submit(_render, executed, run_dir / "html")))
+        self.pending.append(_Pending(record, self.pool.submit(_render, executed, layout.html_dir(run_dir))))
 
     def remember_cache_entry(self, record: TaskRecord, key: str, entry: dict[str, Any]) -> bool:
         """Record ``record``'s task in the reuse cache once its pages are written (one locked write, with the

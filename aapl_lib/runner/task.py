@@ -84,7 +84,7 @@ def run_task(task: TaskSpec, record: TaskRecord, run: RunRecord, opts: RunOption
 
     retries = int(params.get("task_retries", {}).get(task.name, 0))
     task_log = layout.task_log(run_dir, task.name)
-    record.start(why, f"notebooks/{task.notebook}")
+    record.start(why, layout.executed_notebook_rel(task.notebook))
     run.save()
     append(task_log, task.name, logging.INFO, f"start {task.notebook} in {run_dir} ({why})")
     started = time.perf_counter()
@@ -109,7 +109,7 @@ def run_task(task: TaskSpec, record: TaskRecord, run: RunRecord, opts: RunOption
     def before_sleep(state) -> None:
         delay = state.next_action.sleep if state.next_action else 0.0
         failure = state.outcome.exception()
-        text = _task_error_message(task, failure.error, run_dir / "notebooks" / task.notebook)
+        text = _task_error_message(task, failure.error, layout.executed_notebook(run_dir, task.notebook))
         record.attempt_failed(state.attempt_number, text, delay)
         append(
             task_log,
@@ -143,7 +143,7 @@ def _record_outcome(
     """The executed notebook's scraps and pages collected, its outputs checked and recorded, the task finished
     or failed (manifest, task log, summary log); True when it succeeded."""
     run_dir, task_log = run.run_dir, layout.task_log(run.run_dir, task.name)
-    executed = run_dir / "notebooks" / task.notebook
+    executed = layout.executed_notebook(run_dir, task.notebook)
     _collect_notebook(record, executed, run_dir, opts.renders)
     if error is None:
         missing = [rel for rel in task.outputs if not (run_dir / rel).is_file()]
@@ -190,7 +190,7 @@ def _execute_notebook(
 
     from aapl_lib.runner.engine import register as register_engine
 
-    executed = run_dir / "notebooks" / task.notebook
+    executed = layout.executed_notebook(run_dir, task.notebook)
     executed.parent.mkdir(parents=True, exist_ok=True)
     level = getattr(logging, opts.log_level.upper())
     handler = file_handler(layout.task_log(run_dir, task.name), task.name, level)
