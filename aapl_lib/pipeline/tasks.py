@@ -7,6 +7,7 @@ Artifact paths are relative to a run folder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from aapl_lib.errors import ParameterError
 
@@ -40,6 +41,10 @@ class TaskSpec:
     params: tuple[str, ...]
     title: str
     optional_inputs: tuple[str, ...] = ()
+    # what the runner supplies from where it runs rather than from the params (``outputs_dir``: the outputs
+    # folder whose registry and tries ledger the notebook reads); injected, never part of the fingerprint (what
+    # the notebook reads there is: the champion's sha256 and the tries count)
+    runner_values: tuple[str, ...] = ()
 
 
 TASKS: tuple[TaskSpec, ...] = (
@@ -157,6 +162,7 @@ TASKS: tuple[TaskSpec, ...] = (
             "publish_model",
         ),
         "Model evaluation",
+        runner_values=("outputs_dir",),
     ),
     TaskSpec(
         "reporting",
@@ -217,5 +223,12 @@ def select_tasks(start_task: str | None = None, end_task: str | None = None) -> 
 
 
 def notebook_params(task: TaskSpec, params: dict) -> dict:
-    """The parameters papermill injects into ``task``'s notebook (its own params only)."""
+    """The values of ``task``'s own params (what its fingerprint covers)."""
     return {name: params[name] for name in task.params}
+
+
+def injected_parameters(task: TaskSpec, params: dict, run_dir: Path, outputs_dir: Path) -> dict:
+    """Everything papermill injects into ``task``'s notebook: its own params, the run folder, and the runner's
+    values it declares (``runner_values``)."""
+    runner = {"outputs_dir": str(outputs_dir)}
+    return {**notebook_params(task, params), "run_dir": str(run_dir), **{k: runner[k] for k in task.runner_values}}

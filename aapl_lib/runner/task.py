@@ -14,7 +14,7 @@ from typing import Any
 
 from aapl_lib.io.logs import file_handler
 from aapl_lib.pipeline.states import State
-from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
+from aapl_lib.pipeline.tasks import TaskSpec, injected_parameters
 from aapl_lib.runner.kernels import (
     KERNEL_STARTS,
     KernelStart,
@@ -133,7 +133,7 @@ def run_task(task: TaskSpec, record: TaskRecord, run: RunRecord, opts: RunOption
         retrying(attempt)
     except _AttemptFailed as failure:
         error, timed_out = failure.error, getattr(failure.error, "_aapl_timed_out", False)
-    record.ended(round(time.perf_counter() - started, 3), {**notebook_params(task, params), "run_dir": str(run_dir)})
+    record.ended(round(time.perf_counter() - started, 3), injected_parameters(task, params, run_dir, opts.outputs_dir))
     return _record_outcome(task, record, run, opts, error, timed_out)
 
 
@@ -222,7 +222,7 @@ def _execute_notebook(
         pm.execute_notebook(
             str(opts.notebooks_dir / task.notebook),
             str(executed),
-            parameters={**notebook_params(task, params), "run_dir": str(run_dir)},
+            parameters=injected_parameters(task, params, run_dir, opts.outputs_dir),
             kernel_name="python3",
             language="python",
             progress_bar=False,
