@@ -130,7 +130,7 @@ def artifact_records(run_dir: Path, relatives: list[str] | tuple[str, ...]) -> d
 
 def load(run_dir: Path) -> dict[str, Any]:
     """Read a run's manifest; a damaged one is a CorruptStateError naming the file and what to do."""
-    path = Path(run_dir) / "manifest.json"
+    path = Path(run_dir) / layout.MANIFEST
     try:
         data = read_json(path)
     except FileNotFoundError:

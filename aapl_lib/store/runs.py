@@ -78,7 +78,7 @@ def find_run(outputs_dir: Path, run_id: str | None) -> Path:
             raise ParameterError(
                 f"there is no run in {layout.runs_dir(outputs_dir)} yet: start one with python runner.py"
             )
-        return max(runs, key=lambda p: ((p / "manifest.json").stat().st_mtime_ns, p.name))
+        return max(runs, key=lambda p: ((p / layout.MANIFEST).stat().st_mtime_ns, p.name))
     if "/" in run_id or run_id in ("", ".", ".."):
         raise ParameterError(f"{run_id!r} is not a run id (like 20261126T233000Z-aapl-1a2b3c)")
     run_dir = layout.run_dir(outputs_dir, run_id)
@@ -90,7 +90,7 @@ def find_run(outputs_dir: Path, run_id: str | None) -> Path:
 def previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict | None:
     """The latest other run's manifest (to explain why a task runs again)."""
     latest = layout.latest_run_dir(outputs_dir)
-    if latest is None or latest == run_dir or not (latest / "manifest.json").is_file():
+    if latest is None or latest == run_dir or not (latest / layout.MANIFEST).is_file():
         return None
     try:
         return mf.load(latest)

@@ -205,7 +205,8 @@ def build_run_page(run_dir: Path) -> Path:
             published_by=_published_by(run_dir),
             params=sorted(m["params"].items()),
             artifacts=artifacts,
-            pdf=(run_dir / SUMMARY_PDF).is_file(),
+            pdf=SUMMARY_PDF if (run_dir / SUMMARY_PDF).is_file() else None,
+            manifest=layout.MANIFEST,
             compare=f"../../compare/{prev}__{m['run_id']}.html" if prev else None,
         )
     )
