@@ -5,15 +5,16 @@ facts, the forecast shown after the gate and its sentences, the leakage guard's 
 from __future__ import annotations
 
 from aapl_lib.formatting import pct
+from aapl_lib.pipeline.tasks import PREDICTED_PLOT, RESIDUALS_PLOT, RETURNS_PLOT
 
 
 def figures(cost_bps: float) -> list[tuple[str, str]]:
     """The report's figures and their captions (the backtest caption states the cost it was drawn with)."""
     return [
-        ("figures/predicted_vs_actual.png", "Predicted vs actual next-day return (held-out period)"),
-        ("figures/residuals.png", "Residuals (held-out period)"),
+        (PREDICTED_PLOT, "Predicted vs actual next-day return (held-out period)"),
+        (RESIDUALS_PLOT, "Residuals (held-out period)"),
         (
-            "figures/cumulative_returns.png",
+            RETURNS_PLOT,
             f"Trade-on-sign vs buy-and-hold (held-out period, {cost_bps:g} bps per unit of position change)",
         ),
     ]

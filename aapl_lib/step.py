@@ -3,7 +3,9 @@ logging in the pipeline format, and scraps glued for the manifest.
 
 A notebook's ``run_dir`` parameter is empty when an analyst runs it in Jupyter: the step then works in
 ``outputs/interactive/`` so that notebooks 01..06 run one after another with their defaults. The runner
-always passes the run folder it created.
+always passes the run folder it created, and the outputs folder to a notebook that reads the registry
+(``outputs_dir``; empty in Jupyter: the project's outputs folder). A notebook that declares ``ticker`` passes
+it, and the step refuses to start on a run folder whose data or model is another ticker's.
 """
 
 from __future__ import annotations
@@ -14,10 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.errors import MissingInputError
+from aapl_lib.errors import MissingInputError, ParameterError
 from aapl_lib.io.logs import configure_console
-from aapl_lib.pipeline.tasks import TaskSpec, get_task, producer_of
-from aapl_lib.store.layout import interactive_dir
+from aapl_lib.pipeline.tasks import (
+    CLEANED,
+    FEATURE_LIST,
+    FEATURES,
+    MODEL_META,
+    PROVENANCE,
+    RAW,
+    TaskSpec,
+    get_task,
+    producer_of,
+)
+from aapl_lib.store.layout import interactive_dir, outputs_root
 
 
 @dataclass
@@ -27,6 +39,7 @@ class StepContext:
     task: TaskSpec
     run_dir: Path
     interactive: bool
+    outputs_dir: Path  # the outputs folder the run belongs to (its champion registry, its tries ledger)
     started: float = field(default_factory=time.perf_counter)
     scraps: dict[str, Any] = field(default_factory=dict)
 
@@ -56,13 +69,13 @@ class StepContext:
         from aapl_lib.data import schemas
         from aapl_lib.io.iorw import read_json
 
-        if relative == "data/raw.csv":
+        if relative == RAW:
             schema = schemas.raw_schema()
-        elif relative == "data/cleaned.csv":
+        elif relative == CLEANED:
             schema = schemas.cleaned_schema()
-        elif relative == "data/features.csv":
+        elif relative == FEATURES:
             if features is None:
-                features = read_json(self.run_dir / "data/feature_list.json")["features"]
+                features = read_json(self.run_dir / FEATURE_LIST)["features"]
             schema = schemas.features_schema(features)
         else:
             return frame
@@ -87,9 +100,18 @@ class StepContext:
         self.glue("kernel_python", sys.executable)
 
 
-def start_step(task_name: str, run_dir: str | os.PathLike = "", log_level: str = "INFO") -> StepContext:
-    """Open a step: resolve the run folder, check every input exists (else a MissingInputError that
-    names the task and the command producing it), and route ``aapl_lib`` logs to the notebook."""
+def start_step(
+    task_name: str,
+    run_dir: str | os.PathLike = "",
+    log_level: str = "INFO",
+    *,
+    ticker: str | None = None,
+    outputs_dir: str | os.PathLike = "",
+) -> StepContext:
+    """Open a step: resolve the run folder and the outputs folder (``""``: the project's), check every input
+    exists (else a MissingInputError that names the task and the command producing it) and, given the
+    notebook's ``ticker``, that the run folder's data and model are that ticker's (else a ParameterError);
+    route ``aapl_lib`` logs to the notebook."""
     task = get_task(task_name)
     interactive = not str(run_dir)
     folder = interactive_dir() if interactive else Path(run_dir).expanduser().resolve()
@@ -108,4 +130,28 @@ def start_step(task_name: str, run_dir: str | os.PathLike = "", log_level: str =
             f"{task.name} needs {missing[0]} in {folder}, which task {producer.name} "
             f"({producer.notebook}) writes: {how}"
         )
-    return StepContext(task=task, run_dir=folder, interactive=interactive)
+    if ticker is not None:
+        _check_ticker(task, folder, ticker)
+    outputs = Path(outputs_dir).expanduser().resolve() if str(outputs_dir) else outputs_root()
+    return StepContext(task=task, run_dir=folder, interactive=interactive, outputs_dir=outputs)
+
+
+# The upstream artifacts that name the ticker they were made for.
+TICKER_SOURCES = (PROVENANCE, MODEL_META)
+
+
+def _check_ticker(task: TaskSpec, folder: Path, ticker: str) -> None:
+    """A ParameterError when an upstream artifact in ``folder`` was made for another ticker than ``ticker``
+    (one run, one ticker: a notebook given MSFT must not evaluate AAPL's model). The task's own outputs are
+    not upstream: it is about to replace them."""
+    from aapl_lib.io.iorw import read_json
+
+    for rel in TICKER_SOURCES:
+        if rel in task.outputs or not (folder / rel).is_file():
+            continue
+        found = read_json(folder / rel).get("ticker")
+        if found is not None and found != ticker:
+            raise ParameterError(
+                f"{task.name} was given ticker={ticker!r} but {rel} in {folder} is for {found!r}: "
+                f"run it with ticker={found!r}, or run the notebooks from 01 with ticker={ticker!r}"
+            )

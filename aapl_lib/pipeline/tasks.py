@@ -7,8 +7,27 @@ Artifact paths are relative to a run folder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from aapl_lib.errors import ParameterError
+
+# Every artifact of a run folder, named once (relative to the folder): the specs below, the runner's own steps
+# (the approval gate, the forecast ledger) and every reader use these names.
+RAW, PROVENANCE = "data/raw.csv", "data/provenance.json"
+CLEANED, QUALITY = "data/cleaned.csv", "reports/quality.json"
+FEATURES, FEATURE_LIST, LEAKAGE = "data/features.csv", "data/feature_list.json", "reports/leakage_features.json"
+DATA_DIR, FIGURES_DIR = "data", "figures"  # the folders (retention deletes data/ first; the run page lists figures/)
+MODEL_DIR = "model"  # a model's meta names its file, found in this folder
+MODEL, MODEL_META = "model/model.skops", "model/model_meta.json"
+REFIT_MODEL, REFIT_META = "model/model_refit.skops", "model/model_refit_meta.json"
+WALK_FORWARD = "reports/walk_forward.json"
+EVALUATION, PREDICTIONS, FORECAST = "reports/evaluation.json", "data/predictions.csv", "reports/forecast.json"
+GATE_PROPOSAL = "reports/gate.json"  # notebook 05's proposal to the approval gate
+PREDICTED_PLOT, RESIDUALS_PLOT = "figures/predicted_vs_actual.png", "figures/residuals.png"
+RETURNS_PLOT = "figures/cumulative_returns.png"
+ANALYSIS, SUMMARY_PDF = "reports/analysis.md", "reports/summary.pdf"
+DECISION = "reports/decision.json"  # the approval gate's decision
+TRACK_RECORD, TRACK_PLOT = "reports/track_record.json", "figures/track_record.png"  # the forecast ledger's
 
 
 @dataclass(frozen=True)
@@ -22,6 +41,10 @@ class TaskSpec:
     params: tuple[str, ...]
     title: str
     optional_inputs: tuple[str, ...] = ()
+    # what the runner supplies from where it runs rather than from the params (``outputs_dir``: the outputs
+    # folder whose registry and tries ledger the notebook reads); injected, never part of the fingerprint (what
+    # the notebook reads there is: the champion's sha256 and the tries count)
+    runner_values: tuple[str, ...] = ()
 
 
 TASKS: tuple[TaskSpec, ...] = (
@@ -29,7 +52,7 @@ TASKS: tuple[TaskSpec, ...] = (
         "data_ingestion",
         "01_data_ingestion.ipynb",
         (),
-        ("data/raw.csv", "data/provenance.json"),
+        (RAW, PROVENANCE),
         (
             "ticker",
             "source",
@@ -45,8 +68,8 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "data_cleaning",
         "02_data_cleaning.ipynb",
-        ("data/raw.csv", "data/provenance.json"),
-        ("data/cleaned.csv", "reports/quality.json"),
+        (RAW, PROVENANCE),
+        (CLEANED, QUALITY),
         (
             "split_detection",
             "max_abs_daily_return",
@@ -60,8 +83,8 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "feature_engineering",
         "03_feature_engineering.ipynb",
-        ("data/cleaned.csv",),
-        ("data/features.csv", "data/feature_list.json", "reports/leakage_features.json"),
+        (CLEANED,),
+        (FEATURES, FEATURE_LIST, LEAKAGE),
         # feature_inputs: files the own features are given (their sha256 enters the fingerprint, like csv_path's);
         # random_seed: the leakage guard's random cut days
         (
@@ -80,13 +103,13 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         "model_training",
         "04_model_training.ipynb",
-        ("data/features.csv", "data/feature_list.json"),
+        (FEATURES, FEATURE_LIST),
         (
-            "model/model.skops",
-            "model/model_meta.json",
-            "model/model_refit.skops",
-            "model/model_refit_meta.json",
-            "reports/walk_forward.json",
+            MODEL,
+            MODEL_META,
+            REFIT_MODEL,
+            REFIT_META,
+            WALK_FORWARD,
         ),
         (
             "ticker",
@@ -107,22 +130,22 @@ TASKS: tuple[TaskSpec, ...] = (
         "model_evaluation",
         "05_model_evaluation.ipynb",
         (
-            "data/cleaned.csv",
-            "data/features.csv",
-            "data/feature_list.json",
-            "model/model.skops",
-            "model/model_meta.json",
-            "model/model_refit.skops",
-            "model/model_refit_meta.json",
+            CLEANED,
+            FEATURES,
+            FEATURE_LIST,
+            MODEL,
+            MODEL_META,
+            REFIT_MODEL,
+            REFIT_META,
         ),
         (
-            "reports/evaluation.json",
-            "data/predictions.csv",
-            "reports/forecast.json",
-            "reports/gate.json",
-            "figures/predicted_vs_actual.png",
-            "figures/residuals.png",
-            "figures/cumulative_returns.png",
+            EVALUATION,
+            PREDICTIONS,
+            FORECAST,
+            GATE_PROPOSAL,
+            PREDICTED_PLOT,
+            RESIDUALS_PLOT,
+            RETURNS_PLOT,
         ),
         (
             "ticker",
@@ -139,36 +162,35 @@ TASKS: tuple[TaskSpec, ...] = (
             "publish_model",
         ),
         "Model evaluation",
+        runner_values=("outputs_dir",),
     ),
     TaskSpec(
         "reporting",
         "06_reporting.ipynb",
         (
-            "data/provenance.json",
-            "reports/quality.json",
-            "reports/leakage_features.json",
-            "model/model_meta.json",
-            "reports/evaluation.json",
-            "reports/walk_forward.json",
-            "reports/forecast.json",
-            "reports/gate.json",
-            "figures/predicted_vs_actual.png",
-            "figures/residuals.png",
-            "figures/cumulative_returns.png",
+            PROVENANCE,
+            QUALITY,
+            LEAKAGE,
+            MODEL_META,
+            EVALUATION,
+            WALK_FORWARD,
+            FORECAST,
+            GATE_PROPOSAL,
+            PREDICTED_PLOT,
+            RESIDUALS_PLOT,
+            RETURNS_PLOT,
         ),
-        ("reports/analysis.md", "reports/summary.pdf"),
+        (ANALYSIS, SUMMARY_PDF),
         ("ticker",),
         "Reporting",
         # the gate's decision; the live track record the runner writes before reporting (runner/ledger_step.py)
-        optional_inputs=("reports/decision.json", "reports/track_record.json", "figures/track_record.png"),
+        optional_inputs=(DECISION, TRACK_RECORD, TRACK_PLOT),
     ),
 )
 
 # The human approval gate between evaluation and reporting: not a notebook, the runner's own step. Notebook 05
 # proposes (reports/gate.json); the policy (auto) or a person (approve/reject) decides (reports/decision.json).
-APPROVAL_GATE = TaskSpec(
-    "approval_gate", "", ("reports/gate.json",), ("reports/decision.json",), ("approval_policy",), "Approval gate"
-)
+APPROVAL_GATE = TaskSpec("approval_gate", "", (GATE_PROPOSAL,), (DECISION,), ("approval_policy",), "Approval gate")
 
 TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
 
@@ -201,5 +223,12 @@ def select_tasks(start_task: str | None = None, end_task: str | None = None) -> 
 
 
 def notebook_params(task: TaskSpec, params: dict) -> dict:
-    """The parameters papermill injects into ``task``'s notebook (its own params only)."""
+    """The values of ``task``'s own params (what its fingerprint covers)."""
     return {name: params[name] for name in task.params}
+
+
+def injected_parameters(task: TaskSpec, params: dict, run_dir: Path, outputs_dir: Path) -> dict:
+    """Everything papermill injects into ``task``'s notebook: its own params, the run folder, and the runner's
+    values it declares (``runner_values``)."""
+    runner = {"outputs_dir": str(outputs_dir)}
+    return {**notebook_params(task, params), "run_dir": str(run_dir), **{k: runner[k] for k in task.runner_values}}

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aapl_lib.pipeline.tasks import EVALUATION, MODEL_DIR, MODEL_META, REFIT_META
+
 THRESHOLDS = ("auto_min_rmse_gain_pct", "auto_min_direction_edge_pct", "auto_max_p_value")
 
 
@@ -211,10 +213,10 @@ def apply(
         "decision": outcome,
     }
     if outcome in ("promoted", "approved"):
-        evaluation = read_json(run_dir / "reports" / "evaluation.json")
-        meta = read_json(run_dir / "model/model_meta.json")
+        evaluation = read_json(run_dir / EVALUATION)
+        meta = read_json(run_dir / MODEL_META)
         promoted = registry.promote(
-            run_dir / "model" / plain_name(meta.get("model_file"), f"{run_dir / 'model/model_meta.json'}"),
+            run_dir / MODEL_DIR / plain_name(meta.get("model_file"), f"{run_dir / MODEL_META}"),
             meta,
             run_id=run_id,
             by=by,
@@ -237,8 +239,8 @@ def _refit(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     from aapl_lib.io.containment import plain_name
     from aapl_lib.io.iorw import read_json
 
-    meta_path = run_dir / "model" / "model_refit_meta.json"
+    meta_path = run_dir / REFIT_META
     if not meta_path.is_file():
         return None
     meta = read_json(meta_path)
-    return run_dir / "model" / plain_name(meta.get("model_file"), str(meta_path)), meta
+    return run_dir / MODEL_DIR / plain_name(meta.get("model_file"), str(meta_path)), meta

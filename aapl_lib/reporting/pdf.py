@@ -16,6 +16,7 @@ from aapl_lib.narrative import (
     track_record_summary,
     tries_sentence,
 )
+from aapl_lib.pipeline.tasks import TRACK_PLOT
 
 
 class _Report(FPDF):
@@ -175,8 +176,8 @@ def _track_record(pdf: FPDF, record: dict | None, run_dir: Path) -> None:
         with pdf.table(text_align="RIGHT") as t:
             for row in table:
                 t.row(row)
-        if (run_dir / "figures" / "track_record.png").is_file():
-            pdf.image(str(run_dir / "figures" / "track_record.png"), w=pdf.epw * 0.8)
+        if (run_dir / TRACK_PLOT).is_file():
+            pdf.image(str(run_dir / TRACK_PLOT), w=pdf.epw * 0.8)
 
 
 def _fixed_date(provenance: dict):

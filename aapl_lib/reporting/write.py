@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aapl_lib.io.iorw import atomic_write_bytes, atomic_write_text
+from aapl_lib.pipeline.tasks import ANALYSIS, SUMMARY_PDF
 from aapl_lib.reporting.markdown import analysis_markdown, as_plain_text
 from aapl_lib.reporting.pdf import summary_pdf
 
@@ -30,11 +31,11 @@ def write_reports(
         leakage=leakage, walk_forward=walk_forward, proposal=proposal, decision=decision, track_record=track_record
     )
     md = atomic_write_text(
-        run_dir / "reports/analysis.md",
+        run_dir / ANALYSIS,
         as_plain_text(analysis_markdown(run_id, provenance, quality, model_meta, evaluation, forecast, **extra)),
     )
     pdf = atomic_write_bytes(
-        run_dir / "reports/summary.pdf",
+        run_dir / SUMMARY_PDF,
         summary_pdf(run_id, provenance, quality, model_meta, evaluation, forecast, run_dir, **extra),
     )
     return {"analysis": md, "summary_pdf": pdf}

@@ -9,8 +9,10 @@ from typing import Any
 
 from aapl_lib.errors import ParameterError
 from aapl_lib.io.containment import plain_name
+from aapl_lib.io.iorw import utc_now
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.states import State
+from aapl_lib.pipeline.tasks import DECISION, GATE_PROPOSAL, MODEL_DIR, MODEL_META, REFIT_META
 from aapl_lib.promotion.registry import Registry
 from aapl_lib.runner.browser_refresh import refresh_browser
 from aapl_lib.runner.options import RunOptions
@@ -18,96 +20,99 @@ from aapl_lib.runner.run_logs import summary_line
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import ReuseCache, copy_artifact
+from aapl_lib.store.run_record import RunRecord
 from aapl_lib.store.runs import find_run
 
 
-def approval_gate(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, cache: ReuseCache) -> str | None:
+def approval_gate(run: RunRecord, opts: RunOptions, cache: ReuseCache) -> str | None:
     """Decide on the challenger before reporting. Returns None to go on, or the message of a run that must
     wait for a person (exit 3)."""
-    from aapl_lib.io.iorw import json_digest as digest
-    from aapl_lib.io.iorw import read_json, write_json
-    from aapl_lib.promotion import gate
+    from aapl_lib.io.iorw import read_json
 
-    params, run_id = manifest["params"], manifest["run_id"]
-    record = manifest.setdefault("gate", {})
-    decision_path = run_dir / "reports" / "decision.json"
+    run_dir, run_id = run.run_dir, run.run_id
+    decision_path = run_dir / DECISION
+    gate_record = run.gate_reached()
     if (
-        record.get("status") == State.DECIDED
+        gate_record.get("status") == State.DECIDED
         and decision_path.is_file()
-        and mf.sha256_file(decision_path) == record.get("sha256")
+        and mf.sha256_file(decision_path) == gate_record.get("sha256")
     ):
         return None
-    proposal = read_json(run_dir / "reports" / "gate.json")
-    registry = Registry(opts.outputs_dir, params["ticker"])
-    champion = registry.champion()
+    proposal = read_json(run_dir / GATE_PROPOSAL)
+    registry = Registry(opts.outputs_dir, run.params["ticker"])
+    champion = registry.champion()  # read first: a damaged champion.json fails the run even while it waits
     if proposal["proposal"] == State.AWAITING_APPROVAL:
-        record.update(
-            status=State.AWAITING_APPROVAL,
-            proposal=proposal["proposal"],
-            reasons=proposal["reasons"],
-            since=record.get("since") or mf.utc_now(),
-        )
-        mf.save(run_dir, manifest)
+        run.gate_awaiting(proposal["proposal"], proposal["reasons"])
+        run.save()
         summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} status=awaiting_approval")
         return (
-            f"run {run_id} is awaiting approval. Read {run_dir / 'html' / '05_model_evaluation.html'} "
+            f"run {run_id} is awaiting approval. Read {layout.html_dir(run_dir) / '05_model_evaluation.html'} "
             f"(and 04_model_training.html), then decide:\n"
             f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
             f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
             f"and finish the report with: python runner.py resume {run_id}"
         )
+    decision = _policy_decision(run, opts, cache, proposal, registry, champion)
+    run.gate_decided(decision, mf.sha256_file(decision_path))
+    run.save()
+    summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} decision={decision['decision']}")
+    from aapl_lib.promotion import gate
+
+    opts.progress(f"      approval gate        {gate.describe(decision, proposal)}")
+    return None
+
+
+def _policy_decision(
+    run: RunRecord,
+    opts: RunOptions,
+    cache: ReuseCache,
+    proposal: dict[str, Any],
+    registry: Registry,
+    champion: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The policy's decision, written to ``reports/decision.json``: copied from an earlier run when the same
+    proposal met the same champion under the same policy (a keep or an unchanged changes nothing), else
+    applied to the registry."""
+    from aapl_lib.io.iorw import json_digest as digest
+    from aapl_lib.io.iorw import read_json, write_json
+    from aapl_lib.promotion import gate
+
+    params, run_dir, run_id = run.params, run.run_dir, run.run_id
+    decision_path = run_dir / DECISION
     key = "gate:" + digest(
         {
-            "proposal": mf.sha256_file(run_dir / "reports" / "gate.json"),
+            "proposal": mf.sha256_file(run_dir / GATE_PROPOSAL),
             "champion": champion["sha256"] if champion else None,
             "policy": params["approval_policy"],
         }
     )
-    cached = cache.lookup(key) if proposal["proposal"] in ("keep", "unchanged") else None
+    changes_nothing = proposal["proposal"] in ("keep", "unchanged")
+    cached = cache.lookup(key) if changes_nothing else None
     if cached is not None:
-        copy_artifact(layout.run_dir(opts.outputs_dir, cached["run_id"]) / "reports" / "decision.json", decision_path)
-        decision = read_json(decision_path)
-    else:
-        outcome = {"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged")
-        decision = gate.apply(
-            run_dir,
-            run_id,
-            registry,
-            proposal,
-            outcome=outcome,
-            policy=params["approval_policy"],
-            by="auto policy",
-            at=mf.utc_now(),
-        )
-        write_json(decision_path, decision)
-        if proposal["proposal"] in ("keep", "unchanged"):
-            cache.record(
-                key,
-                {
-                    "run_id": run_id,
-                    "task": "approval_gate",
-                    "artifacts": {"reports/decision.json": mf.sha256_file(decision_path)},
-                },
-            )
-    record.update(
-        status=State.DECIDED,
-        decision=decision["decision"],
-        by=decision["by"],
-        at=decision["at"],
-        note=decision.get("note", ""),
-        reasons=decision["reasons"],
-        sha256=mf.sha256_file(decision_path),
+        copy_artifact(layout.run_dir(opts.outputs_dir, cached["run_id"]) / DECISION, decision_path)
+        return read_json(decision_path)
+    outcome = {"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged")
+    decision = gate.apply(
+        run_dir,
+        run_id,
+        registry,
+        proposal,
+        outcome=outcome,
+        policy=params["approval_policy"],
+        by="auto policy",
+        at=utc_now(),
     )
-    mf.save(run_dir, manifest)
-    summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} decision={decision['decision']}")
-    opts.progress(f"      approval gate        {gate.describe(decision, proposal)}")
-    return None
+    write_json(decision_path, decision)
+    if changes_nothing:
+        cache.record(
+            key, {"run_id": run_id, "task": "approval_gate", "artifacts": {DECISION: mf.sha256_file(decision_path)}}
+        )
+    return decision
 
 
 def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path) -> str:
     """``runner.py approve|reject``: record a person's decision on an awaiting run (approval promotes its
     challenger); ``resume`` then finishes the report."""
-    from aapl_lib.errors import IntegrityError
     from aapl_lib.io.iorw import read_json, write_json
     from aapl_lib.promotion import gate
 
@@ -115,26 +120,16 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
         raise ParameterError("--by NAME is required: say who decides")
     run_dir = find_run(outputs_dir, run_id)
     with PathLock(run_dir / ".lock", f"run {run_dir.name}"):
-        manifest = mf.load(run_dir)
-        record = manifest.get("gate", {})
-        if record.get("status") != State.AWAITING_APPROVAL:
+        run = RunRecord.load(run_dir)
+        if run.gate.get("status") != State.AWAITING_APPROVAL:
             raise ParameterError(
                 f"run {run_dir.name} is not awaiting approval (its gate is "
-                f"{record.get('status', 'not reached')}; run status {manifest['status']})"
+                f"{run.gate.get('status', 'not reached')}; run status {run.status})"
             )
-        artifacts = manifest["tasks"]["model_training"].get("artifacts", {})
-        for meta_rel in ("model/model_meta.json", "model/model_refit_meta.json"):  # the evaluated model, its refit
-            if meta_rel != "model/model_meta.json" and meta_rel not in artifacts:
-                continue  # a run from before refits
-            model_rel = "model/" + plain_name(read_json(run_dir / meta_rel).get("model_file"), f"{run_dir / meta_rel}")
-            if mf.sha256_file(run_dir / model_rel) != artifacts.get(model_rel, {}).get("sha256"):
-                raise IntegrityError(
-                    f"run {run_dir.name}'s model file {model_rel} does not match the sha256 in its manifest: "
-                    "it was changed after training; it will not be promoted"
-                )
-        proposal = read_json(run_dir / "reports" / "gate.json")
-        registry = Registry(outputs_dir, manifest["params"]["ticker"])
-        at = mf.utc_now()
+        _check_models_unchanged(run)
+        proposal = read_json(run_dir / GATE_PROPOSAL)
+        registry = Registry(outputs_dir, run.params["ticker"])
+        at = utc_now()
         decision = gate.apply(
             run_dir,
             run_dir.name,
@@ -146,20 +141,38 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
             at=at,
             note=note,
         )
-        path = write_json(run_dir / "reports" / "decision.json", decision)
-        record.update(
-            status=State.DECIDED, decision=decision["decision"], by=by, at=at, note=note, sha256=mf.sha256_file(path)
-        )
-        manifest["status"] = decision["decision"]
-        mf.save(run_dir, manifest)
+        path = write_json(run_dir / DECISION, decision)
+        run.gate_decided(decision, mf.sha256_file(path), with_reasons=False)  # the reasons stay the proposal's
+        run.decided_by_person(decision["decision"])
+        run.save()
         summary_line(outputs_dir, "approval_gate", f"run={run_dir.name} decision={decision['decision']} by={by}")
     refresh_browser(outputs_dir, run_dir)
     return (
         f"run {run_dir.name} {decision['decision']} by {by}"
         + (
-            ": the challenger is now the champion of " + manifest["params"]["ticker"]
+            ": the challenger is now the champion of " + run.params["ticker"]
             if approve
             else ": the champion is unchanged"
         )
         + f". Finish the report with: python runner.py resume {run_dir.name}"
     )
+
+
+def _check_models_unchanged(run: RunRecord) -> None:
+    """An IntegrityError when the evaluated model (or its refit) differs from the sha256 training recorded:
+    a person approves what the pages showed, never a file changed since."""
+    from aapl_lib.errors import IntegrityError
+    from aapl_lib.io.iorw import read_json
+
+    run_dir = run.run_dir
+    artifacts = run.tasks["model_training"].artifacts
+    for meta_rel in (MODEL_META, REFIT_META):  # the evaluated model, its refit
+        if meta_rel != MODEL_META and meta_rel not in artifacts:
+            continue  # a run from before refits
+        model_file = plain_name(read_json(run_dir / meta_rel).get("model_file"), f"{run_dir / meta_rel}")
+        model_rel = f"{MODEL_DIR}/{model_file}"
+        if mf.sha256_file(run_dir / model_rel) != artifacts.get(model_rel, {}).get("sha256"):
+            raise IntegrityError(
+                f"run {run_dir.name}'s model file {model_rel} does not match the sha256 in its manifest: "
+                "it was changed after training; it will not be promoted"
+            )

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
-from typing import Any
 
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
@@ -16,21 +14,16 @@ from aapl_lib.runner.interrupts import RunInterrupted
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.run_logs import summary_line
 from aapl_lib.store import layout
-from aapl_lib.store import manifest as mf
+from aapl_lib.store.run_record import RunRecord
 
 
 def finish_run(
-    manifest: dict[str, Any],
-    run_dir: Path,
-    opts: RunOptions,
-    exit_code: int,
-    interrupted: RunInterrupted | None,
-    run_started: float,
+    run: RunRecord, opts: RunOptions, exit_code: int, interrupted: RunInterrupted | None, run_started: float
 ) -> None:
     """Record how the run ended (``run_started`` is its ``time.perf_counter()`` at the start)."""
-    run_id, outputs_dir = manifest["run_id"], opts.outputs_dir
-    failed = [t for t in TASKS if manifest["tasks"][t.name]["status"] in (State.FAILED, State.TIMED_OUT)]
-    manifest["status"] = (
+    run_id, run_dir, outputs_dir = run.run_id, run.run_dir, opts.outputs_dir
+    failed = [t for t in TASKS if run.tasks[t.name].status in (State.FAILED, State.TIMED_OUT)]
+    status = (
         State.INTERRUPTED
         if interrupted is not None
         else State.SUCCESS
@@ -38,31 +31,31 @@ def finish_run(
         else State.AWAITING_APPROVAL
         if exit_code == Exit.AWAITING_APPROVAL
         else State.TIMED_OUT
-        if failed and manifest["tasks"][failed[0].name]["status"] == State.TIMED_OUT
+        if failed and run.tasks[failed[0].name].status == State.TIMED_OUT
         else State.LOCKED
         if exit_code == Exit.LOCKED
         else State.FAILED
     )
-    manifest["ended_at"] = mf.utc_now()
-    manifest["duration_s"] = round(time.perf_counter() - run_started, 3)
+    run.finish(status, round(time.perf_counter() - run_started, 3))
     # the operator's hooks of this invocation, never the manifest's params (docs/trust.md)
     hook = opts.hooks.get("on_success") if exit_code == Exit.OK else opts.hooks.get("on_failure")  # incl. awaiting
     if hook:
         from aapl_lib.runner.hooks import run_hook
 
-        manifest["hook"] = run_hook(hook, run_id=run_id, status=manifest["status"], run_dir=run_dir)
-        if manifest["hook"]["exit_code"] != 0:
+        result = run_hook(hook, run_id=run_id, status=status, run_dir=run_dir)
+        run.hook_ran(result)
+        if result["exit_code"] != 0:
             opts.progress(
                 f"warning: the {'on_success' if exit_code == Exit.OK else 'on_failure'} hook "
-                f"exited {manifest['hook']['exit_code']}: {manifest['hook']['output'][-200:]}"
+                f"exited {result['exit_code']}: {result['output'][-200:]}"
             )
-    mf.save(run_dir, manifest)
+    run.save()
     if layout.is_run_dir(outputs_dir, run_dir):
         layout.update_latest(outputs_dir, run_dir)
     summary_line(
         outputs_dir,
         "pipeline",
-        f"run={run_id} status={manifest['status']} duration={manifest['duration_s']}s dir={run_dir}",
+        f"run={run_id} status={status} duration={run.get('duration_s')}s dir={run_dir}",
         logging.INFO if exit_code == Exit.OK else logging.ERROR,
     )
     refresh_browser(outputs_dir, run_dir, opts.progress)

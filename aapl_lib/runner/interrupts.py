@@ -7,13 +7,12 @@ import logging
 import signal
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TASKS
 from aapl_lib.runner.run_logs import append
 from aapl_lib.store import layout
-from aapl_lib.store import manifest as mf
+from aapl_lib.store.run_record import RunRecord
 
 
 class RunInterrupted(BaseException):
@@ -51,18 +50,15 @@ def signals_interrupt():
             signal.signal(sig, old)
 
 
-def record_interruption(manifest: dict, run_dir: Path, exc: RunInterrupted) -> str:
+def record_interruption(run: RunRecord, exc: RunInterrupted) -> str:
     """Mark the tasks the signal stopped as interrupted (manifest and task logs); returns the run's message."""
-    run_id = manifest["run_id"]
     logging.getLogger("asyncio").addFilter(_AbandonedKernelTasks())
-    where = [t.name for t in TASKS if manifest["tasks"][t.name].get("status") == State.RUNNING]
+    where = [t.name for t in TASKS if run.tasks[t.name].status == State.RUNNING]
     for name in where:
-        manifest["tasks"][name].update(
-            status="interrupted", ended_at=mf.utc_now(), error=f"interrupted by {exc} while running"
-        )
-        append(layout.task_log(run_dir, name), name, logging.WARNING, f"interrupted by {exc}")
+        run.tasks[name].interrupt(f"interrupted by {exc} while running")
+        append(layout.task_log(run.run_dir, name), name, logging.WARNING, f"interrupted by {exc}")
     return (
-        f"run {run_id} interrupted by {exc}"
+        f"run {run.run_id} interrupted by {exc}"
         + (f" during {where[0]}" if where else "")
-        + f"; its kernel was stopped. Continue it with: python runner.py resume {run_id}"
+        + f"; its kernel was stopped. Continue it with: python runner.py resume {run.run_id}"
     )

@@ -14,23 +14,27 @@ from typing import Any
 
 from aapl_lib.io.iorw import json_digest, utc_now
 from aapl_lib.io.locks import PathLock
+from aapl_lib.pipeline.tasks import (
+    CLEANED,
+    DECISION,
+    EVALUATION,
+    FORECAST,
+    GATE_PROPOSAL,
+    MODEL_META,
+    PROVENANCE,
+    TRACK_PLOT,
+    TRACK_RECORD,
+)
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.renders import settle_render_imports
 from aapl_lib.runner.run_logs import summary_line
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import ReuseCache, copy_artifact
+from aapl_lib.store.run_record import RunRecord
 
-READS = (
-    "reports/forecast.json",
-    "data/cleaned.csv",
-    "data/provenance.json",
-    "model/model_meta.json",
-    "reports/evaluation.json",
-    "reports/gate.json",
-    "reports/decision.json",
-)
-WRITES = ("reports/track_record.json", "figures/track_record.png")
+READS = (FORECAST, CLEANED, PROVENANCE, MODEL_META, EVALUATION, GATE_PROPOSAL, DECISION)
+WRITES = (TRACK_RECORD, TRACK_PLOT)
 TASK = "forecast_ledger"
 
 
@@ -39,10 +43,10 @@ def _key(run_dir: Path, ledger_sha: str | None) -> str:
     return f"{TASK}:" + json_digest({"reads": parts, "ledger": ledger_sha})
 
 
-def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, cache: ReuseCache) -> None:
-    """Score, append, and write the track record (see the module's docstring); the manifest gets a
+def record_forecasts(run: RunRecord, opts: RunOptions, cache: ReuseCache) -> None:
+    """Score, append, and write the track record (see the module's docstring); the run record gets a
     ``ledger`` record saying what was done."""
-    params, run_id = manifest["params"], manifest["run_id"]
+    params, run_id, run_dir = run.params, run.run_id, run.run_dir
     ticker = params["ticker"]
     path = layout.ledger_path(opts.outputs_dir, ticker)
     lock = layout.ledger_lock(opts.outputs_dir, ticker)
@@ -57,7 +61,7 @@ def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, 
             if not layout.track_page(opts.outputs_dir, ticker).is_file():
                 _track_page(opts, ticker)
         else:
-            summary = _update(manifest, run_dir, path, opts)
+            summary = _update(run, path)
             after = mf.sha256_file(path) if path.is_file() else None
             summary["ledger_sha256"] = after
             entry = {
@@ -71,8 +75,8 @@ def record_forecasts(manifest: dict[str, Any], run_dir: Path, opts: RunOptions, 
             _track_page(opts, ticker)
     summary["artifacts"] = mf.artifact_records(run_dir, WRITES)
     summary["ledger"] = str(path)
-    manifest["ledger"] = summary
-    mf.save(run_dir, manifest)
+    run.ledger_recorded(summary)
+    run.save()
     line = (
         f"appended {summary['appended']}, scored {summary['scored']}; {summary['scored_days']} scored days"
         if summary["status"] == "recorded"
@@ -93,7 +97,8 @@ def _track_page(opts: RunOptions, ticker: str) -> None:
         opts.progress(f"warning: could not rebuild the track-record page of {ticker}: {type(exc).__name__}: {exc}")
 
 
-def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOptions) -> dict[str, Any]:
+def _update(run: RunRecord, path: Path) -> dict[str, Any]:
+    """Score the ledger's pending forecasts, append this run's, write the track record and its plot."""
     from aapl_lib.io.iorw import read_frame, read_json, write_json
     from aapl_lib.modeling.refit import ledger_models
     from aapl_lib.narrative import chosen_forecast
@@ -102,16 +107,15 @@ def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOption
     from aapl_lib.tracking.record import track_record
     from aapl_lib.tracking.scoring import score_pending
 
-    run_id, ticker = manifest["run_id"], manifest["params"]["ticker"]
-    reports = run_dir / "reports"
-    forecast = read_json(reports / "forecast.json")
-    decision = read_json(reports / "decision.json") if (reports / "decision.json").is_file() else None
-    chosen, label = chosen_forecast(forecast, decision, read_json(reports / "gate.json"))
-    meta = read_json(run_dir / "model" / "model_meta.json")
-    champion = read_json(reports / "evaluation.json").get("champion") or {}
+    run_id, ticker, run_dir = run.run_id, run.params["ticker"], run.run_dir
+    forecast = read_json(run_dir / FORECAST)
+    decision = read_json(run_dir / DECISION) if (run_dir / DECISION).is_file() else None
+    chosen, label = chosen_forecast(forecast, decision, read_json(run_dir / GATE_PROPOSAL))
+    meta = read_json(run_dir / MODEL_META)
+    champion = read_json(run_dir / EVALUATION).get("champion") or {}
     models = ledger_models(forecast, meta, champion)  # the fit that made each forecast: refit or evaluated
-    cleaned = read_frame(run_dir / "data" / "cleaned.csv")
-    provenance = read_json(run_dir / "data" / "provenance.json")
+    cleaned = read_frame(run_dir / CLEANED)
+    provenance = read_json(run_dir / PROVENANCE)
     frame = lg.read_ledger(path)
     scored = score_pending(frame, cleaned, retrieved_at=provenance["retrieved_at"], run_id=run_id)
     rows = lg.forecast_rows(
@@ -128,9 +132,9 @@ def _update(manifest: dict[str, Any], run_dir: Path, path: Path, opts: RunOption
         path.parent.mkdir(parents=True, exist_ok=True)
         lg.write_ledger(path, frame)
     record = track_record(frame, ticker)
-    write_json(reports / "track_record.json", record)
+    write_json(run_dir / TRACK_RECORD, record)
     settle_render_imports()  # notebook 05's pages may be rendering in the background
-    plot_cumulative_error(record, run_dir / "figures" / "track_record.png")
+    plot_cumulative_error(record, run_dir / TRACK_PLOT)
     return {
         "status": "recorded",
         "appended": len(appended),

@@ -30,7 +30,7 @@ from aapl_lib.io.iorw import json_digest as params_fingerprint
 from aapl_lib.io.locks import LockBusyError, PathLock
 from aapl_lib.pipeline import exit_codes
 from aapl_lib.pipeline.exit_codes import Exit
-from aapl_lib.pipeline.states import DONE, State
+from aapl_lib.pipeline.states import DONE
 from aapl_lib.pipeline.tasks import TASKS, TaskSpec, select_tasks
 from aapl_lib.pipeline.trust import HOOKS, NO_CODE, adopt
 from aapl_lib.promotion.registry import Registry
@@ -41,14 +41,23 @@ from aapl_lib.runner.finish import finish_run
 from aapl_lib.runner.interrupts import RunInterrupted, record_interruption, signals_interrupt
 from aapl_lib.runner.ledger_step import record_forecasts
 from aapl_lib.runner.options import RunOptions
-from aapl_lib.runner.planning import artifact_mismatch, cache_entry, live_window, plan_upstream, reuse, why_run
+from aapl_lib.runner.planning import (
+    artifact_mismatch,
+    cache_entry,
+    live_window,
+    plan_upstream,
+    reuse,
+    take_upstream,
+    why_run,
+)
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.runner.task import run_task
 from aapl_lib.runner.tries_step import record_run_try
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
-from aapl_lib.store.reuse_cache import ReuseCache, copy_artifact
+from aapl_lib.store.reuse_cache import ReuseCache
+from aapl_lib.store.run_record import RunRecord, TaskRecord
 from aapl_lib.store.runs import find_resumable, find_run, previous_manifest
 
 log = logging.getLogger("aapl_lib.runner")
@@ -112,7 +121,32 @@ def run_pipeline(
         run_id = f"{run_id}-{os.getpid()}"  # same second, same params: keep both
         run_dir = layout.run_dir(outputs_dir, run_id)
     base, upstream, base_manifest = plan_upstream(tasks, params, run_dir, outputs_dir, from_run)
+    _apply_retention(params, outputs_dir, progress)
 
+    lock = PathLock(run_dir / ".lock", f"run folder {run_dir}")
+    with lock:
+        if lock.took_over:
+            progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
+        run = RunRecord.new(
+            run_dir,
+            run_id=run_id,
+            params=params,
+            params_fingerprint=params_fingerprint(params),
+            selection=(tasks[0].name, tasks[-1].name),
+            environment=mf.environment(project, outputs_dir),
+            created_at=dt.datetime.now(dt.UTC).isoformat(),  # microseconds: orders same-second runs
+            notebooks={t.name: layout.executed_notebook_rel(t.notebook) for t in TASKS},
+            batch_id=batch_id,
+        )
+        take_upstream(run, upstream, base, base_manifest)
+        for t in tasks:
+            run.tasks[t.name].select()
+        run.save()
+        return _execute(run, tasks, opts, resume=False)
+
+
+def _apply_retention(params: dict[str, Any], outputs_dir: Path, progress: Callable[[str], None]) -> None:
+    """Delete runs older than ``retention_days`` and trim the summary log, as the params ask."""
     if params.get("retention_days"):
         from aapl_lib.store.retention import prune_runs
 
@@ -125,41 +159,6 @@ def run_pipeline(
         from aapl_lib.store.retention import trim_summary_log
 
         trim_summary_log(outputs_dir, params["summary_log_days"])
-
-    lock = PathLock(run_dir / ".lock", f"run folder {run_dir}")
-    with lock:
-        if lock.took_over:
-            progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
-        manifest: dict[str, Any] = {
-            "run_id": run_id,
-            "status": State.RUNNING,
-            "run_dir": str(run_dir),
-            "created_at": dt.datetime.now(dt.UTC).isoformat(),  # microseconds: orders same-second runs
-            "params": params,
-            "params_fingerprint": params_fingerprint(params),
-            "selection": {"start_task": tasks[0].name, "end_task": tasks[-1].name},
-            "environment": mf.environment(project, outputs_dir),
-            "tasks": {t.name: {"status": "not_selected", "notebook": f"notebooks/{t.notebook}"} for t in TASKS},
-        }
-        if batch_id:
-            manifest["batch_id"] = batch_id
-        for t in upstream:
-            if base is None:
-                manifest["tasks"][t.name].update(
-                    status=State.PRESENT,
-                    note=f"outputs already in {run_dir}",
-                    artifacts=mf.artifact_records(run_dir, t.outputs),
-                )
-                continue
-            for rel in t.outputs:
-                copy_artifact(base / rel, run_dir / rel)
-            manifest["tasks"][t.name].update(
-                status=State.COPIED, from_run=base.name, artifacts=base_manifest["tasks"][t.name]["artifacts"]
-            )
-        for t in tasks:
-            manifest["tasks"][t.name]["status"] = State.PENDING
-        mf.save(run_dir, manifest)
-        return _execute(manifest, run_dir, tasks, opts, resume=False)
 
 
 def resume_run(
@@ -199,105 +198,140 @@ def resume_run(
     with lock:
         if lock.took_over:
             progress(f"note: took over the lock of run {run_dir.name} left by dead process {lock.took_over['pid']}")
-        manifest = mf.load(run_dir)
-        manifest["params"] = adopt(
-            manifest.get("params"),
-            operator,
-            f"the manifest of run {run_dir.name}",
-            f"python runner.py resume {run_dir.name}",
+        run = RunRecord.load(run_dir)
+        run.resume(
+            adopt(
+                run.get("params"),
+                operator,
+                f"the manifest of run {run_dir.name}",
+                f"python runner.py resume {run_dir.name}",
+            )
         )
-        selection = manifest.get("selection", {})
-        tasks = select_tasks(selection.get("start_task"), selection.get("end_task"))
-        manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "previous_status": manifest["status"]})
-        manifest["status"] = State.RUNNING
-        mf.save(run_dir, manifest)
-        return _execute(manifest, run_dir, tasks, opts, resume=True)
+        tasks = select_tasks(run.selection.get("start_task"), run.selection.get("end_task"))
+        run.save()
+        return _execute(run, tasks, opts, resume=True)
 
 
 # ------------------------------------------------------------------------------------------ the loop
-def _execute(
-    manifest: dict[str, Any], run_dir: Path, tasks: list[TaskSpec], opts: RunOptions, resume: bool
-) -> RunResult:
-    params, run_id, outputs_dir = manifest["params"], manifest["run_id"], opts.outputs_dir
-    cache = ReuseCache(outputs_dir, params.get("lock_timeout_seconds", 10.0))
-    versions = {"python": manifest["environment"]["python"], **manifest["environment"]["packages"]}
-    today = opts.today or dt.date.today()
-    previous = previous_manifest(outputs_dir, run_dir, params)
+@dataclass
+class _Loop:
+    """What the loop carries from one task to the next."""
+
+    run: RunRecord
+    tasks: list[TaskSpec]
+    opts: RunOptions
+    cache: ReuseCache
+    resume: bool
+    today: dt.date
+    previous: dict[str, Any] | None  # the latest other run's manifest: why a task runs again
+    stale: bool = False  # once a finished task must be redone, everything after it is executed again
+
+    def step(self, position: int, task: TaskSpec) -> tuple[int, str] | None:
+        """Verify, reuse or execute one task; the (exit code, message) that stops the run, or None."""
+        run, opts = self.run, self.opts
+        if opts.renders.apply(self.cache):  # the notebooks rendered while the last task ran
+            run.save()
+        record = run.tasks[task.name]
+        label = f"[{position}/{len(self.tasks)}] {task.name:<20}"
+        if self.resume and record.status in DONE and not self.stale:
+            problem = artifact_mismatch(run.run_dir, record.fields)
+            if problem is None:
+                opts.progress(f"{label} done earlier ({record.status}), artifacts verified")
+                return None
+            self.stale = True
+            record.rerun_because(problem)
+            append(layout.task_log(run.run_dir, task.name), task.name, logging.WARNING, f"re-running: {problem}")
+            opts.progress(f"{label} re-running: {problem}")
+        if task.name == "reporting":
+            waiting = approval_gate(run, opts, self.cache)
+            # the forecast in effect tonight, even while a person has yet to decide (the champion's, or
+            # the challenger's labelled as awaiting); the report shows the track record
+            record_forecasts(run, opts, self.cache)
+            if waiting is not None:
+                return Exit.AWAITING_APPROVAL, waiting
+        fp = self._fingerprint(task, record)
+        live = live_window(task, run.params, self.today)
+        reusable = not (self.stale or opts.force or task.name in opts.force_tasks or live)
+        entry = self.cache.lookup(fp) if reusable else None
+        if entry is not None and entry["run_id"] != run.run_id:
+            self._reuse(task, record, entry, fp, label)
+            return None
+        return self._run(position, task, record, fp, label, live)
+
+    def _fingerprint(self, task: TaskSpec, record: TaskRecord) -> str:
+        run, env = self.run, self.run.environment
+        extra = (
+            {"champion_sha256": Registry(self.opts.outputs_dir, run.params["ticker"]).champion_sha()}
+            if "approval_policy" in task.params
+            else None
+        )
+        if task.name == "model_evaluation":  # every evaluation on a held-out window is a try
+            extra = {**(extra or {}), "tries_on_window": record_run_try(run, self.opts)}
+        versions = {"python": env["python"], **env["packages"]}
+        fp, parts = task_fingerprint(task, run.params, run.run_dir, self.opts.notebooks_dir, versions, extra)
+        record.fingerprinted(fp, parts)
+        return fp
+
+    def _reuse(self, task: TaskSpec, record: TaskRecord, entry: dict[str, Any], fp: str, label: str) -> None:
+        run, outputs_dir = self.run, self.opts.outputs_dir
+        reuse(entry, task, record, run.run_dir, outputs_dir)
+        append(
+            layout.task_log(run.run_dir, task.name),
+            task.name,
+            logging.INFO,
+            f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed",
+        )
+        summary_line(outputs_dir, task.name, f"run={run.run_id} status=reused from={entry['run_id']}")
+        self.opts.progress(f"{label} reused from run {entry['run_id']}")
+        run.save()
+
+    def _run(
+        self, position: int, task: TaskSpec, record: TaskRecord, fp: str, label: str, live: bool
+    ) -> tuple[int, str] | None:
+        opts = self.opts
+        why = why_run(task, record, self.previous, opts, self.stale, live)
+        opts.more_to_run = position < len(self.tasks)
+        ok = run_task(task, record, self.run, opts, why)
+        opts.progress(
+            f"{label} "
+            + (
+                f"ok in {record.duration_s:.1f} s ({why})"
+                if ok
+                else f"{record.status.upper()} after {record.duration_s:.1f} s"
+            )
+        )
+        if not ok:
+            return Exit.FAILED, record.error
+        if not live:
+            entry = cache_entry(self.run.run_id, task, record)
+            if not opts.renders.remember_cache_entry(record, fp, entry):
+                self.cache.record(fp, entry)
+        return None
+
+
+def _execute(run: RunRecord, tasks: list[TaskSpec], opts: RunOptions, resume: bool) -> RunResult:
+    run_id, run_dir, outputs_dir = run.run_id, run.run_dir, opts.outputs_dir
+    loop = _Loop(
+        run,
+        tasks,
+        opts,
+        ReuseCache(outputs_dir, run.params.get("lock_timeout_seconds", 10.0)),
+        resume,
+        opts.today or dt.date.today(),
+        previous_manifest(outputs_dir, run_dir, run.params),
+    )
     run_started = time.perf_counter()
     exit_code, message = Exit.OK, f"run {run_id} succeeded: {run_dir}"
-    stale = False  # once a finished task must be redone, everything after it is executed again
     interrupted: RunInterrupted | None = None
     opts.renders = BackgroundRenders()
     import_closure.use_store(layout.imports_cache(outputs_dir))
     try:
         with signals_interrupt():
             for position, task in enumerate(tasks, 1):
-                if opts.renders.apply(cache):  # the notebooks rendered while the last task ran
-                    mf.save(run_dir, manifest)
-                record = manifest["tasks"][task.name]
-                label = f"[{position}/{len(tasks)}] {task.name:<20}"
-                task_log = layout.task_log(run_dir, task.name)
-                if resume and record.get("status") in DONE and not stale:
-                    problem = artifact_mismatch(run_dir, record)
-                    if problem is None:
-                        opts.progress(f"{label} done earlier ({record['status']}), artifacts verified")
-                        continue
-                    stale = True
-                    record["rerun_reason"] = problem
-                    append(task_log, task.name, logging.WARNING, f"re-running: {problem}")
-                    opts.progress(f"{label} re-running: {problem}")
-                if task.name == "reporting":
-                    waiting = approval_gate(manifest, run_dir, opts, cache)
-                    # the forecast in effect tonight, even while a person has yet to decide (the champion's, or
-                    # the challenger's labelled as awaiting); the report shows the track record
-                    record_forecasts(manifest, run_dir, opts, cache)
-                    if waiting is not None:
-                        exit_code, message = Exit.AWAITING_APPROVAL, waiting
-                        break
-                extra = (
-                    {"champion_sha256": Registry(outputs_dir, params["ticker"]).champion_sha()}
-                    if "approval_policy" in task.params
-                    else None
-                )
-                if task.name == "model_evaluation":  # every evaluation on a held-out window is a try
-                    extra = {**(extra or {}), "tries_on_window": record_run_try(manifest, run_dir, opts)}
-                fp, parts = task_fingerprint(task, params, run_dir, opts.notebooks_dir, versions, extra)
-                record.update(fingerprint=fp, fingerprint_parts=parts)
-                reusable = not (
-                    stale or opts.force or task.name in opts.force_tasks or live_window(task, params, today)
-                )
-                entry = cache.lookup(fp) if reusable else None
-                if entry is not None and entry["run_id"] != run_id:
-                    reuse(entry, task, record, run_dir, outputs_dir)
-                    append(
-                        task_log,
-                        task.name,
-                        logging.INFO,
-                        f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed",
-                    )
-                    summary_line(outputs_dir, task.name, f"run={run_id} status=reused from={entry['run_id']}")
-                    opts.progress(f"{label} reused from run {entry['run_id']}")
-                    mf.save(run_dir, manifest)
-                    continue
-                why = why_run(task, record, previous, opts, stale, live_window(task, params, today))
-                record["run_reason"] = why
-                opts.more_to_run = position < len(tasks)
-                ok = run_task(task, record, manifest, run_dir, opts, why)
-                opts.progress(
-                    f"{label} "
-                    + (
-                        f"ok in {record['duration_s']:.1f} s ({why})"
-                        if ok
-                        else f"{record['status'].upper()} after {record['duration_s']:.1f} s"
-                    )
-                )
-                if not ok:
-                    exit_code, message = Exit.FAILED, record["error"]
+                stop = loop.step(position, task)
+                if stop is not None:
+                    exit_code, message = stop
                     break
-                if not live_window(task, params, today):
-                    entry = cache_entry(run_id, task, record)
-                    if not opts.renders.remember_cache_entry(record, fp, entry):
-                        cache.record(fp, entry)
     except LockBusyError as exc:
         exit_code, message = Exit.LOCKED, str(exc)
     except PipelineError as exc:  # e.g. a damaged champion.json: the run fails with the file named
@@ -306,13 +340,13 @@ def _execute(
     except RunInterrupted as exc:
         interrupted = exc
         exit_code = exit_codes.for_signal(exc.signum)
-        message = record_interruption(manifest, run_dir, exc)
+        message = record_interruption(run, exc)
     import_closure.save_store()
     if opts.next_kernel is not None:  # started ahead for a task that never ran
         opts.next_kernel.discard()
         opts.next_kernel = None
-    opts.renders.apply(cache, wait=True)  # a run ends once every page it owes is written
+    opts.renders.apply(loop.cache, wait=True)  # a run ends once every page it owes is written
     opts.renders.close()
     opts.renders = None
-    finish_run(manifest, run_dir, opts, exit_code, interrupted, run_started)
+    finish_run(run, opts, exit_code, interrupted, run_started)
     return RunResult(exit_code, run_id, run_dir, message)

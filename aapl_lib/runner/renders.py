@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aapl_lib.store import layout
+from aapl_lib.store.run_record import TaskRecord
+
 
 def settle_render_imports() -> None:
     """Call before drawing a matplotlib ``Figure`` in the runner's own process while pages may be rendering.
@@ -26,12 +29,12 @@ def _render(executed: Path, html_dir: Path) -> dict[str, str]:
     from aapl_lib.views.render import render_both
 
     full, report = render_both(executed, html_dir)
-    return {"html": f"html/{full.name}", "report_html": f"html/{report.name}"}
+    return {"html": layout.html_rel(full), "report_html": layout.html_rel(report)}
 
 
 @dataclass
 class _Pending:
-    record: dict[str, Any]
+    record: TaskRecord
     future: Future
     cache_key: str | None = None
     cache_entry: dict[str, Any] | None = None
@@ -44,11 +47,11 @@ class BackgroundRenders:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="render"))
     pending: list[_Pending] = field(default_factory=list)
 
-    def submit(self, record: dict[str, Any], executed: Path, run_dir: Path) -> None:
+    def submit(self, record: TaskRecord, executed: Path, run_dir: Path) -> None:
         """Render ``executed`` into ``run_dir/html``; the result goes into ``record`` when applied."""
-        self.pending.append(_Pending(record, self.pool.submit(_render, executed, run_dir / "html")))
+        self.pending.append(_Pending(record, self.pool.submit(_render, executed, layout.html_dir(run_dir))))
 
-    def remember_cache_entry(self, record: dict[str, Any], key: str, entry: dict[str, Any]) -> bool:
+    def remember_cache_entry(self, record: TaskRecord, key: str, entry: dict[str, Any]) -> bool:
         """Record ``record``'s task in the reuse cache once its pages are written (one locked write, with the
         HTML paths); False when no rendering of it is pending (the caller records it now)."""
         for item in self.pending:
@@ -65,10 +68,9 @@ class BackgroundRenders:
             if not (wait or item.future.done()):
                 continue
             try:
-                item.record.update(item.future.result())
-                item.record.pop("html_error", None)
+                item.record.rendered(item.future.result())
             except Exception as exc:  # noqa: BLE001 - reported, never the task's outcome
-                item.record["html_error"] = f"{type(exc).__name__}: {exc}"
+                item.record.render_failed(f"{type(exc).__name__}: {exc}")
             if cache is not None and item.cache_entry is not None:
                 cache.record(
                     item.cache_key, {**item.cache_entry, **{k: item.record.get(k) for k in ("html", "report_html")}}

@@ -14,7 +14,7 @@ from typing import Any
 
 from aapl_lib.io.logs import file_handler
 from aapl_lib.pipeline.states import State
-from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
+from aapl_lib.pipeline.tasks import TaskSpec, injected_parameters
 from aapl_lib.runner.kernels.manager import (
     KERNEL_STARTS,
     KernelStart,
@@ -29,6 +29,7 @@ from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
+from aapl_lib.store.run_record import RunRecord, TaskRecord
 
 # Errors worth another attempt of a whole task (the task's own retry policy decides how many).
 TRANSIENT_ERRORS = {
@@ -73,22 +74,18 @@ class _AttemptFailed(Exception):
         self.error, self.transient = error, transient
 
 
-def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: RunOptions, why: str) -> bool:
-    """Execute the task's notebook with its retry policy and time limits; update ``record``."""
-    if params_warm(manifest["params"]):
-        warm_kernels(
-            params_keep_s(manifest["params"])
-        )  # the warm process imports the stack while this process imports papermill
+def run_task(task: TaskSpec, record: TaskRecord, run: RunRecord, opts: RunOptions, why: str) -> bool:
+    """Execute the task's notebook with its retry policy and time limits (``why``: the run reason); the
+    outcome goes into ``record``, saved with ``run`` after each transition."""
+    params, run_dir = run.params, run.run_dir
+    if params_warm(params):
+        warm_kernels(params_keep_s(params))  # the warm process imports the stack while this process imports papermill
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-    params = manifest["params"]
     retries = int(params.get("task_retries", {}).get(task.name, 0))
     task_log = layout.task_log(run_dir, task.name)
-    record.update(
-        status="running", started_at=mf.utc_now(), attempts=[], executed_notebook=f"notebooks/{task.notebook}"
-    )
-    record.pop("error", None)
-    mf.save(run_dir, manifest)
+    record.start(why, layout.executed_notebook_rel(task.notebook))
+    run.save()
     append(task_log, task.name, logging.INFO, f"start {task.notebook} in {run_dir} ({why})")
     started = time.perf_counter()
 
@@ -98,7 +95,7 @@ def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: 
             if error is None or not kernel_failed_to_start(error) or start == KERNEL_STARTS:
                 break
             # no cell ran: starting the kernel again is always safe, whatever the task's retry policy
-            record["kernel_restarts"] = record.get("kernel_restarts", 0) + 1
+            record.kernel_restarted()
             append(
                 task_log,
                 task.name,
@@ -107,13 +104,13 @@ def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: 
             )
         if error is not None:
             raise _AttemptFailed(error, transient=not timed_out and _error_name(error) in TRANSIENT_ERRORS) from error
-        record[State.TIMED_OUT] = False
+        record.attempt_succeeded()
 
     def before_sleep(state) -> None:
         delay = state.next_action.sleep if state.next_action else 0.0
         failure = state.outcome.exception()
-        text = _task_error_message(task, failure.error, run_dir / "notebooks" / task.notebook)
-        record["attempts"].append({"attempt": state.attempt_number, "error": text, "delay_s": round(delay, 3)})
+        text = _task_error_message(task, failure.error, layout.executed_notebook(run_dir, task.notebook))
+        record.attempt_failed(state.attempt_number, text, delay)
         append(
             task_log,
             task.name,
@@ -121,7 +118,7 @@ def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: 
             f"attempt {state.attempt_number} of {retries + 1} failed with a transient error; retrying in "
             f"{delay:.2f} s: {text}",
         )
-        mf.save(run_dir, manifest)
+        run.save()
 
     retrying = Retrying(
         stop=stop_after_attempt(retries + 1),
@@ -136,61 +133,64 @@ def run_task(task: TaskSpec, record: dict, manifest: dict, run_dir: Path, opts: 
         retrying(attempt)
     except _AttemptFailed as failure:
         error, timed_out = failure.error, getattr(failure.error, "_aapl_timed_out", False)
-    executed = run_dir / "notebooks" / task.notebook
-    record.update(
-        ended_at=mf.utc_now(),
-        duration_s=round(time.perf_counter() - started, 3),
-        parameters={**notebook_params(task, params), "run_dir": str(run_dir)},
-    )
+    record.ended(round(time.perf_counter() - started, 3), injected_parameters(task, params, run_dir, opts.outputs_dir))
+    return _record_outcome(task, record, run, opts, error, timed_out)
+
+
+def _record_outcome(
+    task: TaskSpec, record: TaskRecord, run: RunRecord, opts: RunOptions, error: BaseException | None, timed_out: bool
+) -> bool:
+    """The executed notebook's scraps and pages collected, its outputs checked and recorded, the task finished
+    or failed (manifest, task log, summary log); True when it succeeded."""
+    run_dir, task_log = run.run_dir, layout.task_log(run.run_dir, task.name)
+    executed = layout.executed_notebook(run_dir, task.notebook)
     _collect_notebook(record, executed, run_dir, opts.renders)
     if error is None:
         missing = [rel for rel in task.outputs if not (run_dir / rel).is_file()]
         if missing:
             error = RuntimeError(f"notebook finished but did not write {', '.join(missing)}")
-    record["artifacts"] = mf.artifact_records(run_dir, task.outputs)
+    artifacts = mf.artifact_records(run_dir, task.outputs)
     if error is not None:
         text = _task_error_message(task, error, executed)
         if timed_out and _error_name(error) != "CellTimeoutError":
             text = (
                 f"task {task.name} timed out: notebooks/{task.notebook} ran longer than task_timeout_seconds="
-                f"{params['task_timeout_seconds']} s and its kernel was stopped — executed notebook: {executed}"
+                f"{run.params['task_timeout_seconds']} s and its kernel was stopped — executed notebook: {executed}"
             )
         status = State.TIMED_OUT if timed_out or _error_name(error) == "CellTimeoutError" else State.FAILED
-        record.update(status=status, error=text)
+        record.fail(artifacts, status, text)
         append(task_log, task.name, logging.ERROR, text)
         summary_line(
             opts.outputs_dir,
             task.name,
-            f"run={manifest['run_id']} status={status} duration={record['duration_s']}s error={text}",
+            f"run={run.run_id} status={status} duration={record.duration_s}s error={text}",
             logging.ERROR,
         )
-        mf.save(run_dir, manifest)
+        run.save()
         return False
-    record["status"] = State.SUCCESS
+    record.finish(artifacts)
     append(
         task_log,
         task.name,
         logging.INFO,
-        f"success in {record['duration_s']:.2f} s; artifacts: "
-        + ", ".join(f"{k} sha256={v['sha256'][:12]}" for k, v in record["artifacts"].items()),
+        f"success in {record.duration_s:.2f} s; artifacts: "
+        + ", ".join(f"{k} sha256={v['sha256'][:12]}" for k, v in record.artifacts.items()),
     )
-    summary_line(
-        opts.outputs_dir, task.name, f"run={manifest['run_id']} status=success duration={record['duration_s']}s"
-    )
-    mf.save(run_dir, manifest)
+    summary_line(opts.outputs_dir, task.name, f"run={run.run_id} status=success duration={record.duration_s}s")
+    run.save()
     return True
 
 
 def _execute_notebook(
-    task: TaskSpec, params: dict, run_dir: Path, opts: RunOptions, record: dict
+    task: TaskSpec, params: dict, run_dir: Path, opts: RunOptions, record: TaskRecord
 ) -> tuple[BaseException | None, bool]:
     """One papermill execution, with the cell timeout and a wall-clock watchdog that stops the kernel; how
-    the kernel started goes into ``record["kernel"]`` and the task's log."""
+    the kernel started goes into ``record`` (its ``kernel`` field) and the task's log."""
     import papermill as pm
 
     from aapl_lib.runner.kernels.papermill_engine import register as register_engine
 
-    executed = run_dir / "notebooks" / task.notebook
+    executed = layout.executed_notebook(run_dir, task.notebook)
     executed.parent.mkdir(parents=True, exist_ok=True)
     level = getattr(logging, opts.log_level.upper())
     handler = file_handler(layout.task_log(run_dir, task.name), task.name, level)
@@ -222,7 +222,7 @@ def _execute_notebook(
         pm.execute_notebook(
             str(opts.notebooks_dir / task.notebook),
             str(executed),
-            parameters={**notebook_params(task, params), "run_dir": str(run_dir)},
+            parameters=injected_parameters(task, params, run_dir, opts.outputs_dir),
             kernel_name="python3",
             language="python",
             progress_bar=False,
@@ -244,8 +244,9 @@ def _execute_notebook(
         if km is not None:  # started before this task: ours to shut down, not nbclient's
             shutdown(km, start)
         if start.launcher_pid is not None:
-            record["kernel"] = {**start.record(), "started_ahead": km is not None}
-            _log_kernel_start(layout.task_log(run_dir, task.name), task.name, record["kernel"])
+            kernel_record = {**start.record(), "started_ahead": km is not None}
+            record.kernel_started(kernel_record)
+            _log_kernel_start(layout.task_log(run_dir, task.name), task.name, kernel_record)
     timed_out = bool(state.get("fired")) and error is not None
     if error is not None:
         error._aapl_timed_out = timed_out  # type: ignore[attr-defined]
@@ -263,7 +264,7 @@ def _log_kernel_start(task_log: Path, task_name: str, kernel: dict) -> None:
     append(task_log, task_name, logging.INFO, text)
 
 
-def _collect_notebook(record: dict, executed: Path, run_dir: Path, renders: BackgroundRenders) -> None:
+def _collect_notebook(record: TaskRecord, executed: Path, run_dir: Path, renders: BackgroundRenders) -> None:
     """Scraps into the manifest and the executed notebook rendered to HTML (failed ones too) in the
     background."""
     if not executed.is_file():
@@ -271,7 +272,9 @@ def _collect_notebook(record: dict, executed: Path, run_dir: Path, renders: Back
     try:
         import scrapbook as sb
 
-        record["scraps"] = {name: scrap.data for name, scrap in sb.read_notebook(str(executed)).scraps.items()}
+        scraps = {name: scrap.data for name, scrap in sb.read_notebook(str(executed)).scraps.items()}
     except Exception as exc:  # a half-written notebook must not hide the real error
-        record["scraps_error"] = str(exc)
+        record.collected(scraps_error=str(exc))
+    else:
+        record.collected(scraps=scraps)
     renders.submit(record, executed, run_dir)  # HTML is written while the next task runs

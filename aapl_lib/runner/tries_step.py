@@ -4,24 +4,23 @@ into notebook 05's fingerprint, so a reused gate proposal was corrected for the 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
+from aapl_lib.pipeline.tasks import MODEL_META
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.run_logs import summary_line
 from aapl_lib.store import layout
+from aapl_lib.store.run_record import RunRecord
 
 
-def record_run_try(manifest: dict[str, Any], run_dir: Path, opts: RunOptions) -> int | None:
+def record_run_try(run: RunRecord, opts: RunOptions) -> int | None:
     """Record this run's configuration on its held-out window and return the tries count there (None when the
-    run has no trained model to evaluate yet). The manifest gets a ``tries`` record."""
+    run has no trained model to evaluate yet). The run record gets a ``tries`` record."""
     from aapl_lib.io.iorw import read_json, utc_now
     from aapl_lib.promotion.tries import record_try
 
-    meta_path = run_dir / "model" / "model_meta.json"
+    meta_path = run.run_dir / MODEL_META
     if not meta_path.is_file():
         return None
-    params, run_id = manifest["params"], manifest["run_id"]
+    params, run_id = run.params, run.run_id
     window = (read_json(meta_path).get("split") or {}).get("test_window")
     summary = record_try(
         opts.outputs_dir,
@@ -32,7 +31,7 @@ def record_run_try(manifest: dict[str, Any], run_dir: Path, opts: RunOptions) ->
         at=utc_now(),
         timeout=params.get("lock_timeout_seconds", 10.0),
     )
-    manifest["tries"] = {**summary, "ledger": str(layout.tries_path(opts.outputs_dir, params["ticker"]))}
+    run.tries_recorded({**summary, "ledger": str(layout.tries_path(opts.outputs_dir, params["ticker"]))})
     line = f"{summary['count']} configuration(s) tried on this window" + (" (this one new)" if summary["new"] else "")
     summary_line(opts.outputs_dir, "tries", f"run={run_id} {line}")
     opts.progress(f"      tries ledger         {line}")

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.pipeline.tasks import TASKS
+from aapl_lib.pipeline.tasks import DECISION, TASKS
 from aapl_lib.store import manifest as mf
 
 OK, CHANGED, MISSING = "ok", "changed", "missing"
-DECISION = "reports/decision.json"
 
 
 def recorded_artifacts(manifest: dict[str, Any]) -> Iterator[tuple[str, str, str]]:

@@ -32,6 +32,7 @@ RUNS, BATCHES, CACHE, MODELS, LOGS = "runs", "batches", "cache", "models", "logs
 LEDGER, TRACK, TRIES = "ledger", "track", "tries"
 MANIFEST = "manifest.json"
 SUMMARY_LOG = "pipeline_summary.log"
+NOTEBOOKS, HTML = "notebooks", "html"  # a run folder's executed notebooks and their pages (the runner's files)
 INTERACTIVE = "interactive"  # the run folder of notebooks run by hand in Jupyter
 REPRODUCTIONS = "reproductions"  # reproduce's scratch outputs folders
 OUTPUTS_ENV = "AAPL_OUTPUTS_DIR"
@@ -86,9 +87,34 @@ def operations_plot(outputs_dir: Path) -> Path:
     return Path(outputs_dir) / "operations_durations.png"
 
 
+def task_log_rel(name: str) -> str:
+    """``logs/<name>.log``, relative to a run folder: one task's log (``kernel_stderr`` for the kernels')."""
+    return f"{LOGS}/{name}.log"
+
+
 def task_log(run: Path, name: str) -> Path:
     """``runs/<id>/logs/<name>.log``: one task's log (``kernel_stderr`` for the kernels' own output)."""
-    return Path(run) / LOGS / f"{name}.log"
+    return Path(run) / task_log_rel(name)
+
+
+def executed_notebook_rel(notebook: str) -> str:
+    """``notebooks/<notebook>``, relative to a run folder: a task's executed notebook."""
+    return f"{NOTEBOOKS}/{notebook}"
+
+
+def executed_notebook(run: Path, notebook: str) -> Path:
+    """``runs/<id>/notebooks/<notebook>``: a task's executed notebook."""
+    return Path(run) / executed_notebook_rel(notebook)
+
+
+def html_dir(run: Path) -> Path:
+    """``runs/<id>/html``: the executed notebooks' pages."""
+    return Path(run) / HTML
+
+
+def html_rel(page: Path | str) -> str:
+    """``html/<page name>``, relative to a run folder: how the manifest names a page of ``html_dir``."""
+    return f"{HTML}/{Path(page).name}"
 
 
 def batches_dir(outputs_dir: Path) -> Path:

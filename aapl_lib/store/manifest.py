@@ -1,5 +1,6 @@
 """The run manifest (``manifest.json``): resolved params, per-task status/timing/artifacts/scraps and the
-environment. Always rewritten whole and atomically, so a reader never sees half a file."""
+environment, read as a dict for the views and commands; written only by :class:`aapl_lib.store.run_record.
+RunRecord` (whole and atomically, so a reader never sees half a file)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import CorruptStateError
-from aapl_lib.io.iorw import read_json, sha256_file, utc_now, write_json
+from aapl_lib.io.iorw import read_json, sha256_file, write_json
+from aapl_lib.io.iorw import utc_now as utc_now  # read from here by runner.batch and cli.commands (not mine to edit)
 from aapl_lib.pipeline.states import BATCH_UNFINISHED, UNFINISHED, State
 from aapl_lib.store import layout
 
@@ -122,19 +124,13 @@ def artifact_records(run_dir: Path, relatives: list[str] | tuple[str, ...]) -> d
     return out
 
 
-def save(run_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Write ``manifest.json`` atomically."""
-    manifest["updated_at"] = utc_now()
-    return write_json(run_dir / "manifest.json", manifest)
-
-
 # A run in one of these states can be continued with ``resume``; ``interrupted`` is not written by a runner
 # that was killed: it is what a ``running`` manifest whose lock no live process holds means.
 
 
 def load(run_dir: Path) -> dict[str, Any]:
     """Read a run's manifest; a damaged one is a CorruptStateError naming the file and what to do."""
-    path = Path(run_dir) / "manifest.json"
+    path = Path(run_dir) / layout.MANIFEST
     try:
         data = read_json(path)
     except FileNotFoundError:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aapl_lib.io.iorw import atomic_write_text
 from aapl_lib.io.locks import LockBusyError, PathLock
+from aapl_lib.pipeline.tasks import DATA_DIR
 from aapl_lib.store import layout
 
 
@@ -47,7 +48,7 @@ def prune_runs(
         try:
             with PathLock(run_dir / ".lock", f"run {run_dir.name}", timeout=0):
                 if not dry_run:
-                    shutil.rmtree(run_dir / "data", ignore_errors=True)  # the biggest part first
+                    shutil.rmtree(run_dir / DATA_DIR, ignore_errors=True)  # the biggest part first
                     shutil.rmtree(run_dir, ignore_errors=True)
         except LockBusyError:
             skipped.append({"run_id": run_dir.name, "reason": "in use"})

@@ -3,6 +3,8 @@ by id (or the one worked on last), the latest other run's manifest, and the rows
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +15,39 @@ from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 
 
+@dataclass(frozen=True)
+class ScannedRun:
+    """One folder of ``outputs/runs`` as :func:`scan_runs` found it."""
+
+    run_dir: Path
+    manifest: dict[str, Any] | None  # None when it cannot be read
+    error: Exception | None = None  # why not: a CorruptStateError naming the file, or the OSError
+
+
+def scan_runs(outputs_dir: Path, every_folder: bool = False) -> Iterator[ScannedRun]:
+    """Every run folder with a manifest, newest first (run ids sort by their start time), the manifest read
+    or the error that stopped it; ``every_folder`` includes folders without one (``list`` shows them)."""
+    folders = reversed(layout.all_run_dirs(outputs_dir)) if every_folder else layout.run_folders(outputs_dir)
+    for run_dir in folders:
+        try:
+            found = ScannedRun(run_dir, mf.load(run_dir))
+        except (OSError, PipelineError) as exc:
+            found = ScannedRun(run_dir, None, exc)
+        yield found
+
+
 def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
     """The newest run that is not finished (interrupted, failed, timed out, awaiting or just given a decision,
     stopped by a lock), and why; ``(None, reason)`` when every run finished. A run that is still running (its
     lock is held) is skipped."""
-    for run_dir in layout.run_folders(outputs_dir):
-        try:
-            manifest = mf.load(run_dir)
-        except (OSError, PipelineError):
+    for run in scan_runs(outputs_dir):
+        if run.manifest is None:
             continue  # a damaged record is reported by status/list, never resumed blindly
-        if manifest.get("batch_id"):
+        if run.manifest.get("batch_id"):
             continue  # a batch's runs are resumed with their batch
-        status = mf.effective_status(run_dir, manifest)
+        status = mf.effective_status(run.run_dir, run.manifest)
         if status in mf.UNFINISHED:
-            return run_dir, status
+            return run.run_dir, status
     newest = layout.run_folders(outputs_dir)
     return None, (
         f"nothing to resume: every run in {outputs_dir / 'runs'} has finished or is running"
@@ -37,17 +58,14 @@ def find_resumable(outputs_dir: Path) -> tuple[Path | None, str]:
 
 def unfinished_batch_run(outputs_dir: Path, batch_id: str, ticker: str) -> Path | None:
     """The newest unfinished run that batch ``batch_id`` started for ``ticker``, if any."""
-    for run_dir in layout.run_folders(outputs_dir):
-        try:
-            manifest = mf.load(run_dir)
-        except (OSError, PipelineError):
-            continue
+    for run in scan_runs(outputs_dir):
         if (
-            manifest.get("batch_id") == batch_id
-            and manifest["params"].get("ticker") == ticker
-            and mf.effective_status(run_dir, manifest) in mf.UNFINISHED
+            run.manifest is not None
+            and run.manifest.get("batch_id") == batch_id
+            and run.manifest["params"].get("ticker") == ticker
+            and mf.effective_status(run.run_dir, run.manifest) in mf.UNFINISHED
         ):
-            return run_dir
+            return run.run_dir
     return None
 
 
@@ -60,7 +78,7 @@ def find_run(outputs_dir: Path, run_id: str | None) -> Path:
             raise ParameterError(
                 f"there is no run in {layout.runs_dir(outputs_dir)} yet: start one with python runner.py"
             )
-        return max(runs, key=lambda p: ((p / "manifest.json").stat().st_mtime_ns, p.name))
+        return max(runs, key=lambda p: ((p / layout.MANIFEST).stat().st_mtime_ns, p.name))
     if "/" in run_id or run_id in ("", ".", ".."):
         raise ParameterError(f"{run_id!r} is not a run id (like 20261126T233000Z-aapl-1a2b3c)")
     run_dir = layout.run_dir(outputs_dir, run_id)
@@ -72,7 +90,7 @@ def find_run(outputs_dir: Path, run_id: str | None) -> Path:
 def previous_manifest(outputs_dir: Path, run_dir: Path, params: dict) -> dict | None:
     """The latest other run's manifest (to explain why a task runs again)."""
     latest = layout.latest_run_dir(outputs_dir)
-    if latest is None or latest == run_dir or not (latest / "manifest.json").is_file():
+    if latest is None or latest == run_dir or not (latest / layout.MANIFEST).is_file():
         return None
     try:
         return mf.load(latest)
@@ -110,13 +128,11 @@ def describe_run(run_dir: Path) -> list[dict[str, Any]]:
 def list_runs(outputs_dir: Path) -> list[dict[str, Any]]:
     """Every run folder, newest first, with its status (for ``list``)."""
     rows = []
-    for run_dir in reversed(layout.all_run_dirs(outputs_dir)):
-        try:
-            m = mf.load(run_dir)
-        except (OSError, ValueError, PipelineError) as exc:
-            rows.append({"run_id": run_dir.name, "status": "unreadable", "error": str(exc)})
+    for run in scan_runs(outputs_dir, every_folder=True):
+        if run.manifest is None:
+            rows.append({"run_id": run.run_dir.name, "status": "unreadable", "error": str(run.error)})
             continue
-        m = mf.as_read(run_dir, m)
+        m = mf.as_read(run.run_dir, run.manifest)
         counts: dict[str, int] = {}
         for rec in m["tasks"].values():
             counts[rec.get("status", "?")] = counts.get(rec.get("status", "?"), 0) + 1

@@ -25,12 +25,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.errors import IntegrityError, ParameterError, PipelineError
+from aapl_lib.errors import IntegrityError, ParameterError
 from aapl_lib.io.iorw import parse_utc
 from aapl_lib.pipeline.parameters import TICKER_RE
 from aapl_lib.pipeline.states import ENDED_BADLY, ENDED_WELL, State
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
+from aapl_lib.store.runs import scan_runs
 
 # A weekday timer (Mon..Fri 22:15) leaves 72 h between Friday's and Monday's runs; 96 h also covers a Monday
 # holiday on which the scheduler is off, or one missed evening, before health complains.
@@ -84,11 +85,10 @@ def read_runs(outputs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Every run in ``outputs/runs`` as a small record (newest first), and the lines of those whose manifest
     cannot be read."""
     runs, unreadable = [], []
-    for run_dir in layout.run_folders(outputs_dir):
-        try:
-            manifest = mf.load(run_dir)
-        except (OSError, PipelineError) as exc:
-            unreadable.append(f"{run_dir.name}: {exc}")
+    for run in scan_runs(outputs_dir):
+        run_dir, manifest = run.run_dir, run.manifest
+        if manifest is None:
+            unreadable.append(f"{run_dir.name}: {run.error}")
             continue
         status = mf.effective_status(run_dir, manifest)
         runs.append(

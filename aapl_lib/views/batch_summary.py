@@ -9,6 +9,7 @@ from typing import Any
 from aapl_lib.formatting import fixed
 from aapl_lib.io.iorw import atomic_write_bytes, atomic_write_text, read_json
 from aapl_lib.pipeline.states import State
+from aapl_lib.pipeline.tasks import DECISION, EVALUATION
 from aapl_lib.store import layout
 from aapl_lib.views.browser import build_batch_page
 
@@ -25,7 +26,7 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
             "seconds": run.get("duration_s"),
         }
         run_dir = layout.run_dir(outputs_dir, run.get("run_id") or "-")
-        evaluation = run_dir / "reports" / "evaluation.json"
+        evaluation = run_dir / EVALUATION
         if evaluation.is_file():
             ev = read_json(evaluation)
             m, best = ev["metrics"]["model"], ev.get("best_baseline", "zero_return")
@@ -42,7 +43,7 @@ def summary_rows(outputs_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
                 buy_and_hold=ev["backtest"]["buy_and_hold"]["cumulative_return"],
                 implausible=bool((ev.get("plausibility") or {}).get("implausible")),
             )
-        decision = run_dir / "reports" / "decision.json"
+        decision = run_dir / DECISION
         row["gate"] = (
             read_json(decision)["decision"]
             if decision.is_file()

@@ -16,9 +16,19 @@ from jinja2 import Environment, select_autoescape
 
 from aapl_lib.formatting import general, pct
 from aapl_lib.io.iorw import atomic_write_text, read_json
-from aapl_lib.pipeline.tasks import TASKS
+from aapl_lib.pipeline.tasks import (
+    ANALYSIS,
+    DECISION,
+    EVALUATION,
+    FIGURES_DIR,
+    FORECAST,
+    GATE_PROPOSAL,
+    SUMMARY_PDF,
+    TASKS,
+)
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
+from aapl_lib.store.runs import scan_runs
 
 TEMPLATES = Path(__file__).with_name("templates")  # the pages' Jinja2 templates and their style sheet
 CSS = (TEMPLATES / "style.css").read_text(encoding="utf-8")
@@ -57,14 +67,8 @@ def _gate(m: dict[str, Any]) -> str | None:
 
 
 def _runs(outputs_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-    from aapl_lib.errors import PipelineError
-
-    found = []
-    for run_dir in layout.all_run_dirs(outputs_dir):
-        try:
-            found.append((run_dir, mf.as_read(run_dir, mf.load(run_dir))))
-        except (OSError, ValueError, PipelineError):  # a damaged record: `list` names it; the page skips it
-            continue
+    # a damaged record: `list` names it; the page skips it
+    found = [(run.run_dir, mf.as_read(run.run_dir, run.manifest)) for run in scan_runs(outputs_dir) if run.manifest]
     found.sort(key=lambda x: (x[1].get("created_at") or "", x[0].name), reverse=True)
     return found
 
@@ -149,7 +153,7 @@ def build_run_page(run_dir: Path) -> Path:
         how = {"reused": f"reused from {rec.get('reused_from')}", "copied": f"copied from {rec.get('from_run')}"}.get(
             rec.get("status", ""), rec.get("run_reason", "")
         )
-        log = f"logs/{t.name}.log"
+        log = layout.task_log_rel(t.name)
         tasks.append(
             {
                 "name": t.name,
@@ -163,8 +167,8 @@ def build_run_page(run_dir: Path) -> Path:
                 "error": rec.get("error", ""),
             }
         )
-    figures = sorted(str(p.relative_to(run_dir)) for p in (run_dir / "figures").glob("*.png"))
-    report_md = run_dir / "reports" / "analysis.md"
+    figures = sorted(str(p.relative_to(run_dir)) for p in (run_dir / FIGURES_DIR).glob("*.png"))
+    report_md = run_dir / ANALYSIS
     report = None
     if report_md.is_file():
         text = report_md.read_text(encoding="utf-8").replace("](../figures/", "](figures/")
@@ -173,11 +177,9 @@ def build_run_page(run_dir: Path) -> Path:
     for t in TASKS:
         for rel, info in ((m["tasks"].get(t.name) or {}).get("artifacts") or {}).items():
             artifacts.append({"path": rel, "bytes": info.get("bytes", ""), "sha256": info["sha256"]})
-    decision = run_dir / "reports" / "decision.json"
+    decision = run_dir / DECISION
     if decision.is_file():
-        artifacts.append(
-            {"path": "reports/decision.json", "bytes": decision.stat().st_size, "sha256": mf.sha256_file(decision)}
-        )
+        artifacts.append({"path": DECISION, "bytes": decision.stat().st_size, "sha256": mf.sha256_file(decision)})
     runs = _runs(run_dir.parent.parent)
     names = [r[0].name for r in runs]
     prev = _previous_same_ticker(runs, names.index(run_dir.name)) if run_dir.name in names else None
@@ -187,7 +189,7 @@ def build_run_page(run_dir: Path) -> Path:
         gate_text = g.get("decision") or g.get("status")
         if g.get("by"):
             gate_text += f" by {g['by']} at {g.get('at')}" + (f" — {g['note']}" if g.get("note") else "")
-    evaluation = run_dir / "reports" / "evaluation.json"
+    evaluation = run_dir / EVALUATION
     plausible = (read_json(evaluation).get("plausibility") or {}) if evaluation.is_file() else {}
     page = (
         templates()
@@ -203,7 +205,8 @@ def build_run_page(run_dir: Path) -> Path:
             published_by=_published_by(run_dir),
             params=sorted(m["params"].items()),
             artifacts=artifacts,
-            pdf=(run_dir / "reports/summary.pdf").is_file(),
+            pdf=SUMMARY_PDF if (run_dir / SUMMARY_PDF).is_file() else None,
+            manifest=layout.MANIFEST,
             compare=f"../../compare/{prev}__{m['run_id']}.html" if prev else None,
         )
     )
@@ -217,12 +220,11 @@ def _published_by(run_dir: Path) -> str | None:
     is known (no forecast yet, or a run from before refits)."""
     from aapl_lib.narrative import chosen_forecast
 
-    reports = run_dir / "reports"
-    if not (reports / "forecast.json").is_file():
+    if not (run_dir / FORECAST).is_file():
         return None
-    decision = read_json(reports / "decision.json") if (reports / "decision.json").is_file() else None
-    proposal = read_json(reports / "gate.json") if (reports / "gate.json").is_file() else None
-    chosen, label = chosen_forecast(read_json(reports / "forecast.json"), decision, proposal)
+    decision = read_json(run_dir / DECISION) if (run_dir / DECISION).is_file() else None
+    proposal = read_json(run_dir / GATE_PROPOSAL) if (run_dir / GATE_PROPOSAL).is_file() else None
+    chosen, label = chosen_forecast(read_json(run_dir / FORECAST), decision, proposal)
     by = chosen.get("published_by")
     if not by:
         return None

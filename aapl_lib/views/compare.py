@@ -8,13 +8,14 @@ from typing import Any
 
 from aapl_lib.formatting import general
 from aapl_lib.io.iorw import read_json
+from aapl_lib.pipeline.tasks import EVALUATION
 from aapl_lib.store import manifest as mf
 
 
 def _metrics(run_dir: Path) -> dict[str, float | None]:
     """Flat ``name -> value`` of the headline metrics a reviewer compares."""
     out: dict[str, float | None] = {}
-    path = run_dir / "reports" / "evaluation.json"
+    path = run_dir / EVALUATION
     if path.is_file():
         evaluation = read_json(path)
         for name, m in evaluation["metrics"].items():
