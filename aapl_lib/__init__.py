@@ -9,10 +9,10 @@ equal to it):
   ``views/`` | ``reporting/``    what a reviewer reads: the run browser, compare, the DAG | step 6: analysis.md, PDF
   ``tracking/`` | ``promotion/`` the forecast ledger, live scores, health | the gate, the registry, the tries
   ``modeling/``                  steps 4-5: candidates, training, walk-forward, metrics, significance, evaluation
-  ``features/`` | ``data/`` | ``store/``  step 3 and the leakage guard | steps 1-2 | the layout of ``outputs/``
+  ``features/`` | ``data/`` | ``store/`` | ``narrative``  step 3 and the leakage guard | steps 1-2 | the
+                                 layout of ``outputs/`` | a run's findings as sentences, for the report, pages, ``track``
   ``pipeline/``                  what runs, as data: task specs, parameters, states, exit codes, trust
   ``io/``                        atomic files, hashing, locks, logs, where the project is
-  ``narrative``                  a run's findings as sentences, for the report, the pages and ``track``
   ``errors``, ``formatting``     the project's error classes; numbers as text
 """
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from aapl_lib.errors import MissingInputError, ParameterError
 from aapl_lib.io.logs import configure_console
+from aapl_lib.io.project import outputs_root
 from aapl_lib.pipeline.tasks import (
     CLEANED,
     FEATURE_LIST,
@@ -29,7 +30,7 @@ from aapl_lib.pipeline.tasks import (
     get_task,
     producer_of,
 )
-from aapl_lib.store.layout import interactive_dir, outputs_root
+from aapl_lib.store.layout import interactive_dir
 
 
 @dataclass

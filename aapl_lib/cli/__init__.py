@@ -134,8 +134,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python runner.py") -> i
     """Entry point; returns the exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv, prog)
     from aapl_lib.io.logs import configure_console
-    from aapl_lib.io.project import project_root
-    from aapl_lib.store.layout import OUTPUTS_ENV, outputs_root
+    from aapl_lib.io.project import OUTPUTS_ENV, outputs_root, project_root
 
     configure_console(args.log_level)
     root = project_root() or Path.cwd()

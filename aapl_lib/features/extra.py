@@ -50,8 +50,7 @@ def _ensure_importable() -> None:
 def _refuse_outputs_module(spec: str, module_name: str) -> None:
     """A module inside the outputs folder is data that may be hostile (docs/trust.md), and the default outputs
     folder lies on the project root, where modules are looked up: refuse it before anything imports it."""
-    from aapl_lib.io.project import module_source
-    from aapl_lib.store.layout import outputs_root
+    from aapl_lib.io.project import module_source, outputs_root
 
     found = module_source(module_name)
     outputs = outputs_root().resolve()

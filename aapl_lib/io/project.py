@@ -1,9 +1,11 @@
-"""Where the project is: the folder holding ``runner.py`` and ``notebooks/``, and the modules an analyst keeps
-there (found without importing them)."""
+"""Where the project is: the folder holding ``runner.py`` and ``notebooks/``, where its outputs go unless told
+otherwise, and the modules an analyst keeps there (found without importing them). What lies inside the outputs
+folder is :mod:`aapl_lib.store.layout`'s."""
 
 from __future__ import annotations
 
 import importlib.machinery
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +18,17 @@ def project_root(start: Path | None = None) -> Path | None:
             if (candidate / "runner.py").is_file() and (candidate / "notebooks").is_dir():
                 return candidate
     return None
+
+
+OUTPUTS_ENV = "AAPL_OUTPUTS_DIR"  # the outputs folder, when not the project's own (tests, cron, --outputs)
+
+
+def outputs_root() -> Path:
+    """Where runs are written: ``$AAPL_OUTPUTS_DIR``, else ``<project>/outputs``, else ``./outputs``."""
+    if os.environ.get(OUTPUTS_ENV):
+        return Path(os.environ[OUTPUTS_ENV]).expanduser().resolve()
+    root = project_root()
+    return (root / "outputs") if root else (Path.cwd() / "outputs").resolve()
 
 
 def search_path() -> list[str]:

@@ -13,6 +13,7 @@ from aapl_lib.narrative import (
     track_record_summary,
     tries_sentence,
 )
+from aapl_lib.pipeline.tasks import TRACK_PLOT
 
 
 def _md_table(rows: list[list[str]]) -> list[str]:
@@ -167,7 +168,7 @@ def _track_record(track_record: dict | None) -> list[str]:
     if table:
         lines += _md_table(table) + [
             "",
-            "![Live forecasts: cumulative absolute error](../figures/track_record.png)",
+            f"![Live forecasts: cumulative absolute error](../{TRACK_PLOT})",
             "",
         ]
     return lines

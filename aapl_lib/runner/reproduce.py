@@ -26,6 +26,7 @@ from typing import Any
 
 from aapl_lib.errors import IntegrityError, ParameterError, PipelineError
 from aapl_lib.io.iorw import read_json, sha256_file, write_json
+from aapl_lib.io.project import OUTPUTS_ENV
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TASK_NAMES, TASKS
@@ -268,8 +269,8 @@ def _run_in_scratch(
     from aapl_lib.runner.orchestration import run_pipeline
 
     start, end, from_run = tasks
-    previous_env = os.environ.get(layout.OUTPUTS_ENV)
-    os.environ[layout.OUTPUTS_ENV] = str(scratch)  # the kernels' registry is the scratch one
+    previous_env = os.environ.get(OUTPUTS_ENV)
+    os.environ[OUTPUTS_ENV] = str(scratch)  # the kernels' registry is the scratch one
     try:
         result = run_pipeline(
             params, outputs_dir=scratch, start_task=start, end_task=end, from_run=from_run, force=True, **run_kwargs
@@ -278,9 +279,9 @@ def _run_in_scratch(
             result = _apply_decision(original, manifest, result, scratch, {**run_kwargs, "operator": operator}, notes)
     finally:
         if previous_env is None:
-            os.environ.pop(layout.OUTPUTS_ENV, None)
+            os.environ.pop(OUTPUTS_ENV, None)
         else:
-            os.environ[layout.OUTPUTS_ENV] = previous_env
+            os.environ[OUTPUTS_ENV] = previous_env
     return result
 
 

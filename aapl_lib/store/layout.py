@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aapl_lib.io.project import project_root
+from aapl_lib.io.project import outputs_root
 
 RUNS, BATCHES, CACHE, MODELS, LOGS = "runs", "batches", "cache", "models", "logs"
 LEDGER, TRACK, TRIES = "ledger", "track", "tries"
@@ -35,15 +35,6 @@ SUMMARY_LOG = "pipeline_summary.log"
 NOTEBOOKS, HTML = "notebooks", "html"  # a run folder's executed notebooks and their pages (the runner's files)
 INTERACTIVE = "interactive"  # the run folder of notebooks run by hand in Jupyter
 REPRODUCTIONS = "reproductions"  # reproduce's scratch outputs folders
-OUTPUTS_ENV = "AAPL_OUTPUTS_DIR"
-
-
-def outputs_root() -> Path:
-    """Where runs are written: ``$AAPL_OUTPUTS_DIR``, else ``<project>/outputs``, else ``./outputs``."""
-    if os.environ.get(OUTPUTS_ENV):
-        return Path(os.environ[OUTPUTS_ENV]).expanduser().resolve()
-    root = project_root()
-    return (root / "outputs") if root else (Path.cwd() / "outputs").resolve()
 
 
 def interactive_dir() -> Path:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aapl_lib.io.project import OUTPUTS_ENV
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
 from aapl_lib.store import manifest as mf
@@ -36,7 +37,7 @@ def run_ticker(
 
     The run records ``batch_id``; when a batch is resumed, a ticker whose run was interrupted before the batch
     manifest learnt its id is found by that record and resumed rather than started again."""
-    os.environ["AAPL_OUTPUTS_DIR"] = outputs_dir
+    os.environ[OUTPUTS_ENV] = outputs_dir
     from aapl_lib.store.runs import unfinished_batch_run
 
     if resume_run_id is None and batch_id is not None:

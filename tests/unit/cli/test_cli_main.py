@@ -13,8 +13,8 @@ import aapl_lib.cli.runs
 from aapl_lib.cli import main
 from aapl_lib.errors import CorruptStateError, IntegrityError, ParameterError, PipelineError, StorageError
 from aapl_lib.io.locks import LockBusyError
+from aapl_lib.io.project import OUTPUTS_ENV
 from aapl_lib.pipeline.exit_codes import Exit
-from aapl_lib.store.layout import OUTPUTS_ENV
 
 
 @pytest.fixture()

@@ -58,5 +58,5 @@ def test_the_same_ticker_or_none_given_starts(tmp_path):
 def test_the_outputs_folder_is_the_given_one_else_the_projects(tmp_path, monkeypatch):
     run = _folder(tmp_path)
     assert start_step("model_evaluation", run, outputs_dir=tmp_path / "out").outputs_dir == (tmp_path / "out")
-    monkeypatch.setenv("AAPL_OUTPUTS_DIR", str(tmp_path / "env"))  # what layout.outputs_root resolves by hand
+    monkeypatch.setenv("AAPL_OUTPUTS_DIR", str(tmp_path / "env"))  # what io.project.outputs_root resolves by hand
     assert start_step("model_evaluation", run).outputs_dir == (tmp_path / "env")
