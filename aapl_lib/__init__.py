@@ -10,7 +10,7 @@ equal to it):
   ``tracking/`` | ``promotion/`` the forecast ledger, live scores, health | the gate, the registry, the tries
   ``modeling/``                  steps 4-5: candidates, training, walk-forward, metrics, significance, evaluation
   ``features/`` | ``data/`` | ``store/`` | ``narrative``  step 3 and the leakage guard | steps 1-2 | the
-                                 layout of ``outputs/`` | a run's findings as sentences, for the report, pages, ``track``
+                                 layout of ``outputs/`` | a run's findings as sentences (report, pages, ``track``)
   ``pipeline/``                  what runs, as data: task specs, parameters, states, exit codes, trust
   ``io/``                        atomic files, hashing, locks, logs, where the project is
   ``errors``, ``formatting``     the project's error classes; numbers as text

@@ -138,8 +138,8 @@ def resume_batch(args: argparse.Namespace, root: Path, outputs: Path, operator: 
         run_id = manifest["runs"].get(ticker, {}).get("run_id")
         run_dir = layout.run_dir(outputs, run_id) if run_id else unfinished_batch_run(outputs, args.run_id, ticker)
         params = (
-            read_json(run_dir / "manifest.json")["params"]
-            if run_dir is not None and (run_dir / "manifest.json").is_file()
+            read_json(run_dir / layout.MANIFEST)["params"]
+            if run_dir is not None and (run_dir / layout.MANIFEST).is_file()
             else (manifest.get("ticker_params") or {}).get(ticker)
         )
         error = (

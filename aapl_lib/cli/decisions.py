@@ -48,8 +48,8 @@ def decide_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 def convert_model_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """``convert-model TICKER --trust-sha256 SHA --by NAME``: the operator vouches for a legacy pickle champion;
     it is unpickled once and stored as a skops file (say first what is trusted and why it matters)."""
+    from aapl_lib.io.iorw import utc_now
     from aapl_lib.promotion.registry import Registry
-    from aapl_lib.store.manifest import utc_now
 
     registry = Registry(outputs, args.ticker.strip().upper())
     record = registry.champion()

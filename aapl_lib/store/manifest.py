@@ -13,7 +13,6 @@ from typing import Any
 
 from aapl_lib.errors import CorruptStateError
 from aapl_lib.io.iorw import read_json, sha256_file, write_json
-from aapl_lib.io.iorw import utc_now as utc_now  # read from here by runner.batch and cli.commands (not mine to edit)
 from aapl_lib.pipeline.states import BATCH_UNFINISHED, UNFINISHED, State
 from aapl_lib.store import layout
 

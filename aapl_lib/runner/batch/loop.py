@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.io.iorw import json_digest, read_json, write_json
+from aapl_lib.io.iorw import json_digest, read_json, utc_now, write_json
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
 from aapl_lib.runner.batch.executors import Executor
 from aapl_lib.runner.kernels.warm_pool import SHARED_SOCKET_ENV, params_keep_s, params_warm, warm_kernels
 from aapl_lib.store import layout
-from aapl_lib.store import manifest as mf
 from aapl_lib.views.batch_summary import write_summary
 
 FINISHED = (State.SUCCESS,)  # a ticker whose run needs nothing more
@@ -72,10 +71,10 @@ def run_batch(
     batch_id = batch_id or make_batch_id(tickers, {k: v for k, v in common.items() if k != "ticker"})
     batch_dir = layout.batch_dir(outputs_dir, batch_id)
     with PathLock(batch_dir / ".lock", f"batch {batch_id}"):
-        manifest = read_json(batch_dir / "manifest.json") if resume else new_manifest(batch_id, per_ticker)
+        manifest = read_json(batch_dir / layout.MANIFEST) if resume else new_manifest(batch_id, per_ticker)
         todo = tickers_to_run(manifest, tickers)
         _mark_running(manifest, todo, executor, workers, scheduler, resume)
-        write_json(batch_dir / "manifest.json", manifest)
+        write_json(batch_dir / layout.MANIFEST, manifest)
         run_args = (str(outputs_dir), str(notebooks_dir), str(project) if project else None, log_level)
         jobs = plan_jobs(
             todo, per_ticker, manifest["runs"] if resume else {}, outputs_dir, run_args, batch_id, operator
@@ -90,7 +89,7 @@ def run_batch(
             )
             _run_jobs(pool, jobs, manifest, batch_dir, progress)
         close_manifest(manifest, tickers, started)
-        write_json(batch_dir / "manifest.json", manifest)
+        write_json(batch_dir / layout.MANIFEST, manifest)
         write_summary(outputs_dir, batch_dir, manifest)
     _rebuild_browser(outputs_dir, progress)
     return outcome(manifest, tickers, batch_id, batch_dir)
@@ -100,7 +99,7 @@ def new_manifest(batch_id: str, per_ticker: dict[str, tuple[dict | None, str | N
     """A new batch's manifest, before any ticker ran."""
     return {
         "batch_id": batch_id,
-        "created_at": mf.utc_now(),
+        "created_at": utc_now(),
         "tickers": list(per_ticker),
         "runs": {},
         # each ticker's validated params (or why they are invalid): a resumed batch can start a ticker that never
@@ -128,7 +127,7 @@ def _mark_running(
         runner_host=os.uname().nodename,
     )
     if resume:
-        manifest.setdefault("resumed", []).append({"at": mf.utc_now(), "tickers": todo})
+        manifest.setdefault("resumed", []).append({"at": utc_now(), "tickers": todo})
 
 
 def plan_jobs(
@@ -171,7 +170,7 @@ def _run_jobs(
         manifest["runs"][result["ticker"]] = result
         done += 1
         failed += result["status"] not in FINISHED
-        write_json(batch_dir / "manifest.json", manifest)
+        write_json(batch_dir / layout.MANIFEST, manifest)
         progress(progress_line(result, done, len(jobs), failed))
 
 
@@ -198,7 +197,7 @@ def close_manifest(manifest: dict[str, Any], tickers: list[str], started: float)
     bad, waiting = ticker_outcomes(manifest, tickers)
     manifest["status"] = State.FAILED if bad else State.AWAITING_APPROVAL if waiting else State.SUCCESS
     manifest["duration_s"] = round(time.perf_counter() - started, 3)
-    manifest["ended_at"] = mf.utc_now()
+    manifest["ended_at"] = utc_now()
 
 
 def _rebuild_browser(outputs_dir: Path, progress: Callable[[str], None]) -> None:
