@@ -36,24 +36,25 @@ def pytest_xdist_make_scheduler(config, log):
 # The files that run the pipeline most (about a minute or more of work each), handed out first so that the
 # workers finish together; the rest follow in their usual order, each file's tests in their own order.
 HEAVIEST_FIRST = [
-    "test_recovery.py",
-    "test_checkpoints.py",
-    "test_batch.py",
-    "test_runner_e2e.py",
-    "test_hostile_inputs.py",
-    "test_models_gate.py",
-    "test_cli.py",
-    "test_audit.py",
-    "test_health.py",
-    "test_tracking.py",
-    "test_refit.py",
-    "test_honesty.py",
+    "e2e/test_recovery.py",
+    "e2e/test_checkpoints.py",
+    "e2e/test_batch.py",
+    "e2e/test_runner_e2e.py",
+    "e2e/test_hostile_inputs.py",
+    "e2e/test_models_gate.py",
+    "e2e/test_cli.py",
+    "e2e/test_audit.py",
+    "e2e/test_health.py",
+    "e2e/test_tracking.py",
+    "e2e/test_refit.py",
+    "e2e/test_honesty.py",
 ]
 
 
 def pytest_collection_modifyitems(config, items):
     def weight(item) -> int:
-        name = os.path.basename(str(item.fspath))
-        return HEAVIEST_FIRST.index(name) if name in HEAVIEST_FIRST else len(HEAVIEST_FIRST)
+        path = str(item.fspath).replace(os.sep, "/")
+        heavy = [i for i, name in enumerate(HEAVIEST_FIRST) if path.endswith("/tests/" + name)]
+        return heavy[0] if heavy else len(HEAVIEST_FIRST)
 
     items.sort(key=weight)  # stable: the order within a file (and of the notebooks) is kept

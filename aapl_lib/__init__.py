@@ -1,7 +1,7 @@
 """aapl_lib: all the logic behind the six pipeline notebooks, one sub-package a concern.
 
 Layers, highest first; a layer imports only from those below it, never from a sibling on its own line (the
-import-linter contract in ``pyproject.toml``, run by ``make lint``; ``tests/test_architecture.py`` keeps this map
+import-linter contract in ``pyproject.toml``, run by ``make lint``; ``tests/unit/test_architecture.py`` keeps this map
 equal to it):
 
   ``cli/``, ``step``             what ``runner.py`` (a module per command group) and the notebooks call

@@ -7,7 +7,6 @@ the real-world AAPL files the team collected (the tests never read them: fixture
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from yfinance.exceptions import (
 from aapl_lib.data import ingestion, sources
 from aapl_lib.errors import DataSourceError, TransientSourceError
 from aapl_lib.pipeline.parameters import SAMPLE_RANGE
-from helpers import WINDOW, sample_frame, write_classic_yahoo, write_nasdaq
+from helpers import sample_frame, write_classic_yahoo, write_nasdaq
 
 START, END = "2012-01-03", "2012-02-29"
 PRICES = ["open", "high", "low", "close", "volume"]
@@ -331,22 +330,6 @@ def test_nasdaq_export_with_a_malformed_price_names_the_row_and_column(tmp_path)
         sources.read_price_csv(path, "AAPL")
 
     assert "data row 2 (date 11/25/2025), column close: value '$abc' is not a number" in str(info.value)
-
-
-def test_nasdaq_export_runs_through_the_cli(project, tmp_path):
-    frame = sample_frame("2004-06-01", "2006-12-31")
-    path = write_nasdaq(tmp_path / "AAPL.csv", frame)
-
-    proc = project.run(
-        *WINDOW, "-p", "source", "csv", "-p", "csv_path", str(path), "--only", "data_ingestion", "--force"
-    )
-
-    assert proc.returncode == 0, proc.stderr
-    provenance = json.loads((project.latest() / "data" / "provenance.json").read_text())
-    assert provenance["source"] == "csv" and provenance["rows"] == len(frame)
-    assert provenance["window"] == {"first": f"{frame.index[0]:%Y-%m-%d}", "last": f"{frame.index[-1]:%Y-%m-%d}"}
-    assert provenance["details"]["layout"]["layout"] == "Nasdaq.com historical data"
-    assert provenance["has_adj_close"] is False
 
 
 # --------------------------------------------------------------------------------------------- load_csv

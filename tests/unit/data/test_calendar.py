@@ -12,7 +12,6 @@ from pandas.tseries.holiday import USMartinLutherKingJr
 
 from aapl_lib.data import cleaning, trading_calendar
 from aapl_lib.errors import DataQualityError
-from helpers import write_classic_yahoo
 
 
 def random_walk(index: pd.DatetimeIndex, seed: int = 3) -> pd.DataFrame:
@@ -53,20 +52,6 @@ def test_a_1985_1999_history_on_every_nyse_session_keeps_every_row():
     assert quality["calendar"]["missing_dates"] == ["1994-04-28"]
     assert quality["calendar"]["expected_trading_days"] == len(sessions)
     assert quality["status"] == "pass"
-
-
-def test_a_1990s_csv_keeps_every_trading_day_through_the_runner(project, tmp_path):
-    """The user's path: a Yahoo export of the 1990s, `-p source csv`, steps 1-2 of the runner."""
-    sessions = exchange_calendars.get_calendar("XNYS", start="1990-01-01", end="1997-12-31").sessions
-    csv = write_classic_yahoo(tmp_path / "AAPL-1990s.csv", random_walk(sessions))
-    proc = project.run(
-        "-p", "source", "csv", "-p", "csv_path", str(csv), "-p", "start", "1990-01-02", "-p", "end", "1997-12-31",
-        "--end-task", "data_cleaning", "--force",
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    cleaned = pd.read_csv(project.latest() / "data" / "cleaned.csv", index_col=0, parse_dates=True)
-    assert len(cleaned) == len(sessions)  # before exchange_calendars, the eight MLK Days 1990-1997 were dropped
-    assert USMartinLutherKingJr.dates("1990-01-01", "1997-12-31").isin(cleaned.index).all()
 
 
 def test_a_row_on_a_closure_is_dropped_as_non_trading():

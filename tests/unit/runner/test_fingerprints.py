@@ -1,6 +1,6 @@
 """A task's fingerprint follows its notebook's imports into aapl_lib's sub-packages, to any depth: editing a
 module re-executes exactly the tasks whose notebooks reach it (library; the end-to-end proof is
-tests/test_checkpoints.py::test_editing_an_aapl_lib_module_reruns_the_tasks_that_import_it)."""
+tests/e2e/test_checkpoints.py::test_editing_an_aapl_lib_module_reruns_the_tasks_that_import_it)."""
 
 from __future__ import annotations
 

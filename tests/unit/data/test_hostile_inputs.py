@@ -16,11 +16,7 @@ a few at a time, by a module fixture the first time a case needs its result; eac
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,13 +27,10 @@ import pytest
 
 from aapl_lib.data import cleaning, sources
 from aapl_lib.errors import DataSourceError
-from aapl_lib.pipeline.tasks import TASKS
-from helpers import ROOT, run_runner, sample_frame, write_classic_yahoo, write_yfinance_multiheader
+from helpers import sample_frame, write_classic_yahoo, write_yfinance_multiheader
 
 START, END = "2010-01-01", "2012-12-31"
 ROWS = 754  # AAPL trading days in START..END in the sample
-WORKERS = max(2, min(4, (os.cpu_count() or 2) + 1))  # notebook kernels wait on I/O: one more than the cores
-TASK_INDEX = {t.name: i for i, t in enumerate(TASKS)}
 
 
 @cache
@@ -545,120 +538,7 @@ CASES: dict[str, Case] = {
 }
 
 
-def _params():
-    return [pytest.param(name, id=name) for name in CASES]
-
-
 # --------------------------------------------------------------------------------------------- running them
-@dataclass
-class Outcome:
-    args: list[str]
-    outputs: Path
-    proc: subprocess.CompletedProcess | None = None
-    error: BaseException | None = None
-    seconds: float = 0.0
-
-
-def _execute(name: str, folder: Path) -> Outcome:
-    folder.mkdir(parents=True)
-    outcome = Outcome(args=[], outputs=folder / "out")
-    started = time.perf_counter()
-    try:
-        outcome.args = CASES[name].build(folder)
-        outcome.proc = run_runner(*outcome.args, outputs=outcome.outputs, timeout=240)
-    except BaseException as exc:  # reported by the case's own test
-        outcome.error = exc
-    outcome.seconds = time.perf_counter() - started
-    return outcome
-
-
-@pytest.fixture(scope="module")
-def outcomes(request, tmp_path_factory) -> dict[str, Outcome]:
-    """Run every selected case once, ``WORKERS`` at a time, the longest first."""
-    selected = {
-        item.callspec.params["case"]
-        for item in request.session.items
-        if getattr(item, "module", None) is request.module
-        and "case" in getattr(getattr(item, "callspec", None), "params", {})
-    }
-    folder = tmp_path_factory.mktemp("hostile")
-    order = sorted(selected, key=lambda n: -CASES[n].cost)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = {name: pool.submit(_execute, name, folder / name) for name in order}
-        return {name: future.result() for name, future in futures.items()}
-
-
-def the_run(outputs: Path) -> Path:
-    runs = sorted((outputs / "runs").iterdir())
-    assert len(runs) == 1, runs
-    return runs[0]
-
-
-def downstream_outputs(task: str) -> list[str]:
-    """The outputs of every task after ``task``."""
-    return [rel for t in TASKS[TASK_INDEX[task] + 1 :] for rel in t.outputs]
-
-
-@pytest.mark.parametrize("case", _params())
-def test_hostile_input(case: str, outcomes: dict[str, Outcome]) -> None:
-    spec, outcome = CASES[case], outcomes[case]
-    if outcome.error is not None:
-        raise outcome.error
-    proc = outcome.proc
-    context = f"\nargs: {outcome.args}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    assert proc.returncode == spec.exit_code, context
-    assert "Traceback" not in proc.stderr, context
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-
-    if spec.exit_code == 2:  # refused: one line, nothing written
-        assert len(lines) == 1 and lines[0].startswith("error: "), context
-        assert all(w in lines[0] for w in spec.words), context
-        written = list(outcome.outputs.rglob("*")) if outcome.outputs.exists() else []
-        assert written == [], written
-        return
-
-    run_dir = the_run(outcome.outputs)
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    if spec.exit_code == 0:  # repaired, and the repair recorded
-        assert manifest["status"] == "success", context
-        assert manifest["tasks"]["data_cleaning"]["status"] == "success"
-        for rel in TASKS[TASK_INDEX["data_cleaning"]].outputs:
-            assert (run_dir / rel).is_file(), rel
-        assert not (run_dir / "data/features.csv").exists()  # --end-task data_cleaning
-        spec.check(run_dir)
-        return
-
-    # failed: one clear line (the only one on stderr) naming the task, the notebook and the problem
-    task = TASKS[TASK_INDEX[spec.task]]
-    assert len(lines) == 1, context
-    last = lines[-1]
-    assert last.startswith(f"error: task {task.name} failed in notebooks/{task.notebook}, cell "), context
-    assert f"{spec.error}: " in last, context
-    for words in spec.words:
-        assert words in last, f"{words!r} not in the last line:\n{last}"
-    assert last.endswith(str(run_dir / "notebooks" / task.notebook)), last
-    assert manifest["status"] == "failed"
-    assert manifest["tasks"][task.name]["status"] == "failed"
-    assert all(manifest["tasks"][t.name]["status"] == "success" for t in TASKS[: TASK_INDEX[task.name]])
-    assert all(manifest["tasks"][t.name]["status"] == "pending" for t in TASKS[TASK_INDEX[task.name] + 1 :])
-    assert (run_dir / "notebooks" / task.notebook).is_file()  # the executed notebook is kept as evidence
-    # nothing the failed task would have written (except its evidence), and nothing downstream
-    unexpected = [rel for rel in task.outputs if rel not in spec.evidence] + downstream_outputs(task.name)
-    assert [rel for rel in unexpected if (run_dir / rel).exists()] == []
-    for rel in spec.evidence:
-        assert (run_dir / rel).is_file(), rel
-    if task.name == "data_ingestion":
-        assert not (run_dir / "data").exists() or not any((run_dir / "data").iterdir())
-    if spec.check:
-        spec.check(run_dir)
-
-
-def test_run_dir_outside_outputs_writes_nothing_there(outcomes: dict[str, Outcome]) -> None:
-    if "run_dir_outside_outputs" not in outcomes:
-        pytest.skip("the run_dir_outside_outputs case is not selected")
-    target = (ROOT / "../../etc").resolve()
-    assert not (target / "manifest.json").exists()
-    assert not (target / "notebooks" / "01_data_ingestion.ipynb").exists()
 
 
 # --------------------------------------------------------------------------------------------- no runner

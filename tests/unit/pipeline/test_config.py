@@ -24,7 +24,7 @@ def test_default_profile_lists_every_parameter_and_validates():
 
 def test_every_default_is_declared_once():
     """params/default.yaml and the library functions' keyword defaults agree with the declared defaults in
-    aapl_lib.pipeline.parameters (the notebooks' parameters cells are checked in tests/test_notebooks.py)."""
+    aapl_lib.pipeline.parameters (the notebooks' parameters cells are checked in tests/e2e/test_notebooks.py)."""
     import ast
     import inspect
 

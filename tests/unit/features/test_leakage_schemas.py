@@ -45,7 +45,7 @@ def built(cleaned) -> tuple[pd.DataFrame, list[str]]:
 
 
 # --------------------------------------------------------------------------------------------- leakage: features
-# Leaks are injected through extra_features, the path an analyst takes: tests/test_honesty.py.
+# Leaks are injected through extra_features, the path an analyst takes: tests/e2e/test_honesty.py.
 def test_real_features_pass_truncation_invariance_and_future_values(cleaned, built):
     frame, names, (truncation, future, confined) = leakage.build_and_guard(cleaned)
     pd.testing.assert_frame_equal(frame, built[0])
@@ -350,53 +350,3 @@ def test_step_refuses_to_write_a_bad_cleaned_frame(tmp_path: Path, cleaned, rest
 
 
 # --------------------------------------------------------------------------------------------- through the runner
-def test_a_spoiled_input_file_is_refused_on_read_by_the_task_that_reads_it(project):
-    """An analyst's run folder (``--run-dir``) whose cleaned prices were edited by hand so that one day's high
-    is below its close: feature engineering refuses to read it, naming the column, the rule and the day."""
-    from helpers import WINDOW
-
-    folder = project.outputs / "interactive"
-    proc = project.run(*WINDOW, "--run-dir", str(folder), "--end-task", "data_cleaning")
-    assert proc.returncode == 0, proc.stderr
-    cleaned = pd.read_csv(folder / "data/cleaned.csv", index_col=0)
-    day = cleaned.index[40]
-    cleaned.loc[day, "high"] = cleaned.loc[day, "close"] - 1.0
-    cleaned.to_csv(folder / "data/cleaned.csv")
-    proc = project.run(*WINDOW, "--run-dir", str(folder), "--only", "feature_engineering")
-    assert proc.returncode == 1
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert "task feature_engineering failed" in lines[0] and "SchemaViolation" in lines[0]
-    assert "the cleaned prices it was given break the schema: column high, rule 'high >= max(open, close)'" in lines[0]
-    assert day in (folder / "notebooks" / "03_feature_engineering.ipynb").read_text()
-    assert not (folder / "data/features.csv").exists()
-
-
-def test_a_scaler_fitted_on_every_row_is_stopped_before_the_model_is_saved(project):
-    """An analyst edits notebook 04 to refit the model on every labelled row, test rows included: the
-    chronology check stops model training and no model file is written."""
-    from helpers import WINDOW
-
-    path = project.root / "notebooks" / "04_model_training.ipynb"
-    original = path.read_text()
-    fit_line = 'estimator, in_sample = modeling.train_model(split, names, wf["challenger"], hyper)\n'
-    nb = __import__("json").loads(original)
-    assert any(fit_line in "".join(cell["source"]) for cell in nb["cells"])
-    for cell in nb["cells"]:
-        source = "".join(cell["source"])
-        if fit_line in source:
-            cell["source"] = source.replace(
-                fit_line,
-                fit_line + "labelled = features.dropna(subset=[*names, "
-                "'target_next_return'])\nestimator.fit(labelled[names].to_numpy(), "
-                "labelled['target_next_return'].to_numpy())  # 'use all the data'\n",
-            )
-    path.write_text(__import__("json").dumps(nb))
-    try:
-        proc = project.run(*WINDOW, "--only", "model_training")
-    finally:
-        path.write_text(original)
-    assert proc.returncode == 1
-    assert "leakage guard (train/test chronology) failed: scaler" in proc.stderr
-    assert project.manifest()["tasks"]["model_training"]["status"] == "failed"
-    assert not (project.latest() / "model" / "model.skops").exists()
