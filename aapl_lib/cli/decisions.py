@@ -39,7 +39,7 @@ def register(subparsers: Subparsers) -> None:
 
 def decide_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """``approve`` or ``reject``: record the decision on a run awaiting approval."""
-    from aapl_lib.runner.approval import decide
+    from aapl_lib.runner.steps.approval_gate import decide
 
     print(decide(args.run_id, approve=args.command == "approve", by=args.by, note=args.note, outputs_dir=outputs))
     return Exit.OK

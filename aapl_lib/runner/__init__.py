@@ -1,5 +1,6 @@
 """Running the notebooks: the loop (``orchestration``) and its parts — what to do with each task
-(``planning``), the approval gate (``approval``), one task executed (``task``) in its kernel (``kernels/``: its
+(``planning``), the runner's own steps between notebooks (``steps/``: the tries, the approval gate, the forecast
+ledger), one task executed (``task``) in its kernel (``kernels/``: its
 manager, launcher, fork server and warm pool, the papermill engine), pages rendered in the
 background (``renders``), signals (``interrupts``), how a run ends (``finish``), the run's options (``options``),
 log lines (``run_logs``), the browser rebuilt (``browser_refresh``) —, fingerprints and their import

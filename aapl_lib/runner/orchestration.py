@@ -10,7 +10,7 @@ papermill, nbformat, scrapbook and pandas are imported only when a notebook is a
 with nothing to do stays fast.
 
 This module holds the loop; what it does with each task is in :mod:`aapl_lib.runner.planning`,
-:mod:`aapl_lib.runner.approval` and :mod:`aapl_lib.runner.task`, how a run ends in
+:mod:`aapl_lib.runner.steps` and :mod:`aapl_lib.runner.task`, how a run ends in
 :mod:`aapl_lib.runner.finish`.
 """
 
@@ -35,11 +35,9 @@ from aapl_lib.pipeline.tasks import TASKS, TaskSpec, select_tasks
 from aapl_lib.pipeline.trust import HOOKS, NO_CODE, adopt
 from aapl_lib.promotion.registry import Registry
 from aapl_lib.runner import import_closure
-from aapl_lib.runner.approval import approval_gate
 from aapl_lib.runner.fingerprints import task_fingerprint
 from aapl_lib.runner.finish import finish_run
 from aapl_lib.runner.interrupts import RunInterrupted, record_interruption, signals_interrupt
-from aapl_lib.runner.ledger_step import record_forecasts
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.planning import (
     artifact_mismatch,
@@ -52,8 +50,10 @@ from aapl_lib.runner.planning import (
 )
 from aapl_lib.runner.renders import BackgroundRenders
 from aapl_lib.runner.run_logs import append, summary_line
+from aapl_lib.runner.steps.approval_gate import approval_gate
+from aapl_lib.runner.steps.forecast_ledger import record_forecasts
+from aapl_lib.runner.steps.tries import record_run_try
 from aapl_lib.runner.task import run_task
-from aapl_lib.runner.tries_step import record_run_try
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import ReuseCache

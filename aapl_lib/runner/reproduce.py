@@ -181,8 +181,8 @@ def _differences_of_environment(original: dict[str, Any], repro: dict[str, Any])
 
 def _apply_decision(original: Path, manifest: dict, result, scratch: Path, run_kwargs: dict, notes: list[str]):
     """The reproduction stopped at the manual gate: apply the original's decision and finish the report."""
-    from aapl_lib.runner.approval import decide
     from aapl_lib.runner.orchestration import resume_run
+    from aapl_lib.runner.steps.approval_gate import decide
 
     gate, run_id = manifest.get("gate") or {}, manifest["run_id"]
     decision_path = original / "reports" / "decision.json"

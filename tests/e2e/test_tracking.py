@@ -217,5 +217,5 @@ def test_the_runner_draws_the_track_record_while_a_render_thread_imports_ipython
     assert control.returncode != 0 and "partially initialized module 'IPython'" in control.stderr
     settled = subprocess.run([sys.executable, "-c", script, "settle"], capture_output=True, text=True, env=env)
     assert settled.returncode == 0 and settled.stdout.strip() == "drawn", settled.stderr
-    source = (ROOT / "aapl_lib" / "runner" / "ledger_step.py").read_text()
+    source = (ROOT / "aapl_lib" / "runner" / "steps" / "forecast_ledger.py").read_text()
     assert source.count("settle_render_imports()") == 2  # before both plots the step draws in the runner
