@@ -183,7 +183,7 @@ TASKS: tuple[TaskSpec, ...] = (
         (ANALYSIS, SUMMARY_PDF),
         ("ticker",),
         "Reporting",
-        # the gate's decision; the live track record the runner writes before reporting (runner/steps/forecast_ledger.py)
+        # the gate's decision; the live track record written before reporting (runner/steps/forecast_ledger.py)
         optional_inputs=(DECISION, TRACK_RECORD, TRACK_PLOT),
     ),
 )
