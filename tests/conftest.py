@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from helpers import (
+    ANALYST_FEATURES_SOURCE,
+    ANALYST_MODULE,
     ROOT,
     WINDOW,
     Project,
@@ -85,3 +88,14 @@ def _stop_kept_warm_processes(request, tmp_path_factory):
 def _stop_every_kept_warm_process(tmp_path_factory):
     yield
     stop_warm_processes_under(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def feature_dir(tmp_path_factory) -> Path:
+    """A folder on sys.path holding the analyst's feature module (helpers.ANALYST_FEATURES_SOURCE)."""
+    folder = tmp_path_factory.mktemp("analyst")
+    (folder / f"{ANALYST_MODULE}.py").write_text(ANALYST_FEATURES_SOURCE)
+    sys.path.insert(0, str(folder))
+    yield folder
+    sys.path.remove(str(folder))
+    sys.modules.pop(ANALYST_MODULE, None)

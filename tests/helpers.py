@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -338,3 +339,78 @@ def scored_ledger(prices: pd.Series, predict) -> pd.DataFrame:
         score_pending(frame, cleaned.iloc[: i + 1], retrieved_at="2026-01-01T00:00:00Z", run_id=f"run{i:03d}")
     score_pending(frame, cleaned, retrieved_at="2026-01-01T00:00:00Z", run_id="last")
     return frame
+
+
+def random_walk(index: pd.DatetimeIndex, seed: int = 3) -> pd.DataFrame:
+    """A raw price frame as a source hands it to cleaning: a quiet random walk (|daily move| < 3 %)."""
+    n = len(index)
+    rng = np.random.default_rng(seed)
+    close = 20 * np.exp(np.cumsum(rng.uniform(-0.02, 0.02, n)))
+    open_ = close * (1 + rng.uniform(-0.005, 0.005, n))
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.01,
+            "low": np.minimum(open_, close) * 0.99,
+            "close": close,
+            "adj_close": close * 0.9,
+            "volume": rng.integers(1_000_000, 1_200_000, n).astype("float64"),
+        },
+        index=pd.DatetimeIndex(index, name="date"),
+    )
+
+
+# An analyst's own feature module with honest and leaky functions (tests of the leakage guard and the gate, in
+# process and through runner.py); conftest's `feature_dir` puts it on sys.path.
+ANALYST_MODULE = "analyst_features_t10"
+ANALYST_FEATURES_SOURCE = textwrap.dedent('''
+    """An analyst's feature module: some honest features, some that peek at the future."""
+    import pandas as pd
+
+
+    def momentum(prices):
+        return pd.DataFrame({"mom_10d": prices["close"].pct_change(10),
+                             "up_days_5d": (prices["close"].diff() > 0).rolling(5).mean()})
+
+
+    def centred_mean(prices):  # uses t+1 and t+2
+        return pd.DataFrame({"centred_ma": prices["close"].rolling(5, center=True).mean() / prices["close"] - 1})
+
+
+    def tomorrow(prices):  # NaN on the last day: the forecast row would silently vanish
+        return pd.DataFrame({"next_ret": prices["close"].shift(-1) / prices["close"] - 1})
+
+
+    def whole_sample_zscore(prices):  # normalised with the mean and std of every day, future ones included
+        close = prices["close"]
+        return pd.DataFrame({"close_z": (close - close.mean()) / close.std()})
+
+
+    def filled_future(prices):  # a future value with the gap at the end filled: never NaN
+        return pd.DataFrame({"next_close_ratio": prices["close"].shift(-2).ffill() / prices["close"]})
+
+
+    def raises(prices):
+        raise ValueError("column 'vwap' not found")
+
+
+    def wrong_index(prices):
+        return pd.DataFrame({"x": prices["close"].iloc[:-3].pct_change()})
+
+
+    def text_column(prices):
+        return pd.DataFrame({"label": ["up"] * len(prices)}, index=prices.index)
+
+
+    def clashes(prices):
+        return pd.DataFrame({"ret_1d": prices["close"].pct_change()})
+
+
+    def a_series(prices):
+        return prices["close"].pct_change()
+''')
+
+
+def analyst_spec(name: str) -> str:
+    """``analyst_features_t10:name``: a function of the analyst's module as extra_features names it."""
+    return f"{ANALYST_MODULE}:{name}"

@@ -5,32 +5,13 @@ calendar does not cover is refused with a clear message."""
 from __future__ import annotations
 
 import exchange_calendars
-import numpy as np
 import pandas as pd
 import pytest
 from pandas.tseries.holiday import USMartinLutherKingJr
 
 from aapl_lib.data import cleaning, trading_calendar
 from aapl_lib.errors import DataQualityError
-
-
-def random_walk(index: pd.DatetimeIndex, seed: int = 3) -> pd.DataFrame:
-    """A raw price frame as a source hands it to cleaning: a quiet random walk (|daily move| < 3 %)."""
-    n = len(index)
-    rng = np.random.default_rng(seed)
-    close = 20 * np.exp(np.cumsum(rng.uniform(-0.02, 0.02, n)))
-    open_ = close * (1 + rng.uniform(-0.005, 0.005, n))
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": np.maximum(open_, close) * 1.01,
-            "low": np.minimum(open_, close) * 0.99,
-            "close": close,
-            "adj_close": close * 0.9,
-            "volume": rng.integers(1_000_000, 1_200_000, n).astype("float64"),
-        },
-        index=pd.DatetimeIndex(index, name="date"),
-    )
+from helpers import random_walk
 
 
 def test_a_1985_1999_history_on_every_nyse_session_keeps_every_row():

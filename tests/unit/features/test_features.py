@@ -460,3 +460,13 @@ def test_feature_inputs_are_checked_before_anything_runs_and_enter_the_fingerpri
     copy.write_text(copy.read_text().replace(",", ",1", 1))  # the file changes, its path does not
     after, _ = task_fingerprint(task, params, tmp_path, ROOT / "notebooks", {})
     assert before != after and "market" in parts["feature_inputs"]
+
+
+def test_a_function_importing_libraries_lazily_is_not_refused(analyst_module, cleaned_2009_2012):
+    frame, names, guard = leakage.build_and_guard(cleaned_2009_2012, extra_features=[_spec("lazy_imports")])
+
+    leakage.enforce(*guard)  # does not raise
+    assert names[-3:] == ["skew_10d", "ret_twice", "ridge_gap"] and frame["skew_10d"].notna().all()
+    confined = guard[2]
+    assert confined["check"] == "own functions confined" and confined["functions"] == [_spec("lazy_imports")]
+    assert leakage.summary(guard).endswith("audit hook on for 1 own function: files, sockets, subprocesses refused)")

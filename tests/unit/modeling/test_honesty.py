@@ -7,10 +7,6 @@ End-to-end tests drive ``runner.py`` with ``-p extra_features`` and a CSV of pri
 
 from __future__ import annotations
 
-import sys
-import textwrap
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,75 +27,14 @@ from aapl_lib.modeling.significance import direction_test, sharpe_standard_error
 from aapl_lib.narrative import chosen_forecast, forecast_sentences
 from aapl_lib.pipeline import config
 from aapl_lib.promotion import gate
+from helpers import analyst_spec as spec
 from helpers import sample_frame
-
-MODULE = "analyst_features_t10"
-FEATURES_SOURCE = textwrap.dedent('''
-    """An analyst's feature module: some honest features, some that peek at the future."""
-    import pandas as pd
-
-
-    def momentum(prices):
-        return pd.DataFrame({"mom_10d": prices["close"].pct_change(10),
-                             "up_days_5d": (prices["close"].diff() > 0).rolling(5).mean()})
-
-
-    def centred_mean(prices):  # uses t+1 and t+2
-        return pd.DataFrame({"centred_ma": prices["close"].rolling(5, center=True).mean() / prices["close"] - 1})
-
-
-    def tomorrow(prices):  # NaN on the last day: the forecast row would silently vanish
-        return pd.DataFrame({"next_ret": prices["close"].shift(-1) / prices["close"] - 1})
-
-
-    def whole_sample_zscore(prices):  # normalised with the mean and std of every day, future ones included
-        close = prices["close"]
-        return pd.DataFrame({"close_z": (close - close.mean()) / close.std()})
-
-
-    def filled_future(prices):  # a future value with the gap at the end filled: never NaN
-        return pd.DataFrame({"next_close_ratio": prices["close"].shift(-2).ffill() / prices["close"]})
-
-
-    def raises(prices):
-        raise ValueError("column 'vwap' not found")
-
-
-    def wrong_index(prices):
-        return pd.DataFrame({"x": prices["close"].iloc[:-3].pct_change()})
-
-
-    def text_column(prices):
-        return pd.DataFrame({"label": ["up"] * len(prices)}, index=prices.index)
-
-
-    def clashes(prices):
-        return pd.DataFrame({"ret_1d": prices["close"].pct_change()})
-
-
-    def a_series(prices):
-        return prices["close"].pct_change()
-''')
-
-
-@pytest.fixture(scope="module")
-def feature_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("analyst")
-    (folder / f"{MODULE}.py").write_text(FEATURES_SOURCE)
-    sys.path.insert(0, str(folder))
-    yield folder
-    sys.path.remove(str(folder))
-    sys.modules.pop(MODULE, None)
 
 
 @pytest.fixture(scope="module")
 def cleaned() -> pd.DataFrame:
     frame, _ = cleaning.clean_prices(sample_frame("2009-01-01", "2012-12-31"))
     return frame
-
-
-def spec(name: str) -> str:
-    return f"{MODULE}:{name}"
 
 
 # ------------------------------------------------------------------------------------ leaks through extra_features

@@ -4,38 +4,7 @@ runner as a daily scheduler drives it (``--as-of``, the offline sample)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
-import pytest
-
-from helpers import run_runner
-
-FAST = ["-p", "start", "2011-06-01", "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
-
-
-def _latest(outputs: Path) -> Path:
-    return (outputs / "latest").resolve()
-
-
-@pytest.fixture(scope="module")
-def promoted(tmp_path_factory):
-    """Day 1 (2013-01-15) under the manual policy, approved: its challenger and refit become the champion.
-    Day 2 (2013-01-16) by default (refit publishes), then again with ``publish_model evaluated``."""
-    outputs = tmp_path_factory.mktemp("refit") / "outputs"
-    first = run_runner("--as-of", "2013-01-15", *FAST, "-p", "approval_policy", "manual", outputs=outputs)
-    assert first.returncode == 3, first.stdout + first.stderr
-    day1 = _latest(outputs)
-    approved = run_runner("approve", day1.name, "--by", "alice", outputs=outputs)
-    assert approved.returncode == 0, approved.stdout + approved.stderr
-    resumed = run_runner("resume", day1.name, outputs=outputs)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    second = run_runner("--as-of", "2013-01-16", *FAST, outputs=outputs)
-    assert second.returncode == 0, second.stdout + second.stderr
-    day2 = _latest(outputs)
-    third = run_runner("--as-of", "2013-01-16", *FAST, "-p", "publish_model", "evaluated", outputs=outputs)
-    assert third.returncode == 0, third.stdout + third.stderr
-    return outputs, day1, day2, _latest(outputs)
 
 
 def test_a_ledger_from_before_model_fit_reads_with_it_empty(tmp_path):
