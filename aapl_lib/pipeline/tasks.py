@@ -1,7 +1,9 @@
-"""The DAG as data: one :class:`TaskSpec` per notebook, with the artifacts it reads and writes.
+"""The DAG as data: one :class:`TaskSpec` per step, with the artifacts it reads and writes.
 
-The runner, ``--start-task/--end-task``, the notebooks' input checks and the manifest all read these specs.
-Artifact paths are relative to a run folder.
+Six steps are notebooks (:data:`TASKS`); two are the runner's own (``kind="runner"``: the approval gate and the
+forecast ledger, between evaluation and reporting). :data:`DAG` holds all eight in order. The runner walks the
+DAG with one loop (fingerprint, reuse, execute), ``--start-task/--end-task`` name notebook tasks, the notebooks'
+input checks and the manifest read these specs. Artifact paths are relative to a run folder.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ DECISION = "reports/decision.json"  # the approval gate's decision
 TRACK_RECORD, TRACK_PLOT = "reports/track_record.json", "figures/track_record.png"  # the forecast ledger's
 
 
+NOTEBOOK, RUNNER = "notebook", "runner"  # what executes a step: papermill on its notebook, or the runner itself
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One step of the pipeline."""
@@ -45,6 +50,14 @@ class TaskSpec:
     # folder whose registry and tries ledger the notebook reads); injected, never part of the fingerprint (what
     # the notebook reads there is: the champion's sha256 and the tries count)
     runner_values: tuple[str, ...] = ()
+    # state outside the run folder the step reads, whose value enters its fingerprint (the registry's
+    # ``champion_sha256``, the tries ledger's ``tries_on_window``, the forecast ledger's ``ledger_sha256``):
+    # a new champion re-decides, a new try re-evaluates
+    state_inputs: tuple[str, ...] = ()
+    kind: str = NOTEBOOK  # RUNNER: executed by aapl_lib/runner/steps/<name>.py, no kernel, no notebook
+    # a runner step that still runs while the approval gate waits for a person (the steps after the gate
+    # otherwise wait with it)
+    runs_while_awaiting: bool = False
 
 
 TASKS: tuple[TaskSpec, ...] = (
@@ -163,6 +176,7 @@ TASKS: tuple[TaskSpec, ...] = (
         ),
         "Model evaluation",
         runner_values=("outputs_dir",),
+        state_inputs=("champion_sha256", "tries_on_window"),
     ),
     TaskSpec(
         "reporting",
@@ -188,9 +202,37 @@ TASKS: tuple[TaskSpec, ...] = (
     ),
 )
 
-# The human approval gate between evaluation and reporting: not a notebook, the runner's own step. Notebook 05
-# proposes (reports/gate.json); the policy (auto) or a person (approve/reject) decides (reports/decision.json).
-APPROVAL_GATE = TaskSpec("approval_gate", "", (GATE_PROPOSAL,), (DECISION,), ("approval_policy",), "Approval gate")
+# The approval gate between evaluation and reporting: notebook 05 proposes (reports/gate.json); the policy
+# (auto) or a person (approve/reject) decides (reports/decision.json). A decision that changes nothing is
+# reused by a later run with the same proposal, champion and policy.
+APPROVAL_GATE = TaskSpec(
+    "approval_gate",
+    "",
+    (GATE_PROPOSAL,),
+    (DECISION,),
+    ("approval_policy",),
+    "Approval gate",
+    state_inputs=("champion_sha256",),
+    kind=RUNNER,
+)
+# The forecast ledger (outputs/ledger/<TICKER>.csv): tonight's published forecast appended, forecasts whose day
+# has closed scored, the ticker's track record drawn for the report. It runs while the gate waits for a person:
+# the forecast in effect tonight is the champion's (or the challenger's, labelled as awaiting).
+FORECAST_LEDGER = TaskSpec(
+    "forecast_ledger",
+    "",
+    (FORECAST, CLEANED, PROVENANCE, MODEL_META, EVALUATION, GATE_PROPOSAL),
+    (TRACK_RECORD, TRACK_PLOT),
+    ("ticker",),
+    "Forecast ledger",
+    optional_inputs=(DECISION,),
+    state_inputs=("ledger_sha256",),
+    kind=RUNNER,
+    runs_while_awaiting=True,
+)
+
+# Every step in order: the notebooks with the runner's two steps before reporting.
+DAG: tuple[TaskSpec, ...] = (*TASKS[:-1], APPROVAL_GATE, FORECAST_LEDGER, TASKS[-1])
 
 TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
 
@@ -205,7 +247,7 @@ def get_task(name: str) -> TaskSpec:
 
 def producer_of(artifact: str) -> TaskSpec:
     """The task whose outputs include ``artifact``."""
-    for task in (*TASKS, APPROVAL_GATE):
+    for task in DAG:
         if artifact in task.outputs:
             return task
     raise KeyError(artifact)
@@ -220,6 +262,16 @@ def select_tasks(start_task: str | None = None, end_task: str | None = None) -> 
             f"--start-task {start_task} comes after --end-task {end_task} in the pipeline ({' -> '.join(TASK_NAMES)})"
         )
     return list(TASKS[first : last + 1])
+
+
+def dag_steps(tasks: list[TaskSpec]) -> list[TaskSpec]:
+    """The DAG's steps for a selection of notebook ``tasks`` (:func:`select_tasks`): the tasks with the runner's
+    steps that lie between them or just before the first (reporting alone still passes the gate and the
+    ledger; a run that ends at evaluation reaches neither)."""
+    first, last = DAG.index(tasks[0]), DAG.index(tasks[-1])
+    while first > 0 and DAG[first - 1].kind == RUNNER:
+        first -= 1
+    return list(DAG[first : last + 1])
 
 
 def notebook_params(task: TaskSpec, params: dict) -> dict:

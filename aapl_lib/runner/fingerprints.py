@@ -2,7 +2,8 @@
 
 A task's fingerprint hashes everything its result depends on:
 
-* its notebook's source (code and markdown, without outputs, execution counts or metadata);
+* its notebook's source (code and markdown, without outputs, execution counts or metadata); for a runner step
+  (the approval gate, the forecast ledger) its module ``aapl_lib/runner/steps/<name>.py`` instead;
 * its resolved notebook parameters;
 * the sha256 of each input artifact (and of the CSV file for the ``csv`` source, and of each file in
   ``feature_inputs`` for feature engineering);
@@ -10,7 +11,9 @@ A task's fingerprint hashes everything its result depends on:
   imports — so editing ``reporting/pdf.py`` re-runs reporting only, while editing ``io/iorw.py`` re-runs all
   (:mod:`aapl_lib.runner.import_closure`);
 * the source of the modules holding the analysts' ``extra_features`` functions (feature engineering);
-* the versions of Python and of the key packages.
+* the versions of Python and of the key packages;
+* the state outside the run folder the step declares it reads (``state_inputs``: the champion, the tries on
+  the window, the forecast ledger).
 
 Pure standard library (json, ast, hashlib): deciding that nothing changed must not import pandas,
 nbformat or papermill.
@@ -25,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.io.iorw import json_digest, sha256_file
-from aapl_lib.pipeline.tasks import TaskSpec, notebook_params
-from aapl_lib.runner.import_closure import code_modules, source_file
+from aapl_lib.pipeline.tasks import NOTEBOOK, TaskSpec, notebook_params
+from aapl_lib.runner.import_closure import code_modules, module_closure, source_file
 
 
 def notebook_cells(path: Path) -> list[dict[str, str]]:
@@ -60,6 +63,15 @@ def code_hash(modules: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
+def step_code(task: TaskSpec, notebooks_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """What a step's code is: a notebook's cells (``{"notebook": hash}``) and the modules they import, or a
+    runner step's module (``runner/steps/<name>.py``) and what it imports."""
+    if task.kind == NOTEBOOK:
+        notebook = notebooks_dir / task.notebook
+        return {"notebook": notebook_source_hash(notebook)}, notebook_modules(notebook)
+    return {}, module_closure([f"runner.steps.{task.name}", ""])
+
+
 def task_fingerprint(
     task: TaskSpec,
     params: dict[str, Any],
@@ -68,11 +80,11 @@ def task_fingerprint(
     versions: dict[str, str],
     extra: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The task's fingerprint and the parts it was made from (kept in the manifest to explain a re-run)."""
-    notebook = notebooks_dir / task.notebook
-    modules = notebook_modules(notebook)
+    """The task's fingerprint and the parts it was made from (kept in the manifest to explain a re-run);
+    ``extra``: the values of its ``state_inputs``."""
+    source, modules = step_code(task, notebooks_dir)
     parts: dict[str, Any] = {
-        "notebook": notebook_source_hash(notebook),
+        **source,
         "params": json_digest(notebook_params(task, params)),
         "inputs": {
             rel: sha256_file(run_dir / rel)
@@ -97,7 +109,7 @@ def task_fingerprint(
     if "csv_path" in task.params and params.get("source") == "csv" and params.get("csv_path"):
         csv = Path(params["csv_path"])
         parts["external"] = {"csv_sha256": sha256_file(csv) if csv.is_file() else "missing"}
-    if extra:  # state outside the run folder the task reads (the registry's champion)
+    if extra:  # state outside the run folder the task reads (state_inputs: the registry's champion...)
         parts["external"] = {**parts.get("external", {}), **extra}
     return json_digest(parts), parts
 

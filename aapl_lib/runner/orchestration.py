@@ -9,9 +9,10 @@ run from its first unfinished task after checking the finished ones' artifacts a
 papermill, nbformat, scrapbook and pandas are imported only when a notebook is actually executed, so a rerun
 with nothing to do stays fast.
 
-This module holds the loop; what it does with each task is in :mod:`aapl_lib.runner.planning`,
-:mod:`aapl_lib.runner.steps` and :mod:`aapl_lib.runner.task`, how a run ends in
-:mod:`aapl_lib.runner.finish`.
+This module holds the entry points and the loop over the DAG's steps (:data:`aapl_lib.pipeline.tasks.DAG`): each
+step, notebook or the runner's own (approval gate, forecast ledger), goes through the same shape
+(:func:`aapl_lib.runner.steps.base.run_step`); what a step does is in :mod:`aapl_lib.runner.steps`, how a run
+ends in :mod:`aapl_lib.runner.finish`.
 """
 
 from __future__ import annotations
@@ -30,34 +31,21 @@ from aapl_lib.io.iorw import json_digest as params_fingerprint
 from aapl_lib.io.locks import LockBusyError, PathLock
 from aapl_lib.pipeline import exit_codes
 from aapl_lib.pipeline.exit_codes import Exit
-from aapl_lib.pipeline.states import DONE
-from aapl_lib.pipeline.tasks import TASKS, TaskSpec, select_tasks
+from aapl_lib.pipeline.tasks import TASKS, TaskSpec, dag_steps, select_tasks
 from aapl_lib.pipeline.trust import HOOKS, NO_CODE, adopt
-from aapl_lib.promotion.registry import Registry
 from aapl_lib.runner import import_closure
-from aapl_lib.runner.fingerprints import task_fingerprint
 from aapl_lib.runner.finish import finish_run
 from aapl_lib.runner.interrupts import RunInterrupted, record_interruption, signals_interrupt
 from aapl_lib.runner.options import RunOptions
-from aapl_lib.runner.planning import (
-    artifact_mismatch,
-    cache_entry,
-    live_window,
-    plan_upstream,
-    reuse,
-    take_upstream,
-    why_run,
-)
+from aapl_lib.runner.planning import plan_upstream, take_upstream
 from aapl_lib.runner.renders import BackgroundRenders
-from aapl_lib.runner.run_logs import append, summary_line
-from aapl_lib.runner.steps.approval_gate import approval_gate
-from aapl_lib.runner.steps.forecast_ledger import record_forecasts
-from aapl_lib.runner.steps.tries import record_run_try
-from aapl_lib.runner.task import run_task
+from aapl_lib.runner.run_logs import summary_line
+from aapl_lib.runner.steps.base import StepContext, Stop, labels, run_step
+from aapl_lib.runner.steps.registry import step_for
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import ReuseCache
-from aapl_lib.store.run_record import RunRecord, TaskRecord
+from aapl_lib.store.run_record import RunRecord
 from aapl_lib.store.runs import find_resumable, find_run, previous_manifest
 
 log = logging.getLogger("aapl_lib.runner")
@@ -213,107 +201,28 @@ def resume_run(
 
 
 # ------------------------------------------------------------------------------------------ the loop
-@dataclass
-class _Loop:
-    """What the loop carries from one task to the next."""
-
-    run: RunRecord
-    tasks: list[TaskSpec]
-    opts: RunOptions
-    cache: ReuseCache
-    resume: bool
-    today: dt.date
-    previous: dict[str, Any] | None  # the latest other run's manifest: why a task runs again
-    stale: bool = False  # once a finished task must be redone, everything after it is executed again
-
-    def step(self, position: int, task: TaskSpec) -> tuple[int, str] | None:
-        """Verify, reuse or execute one task; the (exit code, message) that stops the run, or None."""
-        run, opts = self.run, self.opts
-        if opts.renders.apply(self.cache):  # the notebooks rendered while the last task ran
-            run.save()
-        record = run.tasks[task.name]
-        label = f"[{position}/{len(self.tasks)}] {task.name:<20}"
-        if self.resume and record.status in DONE and not self.stale:
-            problem = artifact_mismatch(run.run_dir, record.fields)
-            if problem is None:
-                opts.progress(f"{label} done earlier ({record.status}), artifacts verified")
-                return None
-            self.stale = True
-            record.rerun_because(problem)
-            append(layout.task_log(run.run_dir, task.name), task.name, logging.WARNING, f"re-running: {problem}")
-            opts.progress(f"{label} re-running: {problem}")
-        if task.name == "reporting":
-            waiting = approval_gate(run, opts, self.cache)
-            # the forecast in effect tonight, even while a person has yet to decide (the champion's, or
-            # the challenger's labelled as awaiting); the report shows the track record
-            record_forecasts(run, opts, self.cache)
-            if waiting is not None:
-                return Exit.AWAITING_APPROVAL, waiting
-        fp = self._fingerprint(task, record)
-        live = live_window(task, run.params, self.today)
-        reusable = not (self.stale or opts.force or task.name in opts.force_tasks or live)
-        entry = self.cache.lookup(fp) if reusable else None
-        if entry is not None and entry["run_id"] != run.run_id:
-            self._reuse(task, record, entry, fp, label)
-            return None
-        return self._run(position, task, record, fp, label, live)
-
-    def _fingerprint(self, task: TaskSpec, record: TaskRecord) -> str:
-        run, env = self.run, self.run.environment
-        extra = (
-            {"champion_sha256": Registry(self.opts.outputs_dir, run.params["ticker"]).champion_sha()}
-            if "approval_policy" in task.params
-            else None
-        )
-        if task.name == "model_evaluation":  # every evaluation on a held-out window is a try
-            extra = {**(extra or {}), "tries_on_window": record_run_try(run, self.opts)}
-        versions = {"python": env["python"], **env["packages"]}
-        fp, parts = task_fingerprint(task, run.params, run.run_dir, self.opts.notebooks_dir, versions, extra)
-        record.fingerprinted(fp, parts)
-        return fp
-
-    def _reuse(self, task: TaskSpec, record: TaskRecord, entry: dict[str, Any], fp: str, label: str) -> None:
-        run, outputs_dir = self.run, self.opts.outputs_dir
-        reuse(entry, task, record, run.run_dir, outputs_dir)
-        append(
-            layout.task_log(run.run_dir, task.name),
-            task.name,
-            logging.INFO,
-            f"reused from run {entry['run_id']} (fingerprint {fp[:12]}): nothing it depends on changed",
-        )
-        summary_line(outputs_dir, task.name, f"run={run.run_id} status=reused from={entry['run_id']}")
-        self.opts.progress(f"{label} reused from run {entry['run_id']}")
-        run.save()
-
-    def _run(
-        self, position: int, task: TaskSpec, record: TaskRecord, fp: str, label: str, live: bool
-    ) -> tuple[int, str] | None:
-        opts = self.opts
-        why = why_run(task, record, self.previous, opts, self.stale, live)
-        opts.more_to_run = position < len(self.tasks)
-        ok = run_task(task, record, self.run, opts, why)
-        opts.progress(
-            f"{label} "
-            + (
-                f"ok in {record.duration_s:.1f} s ({why})"
-                if ok
-                else f"{record.status.upper()} after {record.duration_s:.1f} s"
-            )
-        )
-        if not ok:
-            return Exit.FAILED, record.error
-        if not live:
-            entry = cache_entry(self.run.run_id, task, record)
-            if not opts.renders.remember_cache_entry(record, fp, entry):
-                self.cache.record(fp, entry)
-        return None
+def _walk(ctx: StepContext, tasks: list[TaskSpec]) -> Stop:
+    """Every step of the DAG the selection reaches, in order, one shape for all (:func:`run_step`). The gate's
+    wait for a person stops the steps after it, except those that run while it waits (the forecast ledger)."""
+    waiting: Stop = None
+    for spec, label, more_to_run in labels(dag_steps(tasks)):
+        if waiting is not None and not spec.runs_while_awaiting:
+            break
+        if ctx.opts.renders.apply(ctx.cache):  # the notebooks rendered while the last task ran
+            ctx.run.save()
+        ctx.opts.more_to_run = more_to_run
+        stop = run_step(step_for(spec), ctx, label)
+        if stop is not None and stop[0] == Exit.AWAITING_APPROVAL:
+            waiting = stop
+        elif stop is not None:
+            return stop
+    return waiting
 
 
 def _execute(run: RunRecord, tasks: list[TaskSpec], opts: RunOptions, resume: bool) -> RunResult:
     run_id, run_dir, outputs_dir = run.run_id, run.run_dir, opts.outputs_dir
-    loop = _Loop(
+    ctx = StepContext(
         run,
-        tasks,
         opts,
         ReuseCache(outputs_dir, run.params.get("lock_timeout_seconds", 10.0)),
         resume,
@@ -327,11 +236,9 @@ def _execute(run: RunRecord, tasks: list[TaskSpec], opts: RunOptions, resume: bo
     import_closure.use_store(layout.imports_cache(outputs_dir))
     try:
         with signals_interrupt():
-            for position, task in enumerate(tasks, 1):
-                stop = loop.step(position, task)
-                if stop is not None:
-                    exit_code, message = stop
-                    break
+            stop = _walk(ctx, tasks)
+            if stop is not None:
+                exit_code, message = stop
     except LockBusyError as exc:
         exit_code, message = Exit.LOCKED, str(exc)
     except PipelineError as exc:  # e.g. a damaged champion.json: the run fails with the file named
@@ -345,7 +252,7 @@ def _execute(run: RunRecord, tasks: list[TaskSpec], opts: RunOptions, resume: bo
     if opts.next_kernel is not None:  # started ahead for a task that never ran
         opts.next_kernel.discard()
         opts.next_kernel = None
-    opts.renders.apply(loop.cache, wait=True)  # a run ends once every page it owes is written
+    opts.renders.apply(ctx.cache, wait=True)  # a run ends once every page it owes is written
     opts.renders.close()
     opts.renders = None
     finish_run(run, opts, exit_code, interrupted, run_started)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aapl_lib.pipeline.tasks import APPROVAL_GATE, TASKS, TaskSpec
+from aapl_lib.pipeline.tasks import DAG, TASKS, TaskSpec
 
 SOURCE = "source (sample / yfinance / csv)"
+# what a runner step's box says instead of a notebook's file name
+RUNNER_NOTES = {"approval_gate": "runner: approve / reject / auto", "forecast_ledger": "runner: outputs/ledger"}
 
 
 def _steps() -> list[TaskSpec]:
-    """The tasks in order, with the approval gate before reporting."""
-    steps = list(TASKS)
-    steps.insert([t.name for t in steps].index("reporting"), APPROVAL_GATE)
-    return steps
+    """Every step in order: the notebooks, and the runner's own steps (the gate, the ledger) before reporting."""
+    return list(DAG)
 
 
 def edges() -> list[tuple[str, str]]:
@@ -37,7 +37,7 @@ def mermaid() -> str:
     ids[SOURCE] = "src"
     lines = ["flowchart LR", f'    src[("{SOURCE}")]']
     for task in steps:
-        lines.append(f'    {ids[task.name]}["{task.title}<br/>{task.notebook or "runner: approve / reject / auto"}"]')
+        lines.append(f'    {ids[task.name]}["{task.title}<br/>{task.notebook or RUNNER_NOTES[task.name]}"]')
     lines += [f'    {ids[a]}("{a}")' for a in artifacts]
     lines += [f"    {ids[a]} --> {ids[b]}" for a, b in edges()]
     lines.append("    classDef task fill:#dbeafe,stroke:#1d4ed8;")

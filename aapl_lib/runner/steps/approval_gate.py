@@ -1,9 +1,11 @@
-"""The approval gate as the runner applies it: before reporting, the challenger is decided by the policy (a
-decision cached like a task) or the run waits for a person; ``approve``/``reject`` record that person's
-decision."""
+"""The approval gate as the runner applies it: a step of the DAG before reporting where the challenger is
+decided by the policy (a decision cached like a task) or the run waits for a person; ``approve``/``reject``
+record that person's decision."""
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,103 +13,117 @@ from aapl_lib.errors import ParameterError
 from aapl_lib.io.containment import plain_name
 from aapl_lib.io.iorw import utc_now
 from aapl_lib.io.locks import PathLock
+from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
-from aapl_lib.pipeline.tasks import DECISION, GATE_PROPOSAL, MODEL_DIR, MODEL_META, REFIT_META
+from aapl_lib.pipeline.tasks import APPROVAL_GATE, DECISION, GATE_PROPOSAL, MODEL_DIR, MODEL_META, REFIT_META, TaskSpec
 from aapl_lib.promotion.registry import Registry
 from aapl_lib.runner.browser_refresh import refresh_browser
-from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.run_logs import summary_line
+from aapl_lib.runner.steps.base import StepContext, Stop, consumers_finished
+from aapl_lib.runner.steps.state import state_values
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
-from aapl_lib.store.reuse_cache import ReuseCache, copy_artifact
+from aapl_lib.store.reuse_cache import copy_artifact
 from aapl_lib.store.run_record import RunRecord
 from aapl_lib.store.runs import find_run
 
 
-def approval_gate(run: RunRecord, opts: RunOptions, cache: ReuseCache) -> str | None:
-    """Decide on the challenger before reporting. Returns None to go on, or the message of a run that must
-    wait for a person (exit 3)."""
+@dataclass(frozen=True)
+class ApprovalGateStep:
+    """The gate as a step of the DAG: done once decided (its decision file intact); a decision that changes
+    nothing (keep, unchanged) is reused by a later run with the same proposal, champion and policy; a
+    proposal left to a person stops the run before reporting (exit 3)."""
+
+    spec: TaskSpec = APPROVAL_GATE
+
+    def guard(self, ctx: StepContext) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
+
+    def finished(self, ctx: StepContext, label: str) -> bool:
+        if consumers_finished(ctx, self.spec):
+            return True
+        gate_record = ctx.run.gate_reached()
+        decision_path = ctx.run.run_dir / DECISION
+        return (
+            gate_record.get("status") == State.DECIDED
+            and decision_path.is_file()
+            and mf.sha256_file(decision_path) == gate_record.get("sha256")
+        )
+
+    def fingerprint(self, ctx: StepContext) -> str:
+        # read first: a damaged champion.json fails the run even while it waits
+        return ctx.fingerprint(self.spec, state_values(self.spec, ctx))[0]
+
+    def cacheable(self, ctx: StepContext) -> bool:
+        """Only a decision that changes nothing: a promotion is a new event in the registry, never a copy."""
+        return _proposal(ctx)["proposal"] in CHANGES_NOTHING
+
+    def reuse(self, ctx: StepContext, entry: dict[str, Any], fingerprint: str, label: str) -> None:
+        from aapl_lib.io.iorw import read_json
+
+        decision_path = ctx.run.run_dir / DECISION
+        copy_artifact(layout.run_dir(ctx.opts.outputs_dir, entry["run_id"]) / DECISION, decision_path)
+        self._decided(ctx, read_json(decision_path), label)
+
+    def execute(self, ctx: StepContext, fingerprint: str, label: str) -> Stop:
+        from aapl_lib.io.iorw import write_json
+        from aapl_lib.promotion import gate
+
+        run, opts, proposal = ctx.run, ctx.opts, _proposal(ctx)
+        if proposal["proposal"] == State.AWAITING_APPROVAL:
+            run.gate_awaiting(proposal["proposal"], proposal["reasons"])
+            run.save()
+            summary_line(opts.outputs_dir, "approval_gate", f"run={run.run_id} status=awaiting_approval")
+            return Exit.AWAITING_APPROVAL, _awaiting_message(run)
+        decision = gate.apply(
+            run.run_dir,
+            run.run_id,
+            Registry(opts.outputs_dir, run.params["ticker"]),
+            proposal,
+            outcome={"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged"),
+            policy=run.params["approval_policy"],
+            by="auto policy",
+            at=utc_now(),
+        )
+        path = write_json(run.run_dir / DECISION, decision)
+        if proposal["proposal"] in CHANGES_NOTHING:
+            ctx.cache.record(
+                fingerprint,
+                {"run_id": run.run_id, "task": self.spec.name, "artifacts": {DECISION: mf.sha256_file(path)}},
+            )
+        self._decided(ctx, decision, label)
+        return None
+
+    def _decided(self, ctx: StepContext, decision: dict[str, Any], label: str) -> None:
+        from aapl_lib.promotion import gate
+
+        run = ctx.run
+        run.gate_decided(decision, mf.sha256_file(run.run_dir / DECISION))
+        run.save()
+        summary_line(ctx.opts.outputs_dir, "approval_gate", f"run={run.run_id} decision={decision['decision']}")
+        ctx.opts.progress(f"{label} {gate.describe(decision, _proposal(ctx))}")
+
+
+CHANGES_NOTHING = ("keep", "unchanged")  # proposals whose decision leaves the registry as it was
+
+
+def _proposal(ctx: StepContext) -> dict[str, Any]:
+    """Notebook 05's proposal to the gate (reports/gate.json)."""
     from aapl_lib.io.iorw import read_json
 
-    run_dir, run_id = run.run_dir, run.run_id
-    decision_path = run_dir / DECISION
-    gate_record = run.gate_reached()
-    if (
-        gate_record.get("status") == State.DECIDED
-        and decision_path.is_file()
-        and mf.sha256_file(decision_path) == gate_record.get("sha256")
-    ):
-        return None
-    proposal = read_json(run_dir / GATE_PROPOSAL)
-    registry = Registry(opts.outputs_dir, run.params["ticker"])
-    champion = registry.champion()  # read first: a damaged champion.json fails the run even while it waits
-    if proposal["proposal"] == State.AWAITING_APPROVAL:
-        run.gate_awaiting(proposal["proposal"], proposal["reasons"])
-        run.save()
-        summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} status=awaiting_approval")
-        return (
-            f"run {run_id} is awaiting approval. Read {layout.html_dir(run_dir) / '05_model_evaluation.html'} "
-            f"(and 04_model_training.html), then decide:\n"
-            f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
-            f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
-            f"and finish the report with: python runner.py resume {run_id}"
-        )
-    decision = _policy_decision(run, opts, cache, proposal, registry, champion)
-    run.gate_decided(decision, mf.sha256_file(decision_path))
-    run.save()
-    summary_line(opts.outputs_dir, "approval_gate", f"run={run_id} decision={decision['decision']}")
-    from aapl_lib.promotion import gate
-
-    opts.progress(f"      approval gate        {gate.describe(decision, proposal)}")
-    return None
+    return read_json(ctx.run.run_dir / GATE_PROPOSAL)
 
 
-def _policy_decision(
-    run: RunRecord,
-    opts: RunOptions,
-    cache: ReuseCache,
-    proposal: dict[str, Any],
-    registry: Registry,
-    champion: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The policy's decision, written to ``reports/decision.json``: copied from an earlier run when the same
-    proposal met the same champion under the same policy (a keep or an unchanged changes nothing), else
-    applied to the registry."""
-    from aapl_lib.io.iorw import json_digest as digest
-    from aapl_lib.io.iorw import read_json, write_json
-    from aapl_lib.promotion import gate
-
-    params, run_dir, run_id = run.params, run.run_dir, run.run_id
-    decision_path = run_dir / DECISION
-    key = "gate:" + digest(
-        {
-            "proposal": mf.sha256_file(run_dir / GATE_PROPOSAL),
-            "champion": champion["sha256"] if champion else None,
-            "policy": params["approval_policy"],
-        }
+def _awaiting_message(run: RunRecord) -> str:
+    """What a person reads when the run waits: the pages to read, the commands that decide and finish."""
+    run_id = run.run_id
+    return (
+        f"run {run_id} is awaiting approval. Read {layout.html_dir(run.run_dir) / '05_model_evaluation.html'} "
+        f"(and 04_model_training.html), then decide:\n"
+        f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
+        f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
+        f"and finish the report with: python runner.py resume {run_id}"
     )
-    changes_nothing = proposal["proposal"] in ("keep", "unchanged")
-    cached = cache.lookup(key) if changes_nothing else None
-    if cached is not None:
-        copy_artifact(layout.run_dir(opts.outputs_dir, cached["run_id"]) / DECISION, decision_path)
-        return read_json(decision_path)
-    outcome = {"promote": "promoted", "keep": "kept"}.get(proposal["proposal"], "unchanged")
-    decision = gate.apply(
-        run_dir,
-        run_id,
-        registry,
-        proposal,
-        outcome=outcome,
-        policy=params["approval_policy"],
-        by="auto policy",
-        at=utc_now(),
-    )
-    write_json(decision_path, decision)
-    if changes_nothing:
-        cache.record(
-            key, {"run_id": run_id, "task": "approval_gate", "artifacts": {DECISION: mf.sha256_file(decision_path)}}
-        )
-    return decision
 
 
 def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path) -> str:

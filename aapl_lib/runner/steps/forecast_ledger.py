@@ -3,87 +3,107 @@ written, the run scores the ledger's pending forecasts whose day has closed in i
 its own forecasts, and writes the ticker's track record into the run folder (``reports/track_record.json``,
 ``figures/track_record.png``) for the report.
 
-The step is cached like a task: its key is the sha256 of everything it reads (the ledger included). Scoring
-and appending twice change nothing, so the ledger it leaves is recorded under a second key; a rerun with
-nothing new finds it there and copies the two files, without reading the ledger or importing pandas."""
+The step is cached like a task: its fingerprint covers everything it reads (the ledger's sha256 included, a
+``state_inputs`` of its spec). Scoring and appending twice change nothing, so the ledger it leaves is recorded
+under a second fingerprint; a rerun with nothing new finds it there and copies the two files, without reading
+the ledger or importing pandas."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.io.iorw import json_digest, utc_now
+from aapl_lib.io.iorw import utc_now
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.tasks import (
     CLEANED,
     DECISION,
     EVALUATION,
     FORECAST,
+    FORECAST_LEDGER,
     GATE_PROPOSAL,
     MODEL_META,
     PROVENANCE,
     TRACK_PLOT,
     TRACK_RECORD,
+    TaskSpec,
 )
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.renders import settle_render_imports
 from aapl_lib.runner.run_logs import summary_line
+from aapl_lib.runner.steps.base import StepContext, Stop, consumers_finished
+from aapl_lib.runner.steps.state import ledger_sha256, state_values
 from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
-from aapl_lib.store.reuse_cache import ReuseCache, copy_artifact
+from aapl_lib.store.reuse_cache import copy_artifact
 from aapl_lib.store.run_record import RunRecord
 
-READS = (FORECAST, CLEANED, PROVENANCE, MODEL_META, EVALUATION, GATE_PROPOSAL, DECISION)
-WRITES = (TRACK_RECORD, TRACK_PLOT)
-TASK = "forecast_ledger"
 
+@dataclass(frozen=True)
+class ForecastLedgerStep:
+    """The ledger as a step of the DAG, under the ledger's lock from its fingerprint to its record."""
 
-def _key(run_dir: Path, ledger_sha: str | None) -> str:
-    parts = {rel: (mf.sha256_file(run_dir / rel) if (run_dir / rel).is_file() else None) for rel in READS}
-    return f"{TASK}:" + json_digest({"reads": parts, "ledger": ledger_sha})
+    spec: TaskSpec = FORECAST_LEDGER
 
+    def guard(self, ctx: StepContext) -> PathLock:
+        path = layout.ledger_path(ctx.opts.outputs_dir, ctx.run.params["ticker"])
+        return PathLock(
+            layout.ledger_lock(ctx.opts.outputs_dir, ctx.run.params["ticker"]),
+            f"the forecast ledger {path}",
+            timeout=ctx.run.params.get("lock_timeout_seconds", 10.0),
+        )
 
-def record_forecasts(run: RunRecord, opts: RunOptions, cache: ReuseCache) -> None:
-    """Score, append, and write the track record (see the module's docstring); the run record gets a
-    ``ledger`` record saying what was done."""
-    params, run_id, run_dir = run.params, run.run_id, run.run_dir
-    ticker = params["ticker"]
-    path = layout.ledger_path(opts.outputs_dir, ticker)
-    lock = layout.ledger_lock(opts.outputs_dir, ticker)
-    with PathLock(lock, f"the forecast ledger {path}", timeout=params.get("lock_timeout_seconds", 10.0)):
-        before = mf.sha256_file(path) if path.is_file() else None
-        entry = cache.lookup(_key(run_dir, before))
-        if entry is not None and entry["run_id"] != run_id:
-            source = layout.run_dir(opts.outputs_dir, entry["run_id"])
-            for rel in WRITES:
-                copy_artifact(source / rel, run_dir / rel)
-            summary = {**entry["summary"], "status": "reused", "from_run": entry["run_id"], "appended": 0, "scored": 0}
-            if not layout.track_page(opts.outputs_dir, ticker).is_file():
-                _track_page(opts, ticker)
-        else:
-            summary = _update(run, path)
-            after = mf.sha256_file(path) if path.is_file() else None
-            summary["ledger_sha256"] = after
-            entry = {
-                "run_id": run_id,
-                "task": TASK,
-                "artifacts": {rel: mf.sha256_file(run_dir / rel) for rel in WRITES},
-                "summary": {k: v for k, v in summary.items() if k not in ("status", "appended", "scored")},
-            }
-            cache.record(_key(run_dir, before), entry)
-            cache.record(_key(run_dir, after), entry)  # a second pass would change nothing
-            _track_page(opts, ticker)
-    summary["artifacts"] = mf.artifact_records(run_dir, WRITES)
-    summary["ledger"] = str(path)
-    run.ledger_recorded(summary)
-    run.save()
-    line = (
-        f"appended {summary['appended']}, scored {summary['scored']}; {summary['scored_days']} scored days"
-        if summary["status"] == "recorded"
-        else f"nothing new (as run {summary['from_run']}); {summary['scored_days']} scored days"
-    )
-    summary_line(opts.outputs_dir, TASK, f"run={run_id} {line}")
-    opts.progress(f"      forecast ledger      {line} ({path})")
+    def finished(self, ctx: StepContext, label: str) -> bool:
+        return consumers_finished(ctx, self.spec)
+
+    def fingerprint(self, ctx: StepContext) -> str:
+        return ctx.fingerprint(self.spec, state_values(self.spec, ctx))[0]
+
+    def cacheable(self, ctx: StepContext) -> bool:
+        return True  # scoring and appending again would change nothing
+
+    def reuse(self, ctx: StepContext, entry: dict[str, Any], fingerprint: str, label: str) -> None:
+        run_dir, ticker = ctx.run.run_dir, ctx.run.params["ticker"]
+        source = layout.run_dir(ctx.opts.outputs_dir, entry["run_id"])
+        for rel in self.spec.outputs:
+            copy_artifact(source / rel, run_dir / rel)
+        summary = {**entry["summary"], "status": "reused", "from_run": entry["run_id"], "appended": 0, "scored": 0}
+        if not layout.track_page(ctx.opts.outputs_dir, ticker).is_file():
+            _track_page(ctx.opts, ticker)
+        self._recorded(ctx, summary, label)
+
+    def execute(self, ctx: StepContext, fingerprint: str, label: str) -> Stop:
+        run = ctx.run
+        summary = _update(run, layout.ledger_path(ctx.opts.outputs_dir, run.params["ticker"]))
+        after = ctx.fingerprint(self.spec, state_values(self.spec, ctx))[0]
+        summary["ledger_sha256"] = ledger_sha256(ctx)
+        entry = {
+            "run_id": run.run_id,
+            "task": self.spec.name,
+            "artifacts": {rel: mf.sha256_file(run.run_dir / rel) for rel in self.spec.outputs},
+            "summary": {k: v for k, v in summary.items() if k not in ("status", "appended", "scored")},
+        }
+        ctx.cache.record(fingerprint, entry)
+        ctx.cache.record(after, entry)  # a second pass over the ledger it leaves would change nothing
+        _track_page(ctx.opts, run.params["ticker"])
+        self._recorded(ctx, summary, label)
+        return None
+
+    def _recorded(self, ctx: StepContext, summary: dict[str, Any], label: str) -> None:
+        """The run record's ``ledger`` record, the summary log's line and the progress line."""
+        run, path = ctx.run, layout.ledger_path(ctx.opts.outputs_dir, ctx.run.params["ticker"])
+        summary["artifacts"] = mf.artifact_records(run.run_dir, self.spec.outputs)
+        summary["ledger"] = str(path)
+        run.ledger_recorded(summary)
+        run.save()
+        line = (
+            f"appended {summary['appended']}, scored {summary['scored']}; {summary['scored_days']} scored days"
+            if summary["status"] == "recorded"
+            else f"nothing new (as run {summary['from_run']}); {summary['scored_days']} scored days"
+        )
+        summary_line(ctx.opts.outputs_dir, self.spec.name, f"run={run.run_id} {line}")
+        ctx.opts.progress(f"{label} {line} ({path})")
 
 
 def _track_page(opts: RunOptions, ticker: str) -> None:
