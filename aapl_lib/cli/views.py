@@ -47,15 +47,15 @@ def browse_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """Rebuild every run's and batch's page, the operations page and the index; print their paths (the index's
     last)."""
     from aapl_lib.store.manifest import list_batches
+    from aapl_lib.store.runs import scan_runs
     from aapl_lib.views.batch_summary import write_summary
     from aapl_lib.views.browser import build_run_page, refresh
 
-    for run_dir in layout.all_run_dirs(outputs):
-        if (run_dir / layout.MANIFEST).is_file():
-            try:
-                build_run_page(run_dir)
-            except PipelineError as exc:  # a damaged manifest: say so, build the other pages
-                print(f"warning: {exc}", file=sys.stderr)
+    for run in scan_runs(outputs):
+        if run.manifest is None:  # a damaged manifest: say so, build the other pages
+            print(f"warning: {run.error}", file=sys.stderr)
+            continue
+        build_run_page(run.run_dir, run.manifest)
     for batch in list_batches(outputs):  # pages with each batch's status as it is now (interrupted...)
         write_summary(outputs, layout.batch_dir(outputs, batch["batch_id"]), batch)
     from aapl_lib.views.track_page import build_track_pages

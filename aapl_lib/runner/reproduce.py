@@ -26,7 +26,6 @@ from typing import Any
 
 from aapl_lib.errors import IntegrityError, ParameterError, PipelineError
 from aapl_lib.io.iorw import read_json, sha256_file, write_json
-from aapl_lib.io.project import OUTPUTS_ENV
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TASK_NAMES, TASKS
@@ -269,19 +268,12 @@ def _run_in_scratch(
     from aapl_lib.runner.orchestration import run_pipeline
 
     start, end, from_run = tasks
-    previous_env = os.environ.get(OUTPUTS_ENV)
-    os.environ[OUTPUTS_ENV] = str(scratch)  # the kernels' registry is the scratch one
-    try:
-        result = run_pipeline(
-            params, outputs_dir=scratch, start_task=start, end_task=end, from_run=from_run, force=True, **run_kwargs
-        )
-        if result.exit_code == Exit.AWAITING_APPROVAL:
-            result = _apply_decision(original, manifest, result, scratch, {**run_kwargs, "operator": operator}, notes)
-    finally:
-        if previous_env is None:
-            os.environ.pop(OUTPUTS_ENV, None)
-        else:
-            os.environ[OUTPUTS_ENV] = previous_env
+    # the kernels are handed the scratch outputs as a parameter (their registry, tries and ledger)
+    result = run_pipeline(
+        params, outputs_dir=scratch, start_task=start, end_task=end, from_run=from_run, force=True, **run_kwargs
+    )
+    if result.exit_code == Exit.AWAITING_APPROVAL:
+        result = _apply_decision(original, manifest, result, scratch, {**run_kwargs, "operator": operator}, notes)
     return result
 
 

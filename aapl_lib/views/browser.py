@@ -141,11 +141,11 @@ def build_index(
     return atomic_write_text(outputs_dir / "index.html", page)
 
 
-def build_run_page(run_dir: Path) -> Path:
-    """Write ``runs/<id>/index.html`` for one run."""
+def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Path:
+    """Write ``runs/<id>/index.html`` for one run (``manifest``: its manifest already read, else read here)."""
     import mistune
 
-    m = mf.as_read(run_dir, mf.load(run_dir))
+    m = mf.as_read(run_dir, manifest if manifest is not None else mf.load(run_dir))
     tasks = []
     for t in TASKS:
         rec = m["tasks"].get(t.name, {})

@@ -69,6 +69,22 @@ def test_a_spoiled_input_file_is_refused_on_read_by_the_task_that_reads_it(proje
     assert not (folder / "data/features.csv").exists()
 
 
+def test_a_run_folder_of_another_ticker_is_refused_by_the_notebook_given_this_one(project):
+    """One run, one ticker: runner.py given ticker AAPL on a run folder whose prices are MSFT's stops at model
+    training in one line naming both tickers and the file, before a model is written."""
+    from helpers import WINDOW
+
+    folder = project.outputs / "interactive"
+    proc = project.run(*WINDOW, "-p", "ticker", "MSFT", "--run-dir", str(folder), "--end-task", "feature_engineering")
+    assert proc.returncode == 0, proc.stderr
+    proc = project.run(*WINDOW, "-p", "ticker", "AAPL", "--run-dir", str(folder), "--only", "model_training")
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "model_training was given ticker='AAPL' but data/provenance.json" in lines[0] and "'MSFT'" in lines[0]
+    assert not (folder / "model/model.skops").exists()
+
+
 def test_a_scaler_fitted_on_every_row_is_stopped_before_the_model_is_saved(project):
     """An analyst edits notebook 04 to refit the model on every labelled row, test rows included: the
     chronology check stops model training and no model file is written."""
