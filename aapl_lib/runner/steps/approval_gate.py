@@ -9,6 +9,7 @@ from typing import Any
 
 from aapl_lib.errors import ParameterError
 from aapl_lib.io.containment import plain_name
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import utc_now
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.states import State
@@ -48,9 +49,9 @@ def approval_gate(run: RunRecord, opts: RunOptions, cache: ReuseCache) -> str | 
         return (
             f"run {run_id} is awaiting approval. Read {layout.html_dir(run_dir) / '05_model_evaluation.html'} "
             f"(and 04_model_training.html), then decide:\n"
-            f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
-            f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
-            f"and finish the report with: python runner.py resume {run_id}"
+            f"  {follow_up(f'approve {run_id} --by NAME [--note TEXT]', opts.outputs_dir)}\n"
+            f"  {follow_up(f'reject {run_id} --by NAME [--note TEXT]', opts.outputs_dir)}\n"
+            f"and finish the report with: {follow_up(f'resume {run_id}', opts.outputs_dir)}"
         )
     decision = _policy_decision(run, opts, cache, proposal, registry, champion)
     run.gate_decided(decision, mf.sha256_file(decision_path))
@@ -154,7 +155,7 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
             if approve
             else ": the champion is unchanged"
         )
-        + f". Finish the report with: python runner.py resume {run_dir.name}"
+        + f". Finish the report with: {follow_up(f'resume {run_dir.name}', outputs_dir)}"
     )
 
 
