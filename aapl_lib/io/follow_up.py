@@ -16,11 +16,11 @@ def follow_up(command: str, outputs: str | Path) -> str:
     """``python runner.py COMMAND`` for the outputs folder ``outputs``: with ``--outputs DIR`` (absolute, quoted
     for a POSIX shell) unless ``outputs`` is the project's own ``outputs/``, the folder a bare command uses.
 
-    ``--outputs`` goes before the command (a global option is accepted there, and placeholders such as
-    ``--by NAME [--note TEXT]`` stay at the end where a person edits them)."""
+    ``--outputs`` goes last (a global option is accepted after the command), so the command reads as it does
+    without it: ``python runner.py approve RUN --by NAME [--note TEXT] --outputs DIR``."""
     outputs = Path(outputs).expanduser().resolve()
     root = project_root()
     if root is not None and outputs == (root / "outputs").resolve():
         return f"{PROGRAM} {command}"
     # $AAPL_OUTPUTS_DIR counts as "elsewhere" too: the shell a command is pasted into may not have it set
-    return f"{PROGRAM} --outputs {shlex.quote(str(outputs))} {command}"
+    return f"{PROGRAM} {command} --outputs {shlex.quote(str(outputs))}"

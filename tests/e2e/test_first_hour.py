@@ -176,13 +176,13 @@ def test_every_follow_up_command_printed_works_when_pasted(project, tmp_path):
     waiting = project.run(*WINDOW, "-p", "approval_policy", "manual", "--outputs", str(elsewhere))
     assert waiting.returncode == 3, waiting.stderr
     approve, reject, resume = printed_commands(waiting.stdout)
-    assert all(quoted in c for c in (approve, reject, resume)), waiting.stdout
+    assert all(c.endswith(quoted) for c in (approve, reject, resume)), waiting.stdout
     words = shlex.split(approve)
     run_id = words[words.index("approve") + 1]
     decided = pasted(approve, project)
     assert decided.returncode == 0, decided.stderr
     (finish,) = printed_commands(decided.stdout)
-    assert finish == f"python runner.py {quoted} resume {run_id}"
+    assert finish == f"python runner.py resume {run_id} {quoted}"
     finished = pasted(finish, project)
     assert finished.returncode == 0, finished.stderr
     assert json.loads((elsewhere / "runs" / run_id / "manifest.json").read_text())["status"] == "success"
@@ -206,7 +206,7 @@ def test_every_follow_up_command_printed_works_when_pasted(project, tmp_path):
     assert runner.returncode == 130, err
     (continue_it,) = printed_commands(err)
     interrupted = sorted(runs.iterdir())[-1].name
-    assert continue_it == f"python runner.py {quoted} resume {interrupted}", err
+    assert continue_it == f"python runner.py resume {interrupted} {quoted}", err
     resumed = pasted(continue_it, project)
     assert resumed.returncode == 0, resumed.stderr
     shutil.rmtree(elsewhere)

@@ -101,7 +101,7 @@ def test_a_follow_up_names_the_outputs_folder_unless_it_is_the_projects_own(tmp_
     assert follow_up("resume R1", ROOT / "outputs") == "python runner.py resume R1"
     elsewhere = tmp_path / "other outputs"
     assert follow_up("approve R1 --by NAME", elsewhere) == (
-        f"python runner.py --outputs '{elsewhere}' approve R1 --by NAME"
+        f"python runner.py approve R1 --by NAME --outputs '{elsewhere}'"
     )
 
 
