@@ -38,15 +38,15 @@ from aapl_lib.cli import audit, decisions, record, run, runs, views
 from aapl_lib.cli.arguments import add_global_options
 from aapl_lib.errors import IntegrityError, ParameterError, PipelineError, StorageError
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
-from aapl_lib.pipeline.exit_codes import Exit
+from aapl_lib.pipeline.exit_codes import Exit, for_signal
 from aapl_lib.pipeline.spelling import did_you_mean
 
 # in the order --help lists them
 COMMAND_MODULES = (run, runs, decisions, audit, views, record)
 DEFAULT_COMMAND = run.RUN
-# the exit code when stdout's reader has gone (``| head -1``): 128 + SIGPIPE, what the shell reports for
+# the exit code when stdout's reader has gone (``| head -1``): 141, 128 + SIGPIPE, what the shell reports for
 # ``yes | head -1`` or ``git log | head -1`` under ``set -o pipefail`` (without it, the pipeline's status is head's)
-CLOSED_PIPE = 128 + signal.SIGPIPE
+CLOSED_PIPE = for_signal(signal.SIGPIPE)
 
 
 class CommandLine(NamedTuple):
