@@ -115,10 +115,30 @@ def unknown_command(word: str, commands: Collection[str]) -> str:
     return f"unknown command {word!r} — " + (hint if hint else f"the commands are {', '.join(commands)}")
 
 
+def with_split_parameters(argv: Sequence[str]) -> list[str]:
+    """``argv`` with each ``-p KEY=VALUE`` (kedro's ``--params key=value`` habit; ``--param`` is argparse's
+    abbreviation of ``--parameter``) written as papermill's ``-p KEY VALUE``: split only when the word after
+    ``-p`` holds ``=`` and no value follows it (the end, or another option), so ``-p csv_path a=b.csv`` stays."""
+    argv = list(argv)
+    out: list[str] = []
+    position = 0
+    while position < len(argv):
+        word = argv[position]
+        out.append(word)
+        position += 1
+        is_parameter = word == "-p" or (len(word) > 2 and "--parameter".startswith(word))
+        if is_parameter and position < len(argv) and "=" in argv[position].strip("="):
+            following = argv[position + 1] if position + 1 < len(argv) else None
+            if following is None or following.startswith("-"):
+                out.extend(argv[position].split("=", 1))
+                position += 1
+    return out
+
+
 def parse_args(argv: Sequence[str], prog: str = "python runner.py") -> argparse.Namespace:
     """Parse a command line of ``runner.py`` (``run`` when no command is named); argparse exits on bad usage."""
     parser, commands, global_options = command_line(prog)
-    return parser.parse_args(with_default_command(argv, commands, global_options))
+    return parser.parse_args(with_default_command(with_split_parameters(argv), commands, global_options))
 
 
 def exit_code_for(exc: Exception, outputs: Path) -> tuple[int, str] | None:

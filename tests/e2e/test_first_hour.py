@@ -114,12 +114,13 @@ def test_a_parameter_typo_names_the_nearest_parameters_not_all_of_them(tmp_path)
 
     profile = tmp_path / "mine.yaml"
     profile.write_text("ticker: AAPL\nridge_alfa: 3\n", encoding="utf-8")
-    for args, where, near in (
-        (["-p", "tickr", "MSFT"], "in -p", "did you mean 'ticker' or 'tickers'?"),
-        (["-f", str(profile)], f"in params file {profile}", "did you mean 'ridge_alpha'?"),
+    for args, unknown, near in (
+        (["-p", "tickr", "MSFT"], "'tickr' in -p", "did you mean 'ticker' or 'tickers'?"),
+        (["--param", "tickr=MSFT"], "'tickr' in -p", "did you mean 'ticker' or 'tickers'?"),  # kedro's habit
+        (["-f", str(profile)], f"'ridge_alfa' in params file {profile}", "did you mean 'ridge_alpha'?"),
     ):
         line = one_error_line(run_runner(*args, outputs=tmp_path / "out"))
-        assert f"unknown parameter '{args[1] if args[0] == '-p' else 'ridge_alfa'}' {where} — {near}" in line
+        assert f"unknown parameter {unknown} — {near}" in line
         assert f"--list-params lists all {len(PARAMETERS)}" in line
         assert "csv_path" not in line and len(line) < 200, line  # not every name in one line
     assert not (tmp_path / "out").exists()

@@ -54,6 +54,16 @@ def test_options_and_their_values_are_not_taken_for_a_command():
     ]
 
 
+def test_p_key_equals_value_is_read_as_p_key_value_only_when_no_value_follows():
+    assert parse_args(["--param", "ticker=MSFT"]).parameter == [["ticker", "MSFT"]]
+    assert parse_args(["-p", "ticker=MSFT", "-p", "start", "2005-01-01"]).parameter == [
+        ["ticker", "MSFT"],
+        ["start", "2005-01-01"],
+    ]
+    assert parse_args(["-p", "csv_path", "a=b.csv"]).parameter == [["csv_path", "a=b.csv"]]
+    assert parse_args(["-p", "note=", "x"]).parameter == [["note=", "x"]]  # a value follows: as given
+
+
 def test_main_answers_a_misspelt_command_in_one_line_with_exit_2(tmp_path, capsys):
     assert main(["lst", "--outputs", str(tmp_path)]) == Exit.USAGE
     captured = capsys.readouterr()
