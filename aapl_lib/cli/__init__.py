@@ -173,12 +173,11 @@ def missing_dependency(exc: BaseException, argv: Sequence[str], root: Path) -> s
         return None
     # the same words again, run by the project's .venv (from the project folder, else by absolute paths)
     here = root == Path.cwd().resolve()
-    venv_python = ".venv/bin/python" if here else str(root / ".venv" / "bin" / "python")
-    words = " ".join(["runner.py" if here else str(root / "runner.py"), *map(shlex.quote, argv)])
-    arguments = shlex.join(argv)
+    venv_python, runner = (".venv/bin/python", "runner.py") if here else (root / ".venv/bin/python", root / "runner.py")
+    arguments = f" {shlex.join(argv)}" if argv else ""
     return (
         f"{sys.executable} lacks the project's dependencies (no module named {exc.name!r}): run "
-        f"{venv_python} {words} (or aapl-pipeline{' ' + arguments if arguments else ''} with .venv activated); "
+        f"{venv_python} {runner}{arguments} (or aapl-pipeline{arguments} with .venv activated); "
         f"make .venv/.installed-stamp{'' if here else f' (in {root})'} installs them into .venv"
     )
 
