@@ -5,6 +5,7 @@ command reads when it is given no ``-f``. Standard library only: every command i
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -56,3 +57,20 @@ def add_operator_code(parser: argparse.ArgumentParser, what: str) -> None:
 def chosen_params_file(args: argparse.Namespace, root: Path) -> Path:
     """The params YAML a command reads: ``-f FILE``, else the project's ``params/default.yaml``."""
     return Path(args.file) if args.file else root / "params" / "default.yaml"
+
+
+def refuse_future_day(day: str | dt.date, option: str) -> None:
+    """A ParameterError when ``day`` (``YYYY-MM-DD``) is after today: no schedule has run on it yet, and its
+    prices do not exist. Text that is not a date is left to the parameter checks (``today`` included)."""
+    from aapl_lib.errors import ParameterError
+
+    try:
+        date = day if isinstance(day, dt.date) else dt.date.fromisoformat(day.strip())
+    except ValueError:
+        return
+    today = dt.date.today()  # the same "today" as the parameter checks' (``end: today``, a future start)
+    if date > today:
+        raise ParameterError(
+            f"{option} {date} is in the future (today is {today}): no daily run can have happened on it; "
+            "pick today or an earlier day"
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aapl_lib.cli.outcome import print_outcome
 from aapl_lib.errors import PipelineError
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.store import layout
 
 Overrides = list[tuple[str, str]]  # -p KEY VALUE pairs, in the order given
@@ -150,7 +151,8 @@ def resume_batch(args: argparse.Namespace, root: Path, outputs: Path, operator: 
         )
         if params:
             try:
-                params = adopt(params, operator, f"batch {args.run_id}'s record of {ticker}", "python runner.py resume")
+                what = f"batch {args.run_id}'s record of {ticker}"
+                params = adopt(params, operator, what, follow_up(f"resume {args.run_id}", outputs))
             except ParameterError as exc:
                 params, error = None, str(exc)
         per_ticker[ticker] = (params, error)

@@ -7,8 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-from aapl_lib.cli.arguments import Subparsers, chosen_params_file
+from aapl_lib.cli.arguments import Subparsers, chosen_params_file, refuse_future_day
 from aapl_lib.errors import ParameterError
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.store import layout
@@ -120,6 +121,7 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         raise ParameterError(f"--from/--to must be dates YYYY-MM-DD ({exc})") from None
     if first > last:
         raise ParameterError(f"--from {first} is after --to {last}")
+    refuse_future_day(last, "--to")
     days = [f"{d:%Y-%m-%d}" for d in trading_days(first, last)]
     if not days:
         raise ParameterError(f"no NYSE session from {first} to {last}")
@@ -144,7 +146,7 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     ticker = resolve_params(chosen_params_file(args, root), [tuple(p) for p in args.parameter])["ticker"]
     print(
         f"replayed {len(days)} trading day(s) {days[0]}..{days[-1]}; {len(failed)} did not succeed"
-        + (f"; {len(waiting)} await approval (python runner.py list)" if waiting else "")
+        + (f"; {len(waiting)} await approval ({follow_up('list', outputs)})" if waiting else "")
     )
     for day in failed:
         print(f"  {day}")

@@ -4,9 +4,10 @@ with tickers, the same for a batch (its side is in :mod:`aapl_lib.cli.batch`).""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
-from aapl_lib.cli.arguments import Subparsers, add_operator_code, chosen_params_file
+from aapl_lib.cli.arguments import Subparsers, add_operator_code, chosen_params_file, refuse_future_day
 from aapl_lib.cli.batch import (
     add_batch_options,
     batch_tickers,
@@ -16,9 +17,10 @@ from aapl_lib.cli.batch import (
     start_batch,
 )
 from aapl_lib.cli.outcome import print_outcome
-from aapl_lib.errors import PipelineError
+from aapl_lib.errors import ParameterError, PipelineError
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit
+from aapl_lib.pipeline.spelling import did_you_mean
 from aapl_lib.pipeline.tasks import TASK_NAMES
 from aapl_lib.store import layout
 
@@ -58,21 +60,21 @@ def _add_run(subparsers: Subparsers) -> None:
     )
     run.add_argument(
         "--start-task",
-        choices=TASK_NAMES,
+        type=task_name("--start-task"),
         metavar="TASK",
         help=f"first task to run ({', '.join(TASK_NAMES)}); earlier outputs are copied from the "
         "latest run (or --from-run) after checking their sha256",
     )
-    run.add_argument("--end-task", choices=TASK_NAMES, metavar="TASK", help="last task to run")
+    run.add_argument("--end-task", type=task_name("--end-task"), metavar="TASK", help="last task to run")
     run.add_argument(
-        "--only", choices=TASK_NAMES, metavar="TASK", help="run just this task (= --start-task T --end-task T)"
+        "--only", type=task_name("--only"), metavar="TASK", help="run just this task (= --start-task T --end-task T)"
     )
     run.add_argument("--force", action="store_true", help="execute every task, reuse nothing")
     run.add_argument(
         "--force-task",
         action="append",
         default=[],
-        choices=TASK_NAMES,
+        type=task_name("--force-task"),
         metavar="TASK",
         help="execute this task even if an earlier result could be reused; repeatable",
     )
@@ -100,6 +102,21 @@ def _add_run(subparsers: Subparsers) -> None:
     run.set_defaults(handler=run_command)
 
 
+def task_name(option: str) -> Callable[[str], str]:
+    """The ``type`` of a task option: the name itself, or a ParameterError (raised through argparse, which
+    converts only ValueError and TypeError into its usage message) in one line with the nearest names."""
+
+    def check(word: str) -> str:
+        if word in TASK_NAMES:
+            return word
+        hint = did_you_mean(word, TASK_NAMES)
+        raise ParameterError(
+            f"{option}: invalid choice {word!r} — " + (hint if hint else f"the tasks are {', '.join(TASK_NAMES)}")
+        )
+
+    return check
+
+
 def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """Start a new run (or, with tickers, a batch); ``--list-params`` only prints the parameters."""
     from aapl_lib.pipeline.config import describe_parameters, resolve_params
@@ -112,6 +129,7 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     params_file = chosen_params_file(args, root)
     overrides = [(key, value) for key, value in args.parameter]
     if args.as_of:
+        refuse_future_day(args.as_of, "--as-of")
         if any(key == "end" and value != args.as_of for key, value in overrides):
             raise PipelineError(f"--as-of {args.as_of} sets end; drop -p end or make it the same date")
         overrides.append(("end", args.as_of))

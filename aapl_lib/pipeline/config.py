@@ -25,6 +25,7 @@ from aapl_lib.pipeline.parameters import (
     Param,
     defaults,
 )
+from aapl_lib.pipeline.spelling import did_you_mean
 
 
 def load_params_file(path: str | Path) -> dict[str, Any]:
@@ -96,9 +97,13 @@ def _param(name: str, where: str) -> Param:
     if name in RETIRED:
         raise ParameterError(f"parameter {name!r} in {where} is no longer used: {RETIRED[name]}")
     if name not in PARAMETERS:
-        close = [k for k in PARAMETERS if k.startswith(name[:3])] if name else []
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ParameterError(f"unknown parameter {name!r} in {where}{hint}; known parameters: {', '.join(PARAMETERS)}")
+        # the nearest names, not all of them in one line: --list-params has the rest with their meaning
+        hint = did_you_mean(str(name), PARAMETERS)
+        raise ParameterError(
+            f"unknown parameter {name!r} in {where}"
+            + (f" — {hint}" if hint else "")
+            + f" (--list-params lists all {len(PARAMETERS)})"
+        )
     return PARAMETERS[name]
 
 
@@ -192,7 +197,10 @@ def _task_map(p: Param, value: Any) -> dict[str, int]:
         raise ParameterError(f"parameter {p.name} must be a mapping of task names to integers, got {value!r}")
     for task, number in value.items():
         if task not in TASK_NAMES:
-            raise ParameterError(f"parameter {p.name} names unknown task {task!r}: use {', '.join(TASK_NAMES)}")
+            hint = did_you_mean(str(task), TASK_NAMES)
+            raise ParameterError(
+                f"parameter {p.name} names unknown task {task!r}: " + (hint if hint else f"use {', '.join(TASK_NAMES)}")
+            )
         if isinstance(number, bool) or not isinstance(number, int):
             raise ParameterError(f"parameter {p.name}: {task} must be an integer, got {number!r}")
         _check_range(p, number)

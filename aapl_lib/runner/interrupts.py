@@ -8,6 +8,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
+from aapl_lib.io.follow_up import follow_up
+from aapl_lib.io.project import outputs_root
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TASKS
 from aapl_lib.runner.run_logs import append
@@ -60,5 +62,6 @@ def record_interruption(run: RunRecord, exc: RunInterrupted) -> str:
     return (
         f"run {run.run_id} interrupted by {exc}"
         + (f" during {where[0]}" if where else "")
-        + f"; its kernel was stopped. Continue it with: python runner.py resume {run.run_id}"
+        # the outputs folder in effect: the command line's, which it hands to its runs as $AAPL_OUTPUTS_DIR
+        + f"; its kernel was stopped. Continue it with: {follow_up(f'resume {run.run_id}', outputs_root())}"
     )

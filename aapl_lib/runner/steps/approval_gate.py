@@ -11,6 +11,7 @@ from typing import Any
 
 from aapl_lib.errors import ParameterError
 from aapl_lib.io.containment import plain_name
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import utc_now
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.exit_codes import Exit
@@ -74,7 +75,7 @@ class ApprovalGateStep:
             run.gate_awaiting(proposal["proposal"], proposal["reasons"])
             run.save()
             summary_line(opts.outputs_dir, "approval_gate", f"run={run.run_id} status=awaiting_approval")
-            return Exit.AWAITING_APPROVAL, _awaiting_message(run)
+            return Exit.AWAITING_APPROVAL, _awaiting_message(run, opts.outputs_dir)
         decision = gate.apply(
             run.run_dir,
             run.run_id,
@@ -114,15 +115,15 @@ def _proposal(ctx: StepContext) -> dict[str, Any]:
     return read_json(ctx.run.run_dir / GATE_PROPOSAL)
 
 
-def _awaiting_message(run: RunRecord) -> str:
+def _awaiting_message(run: RunRecord, outputs_dir: Path) -> str:
     """What a person reads when the run waits: the pages to read, the commands that decide and finish."""
     run_id = run.run_id
     return (
         f"run {run_id} is awaiting approval. Read {layout.html_dir(run.run_dir) / '05_model_evaluation.html'} "
         f"(and 04_model_training.html), then decide:\n"
-        f"  python runner.py approve {run_id} --by NAME [--note TEXT]\n"
-        f"  python runner.py reject {run_id} --by NAME [--note TEXT]\n"
-        f"and finish the report with: python runner.py resume {run_id}"
+        f"  {follow_up(f'approve {run_id} --by NAME [--note TEXT]', outputs_dir)}\n"
+        f"  {follow_up(f'reject {run_id} --by NAME [--note TEXT]', outputs_dir)}\n"
+        f"and finish the report with: {follow_up(f'resume {run_id}', outputs_dir)}"
     )
 
 
@@ -170,7 +171,7 @@ def decide(run_id: str, *, approve: bool, by: str, note: str, outputs_dir: Path)
             if approve
             else ": the champion is unchanged"
         )
-        + f". Finish the report with: python runner.py resume {run_dir.name}"
+        + f". Finish the report with: {follow_up(f'resume {run_dir.name}', outputs_dir)}"
     )
 
 
