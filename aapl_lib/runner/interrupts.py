@@ -7,9 +7,9 @@ import logging
 import signal
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 from aapl_lib.io.follow_up import follow_up
-from aapl_lib.io.project import outputs_root
 from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import TASKS
 from aapl_lib.runner.run_logs import append
@@ -52,8 +52,9 @@ def signals_interrupt():
             signal.signal(sig, old)
 
 
-def record_interruption(run: RunRecord, exc: RunInterrupted) -> str:
-    """Mark the tasks the signal stopped as interrupted (manifest and task logs); returns the run's message."""
+def record_interruption(run: RunRecord, exc: RunInterrupted, outputs_dir: Path) -> str:
+    """Mark the tasks the signal stopped as interrupted (manifest and task logs); returns the run's message,
+    with the command that continues it in ``outputs_dir``."""
     logging.getLogger("asyncio").addFilter(_AbandonedKernelTasks())
     where = [t.name for t in TASKS if run.tasks[t.name].status == State.RUNNING]
     for name in where:
@@ -62,6 +63,5 @@ def record_interruption(run: RunRecord, exc: RunInterrupted) -> str:
     return (
         f"run {run.run_id} interrupted by {exc}"
         + (f" during {where[0]}" if where else "")
-        # the outputs folder in effect: the command line's, which it hands to its runs as $AAPL_OUTPUTS_DIR
-        + f"; its kernel was stopped. Continue it with: {follow_up(f'resume {run.run_id}', outputs_root())}"
+        + f"; its kernel was stopped. Continue it with: {follow_up(f'resume {run.run_id}', outputs_dir)}"
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import PipelineError
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import json_digest as params_fingerprint
 from aapl_lib.io.locks import LockBusyError, PathLock
 from aapl_lib.pipeline import exit_codes
@@ -192,7 +193,7 @@ def resume_run(
                 run.get("params"),
                 operator,
                 f"the manifest of run {run_dir.name}",
-                f"python runner.py resume {run_dir.name}",
+                follow_up(f"resume {run_dir.name}", opts.outputs_dir),
             )
         )
         tasks = select_tasks(run.selection.get("start_task"), run.selection.get("end_task"))
@@ -247,7 +248,7 @@ def _execute(run: RunRecord, tasks: list[TaskSpec], opts: RunOptions, resume: bo
     except RunInterrupted as exc:
         interrupted = exc
         exit_code = exit_codes.for_signal(exc.signum)
-        message = record_interruption(run, exc)
+        message = record_interruption(run, exc, outputs_dir)
     import_closure.save_store()
     if opts.next_kernel is not None:  # started ahead for a task that never ran
         opts.next_kernel.discard()

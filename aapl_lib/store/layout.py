@@ -57,6 +57,13 @@ def is_run_dir(outputs_dir: Path, path: Path) -> bool:
     return Path(path).parent == runs_dir(outputs_dir)
 
 
+def outputs_of(run_dir: Path) -> Path | None:
+    """The outputs folder whose ``runs/`` holds ``run_dir``; None for a folder elsewhere (an analyst's
+    ``--run-dir``)."""
+    parent = Path(run_dir).resolve().parent
+    return parent.parent if parent.name == RUNS else None
+
+
 def all_run_dirs(outputs_dir: Path) -> list[Path]:
     """Every folder in ``outputs/runs``, oldest first (run ids sort by their start time), manifest or not."""
     folder = runs_dir(outputs_dir)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import CorruptStateError
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import read_json, sha256_file, write_json
 from aapl_lib.pipeline.states import BATCH_UNFINISHED, UNFINISHED, State
 from aapl_lib.store import layout
@@ -172,16 +173,18 @@ def as_read(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
                 for name, rec in manifest["tasks"].items()
             },
         }
-    return {**manifest, "status": status, "resume": resume_hint(manifest["run_id"], status, manifest.get("batch_id"))}
+    hint = resume_hint(manifest["run_id"], status, manifest.get("batch_id"), layout.outputs_of(run_dir))
+    return {**manifest, "status": status, "resume": hint}
 
 
-def resume_hint(run_id: str, status: str, batch_id: str | None = None) -> str:
-    """The command that continues a run in ``status`` (empty when there is nothing to do); a batch's run is
-    continued with its batch."""
+def resume_hint(run_id: str, status: str, batch_id: str | None = None, outputs_dir: Path | None = None) -> str:
+    """The command that continues a run in ``status`` (empty when there is nothing to do), pasteable for the
+    outputs folder it lies in; a batch's run is continued with its batch."""
     target = batch_id or run_id
     if status == State.AWAITING_APPROVAL:
-        return f"python runner.py approve {run_id} --by NAME (or reject), then python runner.py resume {target}"
-    return f"python runner.py resume {target}" if status in UNFINISHED else ""
+        approve = follow_up(f"approve {run_id} --by NAME", outputs_dir)
+        return f"{approve} (or reject), then {follow_up(f'resume {target}', outputs_dir)}"
+    return follow_up(f"resume {target}", outputs_dir) if status in UNFINISHED else ""
 
 
 def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
@@ -198,7 +201,9 @@ def list_batches(outputs_dir: Path) -> list[dict[str, Any]]:
         if manifest.get("status") == State.RUNNING and not is_held(path.parent / ".lock"):
             manifest["status"] = State.INTERRUPTED
         manifest["resume"] = (
-            f"python runner.py resume {manifest['batch_id']}" if manifest.get("status") in BATCH_UNFINISHED else ""
+            follow_up(f"resume {manifest['batch_id']}", outputs_dir)
+            if manifest.get("status") in BATCH_UNFINISHED
+            else ""
         )
         found.append(manifest)
     return found

@@ -262,7 +262,7 @@ def build_operations_page(
     from aapl_lib.views.operations_plot import draw_durations
 
     runs = _runs(outputs_dir) if runs is None else runs
-    ops = summarize([m for _, m in runs], now or dt.datetime.now(dt.UTC))
+    ops = summarize([m for _, m in runs], now or dt.datetime.now(dt.UTC), outputs_dir=outputs_dir)
     page_path, plot_path = layout.operations_page(outputs_dir), layout.operations_plot(outputs_dir)
     draw_durations(ops["series"], plot_path)
     links = {m["run_id"]: _href(page_path.parent, run_dir / "index.html") for run_dir, m in runs}

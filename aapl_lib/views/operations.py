@@ -22,8 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import parse_utc as when
 from aapl_lib.pipeline.states import AT_GATE, ENDED_BADLY, ENDED_WELL, State
 from aapl_lib.pipeline.tasks import TASKS
@@ -175,7 +177,9 @@ def freshness(manifests: list[dict[str, Any]], now: dt.datetime) -> list[dict[st
     return rows
 
 
-def awaiting(manifests: list[dict[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+def awaiting(
+    manifests: list[dict[str, Any]], now: dt.datetime, outputs_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """Every run awaiting approval, oldest first: since when (the gate's ``since``) and the deciding commands."""
     rows = []
     for m in manifests:
@@ -190,9 +194,9 @@ def awaiting(manifests: list[dict[str, Any]], now: dt.datetime) -> list[dict[str
                 "ticker": (m.get("params") or {}).get("ticker", "?"),
                 "since": since,
                 "waiting_hours": _hours(now, since),
-                "approve": f"python runner.py approve {run_id} --by NAME [--note TEXT]",
-                "reject": f"python runner.py reject {run_id} --by NAME [--note TEXT]",
-                "resume": f"python runner.py resume {target}",
+                "approve": follow_up(f"approve {run_id} --by NAME [--note TEXT]", outputs_dir),
+                "reject": follow_up(f"reject {run_id} --by NAME [--note TEXT]", outputs_dir),
+                "resume": follow_up(f"resume {target}", outputs_dir),
             }
         )
     rows.sort(key=lambda r: (r["since"] or now, r["run_id"]))
@@ -200,10 +204,15 @@ def awaiting(manifests: list[dict[str, Any]], now: dt.datetime) -> list[dict[str
 
 
 def summarize(
-    manifests: list[dict[str, Any]], now: dt.datetime, days: int = WINDOW_DAYS, target: float = TARGET
+    manifests: list[dict[str, Any]],
+    now: dt.datetime,
+    days: int = WINDOW_DAYS,
+    target: float = TARGET,
+    outputs_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Everything the operations page shows, from manifests as ``status`` reads them (``manifest.as_read``:
-    a run a killed runner left ``running`` reads ``interrupted``) and an aware ``now``."""
+    a run a killed runner left ``running`` reads ``interrupted``) and an aware ``now``; the commands it prints
+    are for ``outputs_dir``."""
     series = duration_series(manifests)
     return {
         "now": now,
@@ -213,5 +222,5 @@ def summarize(
         "durations": durations(series),
         "reuse": reuse(manifests),
         "freshness": freshness(manifests, now),
-        "awaiting": awaiting(manifests, now),
+        "awaiting": awaiting(manifests, now, outputs_dir),
     }

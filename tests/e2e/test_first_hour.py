@@ -9,6 +9,7 @@ follow-up commands a run prints, pasted as printed into a shell whose outputs fo
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import shlex
@@ -20,6 +21,7 @@ import time
 
 import pytest
 
+from aapl_lib.store import layout
 from helpers import ROOT, WINDOW, Project, run_runner
 
 
@@ -180,6 +182,11 @@ def test_every_follow_up_command_printed_works_when_pasted(project, tmp_path):
     assert all(c.endswith(quoted) for c in (approve, reject, resume)), waiting.stdout
     words = shlex.split(approve)
     run_id = words[words.index("approve") + 1]
+    # what status and the operations page say to type next is pasteable too
+    status = project.run("status", run_id, "--outputs", str(elsewhere))
+    assert f"python runner.py resume {run_id} {quoted}" in status.stdout, status.stdout
+    page = html.unescape(layout.operations_page(elsewhere).read_text())
+    assert f"python runner.py approve {run_id} --by NAME [--note TEXT] {quoted}" in page
     decided = pasted(approve, project)
     assert decided.returncode == 0, decided.stderr
     (finish,) = printed_commands(decided.stdout)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import json_digest, read_json, utc_now, write_json
 from aapl_lib.io.locks import PathLock
 from aapl_lib.pipeline.exit_codes import Exit
@@ -217,7 +218,7 @@ def outcome(manifest: dict[str, Any], tickers: list[str], batch_id: str, batch_d
         message = (
             f"batch {batch_id}: {len(bad)} of {len(tickers)} ticker(s) did not finish: "
             + "; ".join(f"{t} ({manifest['runs'][t]['message']})" for t in bad)
-            + f". Re-run them with: python runner.py resume {batch_id}"
+            + f". Re-run them with: {follow_up(f'resume {batch_id}', batch_dir.parent.parent)}"
         )
         return BatchResult(Exit.FAILED, batch_id, batch_dir, message)
     if waiting:
@@ -225,8 +226,8 @@ def outcome(manifest: dict[str, Any], tickers: list[str], batch_id: str, batch_d
             Exit.AWAITING_APPROVAL,
             batch_id,
             batch_dir,
-            f"batch {batch_id}: {', '.join(waiting)} await approval (python runner.py approve RUN_ID "
-            f"--by NAME); summary: {batch_dir / 'summary.md'}",
+            f"batch {batch_id}: {', '.join(waiting)} await approval "
+            f"({follow_up('approve RUN_ID --by NAME', batch_dir.parent.parent)}); summary: {batch_dir / 'summary.md'}",
         )
     return BatchResult(
         Exit.OK, batch_id, batch_dir, f"batch {batch_id} succeeded for {', '.join(tickers)}: {batch_dir / 'summary.md'}"
