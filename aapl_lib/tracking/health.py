@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aapl_lib.errors import IntegrityError, ParameterError
+from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import parse_utc
 from aapl_lib.pipeline.parameters import TICKER_RE
 from aapl_lib.pipeline.states import ENDED_BADLY, ENDED_WELL, State
@@ -194,13 +195,14 @@ def _ticker_health(
     runs_folder: str,
 ) -> dict[str, Any]:
     problems = []
+    outputs = Path(runs_folder).parent  # the commands below are pasteable for this outputs folder
     ran = next((r for r in runs if r["status"] in RAN), None)
     age = _hours(now, ran["created_at"]) if ran else None
     if ran is None:
         tried = f"{len(runs)} run(s), none got through evaluation" if runs else "no run of it at all"
         problems.append(
-            f"{ticker}: no successful run in {runs_folder} ({tried}): check the scheduler and python runner.py "
-            f"list, then run python runner.py -p ticker {ticker}"
+            f"{ticker}: no successful run in {runs_folder} ({tried}): check the scheduler and "
+            f"{follow_up('list', outputs)}, then run {follow_up(f'-p ticker {ticker}', outputs)}"
         )
     elif age is None or age > max_age_hours:
         when = "at an unknown time" if age is None else f"{ago(age)} ago"
@@ -214,9 +216,10 @@ def _ticker_health(
     if len(recent) == failures and all(r["status"] in FAILED for r in recent):
         which = "; ".join(f"{r['run_id']} {r['status']} ({r['failure']})" for r in recent)
         last = "the last run" if failures == 1 else f"the last {failures} runs all"
+        newest = recent[0]["run_id"]
         problems.append(
-            f"{ticker}: {last} failed: {which}: read python runner.py status "
-            f"{recent[0]['run_id']}, fix the cause, then python runner.py resume {recent[0]['run_id']}"
+            f"{ticker}: {last} failed: {which}: read {follow_up(f'status {newest}', outputs)}, fix the cause, "
+            f"then {follow_up(f'resume {newest}', outputs)}"
         )
     if drift and drift.get("error"):
         problems.append(f"{ticker}: the forecast ledger cannot be read: {drift['error']}")
