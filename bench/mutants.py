@@ -94,6 +94,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "test=labelled.iloc[n_train:]",
         (35,),
     ),
+    Mutant(
+        "split-gap-zero-by-default",
+        "the split's gap defaults to no row at all (the split reports the gap it kept, so a test deriving the "
+        "expected gap from it passes)",
+        "aapl_lib/modeling/training.py",
+        "    gap: int = HORIZON,",
+        "    gap: int = 0,",
+        (35,),
+    ),
     # ---- money: the gate and the track record
     Mutant(
         "plausibility-never-implausible",
@@ -112,6 +121,14 @@ MUTANTS: tuple[Mutant, ...] = (
         (126,),
     ),
     Mutant(
+        "dm-p-value-read-against-the-normal",
+        "the Diebold-Mariano p-value is read against the normal, not Student's t (small samples look significant)",
+        "aapl_lib/modeling/significance.py",
+        '"p_value_a_better": float(stats.t.cdf(stat, df=n - 1)),',
+        '"p_value_a_better": float(stats.norm.cdf(stat)),',
+        (80, 127),
+    ),
+    Mutant(
         "late-score-uses-the-last-close",
         "a forecast scored late is scored against the scoring run's last close, not its own day's",
         "aapl_lib/tracking/scoring.py",
@@ -126,6 +143,16 @@ MUTANTS: tuple[Mutant, ...] = (
         "        (skipped if key in have else fresh).append(row)",
         "        fresh.append(row)",
         (77, 81),
+    ),
+    # ---- recovery
+    Mutant(
+        "resume-oldest",
+        "plain `resume` continues the oldest unfinished run instead of the newest",
+        "aapl_lib/store/runs.py",
+        "    for run in scan_runs(outputs_dir):\n        if run.manifest is None:\n            continue  # a damaged",
+        "    for run in reversed(list(scan_runs(outputs_dir))):\n        if run.manifest is None:\n"
+        "            continue  # a damaged",
+        (10,),
     ),
     # ---- trust
     Mutant(

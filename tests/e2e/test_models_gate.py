@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 import zipfile
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from aapl_lib.io.iorw import sha256_file
 from aapl_lib.modeling import persistence
 from aapl_lib.modeling import training as modeling
 from aapl_lib.promotion.registry import Registry
-from helpers import WINDOW, run_runner, sample_frame
+from helpers import UNCOPIED, WINDOW, run_runner, sample_frame
 
 HYPER = {
     "random_seed": 42,
@@ -215,8 +216,9 @@ def test_a_champion_trained_under_another_scikit_learn_warns_or_is_refused(dev, 
 @pytest.fixture(scope="module")
 def outputs(seeded_project, tmp_path_factory) -> Path:
     """A copy of the session's seeded outputs: one run of WINDOW, kept by the auto gate (no champion yet).
-    Each test below changes only ``ridge_alpha`` or ``random_seed``, so the data tasks are reused and the models
-    run again (a new seed gives gradient boosting, the usual challenger, another model)."""
+    Each test below (on this copy or on ``champion_outputs``) changes only ``ridge_alpha`` or ``random_seed``,
+    so the data tasks are reused and the models run again (a new seed gives gradient boosting, the usual
+    challenger, another model)."""
     out = tmp_path_factory.mktemp("gate-outputs")
     seeded_project.copy_outputs(out)
     return out
@@ -228,6 +230,29 @@ def _latest(outputs: Path) -> Path:
 
 def _manifest(run_dir: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def approved(seeded_project, tmp_path_factory) -> Path:
+    """A copy of the seeded outputs with a champion approved the way a person approves one: a manual-policy run
+    of the seeded window stops at the gate (exit 3), ``approve``, then ``resume`` finishes it."""
+    out = seeded_project.copy_outputs(tmp_path_factory.mktemp("gate-approved"))
+    stopped = run_runner(*WINDOW, "-p", "approval_policy", "manual", outputs=out)
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr
+    run_id = _latest(out).name
+    decided = run_runner("approve", run_id, "--by", "alice", "--note", "fixture", outputs=out)
+    assert decided.returncode == 0, decided.stderr
+    finished = run_runner("resume", run_id, outputs=out)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads((out / "models" / "AAPL" / "champion.json").read_text())["run_id"] == run_id
+    return out
+
+
+@pytest.fixture()
+def champion_outputs(approved, tmp_path) -> Path:
+    """This test's own copy of ``approved``: what another test did to its champion never reaches it, so each
+    passes alone and in any order."""
+    return shutil.copytree(approved, tmp_path / "outputs", symlinks=True, ignore=UNCOPIED)
 
 
 def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs):
@@ -292,40 +317,40 @@ def test_manual_gate_stops_with_exit_3_and_approve_then_resume_finishes(outputs)
     assert second.returncode == 2 and "not awaiting approval" in second.stderr
 
 
-def test_reject_keeps_the_champion_and_reporting_records_it(outputs):
-    before = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
-    proc = run_runner(*WINDOW, "-p", "random_seed", "7", "-p", "approval_policy", "manual", outputs=outputs)
+def test_reject_keeps_the_champion_and_reporting_records_it(champion_outputs):
+    before = json.loads((champion_outputs / "models" / "AAPL" / "champion.json").read_text())
+    proc = run_runner(*WINDOW, "-p", "random_seed", "7", "-p", "approval_policy", "manual", outputs=champion_outputs)
     assert proc.returncode == 3, proc.stderr
-    run_id = _latest(outputs).name
-    rejected = run_runner("reject", run_id, "--by", "bob", "--note", "edge is noise", outputs=outputs)
+    run_id = _latest(champion_outputs).name
+    rejected = run_runner("reject", run_id, "--by", "bob", "--note", "edge is noise", outputs=champion_outputs)
     assert rejected.returncode == 0, rejected.stderr
-    assert json.loads((outputs / "models" / "AAPL" / "champion.json").read_text()) == before
-    finished = run_runner("resume", run_id, outputs=outputs)
+    assert json.loads((champion_outputs / "models" / "AAPL" / "champion.json").read_text()) == before
+    finished = run_runner("resume", run_id, outputs=champion_outputs)
     assert finished.returncode == 0, finished.stderr
-    report = (_latest(outputs) / "reports" / "analysis.md").read_text()
+    report = (_latest(champion_outputs) / "reports" / "analysis.md").read_text()
     assert "rejected by bob" in report and "edge is noise" in report
-    evaluation = json.loads((_latest(outputs) / "reports" / "evaluation.json").read_text())
+    evaluation = json.loads((_latest(champion_outputs) / "reports" / "evaluation.json").read_text())
     assert "champion" in evaluation["metrics"]  # compared with the champion on the same held-out days
-    history = (outputs / "models" / "AAPL" / "history.jsonl").read_text()
+    history = (champion_outputs / "models" / "AAPL" / "history.jsonl").read_text()
     assert '"event": "rejected"' in history
 
 
-def test_auto_policy_keeps_or_promotes_by_thresholds(outputs):
-    champion_before = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
-    kept = run_runner(*WINDOW, "-p", "random_seed", "8", "-p", "approval_policy", "auto", outputs=outputs)
+def test_auto_policy_keeps_or_promotes_by_thresholds(champion_outputs):
+    champion_before = json.loads((champion_outputs / "models" / "AAPL" / "champion.json").read_text())
+    kept = run_runner(*WINDOW, "-p", "random_seed", "8", "-p", "approval_policy", "auto", outputs=champion_outputs)
     assert kept.returncode == 0, kept.stderr
-    decision = json.loads((_latest(outputs) / "reports" / "decision.json").read_text())
+    decision = json.loads((_latest(champion_outputs) / "reports" / "decision.json").read_text())
     assert decision["decision"] == "kept" and decision["reasons"]
-    assert json.loads((outputs / "models" / "AAPL" / "champion.json").read_text()) == champion_before
+    assert json.loads((champion_outputs / "models" / "AAPL" / "champion.json").read_text()) == champion_before
 
     failed = [c["check"] for c in decision["checks"] if not c["passed"]]
     assert failed and decision["reasons"] == [f"{c} not met" for c in failed]
     # promotion of a model with a real edge: tests/e2e/test_honesty.py (a predictable price series, auto policy)
 
 
-def test_a_tampered_champion_is_never_loaded(outputs, tmp_path):
-    champion = json.loads((outputs / "models" / "AAPL" / "champion.json").read_text())
-    path = outputs / "models" / "AAPL" / champion["model_file"]
+def test_a_tampered_champion_is_never_loaded(champion_outputs, tmp_path):
+    champion = json.loads((champion_outputs / "models" / "AAPL" / "champion.json").read_text())
+    path = champion_outputs / "models" / "AAPL" / champion["model_file"]
     original = path.read_bytes()
     marker = tmp_path / "pwned"
     payload = f"touch {marker}".encode()
@@ -336,7 +361,7 @@ def test_a_tampered_champion_is_never_loaded(outputs, tmp_path):
     assert marker.exists()
     marker.unlink()
     try:
-        proc = run_runner(*WINDOW, "-p", "random_seed", "9", "-p", "approval_policy", "auto", outputs=outputs)
+        proc = run_runner(*WINDOW, "-p", "random_seed", "9", "-p", "approval_policy", "auto", outputs=champion_outputs)
     finally:
         path.write_bytes(original)
     assert proc.returncode == 1
@@ -345,10 +370,10 @@ def test_a_tampered_champion_is_never_loaded(outputs, tmp_path):
     assert not marker.exists()  # ... and the pipeline never unpickled it
 
 
-def test_a_champion_from_another_scikit_learn_through_the_runner(outputs):
-    """The champion approved above records what it was trained under; a run whose champion names another
+def test_a_champion_from_another_scikit_learn_through_the_runner(champion_outputs):
+    """The approved champion records what it was trained under; a run whose champion names another
     scikit-learn fails with ``model_version_mismatch: refuse`` and, by default, says so in notebook 05."""
-    path = outputs / "models" / "AAPL" / "champion.json"
+    path = champion_outputs / "models" / "AAPL" / "champion.json"
     original = path.read_text()
     record = json.loads(original)
     assert record["library_versions"] == persistence.library_versions()
@@ -356,14 +381,14 @@ def test_a_champion_from_another_scikit_learn_through_the_runner(outputs):
     path.write_text(json.dumps(record))
     try:
         refused = run_runner(
-            *WINDOW, "-p", "random_seed", "10", "-p", "model_version_mismatch", "refuse", outputs=outputs
+            *WINDOW, "-p", "random_seed", "10", "-p", "model_version_mismatch", "refuse", outputs=champion_outputs
         )
         assert refused.returncode == 1, refused.stderr
         assert "ModelVersionError" in refused.stderr and "trained under scikit-learn 0.24.2" in refused.stderr
         assert "model_evaluation" in refused.stderr
-        warned = run_runner(*WINDOW, "-p", "random_seed", "10", outputs=outputs)
+        warned = run_runner(*WINDOW, "-p", "random_seed", "10", outputs=champion_outputs)
     finally:
         path.write_text(original)
     assert warned.returncode == 0, warned.stderr
-    executed = (_latest(outputs) / "notebooks" / "05_model_evaluation.ipynb").read_text()
+    executed = (_latest(champion_outputs) / "notebooks" / "05_model_evaluation.ipynb").read_text()
     assert "ModelWarning" in executed and "trained under scikit-learn 0.24.2" in executed

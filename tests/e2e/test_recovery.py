@@ -173,6 +173,37 @@ def test_sigterm_and_ctrl_c_stop_the_kernel_record_interrupted_and_resume(projec
         assert (run_dir / rel).read_bytes() == (project.reference / rel).read_bytes(), rel
 
 
+def test_plain_resume_with_two_unfinished_runs_continues_the_newest(seeded_project, tmp_path):
+    """Two runs that failed one after the other: plain ``resume`` continues the newer (the run a person just
+    saw fail), then the next plain ``resume`` the older one. With a single unfinished run, taking the oldest
+    would look the same; here it cannot."""
+    proj = seeded_project.clone(tmp_path / "two-unfinished")
+    proj.add_cell("02_data_cleaning.ipynb", "raise RuntimeError('simulated failure in cleaning')")
+    failed = []
+    try:
+        for _ in range(2):
+            proc = proj.run(*WINDOW)
+            assert proc.returncode == 1 and "simulated failure in cleaning" in proc.stderr, proc.stderr
+            failed.append(proj.latest())
+    finally:
+        proj.restore("02_data_cleaning.ipynb")
+    older, newer = failed
+    assert older.name < newer.name  # run ids sort by their start time
+    assert proj.manifest(older)["status"] == proj.manifest(newer)["status"] == "failed"
+
+    first = proj.run("resume")  # no id
+    assert first.returncode == 0, first.stderr
+    assert f"resuming run {newer.name} (failed)" in first.stdout
+    assert proj.manifest(newer)["status"] == "success"
+    assert proj.manifest(older)["status"] == "failed"  # untouched until it is the newest unfinished run
+
+    second = proj.run("resume")
+    assert second.returncode == 0, second.stderr
+    assert f"resuming run {older.name} (failed)" in second.stdout
+    assert proj.manifest(older)["status"] == "success"
+    assert "nothing to resume" in proj.run("resume").stdout
+
+
 def test_damaged_state_files_give_one_clear_message(project):
     run_dir = project.reference
     manifest = run_dir / "manifest.json"

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import hold_lock, run_runner, sample_frame
+from helpers import UNCOPIED, hold_lock, run_runner, sample_frame
 
 FAST = ["-p", "start", "2011-06-01", "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
 DAYS = ["2013-01-09", "2013-01-10", "2013-01-11", "2013-01-14"]  # a weekend between the last two
@@ -82,6 +83,33 @@ def test_each_daily_run_appends_its_forecast_and_scores_exactly_the_closed_days(
         record = json.loads((runs[day] / "reports" / "track_record.json").read_text())
         assert (record["scored_days"], record["published_pending"]) == (i, 1), day
         assert json.loads((runs[day] / "manifest.json").read_text())["ledger"]["appended"] >= 1
+
+
+def test_a_forecast_scored_days_late_uses_the_close_of_its_own_day(month, tmp_path):
+    """A schedule that skipped days: the pending forecast is first scored by a run as of three sessions after
+    the day it is for. Its close and realised return are those of its own day in that run's cleaned prices,
+    not of the run's last row. Works on a copy of the month's outputs, whatever the other tests added."""
+    outputs = shutil.copytree(month[0], tmp_path / "outputs", symlinks=True, ignore=UNCOPIED)
+    before = ledger(outputs)
+    pending = before[(before["published_as"] != "") & (before["status"] == "pending")]
+    assert len(pending) == 1
+    waiting = pending.iloc[0]
+    sessions = sample_frame("2013-01-01", "2013-02-28").index
+    late = f"{sessions[sessions.get_loc(waiting['for_date']) + 3]:%Y-%m-%d}"
+    proc = run_runner("--as-of", late, *FAST, outputs=outputs)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = sorted((outputs / "runs").iterdir())[-1]
+    close = pd.read_csv(run_dir / "data" / "cleaned.csv", index_col=0)["close"]
+    assert close.index[-1] == late and abs(close[late] / close[waiting["for_date"]] - 1) > 1e-3
+    after = ledger(outputs)
+    row = after[(after["run_id"] == waiting["run_id"]) & (after["model_sha256"] == waiting["model_sha256"])]
+    assert len(row) == 1
+    row = row.iloc[0]
+    assert (row["status"], row["scored_by_run"], row["revised"]) == ("scored", run_dir.name, "False")
+    realised = close[row["for_date"]] / close[row["forecast_date"]] - 1
+    assert float(row["close_used"]) == pytest.approx(close[row["for_date"]], rel=1e-12)
+    assert float(row["base_close_used"]) == pytest.approx(close[row["forecast_date"]], rel=1e-12)
+    assert float(row["realised_return"]) == pytest.approx(realised, rel=1e-9, abs=1e-12)
 
 
 def test_each_day_publishes_from_the_refit_trained_to_its_last_labelled_row(month):

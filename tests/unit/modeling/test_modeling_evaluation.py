@@ -47,6 +47,23 @@ def test_split_is_chronological_with_a_gap(data):
     assert len(split.test) == round(len(labelled) * 0.25)
 
 
+def test_the_gap_between_training_and_test_rows_is_the_one_day_horizon(data):
+    """The target is the next session's return, so the last training row's target is realised on the row after
+    it: exactly one labelled row (the horizon, a fixed 1, not read back from the split) lies between the last
+    training row and the first test row, and every other labelled row is used."""
+    cleaned, _, feats, _ = data
+    labelled = feats[feats[TARGET].notna()]
+    split = modeling.chronological_split(feats, 0.25)
+    last_train = labelled.index.get_loc(split.train.index.max())
+    first_test = labelled.index.get_loc(split.test.index.min())
+    assert first_test - last_train - 1 == 1 and split.gap_rows == 1
+    assert len(split.train) + 1 + len(split.test) == len(labelled)
+    day, gap_day = labelled.index[last_train], labelled.index[last_train + 1]
+    assert cleaned.index.get_loc(gap_day) == cleaned.index.get_loc(day) + 1  # the next session
+    close = cleaned["close"]
+    assert split.train[TARGET].iloc[-1] == pytest.approx(close[gap_day] / close[day] - 1, rel=1e-9)
+
+
 def test_too_few_rows_to_train(data):
     _, _, feats, _ = data
     with pytest.raises(DataQualityError, match="too few"):

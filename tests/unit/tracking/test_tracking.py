@@ -68,3 +68,32 @@ def test_a_day_is_scored_only_after_its_close_and_revised_prices_are_said():
                              models={"champion": {"sha256": "b", "trained_to": "2013-01-10"}},
                              recorded_at="t")  # fmt: skip
     assert champion[0]["status"] == "in_sample"
+
+
+def test_a_forecast_scored_days_late_uses_the_close_of_its_own_day():
+    """A schedule that skipped days: the forecast made on 2013-01-08 for 2013-01-09 is first scored by a run
+    whose prices end on 2013-01-15. Its realised return is the 9th's close over the 8th's, never the scoring
+    run's last close."""
+    from aapl_lib.tracking.ledger import append_new, empty, forecast_rows
+    from aapl_lib.tracking.scoring import score_pending
+
+    prices = sample_frame("2013-01-02", "2013-01-15")["adj_close"].to_frame("close")
+    close = prices["close"]
+    made, day, last = pd.Timestamp("2013-01-08"), pd.Timestamp("2013-01-09"), pd.Timestamp("2013-01-15")
+    assert close.index[-1] == last and abs(close[last] / close[day] - 1) > 1e-3  # the wrong close would show
+    forecast = {"challenger": {"available": True, "last_price_date": "2013-01-08", "for_date": "2013-01-09",
+                               "predicted_return": 0.004}}  # fmt: skip
+    rows = forecast_rows(forecast, ticker="AAPL", run_id="r1", cleaned=prices.loc[:made],
+                         published=("challenger", "challenger"),
+                         models={"challenger": {"sha256": "a", "trained_to": "2013-01-07"}},
+                         recorded_at="t")  # fmt: skip
+    frame, _, _ = append_new(empty(), rows)
+    assert score_pending(frame, prices, retrieved_at="2013-01-16T00:00:00Z", run_id="late") == [0]
+    row = frame.loc[0]
+    realised = close[day] / close[made] - 1
+    assert (row["status"], row["scored_by_run"], row["revised"]) == ("scored", "late", False)
+    assert row["close_used"] == pytest.approx(close[day], rel=1e-12)
+    assert row["base_close_used"] == pytest.approx(close[made], rel=1e-12)
+    assert row["realised_return"] == pytest.approx(realised, rel=1e-12)
+    assert row["error"] == pytest.approx(0.004 - realised, rel=1e-12)
+    assert row["last_return_error"] == pytest.approx(close[made] / close[made - pd.offsets.BDay()] - 1 - realised)
