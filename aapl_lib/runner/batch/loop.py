@@ -93,7 +93,7 @@ def run_batch(
         write_json(batch_dir / layout.MANIFEST, manifest)
         write_summary(outputs_dir, batch_dir, manifest)
     _rebuild_browser(outputs_dir, progress)
-    return outcome(manifest, tickers, batch_id, batch_dir)
+    return outcome(manifest, tickers, batch_id, batch_dir, outputs_dir)
 
 
 def new_manifest(batch_id: str, per_ticker: dict[str, tuple[dict | None, str | None]]) -> dict[str, Any]:
@@ -210,15 +210,18 @@ def _rebuild_browser(outputs_dir: Path, progress: Callable[[str], None]) -> None
         progress(f"warning: could not rebuild the run browser: {exc}")
 
 
-def outcome(manifest: dict[str, Any], tickers: list[str], batch_id: str, batch_dir: Path) -> BatchResult:
+def outcome(
+    manifest: dict[str, Any], tickers: list[str], batch_id: str, batch_dir: Path, outputs_dir: Path | None = None
+) -> BatchResult:
     """What the command reports: exit 1 naming each ticker that did not finish and how to resume them, else 3
-    naming those awaiting approval, else 0 with the summary's path."""
+    naming those awaiting approval, else 0 with the summary's path; the commands it names are for
+    ``outputs_dir``."""
     bad, waiting = ticker_outcomes(manifest, tickers)
     if bad:
         message = (
             f"batch {batch_id}: {len(bad)} of {len(tickers)} ticker(s) did not finish: "
             + "; ".join(f"{t} ({manifest['runs'][t]['message']})" for t in bad)
-            + f". Re-run them with: {follow_up(f'resume {batch_id}', batch_dir.parent.parent)}"
+            + f". Re-run them with: {follow_up(f'resume {batch_id}', outputs_dir)}"
         )
         return BatchResult(Exit.FAILED, batch_id, batch_dir, message)
     if waiting:
@@ -227,7 +230,7 @@ def outcome(manifest: dict[str, Any], tickers: list[str], batch_id: str, batch_d
             batch_id,
             batch_dir,
             f"batch {batch_id}: {', '.join(waiting)} await approval "
-            f"({follow_up('approve RUN_ID --by NAME', batch_dir.parent.parent)}); summary: {batch_dir / 'summary.md'}",
+            f"({follow_up('approve RUN_ID --by NAME', outputs_dir)}); summary: {batch_dir / 'summary.md'}",
         )
     return BatchResult(
         Exit.OK, batch_id, batch_dir, f"batch {batch_id} succeeded for {', '.join(tickers)}: {batch_dir / 'summary.md'}"

@@ -33,7 +33,7 @@ def test_a_failed_batch_is_recorded_reported_and_resumed(tmp_path, shared_warm_s
     assert result.exit_code == Exit.FAILED and result.batch_dir == (tmp_path / "out" / "batches" / "B1").resolve()
     assert result.message == (
         "batch B1: 2 of 2 ticker(s) did not finish: X1 (X1: no such symbol); Y2 (Y2: no such symbol). "
-        "Re-run them with: python runner.py resume B1"
+        f"Re-run them with: python runner.py resume B1 --outputs {(tmp_path / 'out').resolve()}"
     )
     assert lines[0] == "batch B1: 2 ticker(s) on local process pool, 2 worker(s)"
     assert sorted(line.split()[1] for line in lines[1:3]) == ["X1", "Y2"] and "done 2/2, failed 2" in lines[2]
