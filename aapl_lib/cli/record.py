@@ -11,7 +11,7 @@ from aapl_lib.cli.arguments import Subparsers, chosen_params_file, refuse_future
 from aapl_lib.errors import ParameterError
 from aapl_lib.io.follow_up import follow_up
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
-from aapl_lib.pipeline.exit_codes import Exit
+from aapl_lib.pipeline.exit_codes import Exit, for_signal
 from aapl_lib.store import layout
 
 
@@ -110,7 +110,7 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     when every day's run succeeded or stopped at the manual gate (exit 3), else 1 (the days that did not are
     listed)."""
     import datetime as dt
-    import subprocess
+    import signal
     import sys
 
     from aapl_lib.data.trading_calendar import trading_days
@@ -134,13 +134,21 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     waiting: list[str] = []
     for n, day in enumerate(days, 1):
         print(f"replay {n}/{len(days)}: run --as-of {day}", flush=True)
-        proc = subprocess.run([*base, "--as-of", day], cwd=root, stdin=subprocess.DEVNULL)
-        if proc.returncode == Exit.USAGE:
+        returncode = _day_run([*base, "--as-of", day], root)
+        if returncode in (for_signal(signal.SIGINT), for_signal(signal.SIGTERM)):
+            again = follow_up(_replay_words(args, day), outputs)
+            print(
+                f"replay stopped during {day} (day {n} of {len(days)}, exit {returncode}); that day's run is "
+                f"interrupted. Continue the replay from that day with: {again}",
+                file=sys.stderr,
+            )
+            return returncode
+        if returncode == Exit.USAGE:
             return Exit.USAGE  # bad parameters: every day would say the same
-        if proc.returncode == Exit.AWAITING_APPROVAL:
+        if returncode == Exit.AWAITING_APPROVAL:
             waiting.append(day)  # the manual policy's normal outcome: its forecast is recorded all the same
-        elif proc.returncode != Exit.OK:
-            failed.append(f"{day} (exit {proc.returncode})")
+        elif returncode != Exit.OK:
+            failed.append(f"{day} (exit {returncode})")
     from aapl_lib.pipeline.config import resolve_params
 
     ticker = resolve_params(chosen_params_file(args, root), [tuple(p) for p in args.parameter])["ticker"]
@@ -153,6 +161,41 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     if layout.ledger_path(outputs, ticker).is_file():
         track_command(argparse.Namespace(ticker=ticker, json=False), root, outputs)
     return Exit.OK if not failed else Exit.FAILED
+
+
+def _day_run(command: list[str], root: Path) -> int:
+    """One day's run; on Ctrl-C (or SIGTERM) the replay passes the signal on once and gives the run the time to
+    record its interruption. The run has a session of its own, so the terminal's Ctrl-C reaches the replay only:
+    a second signal would cut the run's own clean-up short."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL, start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:  # a run that will not stop: killed, left for plain resume
+            proc.kill()
+            proc.wait()
+        return for_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _replay_words(args: argparse.Namespace, day: str) -> str:
+    """The replay command line again, from ``day``: same file and parameters."""
+    import shlex
+
+    words = ["replay", "--from", day, "--to", args.date_to]
+    if args.file:
+        words += ["-f", args.file]
+    for key, value in args.parameter:
+        words += ["-p", key, value]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def health_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:

@@ -218,3 +218,37 @@ def test_every_follow_up_command_printed_works_when_pasted(project, tmp_path):
     resumed = pasted(continue_it, project)
     assert resumed.returncode == 0, resumed.stderr
     shutil.rmtree(elsewhere)
+
+
+# ------------------------------------------------------------------------------------------ replay and Ctrl-C
+def test_ctrl_c_stops_a_replay_with_130_and_the_command_that_continues_it(tmp_path):
+    """Ctrl-C during ``replay``: the day's run records its interruption, the replay exits 130 with one line
+    naming the day and the replay command that continues from it, and no traceback."""
+    outputs = tmp_path / "out"
+    fast = ["-p", "start", "2011-06-01", "-p", "gb_n_estimators", "25", "-p", "walk_forward_folds", "3"]
+    replay = subprocess.Popen(
+        [sys.executable, str(ROOT / "runner.py"), "replay", "--from", "2013-01-09", "--to", "2013-01-11", *fast]
+        + ["--outputs", str(outputs)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs = outputs / "runs"
+    deadline = time.time() + 120
+    while not (runs.is_dir() and any(runs.iterdir())) and time.time() < deadline:  # the day's run has begun
+        time.sleep(0.2)
+    time.sleep(2)
+    replay.send_signal(signal.SIGINT)
+    out, err = replay.communicate(timeout=180)
+    assert replay.returncode == 130, out + err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("replay stopped")]
+    assert line.startswith("replay stopped during 2013-01-09 (day 1 of 3, exit 130)"), line
+    (again,) = printed_commands(line)
+    words = shlex.split(again)
+    assert words[2:7] == ["replay", "--from", "2013-01-09", "--to", "2013-01-11"], again
+    assert " ".join(words[7:-2]) == " ".join(fast) and words[-2:] == ["--outputs", str(outputs)]
+    (run_dir,) = list(runs.iterdir())
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
+    assert "replay 2/3" not in out  # nothing after the day it stopped in
