@@ -26,7 +26,8 @@ class LockBusyError(PipelineError):
     """Another live runner holds the lock (exit code 4)."""
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine is alive (another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -86,7 +87,7 @@ class PathLock:
                 f"{self.what} is locked by {who}: wait for that runner to finish (or stop it) and try again"
             ) from None
         previous = self.holder()
-        if previous and previous.get("host") == socket.gethostname() and not _pid_alive(int(previous["pid"])):
+        if previous and previous.get("host") == socket.gethostname() and not pid_alive(int(previous["pid"])):
             self.took_over = previous
             log.warning("took over the lock of %s left by dead process %s", self.what, previous["pid"])
         write_json(self.owner_path, {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()})

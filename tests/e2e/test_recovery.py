@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -103,6 +104,9 @@ def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
         wait_for(task_running(project, "model_training"), what="model_training to start")
         wait_for(lambda: kernels_of(runner.pid), timeout=30, what="the kernel")
         time.sleep(1.5)  # inside the sleeping cell
+        tmp = Path(project.env.get("TMPDIR") or tempfile.gettempdir())  # the runner's, as the session set it
+        scratch = list(tmp.glob(f"aapl-k-{runner.pid}-*"))  # its kernels' sockets
+        assert len(scratch) == 1, scratch
         runner.send_signal(signal.SIGKILL)  # the runner only, as the OOM killer or `kill -9 PID` would
         runner.wait(timeout=30)
     finally:
@@ -140,6 +144,7 @@ def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
 
     again = project.run("resume")
     assert again.returncode == 0 and "nothing to resume" in again.stdout
+    assert not scratch[0].exists()  # the folder kill -9 left behind (no atexit ran) was swept by the resume
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

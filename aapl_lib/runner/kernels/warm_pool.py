@@ -21,6 +21,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from aapl_lib.io.locks import pid_alive
 from aapl_lib.runner.import_closure import PACKAGE_DIR
 from aapl_lib.runner.kernels.fork_server import START_UP_VARIABLES
 
@@ -40,14 +41,37 @@ def kernel_env() -> dict[str, str]:
 
 
 _SCRATCH: list[Path] = []
+SCRATCH_PREFIX = "aapl-k-"  # then the runner process's pid: aapl-k-<pid>-<random>
 
 
 def scratch_dir() -> Path:
-    """This process's folder for kernel sockets and start records (short: Unix socket paths are limited)."""
+    """This process's folder for kernel sockets and start records (short: Unix socket paths are limited);
+    those that runner processes killed with ``kill -9`` left behind are swept first."""
     if not _SCRATCH:
-        _SCRATCH.append(Path(tempfile.mkdtemp(prefix="aapl-k-")))
+        sweep_scratch()
+        _SCRATCH.append(Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")))
         atexit.register(shutil.rmtree, _SCRATCH[0], True)
     return _SCRATCH[0]
+
+
+def sweep_scratch(tmp: Path | None = None) -> list[Path]:
+    """Delete the scratch folders left by runner processes that died without their ``atexit`` (``kill -9``, a
+    power cut): this user's, named by a process that is gone, with no fork server still listening in them.
+    Returns what was deleted."""
+    removed = []
+    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX) :].split("-")[0]
+        try:
+            ours = folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if not ours or not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        if any(listening(s) for s in folder.glob("fork-server-*")):  # its warm process outlived it: in use
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def kept_dir() -> Path | None:

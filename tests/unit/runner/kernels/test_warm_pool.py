@@ -86,3 +86,31 @@ def test_a_warm_process_is_kept_while_it_serves_and_its_replacement_is_kept_as_l
 def test_the_run_parameters_say_whether_and_how_long_warm_processes_are_kept():
     assert params_warm({}) is True and params_warm({"warm_kernels": False}) is False
     assert params_keep_s({}) == 0.0 and params_keep_s({"warm_kernels_keep_seconds": 600}) == 600.0
+
+
+def test_scratch_folders_of_dead_runners_are_swept_and_live_ones_kept(tmp_path):
+    """``kill -9`` leaves a runner's scratch folder behind (no atexit runs): the next runner's sweep deletes the
+    folders of processes that are gone, never a live process's nor one whose fork server still listens."""
+    import socket
+    import subprocess
+
+    from aapl_lib.runner.kernels.warm_pool import SCRATCH_PREFIX, sweep_scratch
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has any more
+    dead = tmp_path / f"{SCRATCH_PREFIX}{gone.pid}-abc"
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    serving = tmp_path / f"{SCRATCH_PREFIX}{gone.pid}-ghi"
+    unnamed = tmp_path / f"{SCRATCH_PREFIX}xyz"  # not named by a pid: not ours to judge
+    for folder in (dead, live, serving, unnamed):
+        folder.mkdir()
+        (folder / "k-1.start.json").write_text("{}")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(serving / "fork-server-1"))
+    listener.listen()
+    try:
+        assert sweep_scratch(tmp_path) == [dead]
+    finally:
+        listener.close()
+    assert not dead.exists() and live.is_dir() and serving.is_dir() and unnamed.is_dir()
+    assert sweep_scratch(tmp_path) == [serving]  # once its fork server is gone too
