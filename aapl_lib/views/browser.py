@@ -252,10 +252,14 @@ def _published_by(run_dir: Path) -> str | None:
 
 def build_compare_page(run_a: Path, run_b: Path) -> Path:
     """Write ``outputs/compare/<A>__<B>.html``."""
-    from aapl_lib.views.compare import compare_runs
+    from aapl_lib.views.compare import compare_runs, shown_metrics
 
     diff = compare_runs(run_a, run_b)
-    page = templates().get_template("compare.html").render(title=f"Compare {diff['a']} and {diff['b']}", d=diff)
+    page = (
+        templates()
+        .get_template("compare.html")
+        .render(title=f"Compare {diff['a']} and {diff['b']}", d=diff, metrics=shown_metrics(diff))
+    )
     return atomic_write_text(run_a.parent.parent / "compare" / f"{diff['a']}__{diff['b']}.html", page)
 
 
