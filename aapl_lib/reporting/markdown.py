@@ -184,10 +184,11 @@ def _md_literal(text: str) -> str:
 
 
 # Only a ``<`` that starts a tag, a comment or an autolink (a letter, ``/``, ``!`` or ``?`` next) and only an
-# ``&`` that starts a character reference (a letter, digit or ``#`` next) can become markup in CommonMark: those
-# are escaped, so ``p < 0.05`` and ``R² <= 0.1`` stay as written and are escaped once, by the renderer.
+# ``&`` that starts a character reference (``&name;``, ``&#60;``, ``&#x3c;``) can become markup in CommonMark:
+# those are escaped, so ``p < 0.05``, ``R² <= 0.1`` and ``S&P`` stay as written and are escaped once, by the
+# renderer.
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
-_ENTITY_OPEN = re.compile(r"&(?=[A-Za-z0-9#])")
+_ENTITY_OPEN = re.compile(r"&(?=[A-Za-z][A-Za-z0-9]{0,31};|#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};)")
 
 
 def as_plain_text(markdown: str) -> str:
