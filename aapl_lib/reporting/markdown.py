@@ -4,6 +4,8 @@ is rendered as HTML."""
 
 from __future__ import annotations
 
+import re
+
 from aapl_lib.formatting import METRICS_NOTE, backtest_rows, metrics_rows
 from aapl_lib.narrative import (
     figures,
@@ -181,14 +183,23 @@ def _md_literal(text: str) -> str:
     return "".join("\\" + ch if ch in "\\`*_{}()#+-.!|~>" else ch for ch in line)
 
 
+# Only a ``<`` that starts a tag, a comment or an autolink (a letter, ``/``, ``!`` or ``?`` next) and only an
+# ``&`` that starts a character reference (``&name;``, ``&#60;``, ``&#x3c;``) can become markup in CommonMark:
+# those are escaped, so ``p < 0.05``, ``R² <= 0.1`` and ``S&P`` stay as written and are escaped once, by the
+# renderer.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY_OPEN = re.compile(r"&(?=[A-Za-z][A-Za-z0-9]{0,31};|#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};)")
+
+
 def as_plain_text(markdown: str) -> str:
-    """The report with everything that could become markup in a renderer turned into text: ``&`` and ``<`` as
-    entities (no HTML element can start), ``[`` and ``]`` escaped except on the report's own figure lines (no
-    link can be formed). Untrusted strings — an approver's name or note, values from a CSV — reach the
-    report, and the report is rendered as HTML in notebook 06, its HTML twins and the run browser."""
+    """The report with everything that could become markup in a renderer turned into text: an ``&`` or ``<``
+    that could start a character reference or an HTML element as an entity, ``[`` and ``]`` escaped except on
+    the report's own figure lines (no link can be formed). Untrusted strings — an approver's name or note,
+    values from a CSV — reach the report, and the report is rendered as HTML in notebook 06, its HTML twins and
+    the run browser."""
     out = []
     for line in markdown.splitlines():
-        line = line.replace("&", "&amp;").replace("<", "&lt;")
+        line = _TAG_OPEN.sub("&lt;", _ENTITY_OPEN.sub("&amp;", line))
         if not (line.startswith("![") and line.endswith(".png)") and "](../figures/" in line):
             line = line.replace("[", "\\[").replace("]", "\\]")
         out.append(line)

@@ -141,11 +141,8 @@ def build_index(
     return atomic_write_text(outputs_dir / "index.html", page)
 
 
-def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Path:
-    """Write ``runs/<id>/index.html`` for one run (``manifest``: its manifest already read, else read here)."""
-    import mistune
-
-    m = mf.as_read(run_dir, manifest if manifest is not None else mf.load(run_dir))
+def _task_rows(run_dir: Path, m: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per task of the run page's task table: status, time, how it ran, its notebook pages and log."""
     tasks = []
     for t in TASKS:
         rec = m["tasks"].get(t.name, {})
@@ -167,12 +164,24 @@ def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Pat
                 "error": rec.get("error", ""),
             }
         )
-    figures = sorted(str(p.relative_to(run_dir)) for p in (run_dir / FIGURES_DIR).glob("*.png"))
-    report_md = run_dir / ANALYSIS
-    report = None
-    if report_md.is_file():
-        text = report_md.read_text(encoding="utf-8").replace("](../figures/", "](figures/")
-        report = mistune.create_markdown(escape=True, plugins=["table"])(text)
+    return tasks
+
+
+def report_html(markdown: str) -> str:
+    """``analysis.md`` as HTML for the run page: raw HTML in it shows as text, and a character reference it
+    carries (``&lt;`` for an untrusted ``<script``) is read as one, so every character is escaped exactly once."""
+    import mistune
+    from mistune.util import safe_entity
+
+    class _Renderer(mistune.HTMLRenderer):
+        def text(self, text: str) -> str:  # escape=True would escape the reference's ``&`` a second time
+            return safe_entity(text)
+
+    return mistune.create_markdown(renderer=_Renderer(escape=True), plugins=["table"])(markdown)
+
+
+def _artifact_rows(run_dir: Path, m: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every artifact the tasks recorded, then the gate's decision file (written after them), with sha256."""
     artifacts = []
     for t in TASKS:
         for rel, info in ((m["tasks"].get(t.name) or {}).get("artifacts") or {}).items():
@@ -180,15 +189,25 @@ def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Pat
     decision = run_dir / DECISION
     if decision.is_file():
         artifacts.append({"path": DECISION, "bytes": decision.stat().st_size, "sha256": mf.sha256_file(decision)})
+    return artifacts
+
+
+def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Path:
+    """Write ``runs/<id>/index.html`` for one run (``manifest``: its manifest already read, else read here):
+    the verdict and the gate first (``views/run_lead.py``), then tasks, figures, report, parameters, artifacts."""
+    from aapl_lib.views.run_lead import run_lead
+
+    m = mf.as_read(run_dir, manifest if manifest is not None else mf.load(run_dir))
+    report_md = run_dir / ANALYSIS
+    report = None
+    if report_md.is_file():
+        report = report_html(report_md.read_text(encoding="utf-8").replace("](../figures/", "](figures/"))
+    # each figure once: those the report shows stay in the report, beside their captions
+    figures = sorted(str(p.relative_to(run_dir)) for p in (run_dir / FIGURES_DIR).glob("*.png"))
+    figures = [f for f in figures if f'src="{f}"' not in (report or "")]
     runs = _runs(run_dir.parent.parent)
     names = [r[0].name for r in runs]
     prev = _previous_same_ticker(runs, names.index(run_dir.name)) if run_dir.name in names else None
-    g = m.get("gate") or {}
-    gate_text = None
-    if g:
-        gate_text = g.get("decision") or g.get("status")
-        if g.get("by"):
-            gate_text += f" by {g['by']} at {g.get('at')}" + (f" — {g['note']}" if g.get("note") else "")
     evaluation = run_dir / EVALUATION
     plausible = (read_json(evaluation).get("plausibility") or {}) if evaluation.is_file() else {}
     page = (
@@ -197,14 +216,14 @@ def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Pat
         .render(
             title=f"Run {m['run_id']}",
             m=m,
-            tasks=tasks,
+            lead=run_lead(run_dir, m),
+            tasks=_task_rows(run_dir, m),
             figures=figures,
             report=report,
-            gate=gate_text,
             implausible=plausible.get("reasons") if plausible.get("implausible") else None,
             published_by=_published_by(run_dir),
             params=sorted(m["params"].items()),
-            artifacts=artifacts,
+            artifacts=_artifact_rows(run_dir, m),
             pdf=SUMMARY_PDF if (run_dir / SUMMARY_PDF).is_file() else None,
             manifest=layout.MANIFEST,
             compare=f"../../compare/{prev}__{m['run_id']}.html" if prev else None,
@@ -233,10 +252,14 @@ def _published_by(run_dir: Path) -> str | None:
 
 def build_compare_page(run_a: Path, run_b: Path) -> Path:
     """Write ``outputs/compare/<A>__<B>.html``."""
-    from aapl_lib.views.compare import compare_runs
+    from aapl_lib.views.compare import compare_runs, shown_metrics
 
     diff = compare_runs(run_a, run_b)
-    page = templates().get_template("compare.html").render(title=f"Compare {diff['a']} and {diff['b']}", d=diff)
+    page = (
+        templates()
+        .get_template("compare.html")
+        .render(title=f"Compare {diff['a']} and {diff['b']}", d=diff, metrics=shown_metrics(diff))
+    )
     return atomic_write_text(run_a.parent.parent / "compare" / f"{diff['a']}__{diff['b']}.html", page)
 
 

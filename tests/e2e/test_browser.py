@@ -3,6 +3,7 @@ picture — checked as files, over HTTP, and rendered in headless Chromium when 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import http.server
 import json
@@ -14,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from aapl_lib.formatting import pct
 from aapl_lib.pipeline.tasks import TASKS
+from aapl_lib.store import layout
 from aapl_lib.views import dag
+from aapl_lib.views.operations import awaiting
 from helpers import ROOT, WINDOW, parse_html, parse_page, run_runner
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -156,6 +160,85 @@ def test_browser_over_http(outputs):
         )
     finally:
         server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def awaiting_run(seeded_project, tmp_path_factory) -> Path:
+    """The seeded run again under the manual policy: tasks 1-4 reused, stopped at the gate awaiting approval."""
+    out = tmp_path_factory.mktemp("awaiting-outputs")
+    seeded_project.copy_outputs(out)
+    proc = run_runner(*WINDOW, "-p", "approval_policy", "manual", outputs=out)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    return max((out / "runs").iterdir())
+
+
+def _lead(page_text: list[str]) -> str:
+    """The run page's text from its title to the task table: what it leads with."""
+    text = " ".join(" ".join(page_text).split())
+    return text[text.index("Run 20") : text.index("Tasks task status")]
+
+
+def test_analysis_md_and_the_run_page_show_a_less_than_sign_once_escaped(outputs):
+    run_dir = runs(outputs)[0]
+    report = (run_dir / "reports" / "analysis.md").read_text()
+    assert "&lt;" not in report and "&amp;" not in report
+    assert "| < 0.05 | no |" in report  # the gate's p-value limit, as written
+    text = " ".join(parse_page(run_dir / "index.html").text)
+    assert "&lt;" not in text and "&amp;" not in text and "< 0.05" in text and "R² <= " in text
+
+
+def test_the_run_page_leads_with_the_verdict_and_the_gate_and_shows_each_figure_once(outputs):
+    run_dir = runs(outputs)[0]
+    page = parse_page(run_dir / "index.html")
+    lead = _lead(page.text)
+    evaluation = json.loads((run_dir / "reports" / "evaluation.json").read_text())
+    assert lead.index("Does the model beat doing nothing?") < lead.index(" ".join(evaluation["verdict"].split()))
+    decision = json.loads((run_dir / "reports" / "decision.json").read_text())
+    assert f"gate ({decision['policy']} policy): {decision['decision']}" in lead  # the report's gate line
+    assert "Awaiting approval" not in lead and "runner.py approve" not in lead  # nothing awaits a decision
+    assert len(page.imgs) == len(set(page.imgs)) >= 3, page.imgs
+
+
+def test_a_run_awaiting_approval_leads_with_the_checks_and_the_commands_that_decide(awaiting_run):
+    page = parse_page(awaiting_run / "index.html")
+    lead = _lead(page.text)
+    evaluation = json.loads((awaiting_run / "reports" / "evaluation.json").read_text())
+    assert " ".join(evaluation["verdict"].split()) in lead  # no report yet: the verdict comes from the evaluation
+    assert "gate: no decision yet (proposal: awaiting_approval" in lead and "Awaiting approval" in lead
+    manifest = json.loads((awaiting_run / "manifest.json").read_text())
+    commands = awaiting([manifest], dt.datetime.now(dt.UTC), layout.outputs_of(awaiting_run))[0]
+    for key in ("approve", "reject", "resume"):
+        assert key in commands[key] and awaiting_run.name in commands[key] and "--outputs" in commands[key]
+        assert commands[key] in lead, key  # the operations page's commands, on the run page
+    gate = json.loads((awaiting_run / "reports" / "gate.json").read_text())
+    for check in gate["checks"]:
+        assert check["check"] in lead  # what the decision rests on
+    assert len(page.imgs) == len(set(page.imgs)) >= 3, page.imgs
+
+
+def test_compare_shows_percent_headline_metrics_first_and_which_run_is_better(outputs):
+    a, b = runs(outputs)[:2]
+    proc = run_runner("compare", a.name, b.name, outputs=outputs)
+    assert proc.returncode == 0, proc.stderr
+    rmse = [json.loads((r / "reports" / "evaluation.json").read_text())["metrics"]["model"]["rmse"] for r in (a, b)]
+    assert rmse[0] != rmse[1]  # another test fraction: another held-out window
+    winner, loser = ("A", "B") if rmse[0] < rmse[1] else ("B", "A")
+    better = f"{winner} is better on the held-out window: model RMSE {pct(min(rmse), 3)} against {pct(max(rmse), 3)} "
+    assert f"{better}for {loser}, " in proc.stdout
+    assert "The held-out windows differ" in proc.stdout and "Diebold-Mariano p = " in proc.stdout
+    table = proc.stdout.split("B - A\n", 1)[1].splitlines()
+    assert [row.split()[0] for row in table[:4]] == [
+        "model.rmse",
+        "model.mae",
+        "model.r2",
+        "model.directional_accuracy",
+    ]
+    assert table[0].split()[:5] == ["model.rmse", *pct(rmse[0], 3).split(), *pct(rmse[1], 3).split()]
+    assert "e-0" not in proc.stdout and table[0].endswith(" pp")
+    page = parse_page(outputs / "compare" / f"{a.name}__{b.name}.html")
+    text = " ".join(" ".join(page.text).split())
+    assert better in text and text.index(better) < text.index("Parameters that differ")
+    assert f"model.rmse {pct(rmse[0], 3)} {pct(rmse[1], 3)}" in text and "e-0" not in text
 
 
 @pytest.mark.skipif(
