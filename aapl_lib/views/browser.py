@@ -229,8 +229,8 @@ def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Pat
             compare=f"../../compare/{prev}__{m['run_id']}.html" if prev else None,
         )
     )
-    if prev:
-        build_compare_page(run_dir.parent / prev, run_dir)
+    if prev:  # rebuilt after every run: without the noise test, so a rerun with nothing to do imports no scipy
+        build_compare_page(run_dir.parent / prev, run_dir, noise_test=False)
     return atomic_write_text(run_dir / "index.html", page)
 
 
@@ -250,11 +250,11 @@ def _published_by(run_dir: Path) -> str | None:
     return f"{label}: {by['fit']} model, sha256 {str(by['sha256'])[:12]}, trained to {by['trained_to']}"
 
 
-def build_compare_page(run_a: Path, run_b: Path) -> Path:
-    """Write ``outputs/compare/<A>__<B>.html``."""
+def build_compare_page(run_a: Path, run_b: Path, noise_test: bool = True) -> Path:
+    """Write ``outputs/compare/<A>__<B>.html`` (``noise_test``: see :func:`aapl_lib.views.compare.compare_runs`)."""
     from aapl_lib.views.compare import compare_runs, shown_metrics
 
-    diff = compare_runs(run_a, run_b)
+    diff = compare_runs(run_a, run_b, noise_test)
     page = (
         templates()
         .get_template("compare.html")

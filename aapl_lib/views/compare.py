@@ -72,7 +72,7 @@ def _noise(run_a: Path, run_b: Path) -> str:
     return f"On the {len(days)} held-out days both runs predicted, Diebold-Mariano p = {p:.3f} (two-sided): {verdict}."
 
 
-def better_sentence(run_a: Path, run_b: Path, ea: dict[str, Any], eb: dict[str, Any]) -> str:
+def better_sentence(run_a: Path, run_b: Path, ea: dict[str, Any], eb: dict[str, Any], noise_test: bool = True) -> str:
     """One line: which run's model has the lower held-out RMSE and by how much, and whether that is noise."""
     ra, rb = (((e.get("metrics") or {}).get("model") or {}).get("rmse") for e in (ea, eb))
     if ra is None or rb is None:
@@ -92,11 +92,14 @@ def better_sentence(run_a: Path, run_b: Path, ea: dict[str, Any], eb: dict[str, 
     wa, wb = ea.get("test_window"), eb.get("test_window")
     if wa != wb and wa and wb:
         line += f" The held-out windows differ (A {wa['first']} .. {wa['last']}, B {wb['first']} .. {wb['last']})."
+    if not noise_test:  # the run page's own compare link: numbers only (the test imports scipy)
+        return f"{line} `runner.py compare` tests whether the difference is beyond noise."
     return f"{line} {_noise(run_a, run_b)}"
 
 
-def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
-    """Parameter differences, artifacts changed/added/removed (by sha256) and metric differences."""
+def compare_runs(run_a: Path, run_b: Path, noise_test: bool = True) -> dict[str, Any]:
+    """Parameter differences, artifacts changed/added/removed (by sha256) and metric differences; ``noise_test``
+    False leaves the Diebold-Mariano test out of the ``better`` line."""
     ma, mb = mf.load(run_a), mf.load(run_b)
     keys = sorted(set(ma["params"]) | set(mb["params"]))
     params = [
@@ -148,7 +151,7 @@ def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
         "artifacts": changes,
         "metrics": metrics,
         "gate": gates,
-        "better": better_sentence(run_a, run_b, ea, eb),
+        "better": better_sentence(run_a, run_b, ea, eb, noise_test),
     }
 
 
