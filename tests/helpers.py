@@ -157,7 +157,9 @@ class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
         for name in ("aapl_lib", "notebooks", "params"):
-            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            # __pycache__ too: copy2 keeps each source's mtime, so the compiled files stay valid, and a copy's
+            # processes do not compile the package again where PYTHONDONTWRITEBYTECODE is set (conftest.py)
+            shutil.copytree(ROOT / name, root / name)
         shutil.copy2(ROOT / "runner.py", root / "runner.py")
         self.outputs = root / "outputs"
         self.env = {**os.environ, "PYTHONPATH": str(root), "AAPL_OUTPUTS_DIR": str(self.outputs)}
@@ -170,7 +172,7 @@ class Project:
             root,
             symlinks=True,
             dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", *LOCK_FILES),
+            ignore=shutil.ignore_patterns(*LOCK_FILES),
         )
         copy = Project.__new__(Project)
         copy.root, copy.outputs = root, root / "outputs"
