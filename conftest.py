@@ -5,6 +5,7 @@ throw-away folder so a test run never touches the project's own outputs/.
 """
 
 import atexit
+import compileall
 import os
 import shutil
 import tempfile
@@ -15,6 +16,14 @@ _OUTPUTS = tempfile.mkdtemp(prefix="aapl-test-outputs-")
 os.environ["AAPL_OUTPUTS_DIR"] = _OUTPUTS
 atexit.register(shutil.rmtree, _OUTPUTS, ignore_errors=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_configure(config) -> None:
+    """Compile the package once, before any worker starts: where PYTHONDONTWRITEBYTECODE is set (as on the CI
+    machines), every runner and kernel process of the suite would otherwise compile it from source again. The
+    project copies of tests/helpers.py copy the compiled files along (their sources keep their mtimes)."""
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(os.path.join(os.path.dirname(__file__), "aapl_lib"), quiet=1)
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when xdist runs the suite

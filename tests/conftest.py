@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import compileall
 import os
 import sys
 from pathlib import Path
@@ -20,13 +19,6 @@ from helpers import (
     write_classic_yahoo,
     write_yfinance_multiheader,
 )
-
-
-def pytest_configure(config) -> None:
-    """Compile the package once, before any worker starts: with PYTHONDONTWRITEBYTECODE set (as on the CI
-    machines), every runner and kernel process of the suite would otherwise compile it from source again."""
-    if not hasattr(config, "workerinput"):
-        compileall.compile_dir(ROOT / "aapl_lib", quiet=1)
 
 
 @pytest.fixture(scope="session")
