@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import needs
 import pytest
 
 from helpers import (
@@ -99,3 +100,34 @@ def feature_dir(tmp_path_factory) -> Path:
     yield folder
     sys.path.remove(str(folder))
     sys.modules.pop(ANALYST_MODULE, None)
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "needs(tool): the test proves its promise only where the tool works (needs.py)")
+
+
+def pytest_runtest_setup(item) -> None:
+    for mark in item.iter_markers("needs"):
+        why = needs.missing(mark.args[0])
+        if why:
+            pytest.skip(why)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ``AAPL_TESTS_STRICT_SKIPS=1`` a skip that no missing tool explains fails: it would hide a promise."""
+    report = yield
+    if report.skipped and needs.strict_skips() and needs.UNPROVEN not in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"a skip under AAPL_TESTS_STRICT_SKIPS=1 that no missing tool explains: {report.longrepr}"
+    return report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say loudly which promises this machine could not prove, and why."""
+    unproven = [r for r in terminalreporter.stats.get("skipped", []) if needs.UNPROVEN in str(r.longrepr)]
+    if unproven:
+        terminalreporter.section(f"{len(unproven)} promise test(s) NOT run on this machine", red=True, bold=True)
+        for report in unproven:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.write_line(f"{report.nodeid}: {reason.removeprefix('Skipped: ')}", red=True, bold=True)

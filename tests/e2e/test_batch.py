@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from helpers import WINDOW, newest_batch, run_runner
 
 
@@ -104,7 +102,6 @@ def test_a_failing_ticker_does_not_stop_the_others_and_resume_reruns_only_it(pro
 def test_batch_on_a_dask_local_cluster(project):
     """Two tickers whose model tasks execute on the LocalCluster's worker processes (their data tasks are
     reused from the runs above: another ridge_alpha changes only the models)."""
-    pytest.importorskip("distributed")
     outputs = project.outputs
     proc = project.run(
         "--tickers",

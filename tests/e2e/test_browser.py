@@ -7,12 +7,12 @@ import datetime as dt
 import functools
 import http.server
 import json
-import shutil
 import subprocess
 import threading
 import urllib.request
 from pathlib import Path
 
+import needs
 import pytest
 
 from aapl_lib.formatting import pct
@@ -22,7 +22,7 @@ from aapl_lib.views import dag
 from aapl_lib.views.operations import awaiting
 from helpers import ROOT, WINDOW, parse_html, parse_page, run_runner
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = needs.chromium()
 
 
 @pytest.fixture(scope="module")
@@ -241,9 +241,7 @@ def test_compare_shows_percent_headline_metrics_first_and_which_run_is_better(ou
     assert f"model.rmse {pct(rmse[0], 3)} {pct(rmse[1], 3)}" in text and "e-0" not in text
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium is not installed (Debian package 'chromium'; .ci/run installs it)"
-)
+@pytest.mark.needs("chromium")
 def test_pages_render_in_headless_chromium(outputs, tmp_path):
     flags = [
         "--headless",

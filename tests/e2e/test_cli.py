@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from helpers import UNCOPIED, WINDOW, Project, hold_lock, newest_batch
 
 # Parameters the runner reads for itself; no task reads them, so none may change a fingerprint.
@@ -179,7 +177,6 @@ def test_tickers_in_a_params_file_run_a_batch_on_every_core_and_exit_3_when_all_
 def test_a_batch_on_an_external_dask_scheduler(project, tmp_path):
     """``--scheduler`` with a real ``dask scheduler`` and ``dask worker`` started as an operator would: the
     ticker's notebooks execute in the worker's process."""
-    pytest.importorskip("distributed")
     dask = Path(sys.executable).with_name("dask")
     scheduler_file = tmp_path / "scheduler.json"
     env = {**project.env, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}

@@ -93,7 +93,7 @@ def test_every_runner_command_in_deploy_parses_with_the_runners_parser(capsys):
     assert yaml.safe_load((ROOT / "params" / "default.yaml").read_text())["on_failure"] == ""
 
 
-@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").exists(), reason="needs the project's .venv")
+@pytest.mark.needs("venv")
 def test_the_crontab_line_runs_as_cron_runs_it_on_a_fresh_checkout(tmp_path):
     checkout = fresh_checkout(tmp_path / "aapl-pipeline")
     assert not (checkout / "outputs" / "logs").exists()  # what a fresh checkout has: no log folder
@@ -132,7 +132,7 @@ def test_the_crontab_line_runs_as_cron_runs_it_on_a_fresh_checkout(tmp_path):
     )
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.needs("systemd-analyze")
 def test_the_systemd_units_verify(tmp_path):
     names = (
         "aapl-pipeline.service",
