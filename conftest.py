@@ -7,6 +7,7 @@ throw-away folder so a test run never touches the project's own outputs/.
 import atexit
 import compileall
 import os
+import random
 import shutil
 import tempfile
 
@@ -60,7 +61,41 @@ HEAVIEST_FIRST = [
 ]
 
 
+def _shuffle_seed() -> int | None:
+    seed = os.environ.get("AAPL_TESTS_SHUFFLE", "")
+    return int(seed) if seed.isdigit() else None
+
+
+def pytest_report_header(config):
+    seed = _shuffle_seed()
+    if seed is not None:
+        return f"test order shuffled with seed {seed} (AAPL_TESTS_SHUFFLE={seed} repeats it)"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
+    """Heaviest files first. With ``AAPL_TESTS_SHUFFLE=SEED`` the files and the tests within each file run in an
+    order drawn from SEED instead (every test must pass alone and in any order); the six notebooks keep 01..06."""
+    seed = _shuffle_seed()
+    if seed is not None:
+        rng = random.Random(seed)
+        files: dict[str, list] = {}
+        for item in items:
+            files.setdefault(str(item.fspath), []).append(item)
+        order = list(files)
+        rng.shuffle(order)
+        for name in order:
+            if not name.endswith(".ipynb"):
+                rng.shuffle(files[name])
+        items[:] = [item for name in order for item in files[name]]
+        notebooks = sorted((i for i in items if str(i.fspath).endswith(".ipynb")), key=lambda i: str(i.fspath))
+        # the notebooks read what the one before wrote: they stay together, in order, where the first one landed
+        if notebooks:
+            first = next(n for n, item in enumerate(items) if str(item.fspath).endswith(".ipynb"))
+            rest = [i for i in items if not str(i.fspath).endswith(".ipynb")]
+            items[:] = rest[:first] + notebooks + rest[first:]
+        return
+
     def weight(item) -> int:
         path = str(item.fspath).replace(os.sep, "/")
         heavy = [i for i, name in enumerate(HEAVIEST_FIRST) if path.endswith("/tests/" + name)]
