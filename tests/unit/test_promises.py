@@ -36,3 +36,16 @@ def test_every_test_the_promise_map_names_exists():
 def test_the_promise_map_numbers_its_rows_in_order():
     numbers = [int(row.split("|")[1]) for row in _rows()]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_a_promise_proven_only_in_process_says_library():
+    """A row whose every test is an in-process unit test proves the promise through the library, not the path a
+    user takes: it must say so (*library*), so that nobody reads it as proven end to end."""
+    unmarked = [
+        row.split("|")[1].strip()
+        for row in _rows()
+        if (refs := REFERENCE.findall(row))
+        and all(p.startswith("tests/unit/") for p, _ in refs)
+        and "*library" not in row
+    ]
+    assert unmarked == []
