@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -151,8 +152,11 @@ class Console:
             return None
         from tqdm import tqdm
 
-        # smoothing 0: the ETA from the average rate, as the plain lines compute it
-        return tqdm(file=self.err, leave=False, dynamic_ncols=True, smoothing=0, mininterval=0, **kwargs)
+        # smoothing 0: the ETA from the average rate, as the plain lines compute it. A terminal that reports no
+        # width (a pseudo-terminal nobody sized) would get an empty line: it gets a fixed width instead
+        sized = _columns(self.err) > 0
+        width = {"dynamic_ncols": True} if sized else {"ncols": 100, "nrows": 20}
+        return tqdm(file=self.err, leave=False, smoothing=0, mininterval=0, **width, **kwargs)
 
     def start_child(self, command: list[str], **popen: Any) -> subprocess.Popen:
         """Start ``command`` (a ``runner.py`` of its own, as replay starts one per day). On a terminal its
@@ -306,6 +310,14 @@ class Counted:
         """:meth:`Units.finished` for the item the loop is on."""
         assert self.units is not None, "finished() is called inside the loop"
         return self.units.finished(name, outcome, seconds, note)
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal ``stream`` writes to; 0 when it reports none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # not a file (a test's stream), or no size
+        return 0
 
 
 def _isatty(stream: TextIO) -> bool:
