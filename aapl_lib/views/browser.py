@@ -199,7 +199,7 @@ def verdict_once(markdown: str, lead: dict[str, Any]) -> str:
     verdict = next((i for i in range(at + 1, len(lines)) if lines[i].strip()), None)
     if verdict is None:
         return markdown
-    lines[verdict] = "[The verdict leads this page.](#lead)"
+    lines[verdict] = "*The verdict leads this page (above).*"
     return "\n".join(lines)
 
 

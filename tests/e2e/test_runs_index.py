@@ -64,9 +64,11 @@ def test_the_index_marks_the_runs_awaiting_approval(outputs):
     assert len(waiting) == 1
     (run_id,) = waiting
     assert "AWAITING APPROVAL" in rows[run_id] and 'class="awaiting-row"' in html
-    assert f'href="runs/{run_id}/index.html#needs-approval"' in html.split('<p id="awaiting"', 1)[1].split("</p>")[0]
+    assert f'href="runs/{run_id}/index.html"' in html.split('<p id="awaiting"', 1)[1].split("</p>")[0]
     for other in set(rows) - {run_id}:
         assert "AWAITING APPROVAL" not in rows[other]
+    for href in parse_page(outputs / "index.html").hrefs:
+        assert (outputs / href).is_file(), href
 
 
 def test_the_run_page_states_the_verdict_once(outputs, seeded_project):
