@@ -17,7 +17,7 @@ python runner.py track TICKER [--json]
 python runner.py replay --from DATE --to DATE [-f FILE] [-p KEY VALUE]...
 python runner.py health [--max-age HOURS] [--failures N] [--ticker T]... [--json]
 
-GLOBALS (``--outputs DIR``, ``--log-level L``) go before or after the command, for every command.
+GLOBALS (``--outputs DIR``, ``--log-level L``, ``-q/--quiet``) go before or after the command, for every command.
 
 Each module of ``COMMAND_MODULES`` adds its commands with ``register(subparsers)``, each command's parser naming
 its ``handler(args, root, outputs) -> exit code``; a new command is one new module and one entry in that tuple.
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from aapl_lib.cli import audit, decisions, record, run, runs, views
-from aapl_lib.cli.arguments import add_global_options
+from aapl_lib.cli.arguments import GLOBAL_FLAGS, add_global_options
 from aapl_lib.errors import IntegrityError, ParameterError, PipelineError, StorageError
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit, for_signal
@@ -65,8 +65,8 @@ def command_line(prog: str = "python runner.py") -> CommandLine:
         prog=prog,
         description="Run the six-notebook stock prediction pipeline with papermill. Each run writes a folder "
         "outputs/runs/<run_id>/ with the executed notebooks, their HTML, artifacts, logs and "
-        "manifest.json. Without a command, 'run' is meant. --outputs and --log-level may come before or "
-        "after the command.",
+        "manifest.json. Without a command, 'run' is meant. --outputs, --log-level and --quiet may come "
+        "before or after the command.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -87,15 +87,16 @@ def build_parser(prog: str = "python runner.py") -> argparse.ArgumentParser:
 
 def with_default_command(argv: Sequence[str], commands: Collection[str], global_options: Collection[str]) -> list[str]:
     """``argv`` with ``run`` put where the command belongs when none is given: after the global options (each
-    with its value, as ``--outputs DIR`` or ``--outputs=DIR``) that come first. ``-h``/``--help`` there is the
-    top-level help, not a missing command. A word there that is neither a command nor an option is a misspelt
-    command (``run`` takes no positional argument): a ParameterError naming the nearest commands."""
+    with its value, as ``--outputs DIR`` or ``--outputs=DIR``, or a flag, ``--quiet``) that come first.
+    ``-h``/``--help`` there is the top-level help, not a missing command. A word there that is neither a command
+    nor an option is a misspelt command (``run`` takes no positional argument): a ParameterError naming the
+    nearest commands."""
     argv = list(argv)
     position = 0
     while position < len(argv):
         word = argv[position]
         if word in global_options:
-            position += 2
+            position += 1 if word in GLOBAL_FLAGS else 2
         elif word.partition("=")[0] in global_options:
             position += 1
         else:

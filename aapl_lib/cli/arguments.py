@@ -1,5 +1,5 @@
-"""Options more than one command shares: the global ``--outputs`` and ``--log-level`` (accepted before or after
-the command), the ``-f/-p`` of a command that continues or repeats a recorded run, and the params file a
+"""Options more than one command shares: the global ``--outputs``, ``--log-level`` and ``--quiet`` (accepted
+before or after the command), the ``-f/-p`` of a command that continues or repeats a recorded run, and the params file a
 command reads when it is given no ``-f``. Standard library only: every command imports this."""
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LOG_LEVEL = "INFO"
+GLOBAL_FLAGS = ("-q", "--quiet")  # the global options that take no value
 
 # what ArgumentParser.add_subparsers returns: argparse gives the class no public name
 Subparsers = argparse._SubParsersAction
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> list[argparse.Action]:
-    """Add ``--outputs`` and ``--log-level`` (each takes one value) to ``parser``; returns their actions. The top
-    parser has the defaults (``defaults=True``); each command's parser has none (``argparse.SUPPRESS``), so a
-    value given before the command is kept unless the same option is given again after it."""
+    """Add ``--outputs`` and ``--log-level`` (each takes one value) and ``-q/--quiet`` (a flag:
+    :data:`GLOBAL_FLAGS`) to ``parser``; returns their actions. The top parser has the defaults
+    (``defaults=True``); each command's parser has none (``argparse.SUPPRESS``), so a value given before the
+    command is kept unless the same option is given again after it."""
     return [
         parser.add_argument(
             "--outputs",
@@ -31,6 +33,12 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> li
             default=DEFAULT_LOG_LEVEL if defaults else argparse.SUPPRESS,
             choices=LOG_LEVELS,
             help="console and task-log verbosity (default INFO)",
+        ),
+        parser.add_argument(
+            *GLOBAL_FLAGS,
+            action="store_true",
+            default=False if defaults else argparse.SUPPRESS,
+            help="for schedulers: print only warnings, errors and the one-line outcome (exit codes unchanged)",
         ),
     ]
 

@@ -6,6 +6,7 @@ when it is newer than any unfinished run)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from aapl_lib.cli.outcome import print_outcome
@@ -88,6 +89,7 @@ def _batch(
 ) -> int:
     """Run (or, given ``batch_id``, resume) a batch with the executor options of the command line."""
     from aapl_lib.runner.batch.loop import run_batch
+    from aapl_lib.runner.progress import Console
 
     if args.scheduler and args.executor != "dask":
         raise PipelineError("--scheduler needs --executor dask")
@@ -102,6 +104,7 @@ def _batch(
         workers=args.workers,
         scheduler=args.scheduler,
         log_level=args.log_level,
+        progress=Console.for_command(args.quiet),
         batch_id=batch_id,
         resume=batch_id is not None,
         operator=operator,
@@ -109,8 +112,9 @@ def _batch(
     return print_outcome(result)
 
 
-def newest_unfinished_batch(outputs: Path) -> str | None:
-    """The id of the newest unfinished batch when it is newer than the newest unfinished single run."""
+def newest_unfinished_batch(outputs: Path, progress: Callable[[str], None] = print) -> str | None:
+    """The id of the newest unfinished batch when it is newer than the newest unfinished single run (said to
+    ``progress``)."""
     from aapl_lib.store.manifest import BATCH_UNFINISHED, list_batches
     from aapl_lib.store.runs import find_resumable
 
@@ -121,7 +125,7 @@ def newest_unfinished_batch(outputs: Path) -> str | None:
     # ids begin with their UTC start time (20261127T010000Z-...), so they compare as times
     if run_dir is not None and run_dir.name[:16] > batch["batch_id"][:16]:
         return None
-    print(f"resuming batch {batch['batch_id']} ({batch['status']})")
+    progress(f"resuming batch {batch['batch_id']} ({batch['status']})")
     return batch["batch_id"]
 
 

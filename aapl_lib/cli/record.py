@@ -12,6 +12,7 @@ from aapl_lib.errors import ParameterError
 from aapl_lib.io.follow_up import follow_up
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit, for_signal
+from aapl_lib.runner.progress import Console, Counted
 from aapl_lib.store import layout
 
 
@@ -112,6 +113,7 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     import datetime as dt
     import signal
     import sys
+    import time
 
     from aapl_lib.data.trading_calendar import trading_days
 
@@ -126,21 +128,25 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     if not days:
         raise ParameterError(f"no NYSE session from {first} to {last}")
     base = [sys.executable, str(root / "runner.py"), "run", "--outputs", str(outputs), "--log-level", args.log_level]
+    base += ["--quiet"] if args.quiet else []
     if args.file:
         base += ["-f", args.file]
     for key, value in args.parameter:
         base += ["-p", key, value]
     failed: list[str] = []
     waiting: list[str] = []
-    for n, day in enumerate(days, 1):
-        print(f"replay {n}/{len(days)}: run --as-of {day}", flush=True)
-        returncode = _day_run([*base, "--as-of", day], root)
+    console = Console.for_command(args.quiet)
+    replayed = Counted(console, days, "day")  # a bar with an ETA on a terminal, a line per day
+    for n, day in enumerate(replayed, 1):
+        console(f"replay {n}/{len(days)}: run --as-of {day}")
+        started = time.monotonic()
+        returncode = _day_run([*base, "--as-of", day], root, console)
+        replayed.finished(day, _day_outcome(returncode), time.monotonic() - started)
         if returncode in (for_signal(signal.SIGINT), for_signal(signal.SIGTERM)):
             again = follow_up(_replay_words(args, day), outputs)
-            print(
+            console.warning(
                 f"replay stopped during {day} (day {n} of {len(days)}, exit {returncode}); that day's run is "
-                f"interrupted. Continue the replay from that day with: {again}",
-                file=sys.stderr,
+                f"interrupted. Continue the replay from that day with: {again}"
             )
             return returncode
         if returncode == Exit.USAGE:
@@ -158,19 +164,20 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     )
     for day in failed:
         print(f"  {day}")
-    if layout.ledger_path(outputs, ticker).is_file():
+    if layout.ledger_path(outputs, ticker).is_file() and not args.quiet:
         track_command(argparse.Namespace(ticker=ticker, json=False), root, outputs)
     return Exit.OK if not failed else Exit.FAILED
 
 
-def _day_run(command: list[str], root: Path) -> int:
+def _day_run(command: list[str], root: Path, console: Console) -> int:
     """One day's run; on Ctrl-C (or SIGTERM) the replay passes the signal on once and gives the run the time to
     record its interruption. The run has a session of its own, so the terminal's Ctrl-C reaches the replay only:
-    a second signal would cut the run's own clean-up short."""
+    a second signal would cut the run's own clean-up short. ``console`` starts it (on a terminal its lines come
+    above the replay's bar)."""
     import signal
     import subprocess
 
-    proc = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = console.start_child(command, cwd=root, stdin=subprocess.DEVNULL, start_new_session=True)
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
     try:
         return proc.wait()
@@ -184,6 +191,11 @@ def _day_run(command: list[str], root: Path) -> int:
         return for_signal(signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _day_outcome(returncode: int) -> str:
+    """A replayed day's run as its progress line says it: ``ok``, ``awaiting approval`` or ``exit N``."""
+    return {Exit.OK: "ok", Exit.AWAITING_APPROVAL: "awaiting approval"}.get(returncode, f"exit {returncode}")
 
 
 def _replay_words(args: argparse.Namespace, day: str) -> str:

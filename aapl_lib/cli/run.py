@@ -152,6 +152,7 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
         from_run = find_run(outputs, args.from_run)
     from aapl_lib.runner.orchestration import run_pipeline
+    from aapl_lib.runner.progress import Console
 
     result = run_pipeline(
         params,
@@ -165,6 +166,7 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         project=root,
         force=args.force,
         force_tasks=tuple(args.force_task),
+        progress=Console.for_command(args.quiet),
     )
     return print_outcome(result)
 
@@ -173,11 +175,13 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """Continue the named run or batch, else the newest that did not finish; hooks and extra_features come
     from this command's params file and -p, never from the manifest (it says which hooks will run)."""
     from aapl_lib.pipeline.trust import describe_hooks, operator_code
+    from aapl_lib.runner.progress import Console
 
     operator = operator_code(chosen_params_file(args, root), args.parameter)
+    console = Console.for_command(args.quiet)
     if args.run_id is None:
-        args.run_id = newest_unfinished_batch(outputs)  # a newer interrupted batch goes before its runs
-    print(describe_hooks(operator))
+        args.run_id = newest_unfinished_batch(outputs, console)  # a newer interrupted batch goes before its runs
+    console(describe_hooks(operator))
     if args.run_id and layout.is_batch(outputs, args.run_id):
         return resume_batch(args, root, outputs, operator)
     from aapl_lib.runner.orchestration import resume_run
@@ -189,5 +193,6 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         log_level=args.log_level,
         project=root,
         operator=operator,
+        progress=console,
     )
     return print_outcome(result)

@@ -16,6 +16,7 @@ from jinja2 import Environment, select_autoescape
 
 from aapl_lib.formatting import general, pct
 from aapl_lib.io.iorw import atomic_write_text, read_json
+from aapl_lib.pipeline.states import State
 from aapl_lib.pipeline.tasks import (
     ANALYSIS,
     DECISION,
@@ -36,9 +37,9 @@ CSS = (TEMPLATES / "style.css").read_text(encoding="utf-8")
 
 SHORT = {
     "success": "ok",
-    "reused": "reused",
-    "copied": "copied",
-    "present": "present",
+    "reused": "re",
+    "copied": "cp",
+    "present": "pr",
     "failed": "FAIL",
     "timed_out": "TIME",
     "running": "run",
@@ -89,9 +90,11 @@ def build_index(
     """Write ``outputs/index.html`` listing every run (``runs`` as ``_runs`` reads them, read if not given),
     with links to the operations page and to ``track_pages`` (``{"ticker", "href"}``, relative to outputs/;
     default: every ticker's track-record page that exists)."""
+    from aapl_lib.views.run_lead import QUESTION, run_answer
+
     runs = _runs(outputs_dir) if runs is None else runs
     rows = []
-    for i, (_run_dir, m) in enumerate(runs):
+    for i, (run_dir, m) in enumerate(runs):
         scraps = (m["tasks"].get("model_evaluation") or {}).get("scraps") or {}
         prev = _previous_same_ticker(runs, i)
         rows.append(
@@ -99,7 +102,7 @@ def build_index(
                 "run_id": m["run_id"],
                 "ticker": m["params"]["ticker"],
                 "source": m["params"]["source"],
-                "window": f"{m['params']['start']}..{m['params']['end']}",
+                "window": f"{m['params']['start']} .. {m['params']['end']}",
                 "started": (m.get("created_at") or "")[:19].replace("T", " "),
                 "duration": "" if m.get("duration_s") is None else f"{m['duration_s']:.1f}",
                 "status": m.get("status", "?"),
@@ -117,6 +120,8 @@ def build_index(
                 "zero_rmse": pct(scraps.get("zero_return_rmse"), 3, missing=""),
                 "direction": pct(scraps.get("model_directional_accuracy"), 3, missing=""),
                 "implausible": bool(scraps.get("implausible")),
+                "beats": run_answer(run_dir, m),  # the run page's own answer, in its words
+                "awaiting": m.get("status") == State.AWAITING_APPROVAL,
                 "compare": f"compare/{prev}__{m['run_id']}.html" if prev else None,
             }
         )
@@ -131,6 +136,8 @@ def build_index(
         .render(
             title="Pipeline runs",
             runs=rows,
+            awaiting=[r["run_id"] for r in rows if r["awaiting"]],
+            question=QUESTION,
             outputs=str(outputs_dir),
             tasks=[t.name for t in TASKS],
             batches=batches,
@@ -180,6 +187,22 @@ def report_html(markdown: str) -> str:
     return mistune.create_markdown(renderer=_Renderer(escape=True), plugins=["table"])(markdown)
 
 
+def verdict_once(markdown: str, lead: dict[str, Any]) -> str:
+    """The report as the run page shows it: the paragraph answering the lead's question (the verdict) is the
+    page's lead already, so the report's own section points there instead of repeating it (``analysis.md``,
+    read on its own, keeps it)."""
+    lines = markdown.splitlines()
+    heading = f"## {lead['question']}"
+    if heading not in lines:
+        return markdown
+    at = lines.index(heading)
+    verdict = next((i for i in range(at + 1, len(lines)) if lines[i].strip()), None)
+    if verdict is None:
+        return markdown
+    lines[verdict] = "*The verdict leads this page (above).*"
+    return "\n".join(lines)
+
+
 def _artifact_rows(run_dir: Path, m: dict[str, Any]) -> list[dict[str, Any]]:
     """Every artifact the tasks recorded, then the gate's decision file (written after them), with sha256."""
     artifacts = []
@@ -198,10 +221,12 @@ def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Pat
     from aapl_lib.views.run_lead import run_lead
 
     m = mf.as_read(run_dir, manifest if manifest is not None else mf.load(run_dir))
+    lead = run_lead(run_dir, m)
     report_md = run_dir / ANALYSIS
     report = None
     if report_md.is_file():
-        report = report_html(report_md.read_text(encoding="utf-8").replace("](../figures/", "](figures/"))
+        markdown = report_md.read_text(encoding="utf-8").replace("](../figures/", "](figures/")
+        report = report_html(verdict_once(markdown, lead) if lead["verdict"] else markdown)
     # each figure once: those the report shows stay in the report, beside their captions
     figures = sorted(str(p.relative_to(run_dir)) for p in (run_dir / FIGURES_DIR).glob("*.png"))
     figures = [f for f in figures if f'src="{f}"' not in (report or "")]
@@ -216,7 +241,7 @@ def build_run_page(run_dir: Path, manifest: dict[str, Any] | None = None) -> Pat
         .render(
             title=f"Run {m['run_id']}",
             m=m,
-            lead=run_lead(run_dir, m),
+            lead=lead,
             tasks=_task_rows(run_dir, m),
             figures=figures,
             report=report,

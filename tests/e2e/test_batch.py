@@ -20,8 +20,8 @@ def test_batch_of_three_sample_tickers_on_the_local_executor(project):
     for ticker, run_id in runs.items():
         run = json.loads((outputs / "runs" / run_id / "manifest.json").read_text())
         assert run["params"]["ticker"] == ticker and run["status"] == "success"
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[batch]")]
-    assert len(lines) == 3 and "done 3/3, failed 0, left 0" in lines[-1]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("ticker ")]
+    assert len(lines) == 3 and lines[-1].startswith("ticker 3/3 ") and "; all 3 done in " in lines[-1]
     summary = (batch_dir / "summary.md").read_text()
     for ticker in ("AAPL", "MSFT", "IBM"):
         assert f"| {ticker} | success |" in summary

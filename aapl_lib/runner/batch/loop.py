@@ -27,6 +27,7 @@ from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import State
 from aapl_lib.runner.batch.executors import Executor
 from aapl_lib.runner.kernels.warm_pool import SHARED_SOCKET_ENV, params_keep_s, params_warm, warm_kernels
+from aapl_lib.runner.progress import units
 from aapl_lib.store import layout
 from aapl_lib.views.batch_summary import write_summary
 
@@ -164,24 +165,22 @@ def _run_jobs(
     pool: Executor, jobs: list[tuple], manifest: dict[str, Any], batch_dir: Path, progress: Callable[[str], None]
 ) -> None:
     """Run the jobs on ``pool``, recording each ticker's result in the manifest (written after each) and
-    reporting it."""
+    reporting it with the time the batch has left (a bar with an ETA on a terminal)."""
     manifest["executor_description"] = pool.description
-    done = failed = 0
-    for result in pool.run(jobs):
-        manifest["runs"][result["ticker"]] = result
-        done += 1
-        failed += result["status"] not in FINISHED
-        write_json(batch_dir / layout.MANIFEST, manifest)
-        progress(progress_line(result, done, len(jobs), failed))
+    with units(progress, len(jobs), "ticker") as tickers:
+        for result in pool.run(jobs):
+            manifest["runs"][result["ticker"]] = result
+            write_json(batch_dir / layout.MANIFEST, manifest)
+            tickers.finished(result["ticker"], *ticker_outcome(result))
 
 
-def progress_line(result: dict[str, Any], done: int, total: int, failed: int) -> str:
-    """The progress line of one finished ticker; a ticker that did not finish says why."""
-    return (
-        f"[batch] {result['ticker']:<8} {result['status']:<18} {result['duration_s']:>6.1f} s  "
-        f"done {done}/{total}, failed {failed}, left {total - done}"
-        + (f"  — {result['message']}" if result["status"] not in FINISHED else "")
-    )
+def ticker_outcome(result: dict[str, Any]) -> tuple[str, float, str]:
+    """How a finished ticker is reported: ``ok`` or its status in words, its duration, and why a ticker that
+    did not finish (nor waits for a person) did not."""
+    status = result["status"]
+    words = "ok" if status in FINISHED else status.replace("_", " ")
+    why = "" if status in FINISHED or status == State.AWAITING_APPROVAL else result["message"]
+    return words, result["duration_s"], why
 
 
 def ticker_outcomes(manifest: dict[str, Any], tickers: list[str]) -> tuple[list[str], list[str]]:

@@ -13,6 +13,7 @@ from aapl_lib.pipeline.exit_codes import Exit
 from aapl_lib.pipeline.states import DONE
 from aapl_lib.pipeline.tasks import TaskSpec
 from aapl_lib.runner.planning import artifact_mismatch, cache_entry, live_window, reuse, why_run
+from aapl_lib.runner.progress import task_line
 from aapl_lib.runner.run_logs import append, summary_line
 from aapl_lib.runner.steps.base import StepContext, Stop
 from aapl_lib.runner.steps.state import state_values
@@ -75,7 +76,9 @@ class NotebookStep:
         opts, record = ctx.opts, ctx.run.tasks[self.spec.name]
         live = live_window(self.spec, ctx.run.params, ctx.today)
         why = why_run(self.spec, record, ctx.previous, opts, ctx.stale, live)
-        ok = run_task(self.spec, record, ctx.run, opts, why)
+        # a live line while it runs (on a terminal), and the download's retries as they happen
+        with task_line(opts.progress, label, ctx.run.params.get("download_retries")):
+            ok = run_task(self.spec, record, ctx.run, opts, why)
         opts.progress(
             f"{label} "
             + (

@@ -15,7 +15,7 @@ from aapl_lib.runner.batch.loop import (
     new_manifest,
     outcome,
     plan_jobs,
-    progress_line,
+    ticker_outcome,
     tickers_to_run,
 )
 from aapl_lib.runner.batch.ticker import JOB_RESUME_RUN_ID, JOB_TICKER, run_ticker
@@ -79,11 +79,12 @@ def test_each_job_is_run_tickers_arguments_and_continues_an_earlier_run_only_whe
     json.dumps(jobs)  # plain data: shipped to spawned processes and Dask workers
 
 
-def test_a_progress_line_counts_the_batch_and_says_why_a_ticker_did_not_finish():
-    done = progress_line(_result("AAPL", State.SUCCESS, "run R succeeded"), 1, 3, 0)
-    assert done == "[batch] AAPL     success              12.3 s  done 1/3, failed 0, left 2"
-    lost = progress_line(_result("MSFT", State.FAILED, "killed by signal 9"), 2, 3, 1)
-    assert lost == "[batch] MSFT     failed               12.3 s  done 2/3, failed 1, left 1  — killed by signal 9"
+def test_a_ticker_is_reported_as_ok_or_its_status_and_says_why_it_did_not_finish():
+    assert ticker_outcome(_result("AAPL", State.SUCCESS, "run R succeeded")) == ("ok", 12.34, "")
+    waiting = _result("IBM", State.AWAITING_APPROVAL, "run R awaits approval")
+    assert ticker_outcome(waiting) == ("awaiting approval", 12.34, "")
+    lost = _result("MSFT", State.FAILED, "killed by signal 9")
+    assert ticker_outcome(lost) == ("failed", 12.34, "killed by signal 9")
 
 
 def test_the_batch_fails_if_any_ticker_failed_else_waits_if_any_awaits_approval(tmp_path: Path):

@@ -36,7 +36,9 @@ def test_a_failed_batch_is_recorded_reported_and_resumed(tmp_path, shared_warm_s
         f"Re-run them with: python runner.py resume B1 --outputs {(tmp_path / 'out').resolve()}"
     )
     assert lines[0] == "batch B1: 2 ticker(s) on local process pool, 2 worker(s)"
-    assert sorted(line.split()[1] for line in lines[1:3]) == ["X1", "Y2"] and "done 2/2, failed 2" in lines[2]
+    assert sorted(line.split()[2] for line in lines[1:3]) == ["X1", "Y2"]
+    assert lines[1].startswith("ticker 1/2 ") and " failed in " in lines[1] and " left — " in lines[1]
+    assert lines[2].startswith("ticker 2/2 ") and "; all 2 done in " in lines[2]
     manifest = json.loads((result.batch_dir / "manifest.json").read_text())
     assert manifest["status"] == State.FAILED and manifest["tickers"] == ["X1", "Y2"]
     assert manifest["executor_description"] == "local process pool, 2 worker(s)" and manifest["workers"] == 2
