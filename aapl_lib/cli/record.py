@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from pathlib import Path
 
 from aapl_lib.cli.arguments import Subparsers, chosen_params_file, refuse_future_day
@@ -12,6 +13,7 @@ from aapl_lib.errors import ParameterError
 from aapl_lib.io.follow_up import follow_up
 from aapl_lib.pipeline.exit_codes import HELP as EXIT_CODES
 from aapl_lib.pipeline.exit_codes import Exit, for_signal
+from aapl_lib.pipeline.trust import CODE_PARAMS
 from aapl_lib.store import layout
 
 
@@ -108,12 +110,11 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     """``runner.py replay --from D1 --to D2``: one run as of each NYSE session from D1 to D2, each a separate
     ``runner.py run --as-of DAY`` process exactly as a daily scheduler starts it, then the track record. Exit 0
     when every day's run succeeded or stopped at the manual gate (exit 3), else 1 (the days that did not are
-    listed)."""
+    listed). The replay is recorded first (its days and options), so plain ``resume`` continues it."""
     import datetime as dt
-    import signal
-    import sys
 
     from aapl_lib.data.trading_calendar import trading_days
+    from aapl_lib.store.runs import new_replay
 
     try:
         first, last = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
@@ -125,33 +126,114 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     days = [f"{d:%Y-%m-%d}" for d in trading_days(first, last)]
     if not days:
         raise ParameterError(f"no NYSE session from {first} to {last}")
-    base = [sys.executable, str(root / "runner.py"), "run", "--outputs", str(outputs), "--log-level", args.log_level]
-    if args.file:
-        base += ["-f", args.file]
-    for key, value in args.parameter:
-        base += ["-p", key, value]
-    failed: list[str] = []
-    waiting: list[str] = []
+    options = {"file": args.file, "parameters": [list(pair) for pair in args.parameter]}
+    return _replay(new_replay(outputs, days, options), root, outputs, args.log_level)
+
+
+def resume_replay(args: argparse.Namespace, root: Path, outputs: Path, replay_id: str) -> int:
+    """Continue replay ``replay_id`` (plain ``resume`` or ``resume REPLAY_ID``): the day it stopped in is
+    resumed (its run continued, not started again), then the days it had not reached are run."""
+    from aapl_lib.io.iorw import read_json
+    from aapl_lib.store.runs import REPLAY_FINISHED
+
+    record = read_json(layout.replay_record(outputs, replay_id))
+    if record.get("status") == REPLAY_FINISHED:
+        print(f"replay {replay_id} has finished: nothing to resume")
+        return Exit.OK
+    return _replay(record, root, outputs, args.log_level)
+
+
+def _replay(record: dict, root: Path, outputs: Path, log_level: str) -> int:
+    """Work through the days of ``record`` that have no outcome yet, holding the replay's lock, recording each
+    day's outcome as it ends; a finished replay is marked so, and its summary and track record printed."""
+    from aapl_lib.io.locks import PathLock
+    from aapl_lib.store.runs import REPLAY_FINISHED, REPLAY_INTERRUPTED, REPLAY_RUNNING, save_replay
+
+    with PathLock(layout.replay_lock(outputs, record["replay_id"]), f"replay {record['replay_id']}"):
+        record["status"] = REPLAY_RUNNING
+        save_replay(outputs, record)
+        stopped = _replay_days(record, root, outputs, log_level)
+        record["status"] = REPLAY_INTERRUPTED if stopped in _STOPPED_BY_SIGNAL + (Exit.LOCKED,) else REPLAY_FINISHED
+        save_replay(outputs, record)
+    if stopped is not None:
+        return stopped
+    return _replay_summary(record, root, outputs)
+
+
+_STOPPED_BY_SIGNAL = (for_signal(signal.SIGINT), for_signal(signal.SIGTERM))  # Ctrl-C, systemctl stop
+
+
+def _replay_days(record: dict, root: Path, outputs: Path, log_level: str) -> int | None:
+    """Each day of ``record`` without an outcome: its run resumed when the replay had started one, else
+    started; None once every day has an outcome, else the exit code the replay stops with."""
+    import sys
+
+    from aapl_lib.store.runs import replay_day_run, save_replay
+
+    days, options, replay_id = record["days"], record["options"], record["replay_id"]
+    common = ["--outputs", str(outputs), "--log-level", log_level]
+    common += ["-f", options["file"]] if options["file"] else []
     for n, day in enumerate(days, 1):
-        print(f"replay {n}/{len(days)}: run --as-of {day}", flush=True)
-        returncode = _day_run([*base, "--as-of", day], root)
-        if returncode in (for_signal(signal.SIGINT), for_signal(signal.SIGTERM)):
-            again = follow_up(_replay_words(args, day), outputs)
-            print(
-                f"replay stopped during {day} (day {n} of {len(days)}, exit {returncode}); that day's run is "
-                f"interrupted. Continue the replay from that day with: {again}",
-                file=sys.stderr,
-            )
+        if day in record["outcomes"]:
+            continue
+        found = replay_day_run(outputs, replay_id, day)
+        if found is None:
+            print(f"replay {n}/{len(days)}: run --as-of {day}", flush=True)
+            words = ["run", *common, *_pairs(options["parameters"]), "--as-of", day, "--replay-id", replay_id]
+        else:
+            print(f"replay {n}/{len(days)}: resume {found[0]} (the run as of {day}: {found[1]})", flush=True)
+            words = ["resume", found[0], *common, *_pairs(p for p in options["parameters"] if p[0] in CODE_PARAMS)]
+        returncode = _day_run([sys.executable, str(root / "runner.py"), *words], root)
+        if returncode in _STOPPED_BY_SIGNAL + (Exit.LOCKED,):
+            _say_stopped(record, outputs, day, n, returncode)
             return returncode
         if returncode == Exit.USAGE:
             return Exit.USAGE  # bad parameters: every day would say the same
-        if returncode == Exit.AWAITING_APPROVAL:
-            waiting.append(day)  # the manual policy's normal outcome: its forecast is recorded all the same
-        elif returncode != Exit.OK:
-            failed.append(f"{day} (exit {returncode})")
+        record["outcomes"][day] = returncode
+        save_replay(outputs, record)
+    return None
+
+
+def _pairs(parameters) -> list[str]:
+    """``-p KEY VALUE`` words for each pair."""
+    return [word for key, value in parameters for word in ("-p", key, value)]
+
+
+def _say_stopped(record: dict, outputs: Path, day: str, n: int, returncode: int) -> None:
+    """The lines a stopped replay prints: where it stopped, and the commands that continue it."""
+    import sys
+
+    days = record["days"]
+    if returncode == Exit.LOCKED:
+        print(
+            f"replay stopped at {day}: its run is still running in another process; once it ends, continue the "
+            f"replay with: {follow_up('resume ' + record['replay_id'], outputs)}",
+            file=sys.stderr,
+        )
+        return
+    again = follow_up(_replay_words(record, day), outputs)
+    print(
+        f"replay stopped during {day} (day {n} of {len(days)}, exit {returncode}); that day's run is "
+        f"interrupted. Continue the replay from that day with: {again}",
+        file=sys.stderr,
+    )
+    print(
+        f"(plain resume continues it too, that day's run resumed rather than started again: "
+        f"{follow_up('resume', outputs)})",
+        file=sys.stderr,
+    )
+
+
+def _replay_summary(record: dict, root: Path, outputs: Path) -> int:
+    """The replay's last lines: how many days did not succeed, which await approval; then the track record."""
     from aapl_lib.pipeline.config import resolve_params
 
-    ticker = resolve_params(chosen_params_file(args, root), [tuple(p) for p in args.parameter])["ticker"]
+    days, outcomes = record["days"], record["outcomes"]
+    failed = [f"{day} (exit {code})" for day, code in outcomes.items() if code not in (Exit.OK, Exit.AWAITING_APPROVAL)]
+    waiting = [day for day, code in outcomes.items() if code == Exit.AWAITING_APPROVAL]
+    options = record["options"]
+    params_file = chosen_params_file(argparse.Namespace(file=options["file"]), root)
+    ticker = resolve_params(params_file, [tuple(p) for p in options["parameters"]])["ticker"]
     print(
         f"replayed {len(days)} trading day(s) {days[0]}..{days[-1]}; {len(failed)} did not succeed"
         + (f"; {len(waiting)} await approval ({follow_up('list', outputs)})" if waiting else "")
@@ -186,15 +268,14 @@ def _day_run(command: list[str], root: Path) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _replay_words(args: argparse.Namespace, day: str) -> str:
+def _replay_words(record: dict, day: str) -> str:
     """The replay command line again, from ``day``: same file and parameters."""
     import shlex
 
-    words = ["replay", "--from", day, "--to", args.date_to]
-    if args.file:
-        words += ["-f", args.file]
-    for key, value in args.parameter:
-        words += ["-p", key, value]
+    words = ["replay", "--from", day, "--to", record["days"][-1]]
+    if record["options"]["file"]:
+        words += ["-f", record["options"]["file"]]
+    words += _pairs(record["options"]["parameters"])
     return " ".join(shlex.quote(w) for w in words)
 
 
