@@ -130,9 +130,11 @@ def replay_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     return _replay(new_replay(outputs, days, options), root, outputs, args.log_level)
 
 
-def resume_replay(args: argparse.Namespace, root: Path, outputs: Path, replay_id: str) -> int:
+def resume_replay(args: argparse.Namespace, root: Path, outputs: Path, replay_id: str, operator: dict) -> int:
     """Continue replay ``replay_id`` (plain ``resume`` or ``resume REPLAY_ID``): the day it stopped in is
-    resumed (its run continued, not started again), then the days it had not reached are run."""
+    resumed (its run continued, not started again), then the days it had not reached are run. The record is
+    data: the hooks and extra_features of every day come from ``operator`` (this resume's own -f FILE and -p,
+    :func:`aapl_lib.pipeline.trust.operator_code`), never from the record."""
     from aapl_lib.io.iorw import read_json
     from aapl_lib.store.runs import REPLAY_FINISHED
 
@@ -140,10 +142,10 @@ def resume_replay(args: argparse.Namespace, root: Path, outputs: Path, replay_id
     if record.get("status") == REPLAY_FINISHED:
         print(f"replay {replay_id} has finished: nothing to resume")
         return Exit.OK
-    return _replay(record, root, outputs, args.log_level)
+    return _replay(record, root, outputs, args.log_level, operator)
 
 
-def _replay(record: dict, root: Path, outputs: Path, log_level: str) -> int:
+def _replay(record: dict, root: Path, outputs: Path, log_level: str, operator: dict | None = None) -> int:
     """Work through the days of ``record`` that have no outcome yet, holding the replay's lock, recording each
     day's outcome as it ends; a finished replay is marked so, and its summary and track record printed."""
     from aapl_lib.io.locks import PathLock
@@ -152,7 +154,7 @@ def _replay(record: dict, root: Path, outputs: Path, log_level: str) -> int:
     with PathLock(layout.replay_lock(outputs, record["replay_id"]), f"replay {record['replay_id']}"):
         record["status"] = REPLAY_RUNNING
         save_replay(outputs, record)
-        stopped = _replay_days(record, root, outputs, log_level)
+        stopped = _replay_days(record, root, outputs, log_level, operator)
         record["status"] = REPLAY_INTERRUPTED if stopped in _STOPPED_BY_SIGNAL + (Exit.LOCKED,) else REPLAY_FINISHED
         save_replay(outputs, record)
     if stopped is not None:
@@ -163,26 +165,29 @@ def _replay(record: dict, root: Path, outputs: Path, log_level: str) -> int:
 _STOPPED_BY_SIGNAL = (for_signal(signal.SIGINT), for_signal(signal.SIGTERM))  # Ctrl-C, systemctl stop
 
 
-def _replay_days(record: dict, root: Path, outputs: Path, log_level: str) -> int | None:
+def _replay_days(record: dict, root: Path, outputs: Path, log_level: str, operator: dict | None) -> int | None:
     """Each day of ``record`` without an outcome: its run resumed when the replay had started one, else
-    started; None once every day has an outcome, else the exit code the replay stops with."""
+    started; None once every day has an outcome, else the exit code the replay stops with. ``operator``
+    (when resumed): the code-naming parameters every day is given instead of the record's."""
     import sys
 
     from aapl_lib.store.runs import replay_day_run, save_replay
 
     days, options, replay_id = record["days"], record["options"], record["replay_id"]
     common = ["--outputs", str(outputs), "--log-level", log_level]
-    common += ["-f", options["file"]] if options["file"] else []
+    data = [pair for pair in options["parameters"] if operator is None or pair[0] not in CODE_PARAMS]
+    code = _pairs((name, _as_word(operator[name])) for name in CODE_PARAMS) if operator is not None else []
     for n, day in enumerate(days, 1):
         if day in record["outcomes"]:
             continue
         found = replay_day_run(outputs, replay_id, day)
         if found is None:
             print(f"replay {n}/{len(days)}: run --as-of {day}", flush=True)
-            words = ["run", *common, *_pairs(options["parameters"]), "--as-of", day, "--replay-id", replay_id]
+            given = ["-f", options["file"]] if options["file"] else []
+            words = ["run", *common, *given, *_pairs(data), *code, "--as-of", day, "--replay-id", replay_id]
         else:
             print(f"replay {n}/{len(days)}: resume {found[0]} (the run as of {day}: {found[1]})", flush=True)
-            words = ["resume", found[0], *common, *_pairs(p for p in options["parameters"] if p[0] in CODE_PARAMS)]
+            words = ["resume", found[0], *common, *code]
         returncode = _day_run([sys.executable, str(root / "runner.py"), *words], root)
         if returncode in _STOPPED_BY_SIGNAL + (Exit.LOCKED,):
             _say_stopped(record, outputs, day, n, returncode)
@@ -192,6 +197,11 @@ def _replay_days(record: dict, root: Path, outputs: Path, log_level: str) -> int
         record["outcomes"][day] = returncode
         save_replay(outputs, record)
     return None
+
+
+def _as_word(value) -> str:
+    """A code-naming parameter's value as ``-p`` takes it (extra_features: comma-separated)."""
+    return ",".join(value) if isinstance(value, list) else str(value or "")
 
 
 def _pairs(parameters) -> list[str]:

@@ -186,7 +186,7 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     if replay is not None or (args.run_id and layout.is_replay(outputs, args.run_id)):
         from aapl_lib.cli.record import resume_replay
 
-        return resume_replay(args, root, outputs, replay or args.run_id)
+        return resume_replay(args, root, outputs, replay or args.run_id, operator)
     if args.run_id and layout.is_batch(outputs, args.run_id):
         return resume_batch(args, root, outputs, operator)
     from aapl_lib.runner.orchestration import resume_run

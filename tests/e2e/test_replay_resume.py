@@ -80,6 +80,11 @@ def test_plain_resume_finishes_the_interrupted_day_and_the_days_after_it(tmp_pat
     assert [m["params"]["end"] for m in stopped] == DAYS[:2]
     assert [m["status"] for m in stopped] == ["success", "interrupted" if stop == "ctrl-c" else "running"]
     (record,) = layout.replay_records(outputs)
+    # the record is data: a hook written into it by whoever can write outputs/ is never run (docs/trust.md)
+    planted = tmp_path / "planted-hook-ran"
+    hostile = json.loads(record.read_text())
+    hostile["options"]["parameters"].append(["on_success", f"touch {planted}"])
+    record.write_text(json.dumps(hostile))
 
     resumed = run_runner("resume", outputs=outputs, timeout=600)  # what a person types: no id
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -98,5 +103,6 @@ def test_plain_resume_finishes_the_interrupted_day_and_the_days_after_it(tmp_pat
     challenger = ledger[ledger["model_role"] == "challenger"]
     assert sorted(challenger["forecast_date"]) == DAYS  # each day's forecast once
 
+    assert not planted.exists()
     again = run_runner("resume", outputs=outputs)
     assert again.returncode == 0 and "nothing to resume" in again.stdout, again.stdout
