@@ -93,6 +93,8 @@ def _add_run(subparsers: Subparsers) -> None:
     )
     run.add_argument("--list-params", action="store_true", help="print every parameter and exit")
     add_batch_options(run)
+    # the replay that starts this run (``replay``'s own day runs); plain resume then leaves the run to it
+    run.add_argument("--replay-id", metavar="REPLAY_ID", help=argparse.SUPPRESS)
     run.add_argument(
         "--tickers",
         nargs="+",
@@ -167,21 +169,28 @@ def run_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         force=args.force,
         force_tasks=tuple(args.force_task),
         progress=Console.for_command(args.quiet),
+        replay_id=args.replay_id,
     )
     return print_outcome(result)
 
 
 def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    """Continue the named run or batch, else the newest that did not finish; hooks and extra_features come
-    from this command's params file and -p, never from the manifest (it says which hooks will run)."""
+    """Continue the named run, batch or replay, else the newest that did not finish (a replay, a batch or a
+    run: the newest start wins); hooks and extra_features come from this command's params file and -p, never
+    from the manifest (it says which hooks will run)."""
     from aapl_lib.pipeline.trust import describe_hooks, operator_code
     from aapl_lib.runner.progress import Console
 
     operator = operator_code(chosen_params_file(args, root), args.parameter)
     console = Console.for_command(args.quiet)
-    if args.run_id is None:
+    replay = _newest_replay_first(outputs) if args.run_id is None else None
+    if args.run_id is None and replay is None:
         args.run_id = newest_unfinished_batch(outputs, console)  # a newer interrupted batch goes before its runs
     console(describe_hooks(operator))
+    if replay is not None or (args.run_id and layout.is_replay(outputs, args.run_id)):
+        from aapl_lib.cli.record import resume_replay
+
+        return resume_replay(args, root, outputs, replay or args.run_id, operator)
     if args.run_id and layout.is_batch(outputs, args.run_id):
         return resume_batch(args, root, outputs, operator)
     from aapl_lib.runner.orchestration import resume_run
@@ -196,3 +205,21 @@ def resume_command(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         progress=console,
     )
     return print_outcome(result)
+
+
+def _newest_replay_first(outputs: Path) -> str | None:
+    """The id of the newest interrupted replay when it started after the newest unfinished run and batch (ids
+    begin with their UTC start time, so they compare as times); its own runs do not count, they are its days."""
+    from aapl_lib.store.manifest import BATCH_UNFINISHED, list_batches
+    from aapl_lib.store.runs import find_resumable, newest_unfinished_replay
+
+    replay, status = newest_unfinished_replay(outputs)
+    if replay is None:
+        return None
+    run_dir, _ = find_resumable(outputs)
+    batch = next((b["batch_id"] for b in list_batches(outputs) if b.get("status") in BATCH_UNFINISHED), "")
+    newest_other = max(run_dir.name if run_dir else "", batch)[:16]
+    if newest_other > replay["replay_id"][:16]:
+        return None
+    print(f"resuming replay {replay['replay_id']} ({status})")
+    return replay["replay_id"]

@@ -1,11 +1,23 @@
-"""``on_success`` / ``on_failure`` commands from params, run after a run with its id and status."""
+"""``on_success`` / ``on_failure`` commands from params, run after a run with its id and status; and the
+runner's pause points, where fault injection (tests, ``bench/faults.py``) stops a process at a known moment."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
+
+PAUSE_ENV = "AAPL_PAUSE_AT"  # the name of the pause point to stop at (unset in production: no pause)
+PAUSE_S = 120.0  # long enough for the one who set it to kill the process there
+
+
+def pause_point(name: str) -> None:
+    """Wait ``PAUSE_S`` seconds here when ``$AAPL_PAUSE_AT`` names this point, so a kill lands at a moment chosen
+    by name rather than by the clock (``intent-written``: the run's intent is recorded, its folder not yet)."""
+    if os.environ.get(PAUSE_ENV) == name:
+        time.sleep(PAUSE_S)
 
 
 def run_hook(command: str, *, run_id: str, status: str, run_dir: Path, timeout: float = 300) -> dict[str, Any]:

@@ -21,14 +21,16 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aapl_lib.errors import PipelineError
+from aapl_lib.errors import ParameterError, PipelineError
 from aapl_lib.io.follow_up import follow_up
 from aapl_lib.io.iorw import json_digest as params_fingerprint
+from aapl_lib.io.iorw import read_json
 from aapl_lib.io.locks import LockBusyError, PathLock
 from aapl_lib.pipeline import exit_codes
 from aapl_lib.pipeline.exit_codes import Exit
@@ -36,6 +38,7 @@ from aapl_lib.pipeline.tasks import TASKS, TaskSpec, dag_steps, select_tasks
 from aapl_lib.pipeline.trust import HOOKS, NO_CODE, adopt
 from aapl_lib.runner import import_closure
 from aapl_lib.runner.finish import finish_run
+from aapl_lib.runner.hooks import pause_point
 from aapl_lib.runner.interrupts import RunInterrupted, record_interruption, signals_interrupt
 from aapl_lib.runner.options import RunOptions
 from aapl_lib.runner.planning import plan_upstream, take_upstream
@@ -47,7 +50,7 @@ from aapl_lib.store import layout
 from aapl_lib.store import manifest as mf
 from aapl_lib.store.reuse_cache import ReuseCache
 from aapl_lib.store.run_record import RunRecord
-from aapl_lib.store.runs import find_resumable, find_run, previous_manifest
+from aapl_lib.store.runs import drop_intent, find_resumable, find_run, previous_manifest, read_intent, write_intent
 
 log = logging.getLogger("aapl_lib.runner")
 log.propagate = False  # runner messages go to the task logs; the console gets one progress line per task
@@ -87,9 +90,13 @@ def run_pipeline(
     force_tasks: tuple[str, ...] = (),
     today: dt.date | None = None,
     batch_id: str | None = None,
+    replay_id: str | None = None,
 ) -> RunResult:
-    """Start a new run of the selected tasks. Parameters must already be validated. ``batch_id`` is recorded
-    when a batch started the run (a plain ``resume`` then leaves it to its batch)."""
+    """Start a new run of the selected tasks. Parameters must already be validated. ``batch_id`` / ``replay_id``
+    are recorded when a batch or a replay started the run (a plain ``resume`` then leaves it to them).
+
+    A run in ``outputs/runs`` that no batch started records its intent first, before anything slow (planning,
+    retention, the environment): a kill from then on leaves it for plain ``resume`` (:func:`resume_run`)."""
     opts = RunOptions(
         outputs_dir=outputs_dir.resolve(),
         notebooks_dir=notebooks_dir,
@@ -106,31 +113,85 @@ def run_pipeline(
     run_id = run_dir.name if run_dir else make_run_id(params)
     run_dir = (run_dir or layout.run_dir(outputs_dir, run_id)).resolve()
     in_runs = layout.is_run_dir(outputs_dir, run_dir)
-    if in_runs and run_dir.exists():
+    if in_runs and (run_dir.exists() or layout.intent_path(outputs_dir, run_id).exists()):
         run_id = f"{run_id}-{os.getpid()}"  # same second, same params: keep both
         run_dir = layout.run_dir(outputs_dir, run_id)
+    intent = {
+        "run_id": run_id,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),  # microseconds: orders same-second runs
+        "params": params,
+        "start_task": tasks[0].name,
+        "end_task": tasks[-1].name,
+        "from_run": from_run.name if from_run else None,
+        "force": force,
+        "force_tasks": list(force_tasks),
+        "replay_id": replay_id,
+    }
+    # a batch records its runs from its own first instant; a --run-dir folder is not resumed by plain resume
+    kept = in_runs and batch_id is None
+    with _intent_kept(outputs_dir, intent if kept else None):
+        return _start(intent, tasks, opts, run_dir, from_run, batch_id)
+
+
+@contextmanager
+def _intent_kept(outputs_dir: Path, intent: dict[str, Any] | None, claimed: PathLock | None = None) -> Iterator[None]:
+    """Hold the intent's lock and, unless ``claimed`` (taken over by resume), write the intent; it is dropped
+    once the run's manifest exists (:func:`_start`) or when an error ends the start (nothing ran: exit 2, 4),
+    and kept when a signal or a kill does, for plain resume."""
+    if intent is None:
+        yield
+        return
+    run_id = intent["run_id"]
+    lock = claimed or PathLock(layout.intent_lock(outputs_dir, run_id), f"the start of run {run_id}").acquire()
+    try:
+        if claimed is None:
+            write_intent(outputs_dir, intent)
+        pause_point("intent-written")
+        yield
+    except Exception:
+        drop_intent(outputs_dir, run_id)
+        raise
+    finally:
+        lock.release()
+        if not layout.intent_path(outputs_dir, run_id).exists():
+            layout.intent_lock(outputs_dir, run_id).unlink(missing_ok=True)
+
+
+def _start(
+    intent: dict[str, Any],
+    tasks: list[TaskSpec],
+    opts: RunOptions,
+    run_dir: Path,
+    from_run: Path | None,
+    batch_id: str | None,
+) -> RunResult:
+    """Plan the upstream copies, apply retention, write the run's folder and manifest (then its intent is
+    dropped), and execute."""
+    outputs_dir, params, run_id = opts.outputs_dir, intent["params"], intent["run_id"]
     base, upstream, base_manifest = plan_upstream(tasks, params, run_dir, outputs_dir, from_run)
-    _apply_retention(params, outputs_dir, progress)
+    _apply_retention(params, outputs_dir, opts.progress)
 
     lock = PathLock(run_dir / ".lock", f"run folder {run_dir}")
     with lock:
         if lock.took_over:
-            progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
+            opts.progress(f"note: took over the lock of {run_dir} left by dead process {lock.took_over['pid']}")
         run = RunRecord.new(
             run_dir,
             run_id=run_id,
             params=params,
             params_fingerprint=params_fingerprint(params),
             selection=(tasks[0].name, tasks[-1].name),
-            environment=mf.environment(project, outputs_dir),
-            created_at=dt.datetime.now(dt.UTC).isoformat(),  # microseconds: orders same-second runs
+            environment=mf.environment(opts.project, outputs_dir),
+            created_at=intent["created_at"],
             notebooks={t.name: layout.executed_notebook_rel(t.notebook) for t in TASKS},
             batch_id=batch_id,
+            replay_id=intent.get("replay_id"),
         )
         take_upstream(run, upstream, base, base_manifest)
         for t in tasks:
             run.tasks[t.name].select()
         run.save()
+        drop_intent(outputs_dir, run_id)  # the manifest stands for the run from now on
         return _execute(run, tasks, opts, resume=False)
 
 
@@ -161,7 +222,8 @@ def resume_run(
     today: dt.date | None = None,
     operator: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Continue a run from its first task that is not finished; finished tasks are checked, not re-run.
+    """Continue a run from its first task that is not finished; finished tasks are checked, not re-run. A run
+    killed before its folder had a manifest is started from its intent, with the same id and parameters.
 
     ``operator`` holds the code-naming parameters the operator gives now (:func:`aapl_lib.pipeline.trust.
     operator_code`): the hooks that run at the end and the extra_features the run must record; None gives
@@ -181,8 +243,12 @@ def resume_run(
         if run_dir is None:
             return RunResult(Exit.OK, "", None, why)  # type: ignore[arg-type]
         progress(f"resuming run {run_dir.name} ({why})")
+    elif "/" not in run_id and read_intent(opts.outputs_dir, run_id) is not None:
+        run_dir = layout.run_dir(opts.outputs_dir, run_id)
     else:
         run_dir = find_run(opts.outputs_dir, run_id)
+    if not (run_dir / layout.MANIFEST).is_file():
+        return _start_from_intent(run_dir, opts, operator)
     lock = PathLock(run_dir / ".lock", f"run {run_dir.name}")
     with lock:
         if lock.took_over:
@@ -199,6 +265,30 @@ def resume_run(
         tasks = select_tasks(run.selection.get("start_task"), run.selection.get("end_task"))
         run.save()
         return _execute(run, tasks, opts, resume=True)
+
+
+def _start_from_intent(run_dir: Path, opts: RunOptions, operator: dict[str, Any]) -> RunResult:
+    """Start the run an orphaned intent describes, as it was asked: same id, parameters (hooks and
+    extra_features the operator's, as for any resume), task selection and options."""
+    outputs_dir, run_id = opts.outputs_dir, run_dir.name
+    lock = PathLock(layout.intent_lock(outputs_dir, run_id), f"the start of run {run_id}").acquire()
+    try:
+        try:
+            intent = read_json(layout.intent_path(outputs_dir, run_id))  # ours now: no other resume takes it
+        except (OSError, ValueError):
+            raise ParameterError(f"run {run_id} has no manifest and no intent any more: see runner.py list") from None
+        params = adopt(
+            intent["params"], operator, f"the intent of run {run_id}", follow_up(f"resume {run_id}", outputs_dir)
+        )
+        from_run = find_run(outputs_dir, intent["from_run"]) if intent.get("from_run") else None
+    except Exception:
+        lock.release()
+        raise
+    intent = {**intent, "params": params}
+    opts.force, opts.force_tasks = bool(intent.get("force")), tuple(intent.get("force_tasks") or ())
+    tasks = select_tasks(intent.get("start_task"), intent.get("end_task"))
+    with _intent_kept(outputs_dir, intent, claimed=lock):
+        return _start(intent, tasks, opts, run_dir, from_run, None)
 
 
 # ------------------------------------------------------------------------------------------ the loop

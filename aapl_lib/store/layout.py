@@ -5,6 +5,8 @@
     outputs/
       runs/<run_id>/        one folder per run: manifest.json, data/, model/, reports/, notebooks/, html/, logs/
       batches/<batch_id>/   one folder per batch: manifest.json, summary.md, summary.png, index.html
+      intents/<run_id>.json a run's intent, from its first instant until its run folder has a manifest
+      replays/<replay_id>.json   a replay's days, options and each day's outcome (plain resume continues it)
       cache/index.json      the reuse cache (aapl_lib.store.reuse_cache); imports.json, parsed imports
       models/<TICKER>/      the champion registry (aapl_lib.promotion.registry)
       ledger/<TICKER>.csv   every forecast made and, once its day has closed, its score (aapl_lib.tracking)
@@ -29,6 +31,7 @@ from pathlib import Path
 from aapl_lib.io.project import outputs_root
 
 RUNS, BATCHES, CACHE, MODELS, LOGS = "runs", "batches", "cache", "models", "logs"
+INTENTS, REPLAYS = "intents", "replays"
 LEDGER, TRACK, TRIES = "ledger", "track", "tries"
 MANIFEST = "manifest.json"
 SUMMARY_LOG = "pipeline_summary.log"
@@ -133,6 +136,47 @@ def is_batch(outputs_dir: Path, batch_id: str) -> bool:
 def batch_manifests(outputs_dir: Path) -> list[Path]:
     """Every batch manifest, newest first."""
     return sorted(batches_dir(outputs_dir).glob(f"*/{MANIFEST}"), reverse=True)
+
+
+def intent_path(outputs_dir: Path, run_id: str) -> Path:
+    """``outputs/intents/<run_id>.json``: what a run was asked to do, written before anything slow, until its
+    run folder has a manifest (a kill in between leaves it for plain ``resume``)."""
+    return Path(outputs_dir) / INTENTS / f"{run_id}.json"
+
+
+def intent_lock(outputs_dir: Path, run_id: str) -> Path:
+    """``outputs/intents/<run_id>.lock``: held by the process that wrote (or took over) that intent."""
+    return Path(outputs_dir) / INTENTS / f"{run_id}.lock"
+
+
+def intent_paths(outputs_dir: Path) -> list[Path]:
+    """Every intent record, newest first (run ids sort by their start time)."""
+    return _records(Path(outputs_dir) / INTENTS)
+
+
+def replay_record(outputs_dir: Path, replay_id: str) -> Path:
+    """``outputs/replays/<replay_id>.json``: one replay's days, options and each day's outcome."""
+    return Path(outputs_dir) / REPLAYS / f"{replay_id}.json"
+
+
+def is_replay(outputs_dir: Path, replay_id: str) -> bool:
+    """Whether ``replay_id`` names a replay (it has a record) rather than a run or a batch."""
+    return "/" not in replay_id and replay_record(outputs_dir, replay_id).is_file()
+
+
+def replay_lock(outputs_dir: Path, replay_id: str) -> Path:
+    """``outputs/replays/<replay_id>.lock``: held by the process working through that replay."""
+    return Path(outputs_dir) / REPLAYS / f"{replay_id}.lock"
+
+
+def replay_records(outputs_dir: Path) -> list[Path]:
+    """Every replay record, newest first."""
+    return _records(Path(outputs_dir) / REPLAYS)
+
+
+def _records(folder: Path) -> list[Path]:
+    """The ``<id>.json`` records of ``folder``, newest first: not the owner files of their locks."""
+    return sorted((p for p in folder.glob("*.json") if not p.name.endswith(".owner.json")), reverse=True)
 
 
 def imports_cache(outputs_dir: Path) -> Path:

@@ -166,8 +166,10 @@ class RunRecord:
         created_at: str,
         notebooks: dict[str, str],
         batch_id: str | None = None,
+        replay_id: str | None = None,
     ) -> RunRecord:
-        """A new run's record: every task ``not_selected`` (``notebooks``: task name -> its notebook's path)."""
+        """A new run's record: every task ``not_selected`` (``notebooks``: task name -> its notebook's path);
+        ``batch_id`` / ``replay_id`` name the batch or replay that started it (plain resume leaves it to them)."""
         fields: dict[str, Any] = {
             "run_id": run_id,
             "status": State.RUNNING,
@@ -181,6 +183,8 @@ class RunRecord:
         }
         if batch_id:
             fields["batch_id"] = batch_id
+        if replay_id:
+            fields["replay_id"] = replay_id
         return cls(Path(run_dir), fields)
 
     @classmethod

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aapl_lib.store import layout
 from helpers import WINDOW, Project, kernels_under
 
 SLEEP = "import os, time\ntime.sleep(float(os.environ.get('AAPL_TEST_SLEEP', '0')))"
@@ -144,6 +145,42 @@ def test_kill_9_then_plain_resume_recovers_the_interrupted_run(project):
     again = project.run("resume")
     assert again.returncode == 0 and "nothing to resume" in again.stdout
     assert not scratch[0].exists()  # the folder kill -9 left behind (no atexit ran) was swept by the resume
+
+
+def test_a_run_killed_before_its_folder_exists_is_started_by_plain_resume_with_its_parameters(project):
+    """``kill -9`` at the earliest moment a run exists: its intent recorded (``$AAPL_PAUSE_AT`` holds the runner
+    there), its run folder not yet written. Before intents, plain ``resume`` said "nothing to resume" (exit 0)
+    and that day's run silently never happened."""
+    starting = subprocess.Popen(
+        project.cmd(*WINDOW, "-p", "lock_timeout_seconds", "12"),
+        cwd=project.root,
+        env={**project.env, "AAPL_PAUSE_AT": "intent-written"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: layout.intent_paths(project.outputs), timeout=60, what="the run's intent")
+    finally:
+        starting.send_signal(signal.SIGKILL)
+        starting.communicate(timeout=30)
+    (intent,) = layout.intent_paths(project.outputs)
+    run_id = intent.stem
+    assert not (project.outputs / "runs" / run_id / "manifest.json").exists()  # killed before the folder
+
+    listing = project.run("list")
+    assert listing.returncode == 0 and run_id in listing.stdout, listing.stdout
+    assert f"continue with: python runner.py resume {run_id}" in listing.stdout
+
+    resumed = project.run("resume")  # what a person types: no id
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming run {run_id} (killed before its run folder was written)" in resumed.stdout
+    assert f"run {run_id} succeeded" in resumed.stdout
+    manifest = json.loads((project.outputs / "runs" / run_id / "manifest.json").read_text())
+    assert manifest["status"] == "success" and manifest["params"]["lock_timeout_seconds"] == 12.0  # as asked
+    assert layout.intent_paths(project.outputs) == []  # the manifest stands for the run now
+    again = project.run("resume")
+    assert again.returncode == 0 and "nothing to resume" in again.stdout, again.stdout
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
