@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -221,6 +222,17 @@ def test_every_follow_up_command_printed_works_when_pasted(project, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ replay and Ctrl-C
+def _a_task_running(runs: Path) -> bool:
+    """A run under ``runs`` whose manifest says one of its tasks is running (a signal now interrupts it)."""
+    for manifest in runs.glob("*/manifest.json") if runs.is_dir() else []:
+        try:
+            if any(t["status"] == "running" for t in json.loads(manifest.read_text())["tasks"].values()):
+                return True
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # being written
+    return False
+
+
 def test_ctrl_c_stops_a_replay_with_130_and_the_command_that_continues_it(tmp_path):
     """Ctrl-C during ``replay``: the day's run records its interruption, the replay exits 130 with one line
     naming the day and the replay command that continues from it, and no traceback."""
@@ -235,10 +247,9 @@ def test_ctrl_c_stops_a_replay_with_130_and_the_command_that_continues_it(tmp_pa
         text=True,
     )
     runs = outputs / "runs"
-    deadline = time.time() + 120
-    while not (runs.is_dir() and any(runs.iterdir())) and time.time() < deadline:  # the day's run has begun
-        time.sleep(0.2)
-    time.sleep(2)
+    deadline = time.time() + 180
+    while not _a_task_running(runs) and time.time() < deadline:  # the day's run is at work on a task
+        time.sleep(0.1)
     replay.send_signal(signal.SIGINT)
     out, err = replay.communicate(timeout=180)
     assert replay.returncode == 130, out + err
