@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,19 +142,26 @@ def _intent_kept(outputs_dir: Path, intent: dict[str, Any] | None, claimed: Path
         yield
         return
     run_id = intent["run_id"]
+    # a refused start writes nothing: the folders the intent needed go again if this start made them
+    made = [d for d in (layout.intent_path(outputs_dir, run_id).parent, outputs_dir) if not d.exists()]
     lock = claimed or PathLock(layout.intent_lock(outputs_dir, run_id), f"the start of run {run_id}").acquire()
+    refused = False
     try:
         if claimed is None:
             write_intent(outputs_dir, intent)
         pause_point("intent-written")
         yield
     except Exception:
+        refused = True
         drop_intent(outputs_dir, run_id)
         raise
     finally:
         lock.release()
         if not layout.intent_path(outputs_dir, run_id).exists():
             layout.intent_lock(outputs_dir, run_id).unlink(missing_ok=True)
+        for folder in made if refused else ():
+            with suppress(OSError):  # not empty: something else lives there now
+                folder.rmdir()
 
 
 def _start(
