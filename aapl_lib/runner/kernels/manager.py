@@ -116,11 +116,9 @@ def same_interpreter_kernel_manager(
             return super()._ip_default()
 
         async def start_kernel(self, **kw):  # type: ignore[override]
-            import asyncio
-
             if start.warm and self.fork_server is None:
                 warm = warm_kernels()
-                start.reason = await asyncio.to_thread(warm.wait_ready)
+                start.reason = await in_daemon_thread(warm.wait_ready)
                 self.fork_server = None if start.reason else str(warm.socket)
                 self._kernel_spec = None
             elif not start.warm:
@@ -218,3 +216,35 @@ def shutdown(km: Any, start: KernelStart) -> None:
     thread = threading.Thread(target=stop, name="kernel-shutdown", daemon=True)
     thread.start()
     thread.join()
+
+
+async def in_daemon_thread(work: Callable[[], Any]) -> Any:
+    """``await work()`` run in a daemon thread. Not ``asyncio.to_thread``: Python joins the default executor's
+    threads at exit, so a wait abandoned by a cancelled kernel start (up to ``READY_TIMEOUT_S`` for the warm
+    process) would keep a run alive for minutes after it printed ``succeeded``."""
+    import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled meanwhile: nobody wants the answer
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def thread() -> None:
+        try:
+            result, error = work(), None
+        except BaseException as exc:  # handed to the awaiting task, which raises it
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop has closed: the run has moved on
+            pass
+
+    threading.Thread(target=thread, name="aapl-wait", daemon=True).start()
+    return await future
